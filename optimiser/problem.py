@@ -1,0 +1,500 @@
+"""The typed allocation problem: children, placements, LAs with their RCC, and policy.
+
+Inputs are validated once, here at the boundary: readers collect every problem in one
+`ProblemValidationError` naming file, row and column; nothing is dropped or coerced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geodata.england import England, load_england
+from optimiser.errors import InputIssue, ProblemValidationError
+
+__all__ = [
+    "CHILD_COLUMNS",
+    "LA_COLUMNS",
+    "NEEDS",
+    "PLACEMENT_COLUMNS",
+    "SETTINGS",
+    "Policy",
+    "Problem",
+    "default_substitutions",
+    "read_policy",
+    "read_problem",
+    "read_rccs",
+    "validate_problem_frames",
+    "write_problem",
+]
+
+NEEDS: tuple[str, ...] = ("foster", "residential", "secure", "supported")
+SETTINGS: tuple[str, ...] = (
+    "foster_inhouse",
+    "foster_ifa",
+    "residential_la",
+    "residential_private",
+    "secure",
+    "supported",
+)
+CHILD_SEXES = ("F", "M")
+PLACEMENT_SEXES = ("F", "M", "any")
+MIN_AGE, MAX_AGE = 0, 17
+
+CHILD_COLUMNS: tuple[str, ...] = (
+    "child_id",
+    "home_la",
+    "need",
+    "age",
+    "sex",
+    "sibling_group",
+    "current_placement",
+    "easting",
+    "northing",
+)
+PLACEMENT_COLUMNS: tuple[str, ...] = (
+    "placement_id",
+    "setting",
+    "la",
+    "easting",
+    "northing",
+    "capacity",
+    "weekly_cost",
+    "min_age",
+    "max_age",
+    "sexes",
+    "provider",
+    "ofsted_rating",
+)
+LA_COLUMNS: tuple[str, ...] = (
+    "code",
+    "name",
+    "region_code",
+    "region_name",
+    "easting",
+    "northing",
+    "rcc",
+)
+_CHILD_REQUIRED = ("child_id", "home_la", "need", "age", "sex")
+_PLACEMENT_REQUIRED = (
+    "placement_id",
+    "setting",
+    "la",
+    "capacity",
+    "weekly_cost",
+    "min_age",
+    "max_age",
+    "sexes",
+)
+
+
+def default_substitutions() -> dict[str, dict[str, float]]:
+    """Which settings may meet each need, and the weekly penalty for doing so.
+
+    A setting absent from a need's table is not allowed. Step-ups into residential care carry
+    a penalty so they happen only when no family setting is available.
+    """
+    return {
+        "foster": {
+            "foster_inhouse": 0.0,
+            "foster_ifa": 0.0,
+            "residential_la": 2500.0,
+            "residential_private": 2500.0,
+        },
+        "residential": {"residential_la": 0.0, "residential_private": 0.0},
+        "secure": {"secure": 0.0},
+        "supported": {
+            "supported": 0.0,
+            "foster_inhouse": 0.0,
+            "foster_ifa": 0.0,
+            "residential_la": 1500.0,
+            "residential_private": 1500.0,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The objective's weights, all in GBP per week (DESIGN.md section 4).
+
+    Defaults are assumptions chosen so that one mile is worth about 2% of a week's in-house
+    foster care, an out-of-area move costs about as much as a 25-mile one, and an unplaced child
+    costs more than any placement (an unplaced child is a sufficiency gap, never silently dropped).
+    """
+
+    distance_per_mile: float = 12.0
+    out_of_la: float = 300.0
+    out_of_rcc: float = 600.0
+    unplaced: float = 100_000.0
+    move: float = 1_500.0
+    sibling_split: float = 400.0
+    max_miles: float | None = None
+    substitutions: Mapping[str, Mapping[str, float]] = field(default_factory=default_substitutions)
+
+    def to_json(self) -> dict[str, Any]:
+        """The complete policy, defaults included, in the policy-file format."""
+        data = asdict(self)
+        data["substitutions"] = {n: dict(s) for n, s in self.substitutions.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, source: str = "policy.json") -> Policy:
+        """Policy from a mapping with any subset of the keys; the rest take the defaults."""
+        issues: list[InputIssue] = []
+        known = {f for f in cls.__dataclass_fields__}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                issues.append(
+                    InputIssue(source, None, key, f"unknown key; expected one of {sorted(known)}")
+                )
+            elif key == "substitutions":
+                values[key] = _check_substitutions(value, source, issues)
+            elif key == "max_miles" and value is None:
+                values[key] = None
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                issues.append(
+                    InputIssue(source, None, key, f"must be a number >= 0, got {value!r}")
+                )
+            elif not math.isfinite(value):
+                issues.append(InputIssue(source, None, key, f"must be finite, got {value!r}"))
+            else:
+                values[key] = float(value)
+        if issues:
+            raise ProblemValidationError(issues)
+        return cls(**values)
+
+
+def _check_substitutions(
+    value: Any, source: str, issues: list[InputIssue]
+) -> dict[str, dict[str, float]]:
+    col = "substitutions"
+    if not isinstance(value, Mapping):
+        issues.append(InputIssue(source, None, col, "must be an object {need: {setting: penalty}}"))
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for need, table in value.items():
+        if need not in NEEDS:
+            issues.append(InputIssue(source, None, col, f"unknown need '{need}'; use {NEEDS}"))
+            continue
+        if not isinstance(table, Mapping):
+            issues.append(InputIssue(source, None, col, f"'{need}' must map settings to penalties"))
+            continue
+        out[need] = {}
+        for setting, penalty in table.items():
+            if setting not in SETTINGS:
+                issues.append(
+                    InputIssue(source, None, col, f"unknown setting '{setting}' for '{need}'")
+                )
+            elif isinstance(penalty, bool) or not isinstance(penalty, int | float) or penalty < 0:
+                issues.append(
+                    InputIssue(source, None, col, f"penalty {need}->{setting} must be >= 0")
+                )
+            else:
+                out[need][setting] = float(penalty)
+    for need in NEEDS:
+        out.setdefault(need, {})
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated allocation problem. Frames are never mutated after construction.
+
+    - `children`: CHILD_COLUMNS; `sibling_group` and `current_placement` are "" when absent;
+      `easting`/`northing` default to the home LA's point.
+    - `placements`: PLACEMENT_COLUMNS; points default to the LA's point.
+    - `las`: LA_COLUMNS, one row per LA in the RCC lookup.
+    """
+
+    children: pd.DataFrame
+    placements: pd.DataFrame
+    las: pd.DataFrame
+    policy: Policy = field(default_factory=Policy)
+
+    def with_policy(self, policy: Policy) -> Problem:
+        return replace(self, policy=policy)
+
+    @property
+    def rcc_of(self) -> dict[str, str]:
+        return dict(zip(self.las["code"], self.las["rcc"], strict=True))
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _read_csv(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
+    if not path.exists():
+        issues.append(InputIssue(path.name, None, None, f"file not found: {path}"))
+        return None
+    try:
+        df = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        issues.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
+        return None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    return df.apply(lambda s: s.str.strip())
+
+
+def _rows(mask: pd.Series) -> list[int]:
+    """Spreadsheet row numbers (header = row 1) of the True entries of a positional mask."""
+    return [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())]
+
+
+class _Checker:
+    """Collects issues about one file's columns, vectorised, naming rows and columns."""
+
+    def __init__(self, file: str, df: pd.DataFrame, issues: list[InputIssue]) -> None:
+        self.file, self.df, self.issues = file, df, issues
+
+    def flag(self, mask: pd.Series, column: str, message: Any) -> None:
+        values = self.df[column] if column in self.df else pd.Series([""] * len(self.df))
+        for row, value in zip(_rows(mask), values[mask.to_numpy()], strict=True):
+            text = message(value) if callable(message) else message
+            self.issues.append(InputIssue(self.file, row, column, text))
+
+    def require(self, columns: tuple[str, ...]) -> bool:
+        missing = [c for c in columns if c not in self.df.columns]
+        for c in missing:
+            self.issues.append(InputIssue(self.file, 1, c, "required column is missing"))
+        return not missing
+
+    def unique_ids(self, column: str) -> None:
+        ids = self.df[column]
+        self.flag(ids == "", column, "id is empty")
+        dup = ids.duplicated(keep="first") & (ids != "")
+        first_row = {v: r for r, v in zip(_rows(~dup), ids[~dup.to_numpy()], strict=True)}
+        self.flag(dup, column, lambda v: f"duplicate id '{v}' (first seen in row {first_row[v]})")
+
+    def one_of(self, column: str, allowed: tuple[str, ...], what: str) -> None:
+        bad = ~self.df[column].isin(allowed)
+        self.flag(bad, column, lambda v: f"unknown {what} '{v}'; expected one of {list(allowed)}")
+
+    def la_codes(self, column: str, england: England, known: set[str]) -> None:
+        bad = ~self.df[column].isin(known)
+
+        def message(v: str) -> str:
+            if v in england:
+                return f"LA '{v}' is not in the RCC lookup (rccs.csv)"
+            return england.unknown_code_message(v)
+
+        self.flag(bad, column, message)
+
+    def integer(self, column: str, *, lo: int | None = None, hi: int | None = None) -> pd.Series:
+        num = pd.to_numeric(self.df[column], errors="coerce")
+        not_int = num.isna() | (num != np.floor(num.fillna(0)))
+        self.flag(not_int, column, lambda v: f"'{v}' is not a whole number")
+        if lo is not None:
+            self.flag(~not_int & (num < lo), column, lambda v: f"{v} is below {lo}")
+        if hi is not None:
+            self.flag(~not_int & (num > hi), column, lambda v: f"{v} is above {hi}")
+        return num
+
+    def number(self, column: str, *, optional: bool = False, lo: float | None = None) -> pd.Series:
+        raw = self.df[column] if column in self.df else pd.Series([""] * len(self.df))
+        num = pd.to_numeric(raw, errors="coerce")
+        blank = raw == ""
+        bad = num.isna() & ~(blank & optional) | ~np.isfinite(num.fillna(0))
+        self.flag(bad, column, lambda v: f"'{v}' is not a number")
+        if lo is not None:
+            self.flag(~bad & (num < lo), column, lambda v: f"{v} is negative")
+        return num
+
+
+def validate_problem_frames(
+    children: pd.DataFrame,
+    placements: pd.DataFrame,
+    las: pd.DataFrame,
+    *,
+    issues: list[InputIssue] | None = None,
+    names: tuple[str, str, str] = ("children.csv", "placements.csv", "rccs.csv"),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check raw string frames and return typed copies; raise every issue found at once.
+
+    `las` must already be typed (LA_COLUMNS). Referenced LAs must appear in it.
+    """
+    issues = [] if issues is None else issues
+    england = load_england()
+    known = set(las["code"])
+    c_file, p_file, _ = names
+
+    pc = _Checker(p_file, placements, issues)
+    p_ok = pc.require(_PLACEMENT_REQUIRED)
+    if p_ok:
+        pc.unique_ids("placement_id")
+        pc.one_of("setting", SETTINGS, "setting")
+        pc.la_codes("la", england, known)
+        pc.integer("capacity", lo=0)
+        pc.number("weekly_cost", lo=0)
+        lo = pc.integer("min_age", lo=MIN_AGE, hi=MAX_AGE)
+        hi = pc.integer("max_age", lo=MIN_AGE, hi=MAX_AGE)
+        pc.flag(lo > hi, "min_age", lambda v: f"min_age {v} is above max_age")
+        pc.one_of("sexes", PLACEMENT_SEXES, "sexes")
+        pc.number("easting", optional=True)
+        pc.number("northing", optional=True)
+
+    cc = _Checker(c_file, children, issues)
+    if cc.require(_CHILD_REQUIRED):
+        cc.unique_ids("child_id")
+        cc.la_codes("home_la", england, known)
+        cc.one_of("need", NEEDS, "need")
+        cc.integer("age", lo=MIN_AGE, hi=MAX_AGE)
+        cc.one_of("sex", CHILD_SEXES, "sex")
+        cc.number("easting", optional=True)
+        cc.number("northing", optional=True)
+        if "current_placement" in children and p_ok:
+            cur = children["current_placement"]
+            missing = (cur != "") & ~cur.isin(set(placements["placement_id"]))
+            cc.flag(
+                missing,
+                "current_placement",
+                lambda v: f"placement '{v}' does not exist in {p_file}",
+            )
+    if issues:
+        raise ProblemValidationError(issues)
+    return _typed_children(children, las), _typed_placements(placements, las)
+
+
+def _point_defaults(df: pd.DataFrame, la_col: str, las: pd.DataFrame) -> pd.DataFrame:
+    pts = las.set_index("code")
+    for axis in ("easting", "northing"):
+        given = pd.to_numeric(df[axis], errors="coerce") if axis in df else np.nan
+        df[axis] = pd.Series(given, index=df.index).fillna(df[la_col].map(pts[axis])).astype(float)
+    return df
+
+
+def _typed_children(raw: pd.DataFrame, las: pd.DataFrame) -> pd.DataFrame:
+    df = raw.copy()
+    for col in ("sibling_group", "current_placement"):
+        if col not in df:
+            df[col] = ""
+    df["age"] = df["age"].astype(float).astype(np.int64)
+    df = _point_defaults(df, "home_la", las)
+    return df[list(CHILD_COLUMNS)].reset_index(drop=True)
+
+
+def _typed_placements(raw: pd.DataFrame, las: pd.DataFrame) -> pd.DataFrame:
+    df = raw.copy()
+    for col in ("provider", "ofsted_rating"):
+        if col not in df:
+            df[col] = ""
+    for col in ("capacity", "min_age", "max_age"):
+        df[col] = df[col].astype(float).astype(np.int64)
+    df["weekly_cost"] = df["weekly_cost"].astype(float)
+    df = _point_defaults(df, "la", las)
+    return df[list(PLACEMENT_COLUMNS)].reset_index(drop=True)
+
+
+def read_rccs(path: Path, *, issues: list[InputIssue] | None = None) -> dict[str, str]:
+    """Read `rccs.csv` (`la_code,rcc`): unknown or repeated LA codes and empty RCCs are errors."""
+    own = issues is None
+    issues = [] if issues is None else issues
+    df = _read_csv(path, issues)
+    lookup: dict[str, str] = {}
+    if df is not None:
+        chk = _Checker(path.name, df, issues)
+        if chk.require(("la_code", "rcc")):
+            england = load_england()
+            chk.la_codes("la_code", england, set(england.codes))
+            chk.unique_ids("la_code")
+            chk.flag(df["rcc"] == "", "rcc", "RCC name is empty")
+            lookup = dict(zip(df["la_code"], df["rcc"], strict=True))
+    if own and issues:
+        raise ProblemValidationError(issues)
+    return lookup
+
+
+def las_frame(rccs: Mapping[str, str], las_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """LA_COLUMNS for the LAs of an RCC lookup, points from `las_table` or the embedded England."""
+    base = las_table if las_table is not None else load_england().frame()
+    df = base[base["code"].isin(rccs)].copy()
+    df["rcc"] = df["code"].map(rccs)
+    df["easting"] = df["easting"].astype(float)
+    df["northing"] = df["northing"].astype(float)
+    return df[list(LA_COLUMNS)].reset_index(drop=True)
+
+
+def _read_las_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
+    """Optional `las.csv` overriding LA points and names; codes must be real LAs."""
+    df = _read_csv(path, issues)
+    if df is None:
+        return None
+    chk = _Checker(path.name, df, issues)
+    if not chk.require(("code", "name", "region_code", "region_name", "easting", "northing")):
+        return None
+    england = load_england()
+    chk.la_codes("code", england, set(england.codes))
+    chk.unique_ids("code")
+    chk.number("easting")
+    chk.number("northing")
+    return df
+
+
+def read_policy(path: Path) -> Policy:
+    """Read a policy JSON file (any subset of keys); errors name the file and key."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProblemValidationError([InputIssue(path.name, None, None, str(exc))]) from exc
+    if not isinstance(data, dict):
+        raise ProblemValidationError([InputIssue(path.name, None, None, "must be a JSON object")])
+    return Policy.from_json(data, source=path.name)
+
+
+def read_problem(
+    directory: Path | str,
+    *,
+    policy: Policy | None = None,
+    rccs: Mapping[str, str] | None = None,
+) -> Problem:
+    """Read `children.csv`, `placements.csv`, `rccs.csv` (and optional `las.csv`,
+    `policy.json`) from a folder, validating everything and reporting all problems at once."""
+    folder = Path(directory)
+    issues: list[InputIssue] = []
+    children = _read_csv(folder / "children.csv", issues)
+    placements = _read_csv(folder / "placements.csv", issues)
+    lookup = dict(rccs) if rccs is not None else read_rccs(folder / "rccs.csv", issues=issues)
+    las_table = (
+        _read_las_table(folder / "las.csv", issues) if (folder / "las.csv").exists() else None
+    )
+    if policy is None and (folder / "policy.json").exists():
+        try:
+            policy = read_policy(folder / "policy.json")
+        except ProblemValidationError as exc:
+            issues.extend(exc.issues)
+    if children is None or placements is None or issues:
+        raise ProblemValidationError(issues)
+    las = las_frame(lookup, las_table)
+    kids, places = validate_problem_frames(children, placements, las, issues=issues)
+    return Problem(children=kids, placements=places, las=las, policy=policy or Policy())
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_problem(problem: Problem, directory: Path | str) -> list[Path]:
+    """Write the problem as `children.csv`, `placements.csv`, `rccs.csv`, `las.csv` and
+    `policy.json` (UTF-8 CSVs that open in Excel); returns the paths written."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        name: folder / name
+        for name in ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json")
+    }
+    problem.children.to_csv(paths["children.csv"], index=False, float_format="%.0f")
+    problem.placements.to_csv(paths["placements.csv"], index=False)
+    problem.las[["code", "rcc"]].rename(columns={"code": "la_code"}).to_csv(
+        paths["rccs.csv"], index=False
+    )
+    problem.las.drop(columns="rcc").to_csv(paths["las.csv"], index=False)
+    paths["policy.json"].write_text(json.dumps(problem.policy.to_json(), indent=2) + "\n")
+    return list(paths.values())
