@@ -31,4 +31,4 @@ test: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/pytest tests/benchmarks -s -p no:cacheprovider
+	$(BIN)/pytest -o addopts="" -s -p no:cacheprovider tests/benchmarks
