@@ -1,0 +1,372 @@
+"""LA boundary files: read GeoJSON/GeoPackage/zipped Shapefile, match to the 153 LAs, dissolve."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geodata.england import load_england
+
+__all__ = [
+    "BNG",
+    "CODE_COLUMNS",
+    "OLD_CODES",
+    "RECODED_2025",
+    "WGS84",
+    "BoundaryError",
+    "BoundaryMatch",
+    "MatchReport",
+    "detect_code_column",
+    "dissolve_rccs",
+    "read_boundaries",
+]
+
+WGS84 = "EPSG:4326"  # for maps
+BNG = "EPSG:27700"  # British National Grid, for lengths and areas
+
+# Column names ONS and others use for the upper-tier LA code, most specific first.
+CODE_COLUMNS: tuple[str, ...] = (
+    "CTYUA24CD",
+    "CTYUA23CD",
+    "CTYUA22CD",
+    "CTYUA21CD",
+    "CTYUA20CD",
+    "CTYUA19CD",
+    "UTLA24CD",
+    "UTLA23CD",
+    "UTLA22CD",
+    "UTLA21CD",
+    "UTLA20CD",
+    "UTLA19CD",
+    "code",
+    "areacd",
+    "la_code",
+    "gss_code",
+    "GSS_CODE",
+)
+
+# Upper-tier codes retired by the 2019-2023 reorganisations: code -> (old name, what replaced it).
+OLD_CODES: dict[str, tuple[str, str]] = {
+    "E06000028": ("Bournemouth", "2019: Bournemouth, Christchurch and Poole (E06000058)"),
+    "E06000029": ("Poole", "2019: Bournemouth, Christchurch and Poole (E06000058)"),
+    "E10000009": ("Dorset County Council", "2019: Dorset (E06000059)"),
+    "E10000002": ("Buckinghamshire County Council", "2020: Buckinghamshire (E06000060)"),
+    "E10000021": (
+        "Northamptonshire",
+        "2021: North Northamptonshire (E06000061) and West Northamptonshire (E06000062)",
+    ),
+    "E10000006": (
+        "Cumbria",
+        "2023: Cumberland (E06000063) and Westmorland and Furness (E06000064)",
+    ),
+    "E10000023": ("North Yorkshire County Council", "2023: North Yorkshire (E06000065)"),
+    "E10000027": ("Somerset County Council", "2023: Somerset (E06000066)"),
+}
+
+# 2025 recodes after small boundary changes: new code -> the 2024 code the product uses.
+RECODED_2025: dict[str, str] = {"E08000038": "E08000016", "E08000039": "E08000019"}
+
+_GSS = re.compile(r"^[ENSWK]\d{8}$")
+_UPPER_TIER = re.compile(r"^E(06|08|09|10)\d{6}$")
+# Longitude/latitude and British National Grid bounds that contain England.
+_LONLAT_BOX = (-9.0, 49.0, 3.0, 61.0)
+_BNG_BOX = (-1.0e5, -1.0e5, 8.0e5, 1.3e6)
+
+
+class BoundaryError(ValueError):
+    """A boundary file that cannot be used at all (unreadable, no code column, no LA in it)."""
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    """What matching a boundary file to the 153 LAs found, readable with `str()`."""
+
+    source: str
+    code_column: str
+    crs: str
+    crs_assumed: bool
+    features: int
+    matched: tuple[str, ...]
+    missing: tuple[str, ...]
+    unknown: tuple[str, ...]
+    duplicates: tuple[str, ...]
+    old_vintage: tuple[str, ...]
+    recoded: tuple[str, ...]
+    outside_england: int
+    district_codes: int
+    repaired: tuple[str, ...]
+    empty: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def complete(self) -> bool:
+        """All 153 LAs matched, each with a usable geometry."""
+        return not self.missing and len(self.matched) == len(load_england())
+
+    def __str__(self) -> str:
+        england = load_england()
+
+        def named(codes: tuple[str, ...]) -> str:
+            return ", ".join(
+                f"{c} ({england.by_code(c).name})" if c in england else c for c in codes
+            )
+
+        lines = [
+            f"Boundary file: {self.source}",
+            f"  {self.features} feature(s); LA code column '{self.code_column}'; "
+            f"CRS {self.crs}{' (assumed: the file has none)' if self.crs_assumed else ''}",
+            f"  matched {len(self.matched)} of {len(england)} LAs",
+        ]
+        if self.old_vintage:
+            lines.append(
+                "  OLDER VINTAGE: the file has codes retired by the 2019-2023 reorganisations; "
+                "use a 2023 or later file (e.g. `rcc geodata fetch`):"
+            )
+            lines += [
+                f"    - {c} {OLD_CODES[c][0]}, replaced in {OLD_CODES[c][1]}"
+                for c in self.old_vintage
+            ]
+        if self.missing:
+            lines.append(f"  missing {len(self.missing)} LA(s): {named(self.missing)}")
+        if self.unknown:
+            lines.append(
+                f"  {len(self.unknown)} unknown English upper-tier code(s) ignored: "
+                f"{', '.join(self.unknown)}"
+            )
+        if self.duplicates:
+            lines.append(
+                f"  {len(self.duplicates)} code(s) had several features, merged into one: "
+                f"{named(self.duplicates)}"
+            )
+        if self.recoded:
+            lines.append(
+                "  2025 codes mapped to the 2024 codes used here: "
+                + ", ".join(f"{c} -> {RECODED_2025[c]}" for c in self.recoded)
+            )
+        if self.repaired:
+            lines.append(f"  repaired invalid geometry: {named(self.repaired)}")
+        if self.empty:
+            lines.append(f"  empty or non-polygon geometry (counted missing): {named(self.empty)}")
+        if self.outside_england:
+            lines.append(f"  {self.outside_england} feature(s) outside England ignored")
+        if self.district_codes:
+            lines.append(
+                f"  {self.district_codes} district code(s) (E07) ignored: this looks like a "
+                "lower-tier file; children's services are upper-tier (counties and unitaries)"
+            )
+        lines += [f"  note: {n}" for n in self.notes]
+        lines.append("  OK: all LAs matched" if self.complete else "  INCOMPLETE")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BoundaryMatch:
+    """Boundaries matched to the LAs: `gdf` (code, name, geometry; EPSG:4326) and the report."""
+
+    gdf: gpd.GeoDataFrame
+    report: MatchReport
+
+    @property
+    def bng(self) -> gpd.GeoDataFrame:
+        """The same boundaries in British National Grid metres, for lengths and areas."""
+        return self.gdf.to_crs(BNG)
+
+    def __str__(self) -> str:
+        return str(self.report)
+
+
+def detect_code_column(frame: pd.DataFrame) -> str:
+    """The column holding upper-tier LA GSS codes: a known name, else one whose values look so."""
+    columns = [c for c in frame.columns if c != frame_geometry_name(frame)]
+    by_lower = {str(c).lower(): c for c in columns}
+    for name in CODE_COLUMNS:
+        if name.lower() in by_lower:
+            col = by_lower[name.lower()]
+            if _share_upper_tier(frame[col]) > 0:
+                return str(col)
+    best, best_share = None, 0.0
+    for col in columns:
+        share = _share_upper_tier(frame[col])
+        if share > best_share:
+            best, best_share = col, share
+    if best is None:
+        raise BoundaryError(
+            "no column holds English upper-tier LA codes (E06/E08/E09/E10 followed by 6 digits); "
+            f"columns are {', '.join(map(str, columns))}. Name it with --code-column."
+        )
+    return str(best)
+
+
+def frame_geometry_name(frame: pd.DataFrame) -> str | None:
+    return frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+
+
+def _share_upper_tier(values: pd.Series) -> float:
+    text = values.dropna().astype(str).str.strip().str.upper()
+    if text.empty:
+        return 0.0
+    return float(text.str.match(_UPPER_TIER.pattern).mean())
+
+
+def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    if not path.exists():
+        raise BoundaryError(f"{path}: no such file")
+    try:
+        return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as exc:  # pyogrio/GDAL raise several types for unreadable files
+        raise BoundaryError(
+            f"{path}: cannot read it as GeoJSON, GeoPackage or zipped Shapefile ({exc})"
+        ) from exc
+
+
+def _set_crs(gdf: gpd.GeoDataFrame, source: str) -> tuple[gpd.GeoDataFrame, str, bool]:
+    """Reproject to EPSG:4326; a file without a CRS is placed by its coordinate range.
+
+    Returns the reprojected frame, the file's CRS and whether that CRS was assumed.
+    """
+    if gdf.crs is not None:
+        epsg = gdf.crs.to_epsg()
+        return gdf.to_crs(WGS84), f"EPSG:{epsg}" if epsg else gdf.crs.name, False
+    finite = gdf.geometry[~gdf.geometry.is_empty & gdf.geometry.notna()]
+    if finite.empty:
+        raise BoundaryError(f"{source}: no geometry in the file")
+    x0, y0, x1, y1 = finite.total_bounds
+    for crs, (bx0, by0, bx1, by1) in ((WGS84, _LONLAT_BOX), (BNG, _BNG_BOX)):
+        if x0 >= bx0 and y0 >= by0 and x1 <= bx1 and y1 <= by1:
+            return gdf.set_crs(crs).to_crs(WGS84), crs, True
+    raise BoundaryError(
+        f"{source}: the file has no CRS and its coordinates ({x0:.0f}, {y0:.0f}) to "
+        f"({x1:.0f}, {y1:.0f}) are neither lon/lat nor British National Grid metres"
+    )
+
+
+def _polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
+    """The polygonal part of a geometry (make_valid can return collections), None if none."""
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        parts = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+        if parts:
+            return shapely.union_all(parts)
+    return None
+
+
+def read_boundaries(
+    path: str | Path, *, code_column: str | None = None, layer: str | None = None
+) -> BoundaryMatch:
+    """Read a boundary file and match its features to the 153 LAs.
+
+    Raises `BoundaryError` when the file is unreadable, has no LA code column or no LA at all;
+    everything else (missing LAs, old vintage, duplicates, repairs) goes into the report.
+    """
+    path = Path(path)
+    source = str(path)
+    raw = _read_file(path, layer)
+    if code_column is not None and code_column not in raw.columns:
+        raise BoundaryError(
+            f"{source}: no column '{code_column}'; columns are "
+            f"{', '.join(str(c) for c in raw.columns if c != raw.geometry.name)}"
+        )
+    column = code_column or detect_code_column(raw)
+    gdf, crs_in, crs_assumed = _set_crs(raw, source)
+    england = load_england()
+    codes = gdf[column].astype("string").str.strip().str.upper().fillna("")
+
+    outside = int((~codes.str.startswith("E")).sum())
+    districts = int(codes.str.match(r"^E07\d{6}$").sum())
+    recoded = tuple(sorted(set(codes[codes.isin(list(RECODED_2025))])))
+    codes = codes.replace(RECODED_2025)
+    old = tuple(sorted(set(codes[codes.isin(list(OLD_CODES))])))
+    upper = codes.str.match(_UPPER_TIER.pattern)
+    known = codes.isin(list(england.codes))
+    unknown = tuple(sorted(set(codes[upper & ~known & ~codes.isin(list(OLD_CODES))])))
+
+    kept = gdf.loc[known, [gdf.geometry.name]].copy()
+    kept["code"] = codes[known]
+    counts = kept["code"].value_counts()
+    duplicates = tuple(sorted(counts.index[counts > 1]))
+
+    invalid = ~kept.geometry.is_valid & kept.geometry.notna() & ~kept.geometry.is_empty
+    repaired = tuple(sorted(set(kept.loc[invalid, "code"])))
+    geoms = kept.geometry.copy()
+    geoms[invalid] = shapely.make_valid(geoms[invalid].to_numpy())
+    kept = kept.set_geometry(gpd.GeoSeries([_polygonal(g) for g in geoms], index=kept.index))
+    kept = kept.set_crs(WGS84, allow_override=True)
+    good = kept.geometry.notna()
+    empty = tuple(sorted(set(kept.loc[~good, "code"]) - set(kept.loc[good, "code"])))
+    kept = kept[good]
+    if kept.empty:
+        raise BoundaryError(
+            f"{source}: none of the {len(gdf)} feature(s) in column '{column}' is one of the "
+            f"{len(england)} English LA codes (GSS 2024)"
+            + (f"; it has retired codes {', '.join(old)}: an older vintage" if old else "")
+        )
+    merged = kept.dissolve(by="code", as_index=False) if duplicates else kept
+    order = {c: i for i, c in enumerate(england.codes)}
+    merged = merged.assign(_order=merged["code"].map(order)).sort_values("_order")
+    out = gpd.GeoDataFrame(
+        {
+            "code": merged["code"].to_numpy(),
+            "name": [england.by_code(c).name for c in merged["code"]],
+        },
+        geometry=merged.geometry.to_numpy(),
+        crs=WGS84,
+    )
+    matched = tuple(out["code"])
+    missing = tuple(c for c in england.codes if c not in set(matched))
+    notes = []
+    if old and missing:
+        notes.append(
+            "the missing LAs are the successors of the retired codes above: this file predates "
+            "April 2023"
+        )
+    report = MatchReport(
+        source=source,
+        code_column=str(column),
+        crs=crs_in,
+        crs_assumed=crs_assumed,
+        features=len(gdf),
+        matched=matched,
+        missing=missing,
+        unknown=unknown,
+        duplicates=duplicates,
+        old_vintage=old,
+        recoded=recoded,
+        outside_england=outside,
+        district_codes=districts,
+        repaired=repaired,
+        empty=empty,
+        notes=tuple(notes),
+    )
+    return BoundaryMatch(gdf=out, report=report)
+
+
+def dissolve_rccs(gdf: gpd.GeoDataFrame, lookup: Mapping[str, str]) -> gpd.GeoDataFrame:
+    """One polygon per RCC (`rcc`, `geometry`) from LA boundaries and an LA -> RCC lookup.
+
+    Every LA in `gdf` must be in `lookup`; a `ValueError` names those that are not.
+    """
+    if "code" not in gdf.columns:
+        raise ValueError("the boundaries need a 'code' column (use read_boundaries(...).gdf)")
+    absent = sorted(set(gdf["code"]) - set(lookup))
+    if absent:
+        raise ValueError(
+            f"{len(absent)} LA(s) in the boundaries have no RCC in the lookup: {', '.join(absent)}"
+        )
+    frame = gpd.GeoDataFrame(
+        {"rcc": gdf["code"].map(lookup).to_numpy()}, geometry=gdf.geometry.to_numpy(), crs=gdf.crs
+    )
+    dissolved = frame.dissolve(by="rcc", as_index=False, sort=True)
+    fixed = [_polygonal(g if g.is_valid else shapely.make_valid(g)) for g in dissolved.geometry]
+    return gpd.GeoDataFrame(
+        {"rcc": dissolved["rcc"].to_numpy()}, geometry=fixed, crs=gdf.crs
+    ).reset_index(drop=True)
