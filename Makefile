@@ -4,7 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := optimiser geodata service maps
 
-.PHONY: demo test bench install install-dev
+.PHONY: demo test bench install install-dev map-assets
+
+# Leaflet for self-contained (offline) maps: the npm package, fetched at install time into a
+# gitignored folder that maps/assets.py reads (never committed).
+LEAFLET_VERSION := 1.9.4
+LEAFLET_DIR := maps/assets/vendor/leaflet
+$(LEAFLET_DIR)/.version-$(LEAFLET_VERSION):
+	rm -rf $(LEAFLET_DIR) && mkdir -p $(LEAFLET_DIR)
+	cd $(LEAFLET_DIR) && npm pack --silent leaflet@$(LEAFLET_VERSION) >/dev/null
+	tar -xzf $(LEAFLET_DIR)/leaflet-$(LEAFLET_VERSION).tgz -C $(LEAFLET_DIR) --strip-components=2 package/dist
+	rm -f $(LEAFLET_DIR)/leaflet-$(LEAFLET_VERSION).tgz
+	touch $@
+map-assets: $(LEAFLET_DIR)/.version-$(LEAFLET_VERSION)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +33,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed map-assets
 	$(BIN)/rcc demo
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev map-assets
 	$(BIN)/ruff check $(PACKAGES) tests
 	$(BIN)/ruff format --check $(PACKAGES) tests
 	$(BIN)/mypy $(PACKAGES)
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev map-assets
 	$(BIN)/pytest -o addopts="" -s -p no:cacheprovider tests/benchmarks
