@@ -1,0 +1,476 @@
+"""Allocate every child to an eligible placement, or report them unplaced, at least cost.
+
+The model (DESIGN.md section 4) without sibling groups is a transportation problem. We solve it
+exactly as a min-cost flow (OR-Tools `SimpleMinCostFlow`) over a restricted set of candidate
+pairs, then *prove* that no pair left out could improve it: from the optimal flow we compute dual
+prices (u_c for each child, w_p >= 0 for each placement) and check, block by block with spatial
+lower bounds and exactly where the bounds cannot decide, that every eligible pair has
+non-negative reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are added and the flow is
+solved again (column generation). When the check passes the flow is optimal over **all**
+eligible pairs; in any case sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p is a valid
+lower bound (Lagrangian dual), reported as `bound`.
+
+Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
+relaxation without that term is a proven lower bound; a MIP over the sibling children (the other
+children's places fixed) repairs splits into a feasible upper bound; the gap is reported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ortools.graph.python import min_cost_flow
+
+from optimiser.pairs import COST_PARTS, COST_SCALE, IntArray, PairModel
+from optimiser.problem import NEEDS, SETTINGS, Problem
+
+__all__ = [
+    "AllocationResult",
+    "SolveStatus",
+    "solve",
+]
+
+Progress = Callable[[str], None]
+
+
+class SolveStatus(Enum):
+    """How far the solver got: proven optimal, feasible with a gap, or nothing usable."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    NOT_SOLVED = "not_solved"
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    """A solved allocation. `assignments` has one row per child (see ASSIGNMENT_COLUMNS)."""
+
+    status: SolveStatus
+    objective: float
+    bound: float
+    wall_seconds: float
+    solver: str
+    parameters: dict[str, Any]
+    assignments: pd.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        """Relative gap (objective - bound) / objective; 0 when proven optimal."""
+        if self.objective == 0:
+            return 0.0
+        return max(0.0, (self.objective - self.bound) / abs(self.objective))
+
+    @property
+    def unplaced(self) -> pd.DataFrame:
+        return self.assignments[self.assignments["placement_id"] == ""].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- candidates
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Placements grouped by (LA, setting), and children by (home LA, need), with the centre
+    and radius of each group's points: the unit of the spatial lower bounds."""
+
+    members: list[IntArray]  # member indices per group
+    la: IntArray
+    rcc: IntArray
+    kind: IntArray  # setting for placement groups, need for child blocks
+    e: np.ndarray
+    n: np.ndarray
+    radius: np.ndarray
+
+    @classmethod
+    def of(
+        cls, keys: tuple[IntArray, IntArray], e: np.ndarray, n: np.ndarray, rcc: IntArray
+    ) -> _Groups:
+        la, kind = keys
+        order = np.lexsort((kind, la))
+        key = la[order] * 16 + kind[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        members = np.split(order, starts[1:])
+        first = order[starts]
+        ce = np.array([e[m].mean() for m in members])
+        cn = np.array([n[m].mean() for m in members])
+        radius = np.array(
+            [np.hypot(e[m] - x, n[m] - y).max() for m, x, y in zip(members, ce, cn, strict=True)]
+        )
+        return cls(members, la[first], rcc[first], kind[first], ce, cn, radius)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+
+def _lower_bounds(
+    model: PairModel, blocks: _Groups, groups: _Groups, group_floor: np.ndarray
+) -> np.ndarray:
+    """LB[b, g]: no pair of a child in block b and a placement in group g costs less.
+
+    floor_g (min weekly cost + price in g) + substitution + distance_per_mile x (gap between the
+    two circles) + out-of-LA and out-of-RCC penalties; +inf where the setting is not allowed.
+    """
+    pol = model.problem.policy
+    gap = np.hypot(blocks.e[:, None] - groups.e[None, :], blocks.n[:, None] - groups.n[None, :])
+    gap = np.maximum(0.0, gap - blocks.radius[:, None] - groups.radius[None, :])
+    sub = model.substitution[blocks.kind[:, None], groups.kind[None, :]]
+    lb = (
+        group_floor[None, :]
+        + np.nan_to_num(sub, nan=np.inf)
+        + pol.distance_per_mile * gap / 1609.3
+        + pol.out_of_la * (blocks.la[:, None] != groups.la[None, :])
+        + pol.out_of_rcc * (blocks.rcc[:, None] != groups.rcc[None, :])
+    )
+    if pol.max_miles is not None:
+        lb[gap / 1609.3 > pol.max_miles] = np.inf
+    return lb
+
+
+@dataclass
+class _Arcs:
+    """Candidate pairs gathered so far, deduplicated by (child, placement)."""
+
+    child: list[IntArray] = field(default_factory=list)
+    place: list[IntArray] = field(default_factory=list)
+
+    def add(self, ci: IntArray, pi: IntArray) -> None:
+        self.child.append(ci.astype(np.int64))
+        self.place.append(pi.astype(np.int64))
+
+    def arrays(self, n_places: int) -> tuple[IntArray, IntArray]:
+        ci = np.concatenate(self.child) if self.child else np.zeros(0, np.int64)
+        pi = np.concatenate(self.place) if self.place else np.zeros(0, np.int64)
+        key = np.unique(ci * n_places + pi)
+        self.child, self.place = [key // n_places], [key % n_places]
+        return self.child[0], self.place[0]
+
+
+def _cheapest_per_child(
+    model: PairModel, ci: IntArray, pi: IntArray, k: int, slack: np.ndarray | None = None
+) -> tuple[IntArray, IntArray]:
+    """For a block of children `ci` against placements `pi`, each child's k cheapest eligible
+    pairs (or, with `slack` = u_c - w_p style offsets, its k most negative reduced costs)."""
+    pc = model.costs(ci[:, None], pi[None, :])
+    score = pc.total if slack is None else pc.total + slack
+    score = np.where(pc.eligible, score, np.inf)
+    if slack is not None:
+        score = np.where(score < -0.5 / COST_SCALE, score, np.inf)
+    kk = min(k, score.shape[1])
+    best = np.argpartition(score, kk - 1, axis=1)[:, :kk] if kk < score.shape[1] else None
+    cols = best if best is not None else np.broadcast_to(np.arange(score.shape[1]), score.shape)
+    rows = np.broadcast_to(np.arange(len(ci))[:, None], cols.shape)
+    keep = np.isfinite(score[rows, cols])
+    return ci[rows[keep]], pi[cols[keep]]
+
+
+def _initial_arcs(model: PairModel, blocks: _Groups, groups: _Groups, *, per_child: int) -> _Arcs:
+    """Each child's cheapest eligible pairs among the placement groups nearest in cost,
+    plus its current placement (so staying put is always on the table)."""
+    arcs = _Arcs()
+    floor = np.array([model.p_weekly[m].min() for m in groups.members])
+    lb = _lower_bounds(model, blocks, groups, floor)
+    caps = np.array([model.p_cap[m].sum() for m in groups.members])
+    for b, children in enumerate(blocks.members):
+        order = np.argsort(lb[b], kind="stable")
+        order = order[np.isfinite(lb[b, order])]
+        enough = int(np.searchsorted(np.cumsum(caps[order]), 4 * len(children) + 8)) + 1
+        chosen = order[: max(enough, 6)]
+        if len(chosen) == 0:
+            continue
+        places = np.concatenate([groups.members[g] for g in chosen])
+        arcs.add(*_cheapest_per_child(model, children, places, per_child))
+    cur = np.flatnonzero(model.c_current >= 0)
+    ok = model.costs(cur, model.c_current[cur]).eligible
+    arcs.add(cur[ok], model.c_current[cur[ok]])
+    return arcs
+
+
+# ----------------------------------------------------------------------------- flow
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """The optimal flow over the candidate pairs: who goes where, and its integer cost."""
+
+    assigned: IntArray  # placement index per child, -1 unplaced
+    arc_child: IntArray
+    arc_place: IntArray
+    arc_cost: IntArray
+    cost: int
+
+
+def _solve_flow(model: PairModel, ci: IntArray, pi: IntArray, unplaced: int) -> _Flow:
+    """Min-cost flow: each child sends one unit to a placement or to 'unplaced'.
+
+    Nodes: children 0..C-1, placements C..C+P-1, sink T. Arcs child->placement (cap 1, cost of
+    the pair), child->T (cap 1, cost `unplaced`), placement->T (cap = places, cost 0).
+    Rule: every child once (supply 1 each); no placement over capacity (arc p->T).
+    """
+    n_c, n_p = model.n_children, model.n_placements
+    sink = n_c + n_p
+    pc = model.costs(ci, pi)
+    keep = pc.eligible
+    ci, pi = ci[keep], pi[keep]
+    cost = model.scaled(pc.total[keep])
+    children = np.arange(n_c, dtype=np.int64)
+    places = np.arange(n_p, dtype=np.int64)
+    tails = np.concatenate([ci, children, n_c + places])
+    heads = np.concatenate([n_c + pi, np.full(n_c, sink), np.full(n_p, sink)])
+    caps = np.concatenate([np.ones(len(ci) + n_c, np.int64), model.p_cap])
+    costs = np.concatenate([cost, np.full(n_c, unplaced, np.int64), np.zeros(n_p, np.int64)])
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    supplies = np.zeros(sink + 1, np.int64)
+    supplies[:n_c] = 1
+    supplies[sink] = -n_c
+    mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
+    status = mcf.solve()
+    if status != mcf.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    flows = mcf.flows(np.arange(len(ci)))
+    used = flows > 0
+    assigned = np.full(n_c, -1, np.int64)
+    assigned[ci[used]] = pi[used]
+    return _Flow(assigned, ci, pi, cost, int(mcf.optimal_cost()))
+
+
+def _dual_prices(model: PairModel, flow: _Flow, unplaced: int) -> tuple[IntArray, IntArray]:
+    """Optimal duals of the restricted flow: u_c (child) and w_p >= 0 (placement), integers.
+
+    The least solution of w_p = max(0, max_c u_c - cost(c,p)) with u_c = cost(c, p(c)) + w_p(c)
+    for placed children and u_c = U for unplaced ones; it exists and satisfies complementary
+    slackness because the flow is optimal (no negative cycle). Iterated to a fixed point.
+    """
+    n_c = model.n_children
+    placed = flow.assigned >= 0
+    base = np.full(n_c, unplaced, np.int64)
+    own = flow.assigned[flow.arc_child] == flow.arc_place
+    base[flow.arc_child[own]] = flow.arc_cost[own]
+    order = np.argsort(flow.arc_place, kind="stable")
+    a_child, a_place, a_cost = flow.arc_child[order], flow.arc_place[order], flow.arc_cost[order]
+    starts = np.flatnonzero(np.r_[True, a_place[1:] != a_place[:-1]])
+    heads = a_place[starts]
+    w = np.zeros(model.n_placements, np.int64)
+    for _ in range(model.n_children + model.n_placements + 1):
+        u = base + np.where(placed, w[np.maximum(flow.assigned, 0)], 0)
+        best = np.maximum.reduceat(u[a_child] - a_cost, starts) if len(starts) else heads
+        new_w = np.zeros_like(w)
+        new_w[heads] = np.maximum(best, 0)
+        if np.array_equal(new_w, w):
+            return u, w
+        w = new_w
+    raise RuntimeError("dual prices did not converge: the flow is not optimal")
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    """Pairs with negative reduced cost, and the Lagrangian lower bound the check yields."""
+
+    child: IntArray
+    place: IntArray
+    bound: int
+
+
+def _chunks(rows: int, cols: int, cells: int = 4_000_000) -> list[slice]:
+    """Row slices so that a rows x cols matrix is built a few million cells at a time."""
+    step = max(1, cells // max(cols, 1))
+    return [slice(i, i + step) for i in range(0, rows, step)]
+
+
+def _price_all_pairs(
+    model: PairModel,
+    blocks: _Groups,
+    groups: _Groups,
+    u: IntArray,
+    w: IntArray,
+    unplaced: int,
+    *,
+    per_child: int,
+) -> _Pricing:
+    """Check every eligible pair, pruning with lower bounds, enumerating where they fail.
+
+    Returns up to `per_child` most negative reduced-cost pairs per child, and the dual bound
+    sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p (valid for any w >= 0).
+    """
+    wf = w / COST_SCALE
+    uf = u / COST_SCALE
+    floor = np.array([(model.p_weekly[m] + wf[m]).min() for m in groups.members])
+    lb_block = _lower_bounds(model, blocks, groups, floor)
+    best = np.minimum(uf, unplaced / COST_SCALE)  # min over all pairs, refined below
+    new = _Arcs()
+    tol = 0.5 / COST_SCALE
+    for b, children in enumerate(blocks.members):
+        suspects = np.flatnonzero(lb_block[b] < uf[children].max() - tol)
+        if len(suspects) == 0:
+            continue
+        places = np.concatenate([groups.members[g] for g in suspects])
+        for rows in _chunks(len(children), len(places)):
+            kids = children[rows]
+            pc = model.costs(kids[:, None], places[None, :])
+            total = np.where(pc.eligible, pc.total + wf[places][None, :], np.inf)
+            best[kids] = np.minimum(best[kids], total.min(axis=1))
+            negative = (total - uf[kids][:, None] < -tol).any(axis=1)
+            if negative.any():
+                neg = kids[negative]
+                offsets = wf[places][None, :] - uf[neg][:, None]
+                new.add(*_cheapest_per_child(model, neg, places, per_child, offsets))
+    ci, pi = new.arrays(model.n_placements)
+    bound = int(np.rint(best.sum() * COST_SCALE)) - int((model.p_cap * w).sum())
+    return _Pricing(ci, pi, bound)
+
+
+# ----------------------------------------------------------------------------- result
+
+
+def _sibling_splits(model: PairModel, assigned: IntArray) -> int:
+    """Extra placements used by sibling groups: sum_g max(0, distinct placements - 1)."""
+    mask = (model.c_group >= 0) & (assigned >= 0)
+    if not mask.any():
+        return 0
+    pairs = np.unique(np.stack([model.c_group[mask], assigned[mask]], axis=1), axis=0)
+    per_group = np.bincount(pairs[:, 0])
+    return int(np.maximum(per_group[per_group > 0] - 1, 0).sum())
+
+
+def assignment_table(model: PairModel, assigned: IntArray, reasons: np.ndarray) -> pd.DataFrame:
+    """One row per child: where it goes, its DfE measures and its pair cost by part."""
+    ch, pl = model.problem.children, model.problem.placements
+    placed = assigned >= 0
+    idx = np.flatnonzero(placed)
+    pc = model.costs(idx, assigned[idx])
+    n = model.n_children
+    la = np.array(model.la_codes, dtype=object)
+    rcc = np.array(model.rcc_names, dtype=object)
+    out = pd.DataFrame(
+        {
+            "child_id": ch["child_id"].to_numpy(),
+            "home_la": ch["home_la"].to_numpy(),
+            "home_rcc": rcc[model.c_rcc],
+            "need": ch["need"].to_numpy(),
+            "age": ch["age"].to_numpy(),
+            "sex": ch["sex"].to_numpy(),
+            "placement_id": "",
+            "setting": "",
+            "placement_la": "",
+            "placement_rcc": "",
+            "miles": np.nan,
+            "out_of_la": False,
+            "out_of_rcc": False,
+            "over_20_miles": False,
+            "pair_cost": 0.0,
+        }
+    )
+    p = assigned[idx]
+    out.loc[idx, "placement_id"] = pl["placement_id"].to_numpy()[p]
+    out.loc[idx, "setting"] = np.array(SETTINGS, dtype=object)[model.p_setting[p]]
+    out.loc[idx, "placement_la"] = la[model.p_la[p]]
+    out.loc[idx, "placement_rcc"] = rcc[model.p_rcc[p]]
+    out.loc[idx, "miles"] = pc.miles
+    out.loc[idx, "out_of_la"] = model.c_la[idx] != model.p_la[p]
+    out.loc[idx, "out_of_rcc"] = model.c_rcc[idx] != model.p_rcc[p]
+    out.loc[idx, "over_20_miles"] = pc.miles > 20
+    out.loc[idx, "pair_cost"] = pc.total
+    for part in COST_PARTS:
+        col = np.zeros(n)
+        col[idx] = pc.parts[part]
+        out[part] = col
+    out["unplaced_reason"] = reasons
+    return out
+
+
+def _unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
+    """'' when placed; 'no_eligible_placement' when no placement with places could ever take
+    the child; 'no_free_place' when eligible ones exist but are full."""
+    reasons = np.full(model.n_children, "", dtype=object)
+    unplaced = np.flatnonzero(assigned < 0)
+    places = np.arange(model.n_placements)
+    for rows in _chunks(len(unplaced), len(places)):
+        kids = unplaced[rows]
+        any_eligible = model.costs(kids[:, None], places[None, :]).eligible.any(axis=1)
+        reasons[kids] = np.where(any_eligible, "no_free_place", "no_eligible_placement")
+    return reasons
+
+
+# ----------------------------------------------------------------------------- solve
+
+
+def solve(
+    problem: Problem,
+    *,
+    time_limit: float | None = None,
+    threads: int = 1,
+    progress: Progress | None = None,
+    candidates_per_child: int = 6,
+    max_rounds: int = 50,
+) -> AllocationResult:
+    """Allocate the children of `problem` at least cost (see the module docstring).
+
+    `time_limit` (seconds) stops the pricing rounds and the sibling repair early, with the
+    proven bound reported; `threads` is passed to the MIP of the sibling repair; `progress`
+    receives one line per stage.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    model = PairModel.from_problem(problem)
+    unplaced = round(problem.policy.unplaced * COST_SCALE)
+    groups = _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc)
+    blocks = _Groups.of((model.c_la, model.c_need), model.c_e, model.c_n, model.c_rcc)
+    say(f"building candidates for {model.n_children:,} children, {model.n_placements:,} placements")
+    arcs = _initial_arcs(model, blocks, groups, per_child=candidates_per_child)
+    proven, bound, rounds, flow = False, -np.inf, 0, None
+    for rounds in range(1, max_rounds + 1):
+        ci, pi = arcs.arrays(model.n_placements)
+        flow = _solve_flow(model, ci, pi, unplaced)
+        u, w = _dual_prices(model, flow, unplaced)
+        pricing = _price_all_pairs(
+            model, blocks, groups, u, w, unplaced, per_child=candidates_per_child
+        )
+        bound = max(bound, pricing.bound / COST_SCALE)
+        say(
+            f"round {rounds}: {len(ci):,} pairs, cost {flow.cost / COST_SCALE:,.2f}, "
+            f"{len(pricing.child):,} pairs priced in"
+        )
+        if len(pricing.child) == 0:
+            proven = True
+            break
+        arcs.add(pricing.child, pricing.place)
+        if time_limit is not None and time.perf_counter() - started > time_limit:
+            break
+    assert flow is not None
+    assigned = flow.assigned
+    flow_objective = flow.cost / COST_SCALE
+    splits = _sibling_splits(model, assigned)
+    objective = flow_objective + problem.policy.sibling_split * splits
+    if proven and splits == 0:
+        bound = objective
+    status = SolveStatus.OPTIMAL if proven and splits == 0 else SolveStatus.FEASIBLE
+    table = assignment_table(model, assigned, _unplaced_reasons(model, assigned))
+    wall = time.perf_counter() - started
+    say(f"{status.value}: objective {objective:,.2f}, bound {bound:,.2f} in {wall:.1f}s")
+    return AllocationResult(
+        status=status,
+        objective=objective,
+        bound=bound,
+        wall_seconds=wall,
+        solver="OR-Tools SimpleMinCostFlow + dual pricing",
+        parameters={
+            "time_limit": time_limit,
+            "threads": threads,
+            "candidates_per_child": candidates_per_child,
+            "cost_scale": COST_SCALE,
+        },
+        assignments=table,
+        stats={
+            "rounds": rounds,
+            "pairs": len(flow.arc_child),
+            "sibling_splits": splits,
+            "needs": list(NEEDS),
+        },
+    )
