@@ -1,0 +1,87 @@
+"""DfE indicators of an allocation (DESIGN.md section 5): nationally, by RCC, LA, need, setting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["BY", "INDICATOR_COLUMNS", "indicators", "summary"]
+
+WEEKS_PER_YEAR = 52
+BY = {None: None, "la": "home_la", "rcc": "home_rcc", "need": "need", "setting": "setting"}
+_COUNTS = (
+    "children",
+    "placed",
+    "unplaced",
+    "out_of_la",
+    "over_20_miles",
+    "out_of_la_over_20_miles",
+    "out_of_rcc",
+)
+INDICATOR_COLUMNS = (
+    "children",
+    "placed",
+    "unplaced",
+    "out_of_la",
+    "out_of_la_pct",
+    "over_20_miles",
+    "over_20_miles_pct",
+    "out_of_la_over_20_miles",
+    "out_of_la_over_20_miles_pct",
+    "out_of_rcc",
+    "out_of_rcc_pct",
+    "weekly_cost",
+    "annual_cost",
+    "mean_miles",
+    "median_miles",
+)
+
+
+def indicators(assignments: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+    """Indicators per group of `by` (None = national; or a column such as `home_la`,
+    `home_rcc`, `need`, `setting`; the short names `la`, `rcc` are accepted).
+
+    Percentages are of the children placed, as the DfE reports placements; `weekly_cost` is the
+    placements' own weekly price (penalties are modelling weights, not money).
+    """
+    column = BY.get(by, by)
+    df = assignments.assign(
+        placed=assignments["placement_id"].fillna("") != "",
+        out_la_20=assignments["out_of_la"] & assignments["over_20_miles"],
+        _all="England",
+    )
+    key = column or "_all"
+    g = df.groupby(key, sort=True)
+    out = pd.DataFrame(
+        {
+            "children": g.size(),
+            "placed": g["placed"].sum(),
+            "out_of_la": g["out_of_la"].sum(),
+            "over_20_miles": g["over_20_miles"].sum(),
+            "out_of_la_over_20_miles": g["out_la_20"].sum(),
+            "out_of_rcc": g["out_of_rcc"].sum(),
+            "weekly_cost": g["weekly_cost"].sum(),
+            "mean_miles": g["miles"].mean(),
+            "median_miles": g["miles"].median(),
+        }
+    )
+    out["unplaced"] = out["children"] - out["placed"]
+    placed = out["placed"].where(out["placed"] > 0, np.nan)
+    for col in ("out_of_la", "over_20_miles", "out_of_la_over_20_miles", "out_of_rcc"):
+        out[f"{col}_pct"] = (100 * out[col] / placed).round(2)
+    out["annual_cost"] = out["weekly_cost"] * WEEKS_PER_YEAR
+    out["weekly_cost"] = out["weekly_cost"].round(2)
+    out["annual_cost"] = out["annual_cost"].round(2)
+    out["mean_miles"] = out["mean_miles"].round(2)
+    out["median_miles"] = out["median_miles"].round(2)
+    out = out[list(INDICATOR_COLUMNS)].astype({c: "int64" for c in _COUNTS})
+    out.index.name = column or "area"
+    return out.reset_index()
+
+
+def summary(assignments: pd.DataFrame) -> dict[str, float | int | None]:
+    """The national indicators as a flat dict of plain numbers (for summary.json)."""
+    row = indicators(assignments).iloc[0].drop("area")
+    return {
+        k: (int(v) if k in _COUNTS else (None if pd.isna(v) else float(v))) for k, v in row.items()
+    }

@@ -1,0 +1,133 @@
+"""An allocation checker independent of the solver: the oracle for tests, benchmarks and users.
+
+It recomputes everything from the inputs with plain pandas (no solver code): every child exactly
+once (placed or unplaced), no capacity exceeded, only eligible pairs, and the objective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimiser.problem import Problem
+
+__all__ = ["AllocationCheck", "check_allocation", "recompute_objective"]
+
+# Pair costs are solved to 1/100 of a penny; allow that rounding per child, or 1e-6 relative.
+_PER_CHILD_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class AllocationCheck:
+    """The verdict: `errors` is empty when the allocation is valid."""
+
+    errors: tuple[str, ...]
+    objective: float
+    reported_objective: float | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"valid: every rule holds; objective {self.objective:,.2f} recomputed"
+        return "invalid:\n" + "\n".join(f"  - {e}" for e in self.errors)
+
+
+def _pairs(problem: Problem, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Placed children joined to their placement, with the DfE miles."""
+    ch = problem.children.set_index("child_id")
+    pl = problem.placements.set_index("placement_id")
+    placed = assignments.loc[
+        assignments["placement_id"].fillna("") != "", ["child_id", "placement_id"]
+    ]
+    df = placed.join(ch, on="child_id").join(pl, on="placement_id", rsuffix="_p")
+    de = df["easting"] - df["easting_p"]
+    dn = df["northing"] - df["northing_p"]
+    df["miles"] = np.sqrt(de**2 + dn**2) / 1000 / 1.6093
+    rcc = problem.rcc_of
+    df["home_rcc"] = df["home_la"].map(rcc)
+    df["place_rcc"] = df["la"].map(rcc)
+    return df
+
+
+def _penalties(problem: Problem, df: pd.DataFrame) -> np.ndarray:
+    """Substitution penalty of each pair; NaN where the setting is not allowed for the need."""
+    table = problem.policy.substitutions
+    pairs = zip(df["need"], df["setting"], strict=True)
+    return np.array([table.get(n, {}).get(s, np.nan) for n, s in pairs], dtype=float)
+
+
+def recompute_objective(problem: Problem, assignments: pd.DataFrame) -> float:
+    """The objective of DESIGN.md section 4 recomputed from the inputs alone."""
+    pol = problem.policy
+    df = _pairs(problem, assignments)
+    penalty = _penalties(problem, df)
+    cost = (
+        df["weekly_cost"]
+        + np.nan_to_num(penalty)
+        + pol.distance_per_mile * df["miles"]
+        + pol.out_of_la * (df["home_la"] != df["la"])
+        + pol.out_of_rcc * (df["home_rcc"] != df["place_rcc"])
+        + pol.move
+        * ((df["current_placement"] != "") & (df["current_placement"] != df["placement_id"]))
+    )
+    n_unplaced = len(problem.children) - len(df)
+    groups = df[df["sibling_group"] != ""].groupby("sibling_group")["placement_id"].nunique()
+    extra = int(np.maximum(groups - 1, 0).sum())
+    return float(cost.sum() + pol.unplaced * n_unplaced + pol.sibling_split * extra)
+
+
+def check_allocation(
+    problem: Problem, assignments: pd.DataFrame, *, objective: float | None = None
+) -> AllocationCheck:
+    """Check an allocation table (`child_id`, `placement_id`, "" when unplaced) against every
+    rule, and the reported objective against the one recomputed from the inputs."""
+    errors: list[str] = []
+    ids = assignments["child_id"]
+    dup = ids[ids.duplicated()].unique()
+    if len(dup):
+        errors.append(f"{len(dup)} children appear more than once (e.g. {dup[0]})")
+    missing = set(problem.children["child_id"]) - set(ids)
+    if missing:
+        errors.append(f"{len(missing)} children are neither placed nor unplaced")
+    unknown = set(ids) - set(problem.children["child_id"])
+    if unknown:
+        errors.append(f"{len(unknown)} unknown children in the allocation")
+    places = assignments["placement_id"].fillna("")
+    bad_places = set(places[places != ""]) - set(problem.placements["placement_id"])
+    if bad_places:
+        errors.append(f"{len(bad_places)} unknown placements used (e.g. {sorted(bad_places)[0]})")
+    if errors:
+        return AllocationCheck(tuple(errors), float("nan"), objective)
+
+    used = places[places != ""].value_counts()
+    cap = problem.placements.set_index("placement_id")["capacity"]
+    over = used[used > cap.reindex(used.index)]
+    for pid, n in over.items():
+        errors.append(f"placement {pid} takes {n} children but has {cap[pid]} places")
+
+    df = _pairs(problem, assignments)
+    allowed = ~np.isnan(_penalties(problem, df))
+    sex_ok = (df["sexes"] == "any") | (df["sexes"] == df["sex"])
+    age_ok = (df["age"] >= df["min_age"]) & (df["age"] <= df["max_age"])
+    rules = {
+        "setting not allowed for the need": ~allowed,
+        "age outside the placement's range": ~age_ok.to_numpy(),
+        "sex not accepted": ~sex_ok.to_numpy(),
+    }
+    if problem.policy.max_miles is not None:
+        rules["further than max_miles"] = (df["miles"] > problem.policy.max_miles).to_numpy()
+    for rule, bad in rules.items():
+        if bad.any():
+            errors.append(f"{int(bad.sum())} pairs break the rule: {rule}")
+
+    value = recompute_objective(problem, assignments)
+    if objective is not None:
+        tolerance = max(1e-6 * abs(value), _PER_CHILD_TOLERANCE * len(problem.children))
+        if abs(value - objective) > tolerance:
+            errors.append(f"reported objective {objective:,.4f} != recomputed {value:,.4f}")
+    return AllocationCheck(tuple(errors), value, objective)
