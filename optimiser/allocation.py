@@ -385,7 +385,7 @@ def assignment_table(model: PairModel, assigned: IntArray, reasons: np.ndarray) 
     return out
 
 
-def _unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
+def unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
     """'' when placed; 'no_eligible_placement' when no placement with places could ever take
     the child; 'no_free_place' when eligible ones exist but are full."""
     reasons = np.full(model.n_children, "", dtype=object)
@@ -451,7 +451,7 @@ def solve(
     if proven and splits == 0:
         bound = objective
     status = SolveStatus.OPTIMAL if proven and splits == 0 else SolveStatus.FEASIBLE
-    table = assignment_table(model, assigned, _unplaced_reasons(model, assigned))
+    table = assignment_table(model, assigned, unplaced_reasons(model, assigned))
     wall = time.perf_counter() - started
     say(f"{status.value}: objective {objective:,.2f}, bound {bound:,.2f} in {wall:.1f}s")
     return AllocationResult(
