@@ -193,7 +193,18 @@ def check(
 # ----------------------------------------------------------------------------- rcc synth
 
 
-@app.command()
+_SYNTH_HELP = (
+    "Write a calibrated synthetic England: children.csv, placements.csv, rccs.csv, las.csv and "
+    "policy.json, which `rcc validate` and `rcc solve` read.\n\n"
+    "Demand is each LA's children looked after at 31 March 2024 (DfE) in foster care (without "
+    "family and friends carers), children's homes, secure homes and supported accommodation. "
+    "Supply is each LA's children's homes and places in 2023 (Ofsted), the welfare places of the "
+    "13 secure children's homes, foster households and supported accommodation. Ages, sexes, "
+    "points and prices are drawn from the seed."
+)
+
+
+@app.command(help=_SYNTH_HELP)
 def synth(
     out: Annotated[
         Path, typer.Option("--out", help="Folder to write the problem CSVs into (created).")
@@ -207,18 +218,11 @@ def synth(
         bool, typer.Option("--no-siblings", help="Leave every child out of sibling groups.")
     ] = False,
 ) -> None:
-    """Write a calibrated synthetic England (children, placements, RCCs, LAs, policy).
-
-    Demand is each LA's children looked after at 31 March 2024 (DfE) in foster care (without
-    family and friends carers), children's homes, secure homes and supported accommodation;
-    supply is each LA's children's homes and places in 2023 (Ofsted), the 13 secure homes'
-    welfare places, foster households and supported accommodation. Writes children.csv,
-    placements.csv, rccs.csv, las.csv and policy.json, which `rcc validate` and `rcc solve` read.
-    """
+    """Write a calibrated synthetic England (see `_SYNTH_HELP`) and print what was written."""
     from rich.table import Table as RichTable
 
-    from optimiser.problem import SETTINGS, write_problem
-    from optimiser.synthetic import synthesize
+    from optimiser.problem import NEEDS, SETTINGS, write_problem
+    from optimiser.synthetic import pressure_by_region, synthesize
 
     try:
         problem = synthesize(seed=seed, scale=scale, sibling_groups=not no_siblings)
@@ -230,18 +234,31 @@ def synth(
     needs.add_column("need")
     needs.add_column("children", justify="right")
     needs.add_column("in sibling groups", justify="right")
-    for need, group in kids.groupby("need", sort=False):
-        needs.add_row(str(need), f"{len(group):,}", f"{int((group['sibling_group'] != '').sum()):,}")
-    needs.add_row("total", f"{len(kids):,}", f"{int((kids['sibling_group'] != '').sum()):,}")
+    for need in (*NEEDS, "total"):
+        group = kids if need == "total" else kids[kids["need"] == need]
+        siblings = int((group["sibling_group"] != "").sum())
+        needs.add_row(need, f"{len(group):,}", f"{siblings:,}")
     supply = RichTable(title="Places by setting")
     for name in ("setting", "placements", "places", "mean weekly cost"):
         supply.add_column(name, justify="left" if name == "setting" else "right")
     for setting in SETTINGS:
         rows = places[places["setting"] == setting]
-        mean = (rows["weekly_cost"] * rows["capacity"]).sum() / max(int(rows["capacity"].sum()), 1)
-        supply.add_row(setting, f"{len(rows):,}", f"{int(rows['capacity'].sum()):,}", f"£{mean:,.0f}")
+        total = int(rows["capacity"].sum())
+        mean = float((rows["weekly_cost"] * rows["capacity"]).sum()) / max(total, 1)
+        supply.add_row(setting, f"{len(rows):,}", f"{total:,}", f"£{mean:,.0f}")
     supply.add_row("total", f"{len(places):,}", f"{int(places['capacity'].sum()):,}", "")
-    console.print(needs, supply)
+    pressure = RichTable(title="Pressure by region: children against local places")
+    for name in ("region", "foster", "children's homes", "secure", "supported"):
+        pressure.add_column(name, justify="left" if name == "region" else "right")
+    for region, row in pressure_by_region(problem).iterrows():
+        pressure.add_row(
+            str(region),
+            *(
+                f"{row[f'{need}_children']:,} / {row[f'{need}_places']:,}"
+                for need in ("foster", "residential", "secure", "supported")
+            ),
+        )
+    console.print(needs, supply, pressure)
     console.print(
         f"Wrote {', '.join(p.name for p in paths)} to {out} "
         f"({len(problem.las)} LAs in {problem.las['rcc'].nunique()} RCCs).",
