@@ -1,0 +1,881 @@
+"""The sufficiency plan: which homes, foster carers and secure beds to create, where and when.
+
+A mixed-integer model over a horizon of years. Decisions (integers, per year t and candidate LA
+l): `units[a,l,t]` and `places[a,l,t]` of each action a (open an RCC children's home, recruit
+foster households, add secure welfare beds). Flows (continuous, per year y): children of home
+LA h with need n placed in setting s in LA l, `flow[h,n,l,s,y]`, the allocation model aggregated
+from children to (LA, need) cohorts and from placements to (LA, setting, price) pools.
+
+Minimise, in GBP over the horizon (undiscounted):
+
+    sum_y 52 x ( sum flow x (substitution + distance_per_mile x miles + out_of_la x [l != h]
+                             + out_of_rcc x [rcc(l) != rcc(h)])
+               + sum use[p,y] x weekly_cost_p + sum unplaced[h,n,y] x unplaced_penalty )
+    + sum_{a,l,t} (capital_per_unit_a x units + capital_per_place_a x places)
+    + sum_{a,l,t} 52 x weekly_running_a x places x (years the places are open in the horizon)
+
+subject to: every forecast child counted once (placed or unplaced); each existing pool used up
+to its places; new places used only from `lead_years` after the decision; homes 2-4 places
+each (and the other actions' unit sizes); capital within the total, yearly and per-RCC budgets.
+
+Restrictions, stated plainly: flows are between LA points (DfE miles between LA
+representative points); arcs from each home LA go only to the k nearest LAs offering (or able to
+offer) each setting, the k nearest with existing supply of it, and every LA of the home RCC;
+age and sex eligibility is not modelled at this aggregate level (check a plan at child level
+with `plan_problem` and `rcc solve`); a year's flows are re-optimised freely, as if placements
+ended and restarted each year; new places are paid for whether used or not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ortools.linear_solver.python import model_builder as mb
+
+from geodata.distance import dfe_miles
+from optimiser.costs import ActionCosts, PlanCosts
+from optimiser.problem import Problem
+
+__all__ = [
+    "ACTION_COLUMNS",
+    "BY_YEAR_COLUMNS",
+    "INDICATORS",
+    "PlanModel",
+    "PlanOptions",
+    "PlanResult",
+    "PlanStatus",
+    "apply_actions",
+    "build_plan_model",
+    "plan_problem",
+    "plan_summary",
+    "solve_plan",
+]
+
+WEEKS = 52
+ACTION_COLUMNS: tuple[str, ...] = (
+    "year",
+    "opens",
+    "rcc",
+    "la_code",
+    "action",
+    "setting",
+    "units",
+    "places",
+    "capital",
+    "weekly_running",
+)
+INDICATORS: tuple[str, ...] = (
+    "children",
+    "placed",
+    "unplaced",
+    "out_of_la",
+    "over_20_miles",
+    "out_of_rcc",
+    "weekly_cost",
+)
+BY_YEAR_COLUMNS: tuple[str, ...] = ("year", "plan", *INDICATORS)
+_FLOW_KEYS = ["home_la", "need", "placement_la", "setting", "year"]
+_DECISION_NUMBERS = (
+    "max_units",
+    "min_per_unit",
+    "max_per_unit",
+    "capital_per_unit",
+    "capital_per_place",
+    "running_per_place",
+)
+
+
+class PlanStatus(Enum):
+    """How far the solver got: a proven optimum, a feasible plan with a gap, or nothing."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    NOT_SOLVED = "not_solved"
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """How to build and solve the plan model.
+
+    - `k_nearest`: arcs from a home LA to this many nearest LAs per setting (see module doc);
+    - `same_rcc`: also arcs to every LA of the home LA's RCC;
+    - `price_tiers`: existing places of an LA and setting are priced in this many tiers;
+    - `candidate_las`: LAs where new capacity may be created (None: every LA of the problem);
+    - `solver`: "scip", "highs" or "sat" (CP-SAT) for the plan; the do-nothing LP uses GLOP;
+    - `time_limit` seconds and `relative_gap` (stop when proven within it); `threads`.
+    """
+
+    k_nearest: int = 8
+    same_rcc: bool = True
+    price_tiers: int = 3
+    candidate_las: tuple[str, ...] | None = None
+    solver: str = "scip"
+    time_limit: float | None = 120.0
+    relative_gap: float = 0.001
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class PlanModel:
+    """A built (not solved) plan model with its variable tables."""
+
+    model: mb.Model
+    years: tuple[int, ...]
+    flows: pd.DataFrame
+    pools: pd.DataFrame
+    new_use: pd.DataFrame
+    unplaced: pd.DataFrame
+    decisions: pd.DataFrame
+    size: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A solved plan, never a raw solver object.
+
+    `actions` (ACTION_COLUMNS) lists the decisions; `by_year` holds indicators per year for
+    `plan` in ("with_plan", "without_plan"); `flows` the cohort flows of both. Objectives are
+    GBP over the horizon; `bound` is the solver's proven lower bound on the plan's objective.
+    """
+
+    status: PlanStatus
+    objective: float
+    bound: float
+    gap: float
+    objective_without_plan: float
+    wall_seconds: float
+    solver: str
+    parameters: dict[str, Any]
+    years: tuple[int, ...]
+    actions: pd.DataFrame
+    by_year: pd.DataFrame
+    flows: pd.DataFrame
+    costs: PlanCosts
+    size: dict[str, int]
+    fell_back_to_nothing: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def capital_total(self) -> float:
+        return float(self.actions["capital"].sum())
+
+    @property
+    def weekly_running_added(self) -> float:
+        built = self.actions[self.actions["action"].isin(list(self.costs.actions))]
+        return float(built["weekly_running"].sum())
+
+    def final_year(self, plan: str) -> dict[str, float]:
+        """The final year's indicators `with_plan` or `without_plan`."""
+        rows = self.by_year[
+            (self.by_year["plan"] == plan) & (self.by_year["year"] == self.years[-1])
+        ]
+        return {k: float(rows[k].iat[0]) for k in INDICATORS}
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def demand_by_cohort(demand: pd.DataFrame) -> pd.DataFrame:
+    """Forecast children summed over age bands: one row per (home_la, need, year) with children."""
+    out = (
+        demand.rename(columns={"la_code": "home_la"})
+        .groupby(["home_la", "need", "year"], as_index=False)["children"]
+        .sum()
+    )
+    return out[out["children"] > 0].reset_index(drop=True)
+
+
+def la_miles(las: pd.DataFrame) -> pd.DataFrame:
+    """DfE miles between every pair of LA representative points (square, indexed by code)."""
+    e, n = las["easting"].to_numpy(float), las["northing"].to_numpy(float)
+    miles = dfe_miles(e[:, None], n[:, None], e[None, :], n[None, :])
+    return pd.DataFrame(miles, index=las["code"].to_numpy(), columns=las["code"].to_numpy())
+
+
+def supply_pools(placements: pd.DataFrame, *, price_tiers: int = 3) -> pd.DataFrame:
+    """Existing places of each (la, setting) split into at most `price_tiers` price tiers.
+
+    Places are sorted by weekly cost and cut into tiers of about equal places; a tier's price
+    is the capacity-weighted mean of its places, so cheaper places still fill first. With as
+    many tiers as distinct prices this is exact; fewer tiers is an approximation (stated).
+    """
+    df = placements.loc[placements["capacity"] > 0, ["la", "setting", "weekly_cost", "capacity"]]
+    df = df.sort_values(["la", "setting", "weekly_cost"], kind="stable")
+    keys = [df["la"], df["setting"]]
+    cap = df["capacity"].astype(float)
+    middle = cap.groupby(keys).cumsum() - cap / 2
+    share = middle / cap.groupby(keys).transform("sum")
+    tier = np.minimum(np.floor(share * price_tiers), price_tiers - 1).astype(np.int64)
+    df = df.assign(tier=tier, spend=df["weekly_cost"] * cap)
+    pools = df.groupby(["la", "setting", "tier"], as_index=False)[["capacity", "spend"]].sum()
+    pools["weekly_cost"] = pools["spend"] / pools["capacity"]
+    pools = pools.rename(columns={"la": "placement_la"})
+    return pools[["placement_la", "setting", "tier", "weekly_cost", "capacity"]]
+
+
+def candidate_arcs(
+    problem: Problem,
+    pools: pd.DataFrame,
+    buildable: Mapping[str, set[str]],
+    *,
+    k_nearest: int,
+    same_rcc: bool,
+) -> pd.DataFrame:
+    """(home_la, need, placement_la, setting) arcs with their weekly cost parts.
+
+    Per home LA and setting: the k nearest LAs that have or may build that setting, the k
+    nearest with existing places, and (if `same_rcc`) every same-RCC LA that has or may build
+    it; only settings the policy allows for each need; never beyond `policy.max_miles`.
+    """
+    policy = problem.policy
+    codes = problem.las["code"].to_numpy()
+    rcc = problem.las["rcc"].to_numpy()
+    miles = la_miles(problem.las).to_numpy()
+    settings = sorted({s for table in policy.substitutions.values() for s in table})
+    parts = []
+    for setting in settings:
+        existing = np.isin(codes, pools.loc[pools["setting"] == setting, "placement_la"])
+        allowed = existing | np.isin(codes, list(buildable.get(setting, ())))
+        if not allowed.any():
+            continue
+        chosen = _nearest(miles, allowed, k_nearest) | _nearest(miles, existing, k_nearest)
+        if same_rcc:
+            chosen |= (rcc[:, None] == rcc[None, :]) & allowed[None, :]
+        h, l_ = np.nonzero(chosen)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "home_la": codes[h],
+                    "placement_la": codes[l_],
+                    "setting": setting,
+                    "miles": miles[h, l_],
+                    "out_of_la": h != l_,
+                    "out_of_rcc": rcc[h] != rcc[l_],
+                }
+            )
+        )
+    arcs = pd.concat(parts, ignore_index=True)
+    if policy.max_miles is not None:
+        arcs = arcs[arcs["miles"] <= policy.max_miles]
+    subst = pd.DataFrame(
+        [(n, s, p) for n, table in policy.substitutions.items() for s, p in table.items()],
+        columns=["need", "setting", "substitution"],
+    )
+    arcs = arcs.merge(subst, on="setting")
+    arcs["cost"] = (
+        arcs["substitution"]
+        + policy.distance_per_mile * arcs["miles"]
+        + policy.out_of_la * arcs["out_of_la"]
+        + policy.out_of_rcc * arcs["out_of_rcc"]
+    )
+    return arcs.reset_index(drop=True)
+
+
+def _nearest(miles: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+    """Boolean matrix: for each row, the k nearest allowed columns."""
+    out = np.zeros_like(miles, dtype=bool)
+    if not allowed.any() or k <= 0:
+        return out
+    cols = np.flatnonzero(allowed)
+    take = min(k, len(cols))
+    order = np.argsort(miles[:, cols], axis=1, kind="stable")[:, :take]
+    out[np.arange(len(miles))[:, None], cols[order]] = True
+    return out
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def build_plan_model(
+    problem: Problem,
+    demand: pd.DataFrame,
+    *,
+    costs: PlanCosts | None = None,
+    options: PlanOptions | None = None,
+    with_actions: bool = True,
+) -> PlanModel:
+    """Build the plan MIP (or, with `with_actions=False`, the do-nothing LP) without solving."""
+    costs = costs or PlanCosts()
+    options = options or PlanOptions()
+    model = mb.Model()
+    cohorts = demand_by_cohort(demand)
+    years = tuple(sorted(int(y) for y in demand["year"].unique()))
+    actions = costs.actions if with_actions else {}
+    candidates = set(options.candidate_las or problem.las["code"])
+    buildable = {a.setting: candidates for a in actions.values()}
+    pools = supply_pools(problem.placements, price_tiers=options.price_tiers)
+    arcs = candidate_arcs(
+        problem, pools, buildable, k_nearest=options.k_nearest, same_rcc=options.same_rcc
+    )
+
+    decisions = add_action_vars(model, problem, actions, candidates, years)
+    add_places_per_unit(model, decisions)
+    add_capital_budgets(model, decisions, costs)
+    flows = add_flow_vars(model, arcs, cohorts)
+    unplaced = add_unplaced_vars(model, cohorts)
+    add_each_child_counted(model, flows, unplaced)
+    pool_use = add_pool_use_vars(model, pools, years)
+    new_use = add_new_use_vars(model, decisions, years)
+    add_pool_balance(model, flows, pool_use, new_use)
+    add_new_places_open(model, decisions, new_use)
+    set_objective(model, problem, flows, pool_use, unplaced, decisions, years)
+    size = {
+        "variables": model.num_variables,
+        "integer_variables": 2 * len(decisions),
+        "constraints": model.num_constraints,
+        "flow_arcs": len(flows),
+        "cohorts": len(cohorts),
+        "pools": len(pools),
+    }
+    return PlanModel(model, years, flows, pool_use, new_use, unplaced, decisions, size)
+
+
+def add_action_vars(
+    model: mb.Model,
+    problem: Problem,
+    actions: Mapping[str, ActionCosts],
+    candidates: set[str],
+    years: tuple[int, ...],
+) -> pd.DataFrame:
+    """units[a,l,t] and places[a,l,t], integers, for decisions whose places open in the horizon.
+
+    0 <= units <= max_units_per_la_year; places open in year t + lead_years.
+    """
+    rcc = problem.rcc_of
+    rows = [
+        (name, a.setting, la, rcc[la], t, t + a.lead_years)
+        for name, a in actions.items()
+        for t in years
+        if t + a.lead_years <= years[-1] and a.max_units_per_la_year > 0
+        for la in sorted(candidates)
+    ]
+    cols = ["action", "setting", "la_code", "rcc", "year", "opens"]
+    df = pd.DataFrame(rows, columns=cols)
+    if df.empty:
+        numbers = [*_DECISION_NUMBERS, "units", "places"]
+        return df.assign(**{c: pd.Series(dtype=float) for c in numbers})
+    spec = df["action"].map(actions)
+    df["max_units"] = spec.map(lambda a: a.max_units_per_la_year).astype(float)
+    df["min_per_unit"] = spec.map(lambda a: a.min_places_per_unit).astype(float)
+    df["max_per_unit"] = spec.map(lambda a: a.max_places_per_unit).astype(float)
+    df["capital_per_unit"] = spec.map(lambda a: a.capital_per_unit).astype(float)
+    df["capital_per_place"] = spec.map(lambda a: a.capital_per_place).astype(float)
+    df["running_per_place"] = spec.map(lambda a: a.weekly_running_per_place).astype(float)
+    df["units"] = model.new_var_series(
+        "units", df.index, lower_bounds=0, upper_bounds=df["max_units"], is_integral=True
+    )
+    df["places"] = model.new_var_series(
+        "places",
+        df.index,
+        lower_bounds=0,
+        upper_bounds=np.floor(df["max_units"] * df["max_per_unit"]),
+        is_integral=True,
+    )
+    return df
+
+
+def add_places_per_unit(model: mb.Model, decisions: pd.DataFrame) -> None:
+    """Each unit has between its minimum and maximum places (a home 2-4):
+    min_per_unit x units <= places <= max_per_unit x units for every decision."""
+    for row in decisions.itertuples():
+        model.add(
+            row.places >= row.min_per_unit * row.units,
+            name=f"places_per_unit_min[{row.action},{row.la_code},{row.year}]",
+        )
+        model.add(
+            row.places <= row.max_per_unit * row.units,
+            name=f"places_per_unit_max[{row.action},{row.la_code},{row.year}]",
+        )
+
+
+def _capital(decisions: pd.DataFrame) -> Any:
+    return mb.LinearExpr.weighted_sum(
+        [*decisions["units"], *decisions["places"]],
+        [*decisions["capital_per_unit"], *decisions["capital_per_place"]],
+    )
+
+
+def add_capital_budgets(model: mb.Model, decisions: pd.DataFrame, costs: PlanCosts) -> None:
+    """One-off spend within budgets: sum capital <= total; per year t; per RCC r."""
+    if decisions.empty:
+        return
+    if costs.capital_budget is not None:
+        model.add(_capital(decisions) <= costs.capital_budget, name="capital_budget_total")
+    if costs.capital_per_year is not None:
+        for year, part in decisions.groupby("year"):
+            model.add(_capital(part) <= costs.capital_per_year, name=f"capital_budget_year[{year}]")
+    for rcc, limit in costs.rcc_capital_budget.items():
+        part = decisions[decisions["rcc"] == rcc]
+        if not part.empty:
+            model.add(_capital(part) <= limit, name=f"capital_budget_rcc[{rcc}]")
+
+
+def add_flow_vars(model: mb.Model, arcs: pd.DataFrame, cohorts: pd.DataFrame) -> pd.DataFrame:
+    """flow[h,n,l,s,y] >= 0 children of a cohort placed in a pool, for every arc and year."""
+    flows = cohorts[["home_la", "need", "year"]].merge(arcs, on=["home_la", "need"])
+    flows = flows.reset_index(drop=True)
+    flows["var"] = model.new_var_series("flow", flows.index, lower_bounds=0)
+    return flows
+
+
+def add_unplaced_vars(model: mb.Model, cohorts: pd.DataFrame) -> pd.DataFrame:
+    """unplaced[h,n,y] >= 0: forecast children the plan leaves without a placement."""
+    df = cohorts.reset_index(drop=True)
+    df["var"] = model.new_var_series("unplaced", df.index, lower_bounds=0)
+    return df
+
+
+def add_each_child_counted(model: mb.Model, flows: pd.DataFrame, unplaced: pd.DataFrame) -> None:
+    """Every forecast child is placed or unplaced, never dropped:
+    sum_{l,s} flow[h,n,l,s,y] + unplaced[h,n,y] = children[h,n,y]."""
+    groups = flows.groupby(["home_la", "need", "year"])["var"].agg(list)
+    for row in unplaced.itertuples():
+        key = (row.home_la, row.need, row.year)
+        terms = [*groups.get(key, []), row.var]
+        model.add(
+            mb.LinearExpr.sum(terms) == row.children,
+            name=f"each_child_counted[{row.home_la},{row.need},{row.year}]",
+        )
+
+
+def add_pool_use_vars(model: mb.Model, pools: pd.DataFrame, years: tuple[int, ...]) -> pd.DataFrame:
+    """use[p,y] in [0, capacity_p]: places of an existing price pool used in a year."""
+    df = pools.merge(pd.DataFrame({"year": years}), how="cross").reset_index(drop=True)
+    df["var"] = model.new_var_series(
+        "pool_use", df.index, lower_bounds=0, upper_bounds=df["capacity"].astype(float)
+    )
+    return df
+
+
+def add_new_use_vars(
+    model: mb.Model, decisions: pd.DataFrame, years: tuple[int, ...]
+) -> pd.DataFrame:
+    """new_use[l,s,y] >= 0: new places used in a year, for settings that can be built there."""
+    keys = decisions[["la_code", "setting"]].drop_duplicates()
+    df = keys.merge(pd.DataFrame({"year": years}), how="cross").reset_index(drop=True)
+    df = df.rename(columns={"la_code": "placement_la"})
+    df["var"] = model.new_var_series("new_use", df.index, lower_bounds=0)
+    return df
+
+
+def add_pool_balance(
+    model: mb.Model, flows: pd.DataFrame, pool_use: pd.DataFrame, new_use: pd.DataFrame
+) -> None:
+    """Children placed in an LA's setting fill its places:
+    sum_{h,n} flow[h,n,l,s,y] = sum_p use[p,y] + new_use[l,s,y] for every (l, s, y)."""
+    keys = ["placement_la", "setting", "year"]
+    stacked = pd.concat(
+        [
+            flows[[*keys, "var"]].assign(sign=1.0),
+            pool_use[[*keys, "var"]].assign(sign=-1.0),
+            new_use[[*keys, "var"]].assign(sign=-1.0),
+        ],
+        ignore_index=True,
+    )
+    for (la, setting, year), part in stacked.groupby(keys):
+        expr = mb.LinearExpr.weighted_sum(list(part["var"]), list(part["sign"]))
+        model.add(expr == 0, name=f"pool_balance[{la},{setting},{year}]")
+
+
+def add_new_places_open(model: mb.Model, decisions: pd.DataFrame, new_use: pd.DataFrame) -> None:
+    """New places are used only once open:
+    new_use[l,s,y] <= sum_{a of s, t + lead_a <= y} places[a,l,t]."""
+    if new_use.empty:
+        return
+    opened = decisions.groupby(["la_code", "setting"])
+    for row in new_use.itertuples():
+        part = opened.get_group((row.placement_la, row.setting))
+        terms = list(part.loc[part["opens"] <= row.year, "places"])
+        model.add(
+            row.var <= mb.LinearExpr.sum(terms),
+            name=f"new_places_open[{row.placement_la},{row.setting},{row.year}]",
+        )
+
+
+def set_objective(
+    model: mb.Model,
+    problem: Problem,
+    flows: pd.DataFrame,
+    pool_use: pd.DataFrame,
+    unplaced: pd.DataFrame,
+    decisions: pd.DataFrame,
+    years: tuple[int, ...],
+) -> None:
+    """Minimise GBP over the horizon: 52 x weekly flow, price and unplaced costs per year, plus
+    capital, plus 52 x running cost of new places for each year they are open."""
+    open_years = (years[-1] - decisions["opens"] + 1).clip(lower=0).astype(float)
+    variables = [*flows["var"], *pool_use["var"], *unplaced["var"], *decisions["places"]]
+    coefs = [
+        *(WEEKS * flows["cost"]),
+        *(WEEKS * pool_use["weekly_cost"]),
+        *np.full(len(unplaced), WEEKS * problem.policy.unplaced),
+        *(WEEKS * decisions["running_per_place"] * open_years + decisions["capital_per_place"]),
+    ]
+    variables += list(decisions["units"])
+    coefs += list(decisions["capital_per_unit"])
+    model.minimize(mb.LinearExpr.weighted_sum(variables, [float(c) for c in coefs]))
+
+
+# ----------------------------------------------------------------------------- solve
+
+
+def _solver_parameters(options: PlanOptions, name: str) -> str:
+    gap, threads = options.relative_gap, max(1, options.threads)
+    if name == "scip":
+        return f"limits/gap = {gap}\nparallel/maxnthreads = {threads}"
+    if name == "sat":
+        return f"relative_gap_limit:{gap},num_workers:{max(threads, 1)}"
+    if name == "highs":
+        return f"mip_rel_gap={gap}\nthreads={threads}"
+    return ""
+
+
+def _solve(built: PlanModel, name: str, options: PlanOptions) -> tuple[mb.Solver, Any, float]:
+    solver = mb.Solver(name)
+    if not solver.solver_is_supported():
+        raise ValueError(f"solver '{name}' is not available in this OR-Tools build")
+    if options.time_limit is not None:
+        solver.set_time_limit_in_seconds(options.time_limit)
+    params = _solver_parameters(options, name)
+    if params:
+        solver.set_solver_specific_parameters(params)
+    start = time.perf_counter()
+    status = solver.solve(built.model)
+    return solver, status, time.perf_counter() - start
+
+
+def _status(status: Any) -> PlanStatus:
+    if status == mb.SolveStatus.OPTIMAL:
+        return PlanStatus.OPTIMAL
+    if status == mb.SolveStatus.FEASIBLE:
+        return PlanStatus.FEASIBLE
+    return PlanStatus.NOT_SOLVED
+
+
+def _flow_values(built: PlanModel, solver: mb.Solver) -> pd.DataFrame:
+    flows = built.flows.drop(columns="var")
+    flows["children"] = solver.values(built.flows["var"]).to_numpy().clip(min=0)
+    return flows
+
+
+def _by_year(
+    built: PlanModel, solver: mb.Solver, flows: pd.DataFrame, actions: pd.DataFrame, plan: str
+) -> pd.DataFrame:
+    """Indicators per year from solved flows (counts of children, costs in GBP per week)."""
+    years = pd.Index(built.years, name="year")
+    f = flows.assign(
+        over_20=flows["children"] * (flows["miles"] > 20),
+        ola=flows["children"] * flows["out_of_la"],
+        orcc=flows["children"] * flows["out_of_rcc"],
+    )
+    placed = f.groupby("year")[["children", "ola", "over_20", "orcc"]].sum().reindex(years)
+    unplaced = (
+        built.unplaced.assign(value=solver.values(built.unplaced["var"]).to_numpy().clip(min=0))
+        .groupby("year")["value"]
+        .sum()
+        .reindex(years)
+    )
+    use = built.pools.assign(value=solver.values(built.pools["var"]).to_numpy())
+    price = (use["value"] * use["weekly_cost"]).groupby(use["year"]).sum().reindex(years)
+    running = pd.Series(
+        [float(actions.loc[actions["opens"] <= y, "weekly_running"].sum()) for y in years],
+        index=years,
+    )
+    out = pd.DataFrame(
+        {
+            "year": years,
+            "plan": plan,
+            "placed": placed["children"].to_numpy(),
+            "unplaced": unplaced.to_numpy(),
+            "out_of_la": placed["ola"].to_numpy(),
+            "over_20_miles": placed["over_20"].to_numpy(),
+            "out_of_rcc": placed["orcc"].to_numpy(),
+            "weekly_cost": (price.fillna(0) + running).to_numpy(),
+        }
+    ).fillna(0.0)
+    out["children"] = out["placed"] + out["unplaced"]
+    for col in ("children", "placed", "unplaced", "out_of_la", "over_20_miles", "out_of_rcc"):
+        out[col] = out[col].round().astype(np.int64)
+    out["weekly_cost"] = out["weekly_cost"].round(2)
+    return out[list(BY_YEAR_COLUMNS)]
+
+
+def _actions(built: PlanModel, solver: mb.Solver) -> pd.DataFrame:
+    d = built.decisions
+    if d.empty:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    df = d.drop(columns=["units", "places"]).assign(
+        units=solver.values(d["units"]).round().astype(np.int64).to_numpy(),
+        places=solver.values(d["places"]).round().astype(np.int64).to_numpy(),
+    )
+    df = df[df["places"] > 0].copy()
+    df["capital"] = df["capital_per_unit"] * df["units"] + df["capital_per_place"] * df["places"]
+    df["weekly_running"] = df["running_per_place"] * df["places"]
+    return df[list(ACTION_COLUMNS)].reset_index(drop=True)
+
+
+def _ended_private(
+    built: PlanModel, with_use: pd.Series, without_use: pd.Series, rcc: Mapping[str, str]
+) -> pd.DataFrame:
+    """Private residential places the plan stops needing, released as placements end.
+
+    For each LA, the places used without the plan but not with it, in every later year of the
+    horizon (so nothing released is needed again): released_y = min_{y' >= y}
+    max(0, used_without_y' - used_with_y'); a year's action is the increase on the year before.
+    Costliest places are released first; weekly_running is the saving (negative).
+    """
+    pools = built.pools[built.pools["setting"] == "residential_private"]
+    if pools.empty:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    use = pools.assign(with_=with_use.loc[pools.index], without=without_use.loc[pools.index])
+    by = use.groupby(["placement_la", "year"])[["with_", "without"]].sum()
+    freed = (by["without"] - by["with_"]).clip(lower=0).round().unstack("year", fill_value=0)
+    released = freed.iloc[:, ::-1].cummin(axis=1).iloc[:, ::-1]
+    step = released.diff(axis=1).fillna(released).astype(np.int64)
+    rows = []
+    for (la, year), places in step.stack().items():
+        if places <= 0:
+            continue
+        prices = pools[(pools["placement_la"] == la) & (pools["year"] == year)]
+        saving = _costliest_cost(prices, int(released.loc[la, year])) - _costliest_cost(
+            prices, int(released.loc[la, year]) - int(places)
+        )
+        rows.append(
+            (year, year, rcc[la], la, "end_private", "residential_private", 0, places, 0.0, -saving)
+        )
+    return pd.DataFrame(rows, columns=list(ACTION_COLUMNS))
+
+
+def _costliest_cost(pools: pd.DataFrame, places: int) -> float:
+    """Weekly cost of the `places` costliest places of some pools."""
+    left, total = places, 0.0
+    for cost, cap in pools.sort_values("weekly_cost", ascending=False)[
+        ["weekly_cost", "capacity"]
+    ].itertuples(index=False):
+        take = min(left, int(cap))
+        total += take * float(cost)
+        left -= take
+        if left <= 0:
+            break
+    return total
+
+
+def solve_plan(
+    problem: Problem,
+    demand: pd.DataFrame,
+    *,
+    costs: PlanCosts | None = None,
+    options: PlanOptions | None = None,
+    end_private: bool = True,
+) -> PlanResult:
+    """Solve the do-nothing LP and the plan MIP on the same forecast; return a `PlanResult`.
+
+    A plan never costs more than doing nothing: if the solver stops with a worse incumbent (or
+    none), the result is the do-nothing plan, flagged `fell_back_to_nothing`.
+    """
+    costs = costs or PlanCosts()
+    options = options or PlanOptions()
+    start = time.perf_counter()
+    nothing = build_plan_model(problem, demand, costs=costs, options=options, with_actions=False)
+    lp, lp_status, _ = _solve(nothing, "glop", options)
+    if lp_status != mb.SolveStatus.OPTIMAL:
+        raise RuntimeError(f"the do-nothing LP did not solve: {lp.status_string}")
+    built = build_plan_model(problem, demand, costs=costs, options=options)
+    mip, mip_status, mip_seconds = _solve(built, options.solver, options)
+    status = _status(mip_status)
+    without_flows = _flow_values(nothing, lp)
+    without_actions = pd.DataFrame(columns=list(ACTION_COLUMNS))
+    without = _by_year(nothing, lp, without_flows, without_actions, "without_plan")
+    objective_nothing = float(lp.objective_value)
+    notes: list[str] = []
+    fell_back = bool(
+        status is PlanStatus.NOT_SOLVED or mip.objective_value > objective_nothing * (1 + 1e-9)
+    )
+    if fell_back:
+        notes.append(
+            f"the {options.solver} solve ended {mip_status.name} without a plan better than "
+            "doing nothing; the plan is to do nothing"
+        )
+        actions, with_flows, with_ = (
+            without_actions,
+            without_flows,
+            without.assign(plan="with_plan"),
+        )
+        mip_bound = float(mip.best_objective_bound)
+        bound = min(objective_nothing, mip_bound) if np.isfinite(mip_bound) else -np.inf
+        objective = objective_nothing
+    else:
+        actions = _actions(built, mip)
+        with_flows = _flow_values(built, mip)
+        with_ = _by_year(built, mip, with_flows, actions, "with_plan")
+        objective, bound = float(mip.objective_value), float(mip.best_objective_bound)
+        if end_private:
+            pool_with = solver_values(mip, built.pools["var"])
+            pool_without = solver_values(lp, nothing.pools["var"])
+            ended = _ended_private(built, pool_with, pool_without, problem.rcc_of)
+            if not ended.empty:
+                actions = pd.concat([actions, ended], ignore_index=True)
+    flows = with_flows.merge(
+        without_flows[[*_FLOW_KEYS, "children"]],
+        on=_FLOW_KEYS,
+        how="outer",
+        suffixes=("_with_plan", "_without_plan"),
+    )
+    gap = max(0.0, (objective - bound) / max(1.0, abs(objective))) if np.isfinite(bound) else np.inf
+    if fell_back:
+        status = PlanStatus.OPTIMAL if gap <= options.relative_gap else PlanStatus.FEASIBLE
+    by_year = pd.concat([with_, without], ignore_index=True)
+    actions = actions.sort_values(["year", "rcc", "la_code", "action"], ignore_index=True)
+    return PlanResult(
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        objective_without_plan=objective_nothing,
+        wall_seconds=time.perf_counter() - start,
+        solver=options.solver,
+        parameters={
+            "k_nearest": options.k_nearest,
+            "same_rcc": options.same_rcc,
+            "price_tiers": options.price_tiers,
+            "time_limit": options.time_limit,
+            "relative_gap": options.relative_gap,
+            "threads": options.threads,
+            "mip_seconds": round(mip_seconds, 3),
+        },
+        years=built.years,
+        actions=actions,
+        by_year=by_year,
+        flows=flows,
+        costs=costs,
+        size=built.size,
+        fell_back_to_nothing=fell_back,
+        notes=tuple(notes),
+    )
+
+
+def solver_values(solver: mb.Solver, variables: pd.Series) -> pd.Series:
+    """Values of a variable series, indexed like it."""
+    return pd.Series(solver.values(variables).to_numpy(), index=variables.index)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def plan_summary(result: PlanResult) -> dict[str, Any]:
+    """The plan_summary.json content: horizon, budget, spend and final-year indicators."""
+    costs = result.costs
+    return {
+        "years": list(result.years),
+        "capital_budget": costs.capital_budget,
+        "capital_per_year": costs.capital_per_year,
+        "capital_total": round(result.capital_total, 2),
+        "weekly_running_added": round(result.weekly_running_added, 2),
+        "status": result.status.value,
+        "objective": round(result.objective, 2),
+        "bound": round(result.bound, 2) if np.isfinite(result.bound) else None,
+        "gap": result.gap if np.isfinite(result.gap) else None,
+        "objective_without_plan": round(result.objective_without_plan, 2),
+        "wall_seconds": round(result.wall_seconds, 3),
+        "solver": result.solver,
+        "parameters": result.parameters,
+        "model_size": result.size,
+        "fell_back_to_nothing": result.fell_back_to_nothing,
+        "notes": list(result.notes),
+        "with_plan": _ints(result.final_year("with_plan")),
+        "without_plan": _ints(result.final_year("without_plan")),
+        "costs": costs.to_json(),
+    }
+
+
+def _ints(values: dict[str, float]) -> dict[str, float | int]:
+    return {k: (round(v, 2) if k == "weekly_cost" else round(v)) for k, v in values.items()}
+
+
+def apply_actions(
+    problem: Problem, actions: pd.DataFrame, *, costs: PlanCosts | None = None
+) -> pd.DataFrame:
+    """The placements table once every action has happened (the supply in the final year).
+
+    New homes and secure blocks become one placement each (places shared out over the units,
+    e.g. 10 places in 3 homes -> 4, 3, 3); recruited foster households become one placement per
+    action; ids `PLAN-<year>-<la>-<action>-<n>`; weekly_cost is the running cost per place.
+    `end_private` rows take places away from the LA's costliest private homes first.
+    """
+    costs = costs or PlanCosts()
+    placements = problem.placements.copy()
+    points = problem.las.set_index("code")[["easting", "northing"]]
+    new_rows = []
+    for row in actions.itertuples(index=False):
+        if row.action == "end_private":
+            placements = _release_private(placements, row.la_code, int(row.places))
+            continue
+        spec = costs.actions[row.action]
+        units = int(row.units)
+        if spec.action == "recruit_foster" or units <= 1:
+            sizes = [int(row.places)]
+        else:
+            base, extra = divmod(int(row.places), units)
+            sizes = [base + (i < extra) for i in range(units)]
+        for i, size in enumerate(sizes, start=1):
+            new_rows.append(
+                {
+                    "placement_id": f"PLAN-{row.year}-{row.la_code}-{row.action}-{i}",
+                    "setting": spec.setting,
+                    "la": row.la_code,
+                    "easting": float(points.at[row.la_code, "easting"]),
+                    "northing": float(points.at[row.la_code, "northing"]),
+                    "capacity": size,
+                    "weekly_cost": spec.weekly_running_per_place,
+                    "min_age": spec.min_age,
+                    "max_age": spec.max_age,
+                    "sexes": "any",
+                    "provider": "RCC plan",
+                    "ofsted_rating": "",
+                }
+            )
+    added = pd.DataFrame(new_rows, columns=placements.columns)
+    out = pd.concat([placements, added], ignore_index=True) if new_rows else placements
+    return out.astype({"capacity": np.int64, "min_age": np.int64, "max_age": np.int64})
+
+
+def _release_private(placements: pd.DataFrame, la: str, places: int) -> pd.DataFrame:
+    mask = (placements["la"] == la) & (placements["setting"] == "residential_private")
+    order = placements[mask].sort_values("weekly_cost", ascending=False, kind="stable").index
+    left = places
+    for idx in order:
+        take = min(left, int(placements.at[idx, "capacity"]))
+        placements.at[idx, "capacity"] = int(placements.at[idx, "capacity"]) - take
+        left -= take
+        if left <= 0:
+            break
+    return placements
+
+
+def plan_problem(
+    problem: Problem,
+    actions: pd.DataFrame,
+    *,
+    children: pd.DataFrame | None = None,
+    costs: PlanCosts | None = None,
+) -> Problem:
+    """The problem with the plan's supply (and optionally a forecast year's children), ready for
+    `optimiser.allocation.solve` or `write_problem` + `rcc solve`."""
+    from dataclasses import replace
+
+    placements = apply_actions(problem, actions, costs=costs)
+    kids = problem.children if children is None else children
+    if children is not None:
+        known = set(placements["placement_id"])
+        kids = kids.assign(
+            current_placement=kids["current_placement"].where(
+                kids["current_placement"].isin(known), ""
+            )
+        )
+    return replace(problem, placements=placements, children=kids.reset_index(drop=True))

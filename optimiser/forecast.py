@@ -1,0 +1,337 @@
+"""Demand forecasts: children by LA, need and age band for each future year.
+
+Two sources: growth scenarios applied to today's children (flat, the Care Review trajectory, or
+an annual rate nationally or per LA), or an imported long-format file
+(`year, la_code, need, age_band, children`) such as the output of an LA's own demand model.
+Counts are whole children: a year's growth factor is applied to each (LA, need) total and the
+total is shared over age bands by largest remainders, so no cell is silently rounded away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimiser.costs import (
+    CARE_REVIEW_BASE_CLA,
+    CARE_REVIEW_BASE_YEAR,
+    CARE_REVIEW_TARGET_CLA,
+    CARE_REVIEW_TARGET_YEAR,
+    DEFAULT_YEARS,
+)
+from optimiser.errors import InputIssue, ProblemValidationError
+from optimiser.problem import NEEDS, Problem
+
+__all__ = [
+    "AGE_BANDS",
+    "DEMAND_COLUMNS",
+    "Growth",
+    "age_band",
+    "base_demand",
+    "care_review_rate",
+    "children_for_year",
+    "forecast_demand",
+    "parse_growth",
+    "read_forecast",
+    "read_growth_rates",
+]
+
+AGE_BANDS: tuple[str, ...] = ("0", "1-4", "5-9", "10-15", "16-17")
+"""DfE's CLA age groups: under 1, 1 to 4, 5 to 9, 10 to 15, 16 and over."""
+_BAND_EDGES = (0, 1, 5, 10, 16, 18)
+DEMAND_COLUMNS: tuple[str, ...] = ("year", "la_code", "need", "age_band", "children")
+
+
+def age_band(ages: pd.Series) -> pd.Series:
+    """The DfE age band ("0", "1-4", "5-9", "10-15", "16-17") of each age in years."""
+    codes = np.searchsorted(np.asarray(_BAND_EDGES[1:]), ages.to_numpy(), side="right")
+    return pd.Series(np.asarray(AGE_BANDS)[codes], index=ages.index)
+
+
+def care_review_rate() -> float:
+    """Annual growth taking 83,630 CLA (2024) to 100,000 (2032): about 2.26% a year."""
+    span = CARE_REVIEW_TARGET_YEAR - CARE_REVIEW_BASE_YEAR
+    return float((CARE_REVIEW_TARGET_CLA / CARE_REVIEW_BASE_CLA) ** (1 / span) - 1)
+
+
+@dataclass(frozen=True)
+class Growth:
+    """A growth scenario: one annual rate nationally, with optional per-LA overrides.
+
+    `name` is how it is reported (`flat`, `care-review`, `2.0%`, `rates.csv`).
+    """
+
+    name: str
+    rate: float = 0.0
+    la_rates: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def flat(cls) -> Growth:
+        return cls("flat", 0.0)
+
+    @classmethod
+    def care_review(cls) -> Growth:
+        return cls("care-review", care_review_rate())
+
+    def rate_of(self, la_codes: pd.Series) -> pd.Series:
+        """The annual rate of each LA code."""
+        return la_codes.map(lambda c: self.la_rates.get(c, self.rate)).astype(float)
+
+
+def parse_growth(text: str | float) -> Growth:
+    """`flat`, `care-review`, an annual rate (`0.02`, `2%`) or a CSV of `la_code,rate`."""
+    if isinstance(text, int | float):
+        return _checked_rate(float(text), str(text))
+    key = text.strip().lower()
+    if key == "flat":
+        return Growth.flat()
+    if key in ("care-review", "care_review", "carereview"):
+        return Growth.care_review()
+    if key.endswith(".csv"):
+        return Growth(Path(text).name, 0.0, read_growth_rates(Path(text)))
+    try:
+        value = float(key[:-1]) / 100 if key.endswith("%") else float(key)
+    except ValueError:
+        raise ValueError(
+            f"unknown growth '{text}': use flat, care-review, an annual rate such as 0.02 or "
+            "2%, or a CSV file of la_code,rate"
+        ) from None
+    return _checked_rate(value, text)
+
+
+def _checked_rate(value: float, text: str) -> Growth:
+    if not np.isfinite(value) or value <= -1 or value > 1:
+        raise ValueError(f"growth rate {text} must be above -100% and at most 100% a year")
+    return Growth(f"{value:.2%}", value)
+
+
+def read_growth_rates(path: Path) -> dict[str, float]:
+    """Per-LA annual rates from `la_code,rate` (rate as a fraction, 0.02 = 2%); LAs not listed
+    keep the national rate (flat unless given)."""
+    df = _read_strings(path)
+    issues: list[InputIssue] = []
+    _require(df, ("la_code", "rate"), path.name, issues)
+    if issues:
+        raise ProblemValidationError(issues)
+    rate = pd.to_numeric(df["rate"], errors="coerce")
+    for row, (code, value, raw) in enumerate(zip(df["la_code"], rate, df["rate"], strict=True)):
+        if not np.isfinite(value) or value <= -1 or value > 1:
+            issues.append(
+                InputIssue(path.name, row + 2, "rate", f"'{raw}' is not a rate in (-1, 1]")
+            )
+        if code == "":
+            issues.append(InputIssue(path.name, row + 2, "la_code", "LA code is empty"))
+    dup = df["la_code"].duplicated()
+    for pos in np.flatnonzero(dup.to_numpy()):
+        issues.append(InputIssue(path.name, int(pos) + 2, "la_code", "LA listed twice"))
+    if issues:
+        raise ProblemValidationError(issues)
+    return dict(zip(df["la_code"], rate.astype(float), strict=True))
+
+
+def base_demand(problem: Problem) -> pd.DataFrame:
+    """Today's children counted by home LA, need and age band (`la_code, need, age_band,
+    children`), every child counted once."""
+    kids = problem.children
+    df = pd.DataFrame(
+        {"la_code": kids["home_la"], "need": kids["need"], "age_band": age_band(kids["age"])}
+    )
+    out = df.groupby(["la_code", "need", "age_band"], observed=True).size()
+    return out.rename("children").reset_index()
+
+
+def forecast_demand(
+    problem: Problem,
+    *,
+    years: int = DEFAULT_YEARS,
+    growth: Growth | None = None,
+    base_year: int = CARE_REVIEW_BASE_YEAR,
+) -> pd.DataFrame:
+    """Children by year, LA, need and age band for `base_year + 1 .. base_year + years`.
+
+    Each (LA, need) total grows by (1 + rate_LA)^t and is rounded to whole children; the total
+    is shared over the age bands in today's proportions by largest remainders.
+    """
+    if years < 1:
+        raise ValueError(f"years must be at least 1, got {years}")
+    growth = growth or Growth.flat()
+    base = base_demand(problem)
+    unknown = sorted(set(growth.la_rates) - set(problem.las["code"]))
+    if unknown:
+        raise ValueError(f"growth rates name LAs not in the problem: {', '.join(unknown[:5])}")
+    frames = []
+    for t in range(1, years + 1):
+        factor = (1 + growth.rate_of(base["la_code"])) ** t
+        frame = base.assign(year=base_year + t, expected=base["children"] * factor)
+        frames.append(frame)
+    df = pd.concat(frames, ignore_index=True)
+    df["children"] = _share_whole(df, ["year", "la_code", "need"], "expected")
+    return df[list(DEMAND_COLUMNS)].sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
+
+
+def _share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    """Round `column` to integers whose group sums equal the rounded group sums."""
+    value = df[column].to_numpy(dtype=float)
+    floor = np.floor(value)
+    target = df.groupby(keys)[column].transform("sum").round().to_numpy()
+    short = target - df.assign(_f=floor).groupby(keys)["_f"].transform("sum").to_numpy()
+    order = (
+        df.assign(_r=value - floor)
+        .groupby(keys)["_r"]
+        .rank(method="first", ascending=False)
+        .to_numpy()
+    )
+    return pd.Series((floor + (order <= short)).astype(np.int64), index=df.index)
+
+
+# ----------------------------------------------------------------------------- import
+
+
+def _read_strings(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise ProblemValidationError([InputIssue(path.name, None, None, f"file not found: {path}")])
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ProblemValidationError(
+            [InputIssue(path.name, None, None, f"cannot read as CSV: {exc}")]
+        ) from exc
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    return df.apply(lambda s: s.str.strip())
+
+
+def _require(
+    df: pd.DataFrame, columns: tuple[str, ...], file: str, issues: list[InputIssue]
+) -> None:
+    for c in columns:
+        if c not in df.columns:
+            issues.append(InputIssue(file, 1, c, "required column is missing"))
+
+
+def read_forecast(path: Path | str, *, problem: Problem, years: int | None = None) -> pd.DataFrame:
+    """Read a long-format forecast (`year, la_code, need, age_band, children`), validated.
+
+    Every issue names file, row and column. Each year must cover every LA that has children
+    today (an LA with no rows would silently lose its children); absent need/age cells are 0.
+    `years` keeps only the first N years of the file.
+    """
+    path = Path(path)
+    df = _read_strings(path)
+    issues: list[InputIssue] = []
+    _require(df, DEMAND_COLUMNS, path.name, issues)
+    if issues:
+        raise ProblemValidationError(issues)
+    known = set(problem.las["code"])
+
+    def flag(mask: np.ndarray, column: str, message: str) -> None:
+        for row in np.flatnonzero(mask):
+            value = df[column].iat[int(row)]
+            issues.append(InputIssue(path.name, int(row) + 2, column, message.format(value)))
+
+    year = pd.to_numeric(df["year"], errors="coerce")
+    flag(
+        (year.isna() | (year != np.floor(year.fillna(0)))).to_numpy(), "year", "'{}' is not a year"
+    )
+    flag((~df["la_code"].isin(known)).to_numpy(), "la_code", "'{}' is not an LA of the problem")
+    flag((~df["need"].isin(NEEDS)).to_numpy(), "need", f"unknown need '{{}}'; use {list(NEEDS)}")
+    flag(
+        (~df["age_band"].isin(AGE_BANDS)).to_numpy(),
+        "age_band",
+        f"unknown age band '{{}}'; use {list(AGE_BANDS)}",
+    )
+    kids = pd.to_numeric(df["children"], errors="coerce")
+    bad = kids.isna() | ~np.isfinite(kids.fillna(0)) | (kids < 0)
+    flag(bad.to_numpy(), "children", "'{}' is not a count >= 0")
+    not_whole = ~bad & (kids != np.floor(kids.fillna(0)))
+    flag(not_whole.to_numpy(), "children", "'{}' is not a whole number of children")
+    dup = df.duplicated(["year", "la_code", "need", "age_band"])
+    flag(dup.to_numpy(), "age_band", "repeats an earlier row's year, la_code, need and age_band")
+    if issues:
+        raise ProblemValidationError(issues)
+    out = df.assign(year=year.astype(np.int64), children=kids.astype(np.int64))
+    kept = sorted(out["year"].unique())[: years or None]
+    out = out[out["year"].isin(kept)]
+    today = set(problem.children["home_la"])
+    for y in kept:
+        missing = sorted(today - set(out.loc[out["year"] == y, "la_code"]))
+        for code in missing:
+            n = int((problem.children["home_la"] == code).sum())
+            issues.append(
+                InputIssue(
+                    path.name, None, "la_code", f"{code} has {n} children today but no rows for {y}"
+                )
+            )
+    if issues:
+        raise ProblemValidationError(issues)
+    cols = list(DEMAND_COLUMNS)
+    return out[cols].sort_values(cols[:4], ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def children_for_year(problem: Problem, demand: pd.DataFrame, *, seed: int = 1) -> pd.DataFrame:
+    """A child-level population whose counts by (LA, need, age band) equal one year's `demand`.
+
+    Today's children are kept where the cell shrinks or holds (a seeded choice of which), and
+    cells that grow get new children copied from a seeded draw of the cell's children (new
+    ids `F<year>-<n>`, no current placement, no sibling group). A cell with no children today
+    gets children at the band's middle age, sexes alternating. Used to check a plan at child
+    level with `rcc solve`.
+    """
+    if demand["year"].nunique() != 1:
+        raise ValueError("children_for_year needs the demand of exactly one year")
+    year = int(demand["year"].iat[0])
+    rng = np.random.default_rng(seed)
+    kids = problem.children.assign(age_band=age_band(problem.children["age"]))
+    groups = {k: g for k, g in kids.groupby(["home_la", "need", "age_band"], observed=True)}
+    parts: list[pd.DataFrame] = []
+    made = 0
+    cols = list(problem.children.columns)
+    for la, need, band, n in demand[["la_code", "need", "age_band", "children"]].itertuples(
+        index=False
+    ):
+        n = int(n)
+        have = groups.get((la, need, band))
+        if have is not None and len(have) >= n:
+            parts.append(have.iloc[np.sort(rng.choice(len(have), n, replace=False))][cols])
+            continue
+        if have is not None:
+            parts.append(have[cols])
+        extra = n - (0 if have is None else len(have))
+        if extra <= 0:
+            continue
+        if have is not None and len(have):
+            new = have.iloc[rng.integers(0, len(have), extra)][cols].copy()
+        else:
+            new = _fresh_children(problem, la, need, band, extra)
+        new["child_id"] = [f"F{year}-{made + i + 1}" for i in range(extra)]
+        new["sibling_group"] = ""
+        new["current_placement"] = ""
+        made += extra
+        parts.append(new)
+    if not parts:
+        return problem.children.iloc[0:0].copy()
+    return pd.concat(parts, ignore_index=True)
+
+
+def _fresh_children(problem: Problem, la: str, need: str, band: str, n: int) -> pd.DataFrame:
+    lo, hi = (int(x) for x in (band.split("-") if "-" in band else (band, band)))
+    point = problem.las.set_index("code").loc[la]
+    return pd.DataFrame(
+        {
+            "child_id": "",
+            "home_la": la,
+            "need": need,
+            "age": np.full(n, (lo + hi) // 2, dtype=np.int64),
+            "sex": ["F" if i % 2 else "M" for i in range(n)],
+            "sibling_group": "",
+            "current_placement": "",
+            "easting": float(point["easting"]),
+            "northing": float(point["northing"]),
+        }
+    )
