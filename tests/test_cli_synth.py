@@ -1,0 +1,57 @@
+"""`rcc synth` writes a problem that `rcc validate` accepts, invoked as a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from service.cli import app
+
+runner = CliRunner()
+
+
+def test_synth_output_is_accepted_by_validate(tmp_path: Path) -> None:
+    out = tmp_path / "england"
+    result = runner.invoke(app, ["synth", "--out", str(out), "--seed", "3", "--scale", "0.2"])
+    assert result.exit_code == 0, result.output
+    assert "Children by need" in result.output and "Places by setting" in result.output
+    for name in ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json"):
+        assert (out / name).is_file(), name
+    las = pd.read_csv(out / "las.csv")
+    assert list(las.columns[:6]) == [
+        "code",
+        "name",
+        "region_code",
+        "region_name",
+        "easting",
+        "northing",
+    ]
+    assert len(las) == 153
+    checked = runner.invoke(app, ["validate", str(out)])
+    assert checked.exit_code == 0, checked.output
+    children = pd.read_csv(out / "children.csv", keep_default_na=False)
+    assert f"{len(children):,} children" in checked.output
+    assert (children["sibling_group"] != "").any()
+
+
+def test_synth_no_siblings_and_seed(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--scale", "0.05", "--no-siblings"]
+    assert runner.invoke(app, ["synth", "--out", str(a), "--seed", "7", *args]).exit_code == 0
+    assert runner.invoke(app, ["synth", "--out", str(b), "--seed", "7", *args]).exit_code == 0
+    kids = pd.read_csv(a / "children.csv", keep_default_na=False)
+    assert (kids["sibling_group"] == "").all()
+    assert (a / "children.csv").read_bytes() == (b / "children.csv").read_bytes()
+    assert (a / "placements.csv").read_bytes() == (b / "placements.csv").read_bytes()
+
+
+def test_synth_rejects_zero_scale_and_explains_options(tmp_path: Path) -> None:
+    bad = runner.invoke(app, ["synth", "--out", str(tmp_path), "--scale", "0"])
+    assert bad.exit_code == 1
+    assert "scale must be a positive number" in bad.output
+    helped = runner.invoke(app, ["synth", "--help"])
+    assert helped.exit_code == 0
+    for option in ("--out", "--seed", "--scale", "--no-siblings"):
+        assert option in helped.output
