@@ -28,10 +28,12 @@ ended and restarted each year; new places are paid for whether used or not.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,7 @@ __all__ = [
     "plan_problem",
     "plan_summary",
     "solve_plan",
+    "write_plan_outputs",
 ]
 
 WEEKS = 52
@@ -879,3 +882,45 @@ def plan_problem(
             )
         )
     return replace(problem, placements=placements, children=kids.reset_index(drop=True))
+
+
+def _finite(data: Any) -> Any:
+    """JSON has no NaN or infinity: replace non-finite floats by None, recursively."""
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finite(v) for v in data]
+    if isinstance(data, float) and not np.isfinite(data):
+        return None
+    return data
+
+
+def write_plan_outputs(
+    result: PlanResult,
+    problem: Problem,
+    demand: pd.DataFrame,
+    out: Path | str,
+    *,
+    seed: int = 1,
+) -> list[Path]:
+    """Write plan_actions.csv, plan_by_year.csv, plan_summary.json, placements_with_plan.csv
+    and `final_year/`, a complete problem folder (the final forecast year's children, seeded,
+    with the plan's supply) that `rcc solve` reads to check the plan at child level."""
+    from optimiser.forecast import children_for_year
+    from optimiser.problem import write_problem
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / n for n in ("plan_actions.csv", "plan_by_year.csv", "plan_summary.json")]
+    result.actions[list(ACTION_COLUMNS)].to_csv(paths[0], index=False)
+    result.by_year.to_csv(paths[1], index=False)
+    summary = {**plan_summary(result), "growth": demand.attrs.get("growth")}
+    paths[2].write_text(json.dumps(_finite(summary), indent=2) + "\n", encoding="utf-8")
+    final = demand[demand["year"] == result.years[-1]]
+    children = children_for_year(problem, final, seed=seed)
+    checked = plan_problem(problem, result.actions, children=children, costs=result.costs)
+    placements_path = folder / "placements_with_plan.csv"
+    checked.placements.to_csv(placements_path, index=False)
+    paths.append(placements_path)
+    paths.extend(write_problem(checked, folder / "final_year"))
+    return paths

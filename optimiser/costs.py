@@ -27,6 +27,7 @@ __all__ = [
     "ActionCosts",
     "PlanCosts",
     "default_actions",
+    "parse_money",
 ]
 
 # --------------------------------------------------------------------------- horizon and budget
@@ -181,3 +182,24 @@ SOURCES: dict[str, str] = {
     "Care Review": "The Independent Review of Children's Social Care, final report (May 2022).",
     "ASSUMPTION": "A planning judgement made for this product; replace it with local figures.",
 }
+
+
+def parse_money(text: str | float | None) -> float | None:
+    """An amount in GBP from `50m`, `£1.2bn`, `500k`, `50000000`; `none` (or None) is no limit."""
+    if text is None or isinstance(text, int | float):
+        return None if text is None else float(text)
+    key = text.strip().lower().replace("£", "").replace(",", "").replace("_", "")
+    if key in ("none", "unlimited", ""):
+        return None
+    scale = 1.0
+    for suffix, factor in (("bn", 1e9), ("b", 1e9), ("m", 1e6), ("k", 1e3)):
+        if key.endswith(suffix):
+            key, scale = key[: -len(suffix)], factor
+            break
+    try:
+        value = float(key) * scale
+    except ValueError:
+        raise ValueError(f"'{text}' is not an amount: use e.g. 50m, 1.2bn, 500k or none") from None
+    if value < 0 or value != value:
+        raise ValueError(f"'{text}' must be an amount >= 0")
+    return value

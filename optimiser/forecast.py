@@ -170,7 +170,9 @@ def forecast_demand(
         frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
     df["children"] = _share_whole(df, ["year", "la_code", "need"], "expected")
-    return df[list(DEMAND_COLUMNS)].sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
+    out = df[list(DEMAND_COLUMNS)].sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
+    out.attrs["growth"] = growth.name
+    return out
 
 
 def _share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
@@ -268,7 +270,9 @@ def read_forecast(path: Path | str, *, problem: Problem, years: int | None = Non
     if issues:
         raise ProblemValidationError(issues)
     cols = list(DEMAND_COLUMNS)
-    return out[cols].sort_values(cols[:4], ignore_index=True)
+    result = out[cols].sort_values(cols[:4], ignore_index=True)
+    result.attrs["growth"] = f"forecast file {path.name}"
+    return result
 
 
 # ----------------------------------------------------------------------------- children

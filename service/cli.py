@@ -266,5 +266,159 @@ def synth(
     )
 
 
+# ----------------------------------------------------------------------------- rcc plan / compare
+
+
+def _plan_tables(result: Any) -> list[Any]:
+    """One table of actions per RCC, then the final year with and without the plan."""
+    tables: list[Any] = []
+    actions = result.actions
+    for rcc, part in actions.groupby("rcc", sort=True):
+        table = Table(title=f"{rcc}: plan actions")
+        for name in ("year", "opens", "LA", "action", "units", "places", "capital", "weekly"):
+            table.add_column(name, justify="left" if name in ("LA", "action") else "right")
+        for row in part.itertuples(index=False):
+            table.add_row(
+                str(row.year),
+                str(row.opens),
+                str(row.la_code),
+                str(row.action),
+                f"{int(row.units):,}",
+                f"{int(row.places):,}",
+                f"£{float(row.capital):,.0f}",
+                f"£{float(row.weekly_running):,.0f}",
+            )
+        tables.append(table)
+    final = Table(title=f"Final year {result.years[-1]}: with and without the plan")
+    for name in ("indicator", "without plan", "with plan", "change"):
+        final.add_column(name, justify="left" if name == "indicator" else "right")
+    with_, without = result.final_year("with_plan"), result.final_year("without_plan")
+    for key, value in with_.items():
+        fmt = "£{:,.0f}" if key == "weekly_cost" else "{:,.0f}"
+        diff = value - without[key]
+        sign = "+" if diff > 0 else ""
+        final.add_row(key, fmt.format(without[key]), fmt.format(value), sign + fmt.format(diff))
+    tables.append(final)
+    return tables
+
+
+@app.command()
+def plan(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Problem folder; default the embedded synthetic England (seed 1)"),
+    ] = None,
+    years: Annotated[int, typer.Option(help="Horizon in years")] = 5,
+    growth: Annotated[
+        str, typer.Option(help="flat, care-review, an annual rate (0.02 or 2%) or la_code,rate CSV")
+    ] = "care-review",
+    forecast: Annotated[
+        Path | None,
+        typer.Option(help="Imported forecast CSV (year,la_code,need,age_band,children)"),
+    ] = None,
+    capital_budget: Annotated[
+        str, typer.Option(help="Total one-off budget, e.g. 50m, 1.2bn, 500k or 'none'")
+    ] = "50m",
+    capital_per_year: Annotated[
+        str, typer.Option(help="One-off budget limit in any single year ('none': no limit)")
+    ] = "none",
+    scenario: Annotated[
+        Path | None, typer.Option(help="scenario.json applied to the problem first")
+    ] = None,
+    solver: Annotated[str, typer.Option(help="MIP solver: scip, highs or sat")] = "scip",
+    time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 120.0,
+    gap: Annotated[float, typer.Option(help="Stop when the proven relative gap is below")] = 0.001,
+    k_nearest: Annotated[int, typer.Option(help="Arcs to the k nearest LAs per setting")] = 8,
+    out: Annotated[Path, typer.Option(help="Output folder")] = Path("plan_out"),
+) -> None:
+    """Forecast demand and choose new homes, foster carers and secure beds within budget."""
+    from dataclasses import replace
+
+    from optimiser.capacity import PlanOptions, solve_plan, write_plan_outputs
+    from optimiser.costs import PlanCosts, parse_money
+    from optimiser.forecast import forecast_demand, parse_growth, read_forecast
+    from optimiser.problem import read_problem
+    from optimiser.scenario import apply_scenario, read_scenario
+
+    try:
+        if directory is None:
+            from optimiser.synthetic import synthesize
+
+            problem = synthesize(seed=1)
+            console.print("Using the embedded synthetic England (seed 1).", highlight=False)
+        else:
+            problem = read_problem(directory)
+        chosen = parse_growth(growth)
+        if scenario is not None:
+            change = read_scenario(scenario)
+            problem = apply_scenario(problem, change, source=scenario.name)
+            chosen = change.growth or chosen
+        if forecast is not None:
+            demand = read_forecast(forecast, problem=problem, years=years)
+        else:
+            demand = forecast_demand(problem, years=years, growth=chosen)
+        costs = replace(
+            PlanCosts(),
+            capital_budget=parse_money(capital_budget),
+            capital_per_year=parse_money(capital_per_year),
+        )
+    except (ProblemValidationError, ValueError) as exc:
+        raise fail_with(exc) from None
+    options = PlanOptions(
+        solver=solver, time_limit=time_limit, relative_gap=gap, k_nearest=k_nearest
+    )
+    console.print(
+        f"Planning {demand['year'].min()}-{demand['year'].max()} for "
+        f"{int(demand.loc[demand['year'] == demand['year'].max(), 'children'].sum()):,} "
+        f"children in the final year (growth: {demand.attrs.get('growth')}).",
+        highlight=False,
+    )
+    result = solve_plan(problem, demand, costs=costs, options=options)
+    for table in _plan_tables(result):
+        console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+    console.print(
+        f"Solver {result.solver}: {result.status.value}, objective £{result.objective:,.0f} "
+        f"(doing nothing £{result.objective_without_plan:,.0f}), proven gap {result.gap:.3%}, "
+        f"{result.wall_seconds:.1f}s. Capital £{result.capital_total:,.0f}; running cost added "
+        f"£{result.weekly_running_added:,.0f} a week.",
+        highlight=False,
+    )
+    paths = write_plan_outputs(result, problem, demand, out)
+    console.print(
+        f"Wrote {len(paths)} files to [bold]{out}[/]; check the plan at child level with "
+        f"`rcc solve {out / 'final_year'}`.",
+        highlight=False,
+    )
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="First result folder (rcc solve or rcc plan)")],
+    b: Annotated[Path, typer.Argument(help="Second result folder")],
+) -> None:
+    """Print the indicator differences (B - A) between two result folders."""
+    from optimiser.scenario import compare_folders
+
+    try:
+        national, by_rcc = compare_folders(a, b)
+    except ValueError as exc:
+        raise fail_with(exc) from None
+    table = Table(title=f"{b} minus {a}")
+    for name in ("indicator", "A", "B", "B - A"):
+        table.add_column(name, justify="left" if name == "indicator" else "right")
+    for row in national.itertuples(index=False):
+        table.add_row(str(row.indicator), f"{row.a:,.4g}", f"{row.b:,.4g}", f"{row.diff:+,.4g}")
+    console.print(table)
+    if by_rcc is not None and not by_rcc.empty:
+        rcc_table = Table(title="By RCC (B - A)")
+        for name in by_rcc.columns:
+            rcc_table.add_column(str(name), justify="left" if name == "rcc" else "right")
+        for row in by_rcc.itertuples(index=False):
+            rcc_table.add_row(str(row[0]), *(f"{v:+,.0f}" for v in row[1:]))
+        console.print(rcc_table)
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
