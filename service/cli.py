@@ -217,6 +217,17 @@ def synth(
     no_siblings: Annotated[
         bool, typer.Option("--no-siblings", help="Leave every child out of sibling groups.")
     ] = False,
+    file_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv: the problem CSVs; ssda903: fake SSDA903 header and episodes files "
+            "(with a postcode lookup and an Ofsted provider list) for `rcc import`.",
+        ),
+    ] = "csv",
+    year: Annotated[
+        int, typer.Option(help="Collection year of the SSDA903 files (2024 = 2023/24).")
+    ] = 2024,
 ) -> None:
     """Write a calibrated synthetic England (see `_SYNTH_HELP`) and print what was written."""
     from rich.table import Table as RichTable
@@ -228,6 +239,9 @@ def synth(
         problem = synthesize(seed=seed, scale=scale, sibling_groups=not no_siblings)
     except ValueError as exc:
         raise fail_with(exc) from None
+    if file_format != "csv":  # SSDA903 output: see the `rcc import` block below
+        _synth_ssda903(problem, out, file_format=file_format, year=year, seed=seed)
+        return
     paths = write_problem(problem, out)
     kids, places = problem.children, problem.placements
     needs = RichTable(title=f"Children by need (seed {seed}, scale {scale:g})")
@@ -418,6 +432,154 @@ def compare(
         for row in by_rcc.itertuples(index=False):
             rcc_table.add_row(str(row[0]), *(f"{v:+,.0f}" for v in row[1:]))
         console.print(rcc_table)
+
+
+# ----------------------------------------------------------------------------- rcc import
+
+
+def _synth_ssda903(problem: Any, out: Path, *, file_format: str, year: int, seed: int) -> None:
+    """`rcc synth --format ssda903`: write the synthetic problem as a fake SSDA903 return."""
+    from optimiser.ssda903 import write_ssda903
+
+    if file_format != "ssda903":
+        raise fail_with(ValueError(f"unknown --format '{file_format}'; use csv or ssda903"))
+    paths = write_ssda903(problem, out, year=year, seed=seed)
+    console.print(
+        f"Wrote {', '.join(p.name for p in paths)} to {out}: {len(problem.children):,} "
+        f"children as a {year - 1}/{year % 100:02d} SSDA903 return. Import it with: rcc import "
+        f"--header {out} --episodes {out} --postcodes {out / 'postcodes.csv'} "
+        f"--ofsted {out / 'ofsted_providers.csv'} --year {year} --out DIR",
+        highlight=False,
+    )
+
+
+def _parse_columns(text: str | None) -> dict[str, list[str]] | None:
+    """'postcode=pcds,la=oscty+oslaua' -> {'postcode': ['pcds'], 'la': ['oscty', 'oslaua']}."""
+    if not text:
+        return None
+    out: dict[str, list[str]] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in ("postcode", "easting", "northing", "la"):
+            raise typer.BadParameter(
+                f"'{part}': use postcode=, easting=, northing= or la= (la=a+b tries a then b)"
+            )
+        out[key.strip()] = [v.strip() for v in value.split("+") if v.strip()]
+    return out
+
+
+_IMPORT_HELP = (
+    "Build the optimiser's inputs from an SSDA903 return (and optionally a postcode lookup and "
+    "Ofsted's provider list), and measure today's placements as the DfE does.\n\n"
+    "Writes children.csv, placements.csv, rccs.csv, las.csv and policy.json (for `rcc validate` "
+    "and `rcc solve`), census.csv, baseline_indicators.csv, placement_location.csv, "
+    "ofsted_supply.csv and import_report.txt/.json. Rows with errors are listed by file, row and "
+    "column; with errors nothing but the report is written unless --keep-going, which leaves the "
+    "children concerned out of children.csv and lists them in the report."
+)
+
+
+@app.command("import", help=_IMPORT_HELP)
+def import_cmd(
+    header: Annotated[
+        list[Path], typer.Option(help="903 header CSV, or a folder of *header*.csv (repeatable).")
+    ],
+    episodes: Annotated[
+        list[Path],
+        typer.Option(help="903 episodes CSV, or a folder of *episode*.csv (repeatable)."),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder to write into (created).")],
+    year: Annotated[
+        int | None,
+        typer.Option(help="Collection year of the census (2024 = 2023/24); default: latest."),
+    ] = None,
+    la: Annotated[
+        str | None,
+        typer.Option(help="Responsible LA (GSS code, DfE number or name) of files without one."),
+    ] = None,
+    census_date: Annotated[
+        str | None, typer.Option(help="Census date dd/mm/YYYY (default 31 March of the year).")
+    ] = None,
+    postcodes: Annotated[
+        Path | None,
+        typer.Option(help="Postcode lookup CSV (ONS Postcode Directory or similar)."),
+    ] = None,
+    postcode_columns: Annotated[
+        str | None,
+        typer.Option(help="Column names, e.g. 'postcode=pcds,easting=oseast1m,la=oscty+oslaua'."),
+    ] = None,
+    ofsted: Annotated[
+        Path | None, typer.Option(help="Ofsted provider list CSV (children's and secure homes).")
+    ] = None,
+    rccs: Annotated[
+        Path | None, typer.Option(help="RCC lookup CSV (la_code,rcc); default: the 10 RCCs.")
+    ] = None,
+    keep_going: Annotated[
+        bool,
+        typer.Option("--keep-going", help="Write the problem even with errors (children listed)."),
+    ] = False,
+) -> None:
+    """Import an SSDA903 return (see `_IMPORT_HELP`)."""
+    from datetime import datetime
+
+    from rich.table import Table as RichTable
+
+    from optimiser.ofsted import read_ofsted_providers
+    from optimiser.problem import read_rccs
+    from optimiser.ssda903 import import_903, read_postcodes, write_import
+
+    try:
+        at = datetime.strptime(census_date, "%d/%m/%Y").date() if census_date else None
+    except ValueError:
+        raise fail_with(ValueError(f"--census-date '{census_date}' is not dd/mm/YYYY")) from None
+    try:
+        lookup = (
+            read_postcodes(postcodes, columns=_parse_columns(postcode_columns))
+            if postcodes
+            else None
+        )
+        result = import_903(
+            header,
+            episodes,
+            year=year,
+            la=la,
+            at=at,
+            postcodes=lookup,
+            ofsted=read_ofsted_providers(ofsted) if ofsted else None,
+            rccs=read_rccs(rccs) if rccs else None,
+        )
+    except (ProblemValidationError, OSError) as exc:
+        raise fail_with(exc) from None
+    report = result.report
+    write_all = report.ok or keep_going
+    paths = write_import(result, out, problem=write_all)
+    counts = RichTable(title="SSDA903 import")
+    counts.add_column("")
+    counts.add_column("", justify="right")
+    for key, value in report.counts.items():
+        counts.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    counts.add_row("errors", f"{len(report.errors):,}")
+    counts.add_row("warnings", f"{len(report.warnings):,}")
+    location = RichTable(title="Where children live today (DfE placement location)")
+    location.add_column("")
+    for name in result.location.columns:
+        location.add_column(str(name), justify="right")
+    for name, row in result.location.iterrows():
+        location.add_row(str(name), *(f"{v:,}" for v in row))
+    console.print(counts, location)
+    for issue in report.errors[:20]:
+        err_console.print(f"  - {issue}", highlight=False, markup=False)
+    if len(report.errors) > 20:
+        err_console.print(f"  ... and {len(report.errors) - 20} more in import_report.txt")
+    console.print(f"Wrote {', '.join(p.name for p in paths)} to {out}.", highlight=False)
+    if not write_all:
+        raise fail_with(
+            ValueError(
+                f"{len(report.errors)} error(s) in the 903 files (listed above and in "
+                f"{out / 'import_report.txt'}); fix them, or pass --keep-going to import the "
+                "children without errors."
+            )
+        )
 
 
 def main() -> None:  # pragma: no cover - console script entry
