@@ -263,7 +263,9 @@ def candidate_arcs(
                 }
             )
         )
-    arcs = pd.concat(parts, ignore_index=True)
+    columns = ["home_la", "placement_la", "setting", "miles", "out_of_la", "out_of_rcc"]
+    arcs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    arcs = arcs.astype({"miles": float, "out_of_la": bool, "out_of_rcc": bool})
     if policy.max_miles is not None:
         arcs = arcs[arcs["miles"] <= policy.max_miles]
     subst = pd.DataFrame(
@@ -535,7 +537,7 @@ def _solver_parameters(options: PlanOptions, name: str) -> str:
     if name == "sat":
         return f"relative_gap_limit:{gap},num_workers:{max(threads, 1)}"
     if name == "highs":
-        return f"mip_rel_gap={gap}\nthreads={threads}"
+        return f"mip_rel_gap={gap}\nthreads={threads}\noutput_flag=false"
     return ""
 
 
@@ -563,7 +565,7 @@ def _status(status: Any) -> PlanStatus:
 
 def _flow_values(built: PlanModel, solver: mb.Solver) -> pd.DataFrame:
     flows = built.flows.drop(columns="var")
-    flows["children"] = solver.values(built.flows["var"]).to_numpy().clip(min=0)
+    flows["children"] = solver_values(solver, built.flows["var"]).clip(lower=0).astype(float)
     return flows
 
 
@@ -572,20 +574,22 @@ def _by_year(
 ) -> pd.DataFrame:
     """Indicators per year from solved flows (counts of children, costs in GBP per week)."""
     years = pd.Index(built.years, name="year")
-    f = flows.assign(
-        over_20=flows["children"] * (flows["miles"] > 20),
-        ola=flows["children"] * flows["out_of_la"],
-        orcc=flows["children"] * flows["out_of_rcc"],
+    kids = flows["children"].astype(float)
+    f = pd.DataFrame(
+        {
+            "year": flows["year"],
+            "children": kids,
+            "over_20": kids * (flows["miles"].astype(float) > 20),
+            "ola": kids * flows["out_of_la"].astype(bool),
+            "orcc": kids * flows["out_of_rcc"].astype(bool),
+        }
     )
-    placed = f.groupby("year")[["children", "ola", "over_20", "orcc"]].sum().reindex(years)
-    unplaced = (
-        built.unplaced.assign(value=solver.values(built.unplaced["var"]).to_numpy().clip(min=0))
-        .groupby("year")["value"]
-        .sum()
-        .reindex(years)
-    )
-    use = built.pools.assign(value=solver.values(built.pools["var"]).to_numpy())
-    price = (use["value"] * use["weekly_cost"]).groupby(use["year"]).sum().reindex(years)
+    placed = f.groupby("year")[["children", "ola", "over_20", "orcc"]].sum()
+    placed = placed.reindex(years).astype(float).fillna(0.0)
+    left = solver_values(solver, built.unplaced["var"]).clip(lower=0).astype(float)
+    unplaced = left.groupby(built.unplaced["year"]).sum().reindex(years).astype(float).fillna(0.0)
+    use = solver_values(solver, built.pools["var"]).astype(float) * built.pools["weekly_cost"]
+    price = use.groupby(built.pools["year"]).sum().reindex(years).astype(float).fillna(0.0)
     running = pd.Series(
         [float(actions.loc[actions["opens"] <= y, "weekly_running"].sum()) for y in years],
         index=years,
@@ -599,9 +603,9 @@ def _by_year(
             "out_of_la": placed["ola"].to_numpy(),
             "over_20_miles": placed["over_20"].to_numpy(),
             "out_of_rcc": placed["orcc"].to_numpy(),
-            "weekly_cost": (price.fillna(0) + running).to_numpy(),
+            "weekly_cost": (price + running).to_numpy(),
         }
-    ).fillna(0.0)
+    )
     out["children"] = out["placed"] + out["unplaced"]
     for col in ("children", "placed", "unplaced", "out_of_la", "over_20_miles", "out_of_rcc"):
         out[col] = out[col].round().astype(np.int64)
@@ -764,8 +768,10 @@ def solve_plan(
 
 
 def solver_values(solver: mb.Solver, variables: pd.Series) -> pd.Series:
-    """Values of a variable series, indexed like it."""
-    return pd.Series(solver.values(variables).to_numpy(), index=variables.index)
+    """Values of a variable series, indexed like it (float, empty when it is empty)."""
+    if variables.empty:
+        return pd.Series(dtype=float, index=variables.index)
+    return pd.Series(solver.values(variables).to_numpy(dtype=float), index=variables.index)
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -1,0 +1,242 @@
+"""The sufficiency plan on hand-sized cases whose best plan can be worked out on paper."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimiser.capacity import (
+    ACTION_COLUMNS,
+    PlanOptions,
+    PlanResult,
+    apply_actions,
+    plan_problem,
+    plan_summary,
+    solve_plan,
+    supply_pools,
+)
+from optimiser.costs import PlanCosts
+from optimiser.forecast import forecast_demand
+from optimiser.problem import Problem, las_frame, validate_problem_frames
+
+HARTLEPOOL, MIDDLESBROUGH, CITY = "E06000001", "E06000002", "E09000001"
+RCCS = {HARTLEPOOL: "North East", MIDDLESBROUGH: "North East", CITY: "London"}
+PLACEMENT_REQUIRED = (
+    "placement_id",
+    "setting",
+    "la",
+    "capacity",
+    "weekly_cost",
+    "min_age",
+    "max_age",
+    "sexes",
+)
+OPTIONS = PlanOptions(time_limit=20, relative_gap=1e-9)
+
+
+def make_problem(children: list[tuple[str, str, int]], placements: list[tuple]) -> Problem:
+    """children: (home_la, need, age); placements: (setting, la, capacity, weekly_cost)."""
+    las = las_frame(RCCS)
+    kids = pd.DataFrame(
+        [
+            {"child_id": f"C{i}", "home_la": la, "need": need, "age": str(age), "sex": "MF"[i % 2]}
+            for i, (la, need, age) in enumerate(children)
+        ],
+        columns=["child_id", "home_la", "need", "age", "sex"],
+    )
+    places = pd.DataFrame(
+        [
+            {
+                "placement_id": f"P{i}",
+                "setting": s,
+                "la": la,
+                "capacity": str(cap),
+                "weekly_cost": str(cost),
+                "min_age": "0",
+                "max_age": "17",
+                "sexes": "any",
+            }
+            for i, (s, la, cap, cost) in enumerate(placements)
+        ],
+        columns=list(PLACEMENT_REQUIRED),
+    )
+    typed_kids, typed_places = validate_problem_frames(kids, places, las)
+    return Problem(children=typed_kids, placements=typed_places, las=las)
+
+
+def homes_only(**changes: object) -> PlanCosts:
+    """Default costs with only the open_home action (so hand calculations stay short)."""
+    base = PlanCosts()
+    return replace(base, actions={"open_home": base.actions["open_home"]}, **changes)  # type: ignore[arg-type]
+
+
+def plan(problem: Problem, years: int, costs: PlanCosts, **kw: object) -> PlanResult:
+    demand = forecast_demand(problem, years=years)
+    return solve_plan(problem, demand, costs=costs, options=OPTIONS, **kw)  # type: ignore[arg-type]
+
+
+THREE_RESIDENTIAL = [(HARTLEPOOL, "residential", 14)] * 3
+
+
+def test_home_opens_where_demand_has_no_supply_when_budget_allows() -> None:
+    problem = make_problem(THREE_RESIDENTIAL, [])
+    result = plan(problem, 3, homes_only(capital_budget=1_000_000))
+    assert list(result.actions.columns) == list(ACTION_COLUMNS)
+    (home,) = result.actions.itertuples(index=False)
+    assert (home.la_code, home.action, home.units, home.places) == (HARTLEPOOL, "open_home", 1, 3)
+    assert (home.year, home.opens) == (2025, 2026)
+    # By hand: year 1 all 3 unplaced; then one 3-place home in Hartlepool (lead 1 year).
+    unplaced = 3 * 100_000 * 52
+    expected = unplaced + (200_000 + 3 * 200_000) + 3 * 5_000 * 52 * 2
+    assert result.objective == pytest.approx(expected, rel=1e-9)
+    assert result.objective_without_plan == pytest.approx(3 * unplaced, rel=1e-9)
+    assert result.final_year("with_plan")["unplaced"] == 0
+    assert result.final_year("without_plan")["unplaced"] == 3
+
+
+def test_no_home_when_budget_does_not_allow() -> None:
+    problem = make_problem(THREE_RESIDENTIAL, [])
+    result = plan(problem, 3, homes_only(capital_budget=500_000))
+    assert result.actions.empty
+    assert result.objective == pytest.approx(result.objective_without_plan)
+    assert result.final_year("with_plan")["unplaced"] == 3
+
+
+def test_lead_time_respected() -> None:
+    problem = make_problem(THREE_RESIDENTIAL, [])
+    costs = homes_only().with_action("open_home", lead_years=2)
+    result = plan(problem, 4, costs)
+    assert set(result.actions["opens"] - result.actions["year"]) == {2}
+    by_year = result.by_year[result.by_year["plan"] == "with_plan"].set_index("year")
+    assert by_year.loc[2025, "unplaced"] == 3 and by_year.loc[2026, "unplaced"] == 3
+    assert by_year.loc[2027, "unplaced"] == 0
+    # A 3-year horizon with a 2-year lead time: only a decision in the first year can open.
+    short = plan(problem, 3, costs)
+    assert set(short.actions["year"]) <= {2025}
+
+
+def test_near_supply_is_used_before_building() -> None:
+    # Middlesbrough's empty private home is ~10 miles away: cheaper than capital for a new home.
+    problem = make_problem(THREE_RESIDENTIAL, [("residential_private", MIDDLESBROUGH, 3, 6000)])
+    result = plan(problem, 3, homes_only())
+    assert result.actions.empty
+    final = result.final_year("with_plan")
+    assert final["unplaced"] == 0 and final["out_of_la"] == 3 and final["over_20_miles"] == 0
+
+
+def test_costly_private_places_are_ended_when_a_home_replaces_them() -> None:
+    problem = make_problem(
+        [(HARTLEPOOL, "residential", 14)] * 4, [("residential_private", HARTLEPOOL, 4, 12_000)]
+    )
+    result = plan(problem, 4, homes_only())
+    homes = result.actions[result.actions["action"] == "open_home"]
+    ended = result.actions[result.actions["action"] == "end_private"]
+    assert int(homes["places"].sum()) == 4
+    assert int(ended["places"].sum()) == 4
+    assert float(ended["weekly_running"].sum()) == pytest.approx(-4 * 12_000)
+    supply = apply_actions(problem, result.actions, costs=result.costs)
+    private = supply[supply["setting"] == "residential_private"]
+    assert int(private["capacity"].sum()) == 0
+    assert result.weekly_running_added == pytest.approx(4 * 5_000)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    total=st.integers(0, 4_000_000),
+    per_year=st.one_of(st.none(), st.integers(0, 2_000_000)),
+    london=st.one_of(st.none(), st.integers(0, 1_000_000)),
+)
+def test_budgets_never_exceeded_and_plan_never_worse(
+    total: int, per_year: int | None, london: int | None
+) -> None:
+    children = [
+        *THREE_RESIDENTIAL,
+        (CITY, "residential", 15),
+        (CITY, "residential", 15),
+        (CITY, "foster", 5),
+        (MIDDLESBROUGH, "foster", 3),
+        (MIDDLESBROUGH, "secure", 15),
+    ]
+    problem = make_problem(children, [("foster_ifa", CITY, 1, 900)])
+    costs = replace(
+        PlanCosts(),
+        capital_budget=float(total),
+        capital_per_year=None if per_year is None else float(per_year),
+        rcc_capital_budget={} if london is None else {"London": float(london)},
+    )
+    result = plan(problem, 4, costs)
+    spent = result.actions
+    assert spent["capital"].sum() <= total + 1e-6
+    if per_year is not None:
+        assert spent.groupby("year")["capital"].sum().le(per_year + 1e-6).all()
+    if london is not None:
+        assert spent.loc[spent["rcc"] == "London", "capital"].sum() <= london + 1e-6
+    assert result.objective <= result.objective_without_plan * (1 + 1e-9)
+    assert (spent["opens"] <= result.years[-1]).all()
+
+
+def test_solvers_agree_on_the_optimum() -> None:
+    problem = make_problem(
+        [*THREE_RESIDENTIAL, (CITY, "foster", 4), (CITY, "foster", 9)],
+        [("foster_ifa", CITY, 2, 850), ("residential_private", MIDDLESBROUGH, 1, 7000)],
+    )
+    demand = forecast_demand(problem, years=3)
+    objectives = {
+        name: solve_plan(problem, demand, options=replace(OPTIONS, solver=name)).objective
+        for name in ("scip", "highs")
+    }
+    assert objectives["scip"] == pytest.approx(objectives["highs"], rel=1e-6)
+
+
+def test_supply_pools_keep_places_and_spend() -> None:
+    problem = make_problem(
+        [], [("foster_ifa", CITY, c, w) for c, w in ((1, 700), (2, 800), (1, 1000), (3, 900))]
+    )
+    pools = supply_pools(problem.placements, price_tiers=2)
+    assert int(pools["capacity"].sum()) == 7
+    spend = float((pools["capacity"] * pools["weekly_cost"]).sum())
+    assert spend == pytest.approx(700 + 1600 + 1000 + 2700)
+    assert pools["weekly_cost"].is_monotonic_increasing
+    exact = supply_pools(problem.placements, price_tiers=10)
+    assert len(exact) == 4
+
+
+def test_summary_has_final_year_with_and_without_plan() -> None:
+    problem = make_problem(THREE_RESIDENTIAL, [])
+    result = plan(problem, 3, homes_only())
+    summary = plan_summary(result)
+    for key in ("years", "capital_budget", "capital_total", "weekly_running_added"):
+        assert key in summary
+    for side in ("with_plan", "without_plan"):
+        assert set(summary[side]) >= {
+            "unplaced",
+            "out_of_la",
+            "over_20_miles",
+            "out_of_rcc",
+            "weekly_cost",
+        }
+    assert summary["capital_total"] == 800_000
+    assert summary["weekly_running_added"] == 15_000
+
+
+def test_plan_validated_by_solving_the_child_level_allocation() -> None:
+    allocation = pytest.importorskip("optimiser.allocation")
+    problem = make_problem(
+        [*THREE_RESIDENTIAL, (CITY, "foster", 4), (CITY, "foster", 9), (CITY, "foster", 12)],
+        [("foster_ifa", MIDDLESBROUGH, 1, 850)],
+    )
+    result = plan(problem, 3, PlanCosts())
+    with_plan = plan_problem(problem, result.actions, costs=result.costs)
+    assert len(with_plan.placements) > len(problem.placements)
+    assert with_plan.placements["placement_id"].is_unique
+    solved_with = allocation.solve(with_plan, time_limit=20)
+    solved_without = allocation.solve(problem, time_limit=20)
+    assert len(solved_with.unplaced) == result.final_year("with_plan")["unplaced"]
+    assert len(solved_with.unplaced) < len(solved_without.unplaced)
+    final = result.final_year("with_plan")
+    placed = solved_with.assignments[solved_with.assignments["placement_id"] != ""]
+    assert int(placed["out_of_la"].astype(bool).sum()) == final["out_of_la"]
