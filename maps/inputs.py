@@ -121,7 +121,9 @@ def clean_plan_actions(frame: pd.DataFrame, *, source: str = "plan_actions") -> 
         out[c] = _text(out[c])
     for c in ("units", "places"):
         out[c] = _integer(out[c], c, source)
-    out["year"] = _text(out["year"].astype("string").str.replace(r"\.0$", "", regex=True))
+    for c in ("year", "opens"):
+        if c in out.columns:
+            out[c] = _text(out[c].astype("string").str.replace(r"\.0$", "", regex=True))
     for c in ("capital", "weekly_running"):
         if c in out.columns:
             out[c] = pd.to_numeric(out[c], errors="coerce").fillna(0.0)

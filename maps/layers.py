@@ -16,6 +16,7 @@ __all__ = [
     "add_choropleth",
     "add_layer_control",
     "add_rcc_outlines",
+    "ensure_outline_pane",
     "feature_collection",
 ]
 
@@ -88,7 +89,7 @@ def add_rcc_outlines(
     if not known:
         return None
     outlines = geometry.rcc_outlines(known)
-    folium.map.CustomPane(OUTLINE_PANE, z_index=450, pointer_events=False).add_to(m)
+    ensure_outline_pane(m)
     data = feature_collection(outlines, {r: {"rcc": r} for r in outlines["rcc"]}, key="rcc")
     layer = folium.GeoJson(
         data,
@@ -100,6 +101,15 @@ def add_rcc_outlines(
     )
     layer.add_to(m)
     return layer
+
+
+def ensure_outline_pane(m: folium.Map) -> None:
+    """A pane above the filled layers for outlines that must stay on top and not catch the
+    mouse (created once per map)."""
+    for child in m._children.values():
+        if isinstance(child, folium.map.CustomPane) and child.name == OUTLINE_PANE:
+            return
+    folium.map.CustomPane(OUTLINE_PANE, z_index=450, pointer_events=False).add_to(m)
 
 
 def add_layer_control(m: folium.Map) -> None:

@@ -67,14 +67,14 @@ def _disclose(counts: pd.DataFrame, settings: MapSettings) -> Disclosure:
             values[(code, c)] = int(row[c])
         k = {c: (code, c) for c in _COUNTS}
         groups += [
-            (k["children"], (k["placed"], k["unplaced"])),
-            (k["placed"], (k["out_of_la"],)),
-            (k["placed"], (k["over_20_miles"],)),
-            (k["placed"], (k["out_of_rcc"],)),
-            (k["placed"], (k["out_of_la_over_20_miles"],)),
-            (k["out_of_la"], (k["out_of_la_over_20_miles"],)),
-            (k["over_20_miles"], (k["out_of_la_over_20_miles"],)),
-            (k["out_of_la"], (k["out_of_rcc"],)),
+            Group(k["children"], (k["placed"], k["unplaced"]), total_first=True),
+            Group(k["placed"], (k["out_of_la"],)),
+            Group(k["placed"], (k["over_20_miles"],)),
+            Group(k["placed"], (k["out_of_rcc"],)),
+            Group(k["placed"], (k["out_of_la_over_20_miles"],)),
+            Group(k["out_of_la"], (k["out_of_la_over_20_miles"],)),
+            Group(k["over_20_miles"], (k["out_of_la_over_20_miles"],)),
+            Group(k["out_of_la"], (k["out_of_rcc"],)),
         ]
     return protect(values, suppression=settings.suppression, groups=groups)
 

@@ -102,14 +102,15 @@ _CSS = f"""
   color: #222; max-width: 340px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); }}
 .rcc-title {{ top: 10px; left: 60px; font-size: 15px; max-width: 60%; }}
 .rcc-title b {{ display: block; font-size: 16px; }}
-.rcc-legend {{ bottom: 40px; left: 10px; }}
+.rcc-legend {{ bottom: 30px; left: 10px; }}
 .rcc-legend i {{ display: inline-block; width: 16px; height: 12px; margin-right: 6px;
   vertical-align: middle; border: 1px solid #555; }}
 .rcc-legend i.line {{ height: 4px; border: none; }}
 .rcc-legend .h {{ font-weight: bold; margin-bottom: 3px; }}
-.rcc-note {{ bottom: 40px; right: 10px; }}
-.rcc-attribution {{ bottom: 0; left: 0; right: 0; max-width: none; border-radius: 0;
+.rcc-note {{ bottom: 30px; right: 10px; }}
+.rcc-attribution {{ bottom: 0; left: 0; right: 70px; max-width: none; border-radius: 0;
   font-size: 10px; padding: 2px 6px; border: none; }}
+.leaflet-tooltip td, .leaflet-popup-content td {{ white-space: normal; max-width: 320px; }}
 .leaflet-tooltip table th {{ text-align: left; padding-right: 8px; font-weight: normal;
   color: #555; }}
 </style>
@@ -120,7 +121,7 @@ def new_map(geometry: MapGeometry, *, tiles: str | None = None) -> folium.Map:
     """A Leaflet map on a plain background fitted to the LAs; tiles only when asked for."""
     bounds = geometry.bounds()
     centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    m = folium.Map(location=centre, zoom_start=6, tiles=None, zoom_snap=0.25, control_scale=True)
+    m = folium.Map(location=centre, zoom_start=6, tiles=None, zoom_snap=0.25)
     if tiles:
         folium.TileLayer(tiles, control=False).add_to(m)
     m.fit_bounds(bounds)

@@ -6,15 +6,22 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["SUPPRESSED", "Disclosure", "Group", "Suppression", "protect"]
 
 SUPPRESSED = "c"
 
-# A published total and the published parts it is made of (other parts exist but are not
-# shown): (total key, part keys). Whatever of the total is not shown as a part is recoverable
-# by subtraction, so it must be 0 or more than the threshold.
-Group = tuple[Hashable, Sequence[Hashable]]
+
+class Group(NamedTuple):
+    """A published total and the published parts it is made of (other parts may exist but are
+    not shown). Whatever of the total is not shown as a part is recoverable by subtraction, so
+    it must be 0 or more than the threshold; when it is not, the smallest shown part is hidden
+    too, or the total first when `total_first` (e.g. a total nobody needs as a denominator)."""
+
+    total: Hashable
+    parts: Sequence[Hashable]
+    total_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,13 +95,13 @@ def protect(
 
     Primary: every count from 1 to the threshold is hidden. Secondary, repeated until nothing
     changes: for each shown group total, the part a reader can recover by subtraction
-    (total - shown parts) must be 0 or above the threshold, else the smallest shown part (or,
-    failing that, the total) is hidden too; for each pair (a, b) whose difference is shown or
+    (total - shown parts) must be 0 or above the threshold, else the smallest shown part (or
+    the total, see `Group`) is hidden too; for each pair (a, b) whose difference is shown or
     recoverable, |a - b| must be 0 or above the threshold, else the smaller is hidden.
     """
-    group_list = [(total, tuple(parts)) for total, parts in groups]
+    group_list = [Group(g.total, tuple(g.parts), g.total_first) for g in groups]
     pair_list = list(pairs)
-    for key in [t for t, _ in group_list] + [k for t, ps in group_list for k in ps]:
+    for key in [g.total for g in group_list] + [k for g in group_list for k in g.parts]:
         if key not in values:
             raise KeyError(f"suppression group refers to unknown count {key!r}")
     if not suppression.enabled:
@@ -103,7 +110,7 @@ def protect(
     changed = True
     while changed:
         changed = False
-        for total, parts in group_list:
+        for total, parts, total_first in group_list:
             if total in hidden:
                 continue
             shown = [p for p in parts if p not in hidden]
@@ -111,7 +118,10 @@ def protect(
             if not suppression.is_small(remainder):
                 continue
             candidates = [p for p in shown if values[p] > 0]
-            victim = min(candidates, key=lambda p: values[p]) if candidates else total
+            if total_first or not candidates:
+                victim = total
+            else:
+                victim = min(candidates, key=lambda p: values[p])
             hidden.add(victim)
             changed = True
         for a, b in pair_list:

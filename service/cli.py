@@ -582,5 +582,82 @@ def import_cmd(
         )
 
 
+# --- maps: `rcc map` (owned by the maps engineer) -------------------------------------------
+_MAP_KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
+
+
+@app.command("map")
+def map_cmd(
+    result_dir: Annotated[Path, typer.Argument(help="Folder written by `rcc solve`")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="out-of-area | flows | rccs | sufficiency | plan")
+    ] = "out-of-area",
+    la: Annotated[
+        str | None, typer.Option("--la", help="Flows: one council's children (GSS code)")
+    ] = None,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option("--boundaries", help="LA boundary file (default: offline hex layout)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="HTML file (default RESULT_DIR/map-KIND.html)")
+    ] = None,
+    self_contained: Annotated[
+        bool,
+        typer.Option(
+            "--self-contained/--cdn", help="Inline Leaflet (works offline) or load it from a CDN"
+        ),
+    ] = True,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public/--internal", help="Suppress counts 1..threshold as 'c' (public maps)"
+        ),
+    ] = True,
+    threshold: Annotated[int, typer.Option(help="Largest count suppressed")] = 5,
+    top: Annotated[int, typer.Option(help="Flows: how many of the largest flows to draw")] = 250,
+    level: Annotated[str, typer.Option(help="Sufficiency: per 'la' or per 'rcc'")] = "la",
+    tiles: Annotated[
+        str | None, typer.Option(help="Base tiles, e.g. 'CartoDB positron' (needs internet)")
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="Scenario name for the title (default: the folder name)")
+    ] = None,
+) -> None:
+    """Draw a map of a solved scenario as one HTML file (offline and suppressed by default)."""
+    from geodata.boundaries import BoundaryError
+    from geodata.england import UnknownLAError
+    from maps import (
+        MapAssetsMissingError,
+        MapInputError,
+        MapSettings,
+        Suppression,
+        build_map,
+        load_geometry,
+        read_result,
+        save_map,
+    )
+
+    if kind not in _MAP_KINDS:
+        raise fail_with(ValueError(f"--kind must be one of {', '.join(_MAP_KINDS)}, not '{kind}'"))
+    if level not in ("la", "rcc"):
+        raise fail_with(ValueError(f"--level must be 'la' or 'rcc', not '{level}'"))
+    try:
+        inputs = read_result(result_dir, plan=kind == "plan")
+        settings = MapSettings(
+            scenario=scenario or result_dir.resolve().name,
+            geometry=load_geometry(boundaries),
+            suppression=Suppression(threshold=threshold, enabled=public),
+            tiles=tiles,
+        )
+        m = build_map(
+            kind, inputs, settings=settings, la=la, top=top, level="la" if level == "la" else "rcc"
+        )
+        path = save_map(m, out or result_dir / f"map-{kind}.html", self_contained=self_contained)
+    except (MapInputError, MapAssetsMissingError, BoundaryError, UnknownLAError, ValueError) as e:
+        raise fail_with(e) from None
+    console.print(f"[green]Wrote[/] {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()

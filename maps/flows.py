@@ -1,0 +1,302 @@
+"""Flows map: lines from home LA to placement LA, width by children and colour by setting,
+the largest flows only (with a note of what is hidden), per-council view, and each LA's
+in-placer/out-placer balance."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import folium
+import pandas as pd
+
+from geodata.england import load_england
+from maps.inputs import clean_allocation
+from maps.layers import add_choropleth, add_layer_control, add_rcc_outlines, feature_collection
+from maps.style import (
+    DIVERGING,
+    HIDDEN_COLOUR,
+    SETTING_COLOURS,
+    SETTING_LABELS,
+    LegendEntry,
+    MapSettings,
+    add_legend,
+    add_note,
+    add_title,
+    classify,
+    new_map,
+)
+from maps.suppress import Disclosure, Group, protect
+
+__all__ = ["BALANCE_BREAKS", "DEFAULT_TOP", "flow_table", "flows_map"]
+
+DEFAULT_TOP = 250
+# (in - out) / (in + out): -1 only places out, +1 only takes others' children.
+BALANCE_BREAKS = (-0.6, -0.3, -0.1, 0.1, 0.3, 0.6)
+_BALANCE_LABELS = (
+    "places out far more than it takes in",
+    "places out more",
+    "places out a little more",
+    "balanced",
+    "takes in a little more",
+    "takes in more",
+    "takes in far more than it places out",
+)
+_MIN_WEIGHT, _MAX_EXTRA = 1.5, 9.0
+
+
+def flow_table(allocation: pd.DataFrame, *, la: str | None = None) -> pd.DataFrame:
+    """Children placed outside their home LA by (home_la, placement_la, setting), largest
+    first (ties in code order); only one home LA's children when `la` is given."""
+    a = clean_allocation(allocation)
+    moved = a[a["placed"] & (a["placement_la"] != a["home_la"])]
+    if la is not None:
+        moved = moved[moved["home_la"] == la]
+    table = (
+        moved.groupby(["home_la", "placement_la", "setting"], sort=True)
+        .size()
+        .rename("children")
+        .reset_index()
+    )
+    return table.sort_values(
+        ["children", "home_la", "placement_la", "setting"],
+        ascending=[False, True, True, True],
+        kind="stable",
+    ).reset_index(drop=True)
+
+
+def _weight(children: float, biggest: float) -> float:
+    return round(_MIN_WEIGHT + _MAX_EXTRA * math.sqrt(children / max(biggest, 1.0)), 2)
+
+
+def flows_map(
+    allocation: pd.DataFrame,
+    rccs: Mapping[str, str],
+    *,
+    settings: MapSettings | None = None,
+    la: str | None = None,
+    top: int = DEFAULT_TOP,
+) -> folium.Map:
+    """Where children are placed: the `top` largest flows as lines (per-setting layers),
+    the LA balance underneath (national view) or one council's own children (`la`)."""
+    settings = settings or MapSettings()
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    if la is not None:
+        la = load_england().check_code(la)
+    geometry = settings.resolved_geometry()
+    points = geometry.point_lookup()
+    a = clean_allocation(allocation)
+    table = flow_table(a, la=la)
+    drawable = table["home_la"].isin(list(points)) & table["placement_la"].isin(list(points))
+    drawn = table[drawable].head(top)
+    not_drawn = table.drop(drawn.index)
+
+    values: dict[Hashable, int] = {}
+    groups: list[Group] = []
+    flow_keys = [
+        ("flow", h, d, s) for h, d, s in drawn[["home_la", "placement_la", "setting"]].values
+    ]
+    values.update(zip(flow_keys, drawn["children"].astype(int), strict=True))
+    values[("not_drawn",)] = int(not_drawn["children"].sum())
+    out_totals = table.groupby("home_la")["children"].sum()
+    in_totals = table.groupby("placement_la")["children"].sum()
+    pairs: list[tuple[Hashable, Hashable]] = []
+    if la is None:
+        codes = list(geometry.polygons["code"])
+        for code in codes:
+            values[("out", code)] = int(out_totals.get(code, 0))
+            values[("in", code)] = int(in_totals.get(code, 0))
+            groups.append(Group(("out", code), [k for k in flow_keys if k[1] == code]))
+            groups.append(Group(("in", code), [k for k in flow_keys if k[2] == code]))
+            pairs.append((("in", code), ("out", code)))
+    else:
+        own = a[a["home_la"] == la]
+        values[("children", la)] = len(own)
+        values[("unplaced", la)] = int((~own["placed"]).sum())
+        values[("own", la)] = int((own["placed"] & (own["placement_la"] == la)).sum())
+        values[("out", la)] = int(out_totals.get(la, 0))
+        parts = [("own", la), ("out", la), ("unplaced", la)]
+        groups.append(Group(("children", la), parts, total_first=True))
+        to_totals = table.groupby("placement_la")["children"].sum()
+        for code in geometry.polygons["code"]:
+            if code != la:
+                values[("to", code)] = int(to_totals.get(code, 0))
+                groups.append(Group(("to", code), [k for k in flow_keys if k[2] == code]))
+        groups.append(Group(("out", la), [("to", c) for c in to_totals.index]))
+    disclosure = protect(values, suppression=settings.suppression, groups=groups, pairs=pairs)
+
+    m = new_map(geometry, tiles=settings.tiles)
+    names = dict(zip(geometry.polygons["code"], geometry.polygons["name"], strict=True))
+    if la is None:
+        _add_balance(m, geometry.polygons, names, disclosure)
+    else:
+        _add_council(m, geometry.polygons, names, la, disclosure)
+    biggest = float(drawn["children"].max()) if len(drawn) else 1.0
+    hidden_weight = _weight(settings.suppression.threshold, biggest)
+    present = [s for s in SETTING_COLOURS if s in set(drawn["setting"])]
+    present += sorted(set(drawn["setting"]) - set(SETTING_COLOURS))
+    weights: dict[str, float] = {}
+    for setting in present:
+        rows = drawn[drawn["setting"] == setting]
+        features = []
+        for h, d, s, n in rows[["home_la", "placement_la", "setting", "children"]].values:
+            key = ("flow", h, d, s)
+            weights[f"{h}>{d}>{s}"] = (
+                _weight(n, biggest) if disclosure.shown(key) else hidden_weight
+            )
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": f"{h}>{d}>{s}",
+                    "properties": {
+                        "from": names.get(h, h),
+                        "to": names.get(d, d),
+                        "setting": SETTING_LABELS.get(s, s),
+                        "children": disclosure.count(key),
+                    },
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [
+                            [points[h][1], points[h][0]],
+                            [points[d][1], points[d][0]],
+                        ],
+                    },
+                }
+            )
+        colour = SETTING_COLOURS.get(setting, "#555555")
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            name=f"Flows: {SETTING_LABELS.get(setting, setting)}",
+            style_function=lambda f, c=colour: {
+                "color": c,
+                "weight": weights[f["id"]],
+                "opacity": 0.75,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["from", "to", "setting", "children"],
+                aliases=["Home LA", "Placed in", "Setting", "Children"],
+                sticky=True,
+            ),
+        ).add_to(m)
+    if la is None:
+        add_rcc_outlines(m, geometry, rccs, name="RCC boundaries")
+    add_layer_control(m)
+
+    whose = f"{names.get(la, la)}'s children" if la else "Children"
+    add_title(
+        m,
+        f"{whose} placed outside their home LA",
+        settings,
+        subtitle="Lines run from home LA to placement LA; width shows the number of children.",
+    )
+    entries = [
+        LegendEntry(SETTING_COLOURS.get(s, "#555555"), SETTING_LABELS.get(s, s), line=True)
+        for s in present
+    ]
+    footnotes = [settings.suppression.note]
+    if settings.suppression.enabled:
+        footnotes.append("Lines for suppressed flows are all drawn at one width.")
+    if la is None:
+        entries += [LegendEntry(c, lbl) for c, lbl in zip(DIVERGING, _BALANCE_LABELS, strict=True)]
+        entries.append(LegendEntry(HIDDEN_COLOUR, "c (suppressed) or no flows"))
+    add_legend(m, "Setting (lines) and LA balance (fill)", entries, footnotes=footnotes)
+    add_note(m, _hidden_note(table, drawn, not_drawn, disclosure, top=top))
+    return m
+
+
+def _hidden_note(
+    table: pd.DataFrame,
+    drawn: pd.DataFrame,
+    not_drawn: pd.DataFrame,
+    disclosure: Disclosure,
+    *,
+    top: int,
+) -> list[str]:
+    if table.empty:
+        return ["No child is placed outside their home LA."]
+    lines = [f"Showing the {len(drawn):,} largest flows (of {len(table):,}; limit {top:,})."]
+    if len(not_drawn):
+        lines.append(
+            f"Not drawn: {len(not_drawn):,} smaller flows with "
+            f"{disclosure.count(('not_drawn',))} children in all."
+        )
+    return lines
+
+
+def _add_balance(
+    m: folium.Map, polygons: Any, names: Mapping[str, str], disclosure: Disclosure
+) -> None:
+    colour = classify(BALANCE_BREAKS, DIVERGING)
+    props: dict[str, dict[str, str]] = {}
+    fills: dict[str, str] = {}
+    for code in polygons["code"]:
+        kin, kout = ("in", code), ("out", code)
+        props[code] = {
+            "name": names[code],
+            "in": disclosure.count(kin),
+            "out": disclosure.count(kout),
+            "net": disclosure.difference(kin, kout),
+        }
+        total = disclosure.values[kin] + disclosure.values[kout]
+        if disclosure.shown(kin) and disclosure.shown(kout) and total > 0:
+            fills[code] = colour((disclosure.values[kin] - disclosure.values[kout]) / total)
+        else:
+            fills[code] = HIDDEN_COLOUR
+    add_choropleth(
+        m,
+        feature_collection(polygons, props),
+        name="Balance: placed in by others minus placed out",
+        fill=lambda code: fills.get(code, HIDDEN_COLOUR),
+        fields=[
+            ("name", "LA"),
+            ("in", "Children placed here by other LAs"),
+            ("out", "Children this LA places elsewhere"),
+            ("net", "Balance (in minus out)"),
+        ],
+        base=False,
+    )
+
+
+def _add_council(
+    m: folium.Map, polygons: Any, names: Mapping[str, str], la: str, disclosure: Disclosure
+) -> None:
+    props: dict[str, dict[str, str]] = {}
+    for code in polygons["code"]:
+        if code == la:
+            props[code] = {
+                "name": names[code],
+                "to": "(home LA)",
+                "children": disclosure.count(("children", la)),
+                "own": disclosure.count(("own", la)),
+                "out": disclosure.count(("out", la)),
+                "unplaced": disclosure.count(("unplaced", la)),
+            }
+        else:
+            props[code] = {"name": names[code], "to": disclosure.count(("to", code))}
+    add_choropleth(
+        m,
+        feature_collection(polygons, props),
+        name="LAs",
+        fill=lambda code: "#f7f7f7" if disclosure.values.get(("to", code), 0) == 0 else "#d8daeb",
+        fields=[("name", "LA"), ("to", f"Children of {names.get(la, la)} placed here")],
+        base=False,
+        line_colour="#999999",
+    )
+    home = {code: p for code, p in props.items() if code == la}
+    add_choropleth(
+        m,
+        feature_collection(polygons, home),
+        name=f"{names.get(la, la)}: its children",
+        fill=lambda _code: "#fdb863",
+        fields=[
+            ("name", "LA"),
+            ("children", "Children of this LA"),
+            ("own", "Placed in own LA"),
+            ("out", "Placed in other LAs"),
+            ("unplaced", "Unplaced"),
+        ],
+        base=False,
+        line_colour="#333333",
+    )
