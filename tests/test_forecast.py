@@ -1,0 +1,209 @@
+"""Demand forecasts: growth scenarios, whole-child rounding, imported files and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from optimiser.errors import ProblemValidationError
+from optimiser.forecast import (
+    AGE_BANDS,
+    Growth,
+    age_band,
+    base_demand,
+    care_review_rate,
+    children_for_year,
+    forecast_demand,
+    parse_growth,
+    read_forecast,
+)
+from optimiser.problem import Problem, las_frame, validate_problem_frames
+
+A, B = "E06000001", "E06000002"
+
+
+def make_problem(rows: list[tuple[str, str, int]]) -> Problem:
+    las = las_frame({A: "North East", B: "North East"})
+    kids = pd.DataFrame(
+        [
+            {"child_id": f"C{i}", "home_la": la, "need": n, "age": str(age), "sex": "MF"[i % 2]}
+            for i, (la, n, age) in enumerate(rows)
+        ]
+    )
+    places = pd.DataFrame(
+        columns=[
+            "placement_id",
+            "setting",
+            "la",
+            "capacity",
+            "weekly_cost",
+            "min_age",
+            "max_age",
+            "sexes",
+        ]
+    )
+    typed_kids, typed_places = validate_problem_frames(kids, places, las)
+    return Problem(children=typed_kids, placements=typed_places, las=las)
+
+
+PROBLEM = make_problem(
+    [
+        (A, "foster", 0),
+        (A, "foster", 3),
+        (A, "foster", 12),
+        (A, "residential", 15),
+        (B, "supported", 16),
+        (B, "supported", 17),
+        (B, "foster", 7),
+    ]
+)
+
+
+def test_age_bands_are_dfe_groups() -> None:
+    ages = pd.Series([0, 1, 4, 5, 9, 10, 15, 16, 17])
+    assert list(age_band(ages)) == [
+        "0",
+        "1-4",
+        "1-4",
+        "5-9",
+        "5-9",
+        "10-15",
+        "10-15",
+        "16-17",
+        "16-17",
+    ]
+    assert set(age_band(ages)) == set(AGE_BANDS)
+
+
+def test_care_review_rate_reaches_100k_by_2032() -> None:
+    rate = care_review_rate()
+    assert 83_630 * (1 + rate) ** 8 == pytest.approx(100_000)
+    assert rate == pytest.approx(0.0226, abs=1e-4)
+
+
+def test_flat_forecast_repeats_today() -> None:
+    demand = forecast_demand(PROBLEM, years=3)
+    assert sorted(demand["year"].unique()) == [2025, 2026, 2027]
+    today = base_demand(PROBLEM).set_index(["la_code", "need", "age_band"])["children"]
+    for _, part in demand.groupby("year"):
+        assert part.set_index(["la_code", "need", "age_band"])["children"].equals(today)
+
+
+def test_growth_keeps_whole_children_and_la_totals() -> None:
+    big = make_problem([(A, "foster", age) for age in range(18)] * 10 + [(B, "foster", 5)] * 7)
+    demand = forecast_demand(big, years=5, growth=Growth("10%", 0.10, {B: 0.0}))
+    totals = demand.groupby(["year", "la_code"])["children"].sum().unstack()
+    for t, year in enumerate(range(2025, 2030), start=1):
+        assert totals.loc[year, A] == round(180 * 1.1**t)
+        assert totals.loc[year, B] == 7
+    assert (demand["children"] >= 0).all()
+    assert demand["children"].dtype.kind == "i"
+
+
+def test_parse_growth() -> None:
+    assert parse_growth("flat").rate == 0
+    assert parse_growth("care-review").rate == pytest.approx(care_review_rate())
+    assert parse_growth("2%").rate == pytest.approx(0.02)
+    assert parse_growth("0.015").rate == pytest.approx(0.015)
+    with pytest.raises(ValueError, match="unknown growth 'fast'"):
+        parse_growth("fast")
+    with pytest.raises(ValueError, match="above -100%"):
+        parse_growth("-1.5")
+
+
+def test_per_la_rates_file(tmp_path: Path) -> None:
+    path = tmp_path / "rates.csv"
+    path.write_text("la_code,rate\nE06000001,0.5\n")
+    growth = parse_growth(str(path))
+    demand = forecast_demand(PROBLEM, years=1, growth=growth)
+    totals = demand.groupby("la_code")["children"].sum()
+    assert totals[A] == 6 and totals[B] == 3
+    path.write_text("la_code,rate\nE06000001,lots\n")
+    with pytest.raises(ProblemValidationError, match=r"rates.csv row 2, column rate"):
+        parse_growth(str(path))
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "forecast.csv"
+    path.write_text(text)
+    return path
+
+
+def test_read_forecast_round_trip(tmp_path: Path) -> None:
+    demand = forecast_demand(PROBLEM, years=2, growth=Growth("5%", 0.05))
+    path = tmp_path / "forecast.csv"
+    demand.to_csv(path, index=False)
+    back = read_forecast(path, problem=PROBLEM)
+    assert back.equals(demand)
+    assert read_forecast(path, problem=PROBLEM, years=1)["year"].unique().tolist() == [2025]
+
+
+def test_read_forecast_names_file_row_and_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "year,la_code,need,age_band,children\n"
+        "2025,E06000001,foster,0,1\n"
+        "2025,E99999999,foster,0,1\n"
+        "2025,E06000002,flying,5-9,1\n"
+        "2025,E06000002,foster,20-30,1\n"
+        "2025,E06000002,foster,5-9,-2\n"
+        "2025,E06000002,foster,1-4,1.5\n"
+        "20x5,E06000002,foster,1-4,1\n"
+        "2025,E06000001,foster,0,3\n",
+    )
+    with pytest.raises(ProblemValidationError) as info:
+        read_forecast(path, problem=PROBLEM)
+    text = str(info.value)
+    assert "forecast.csv row 3, column la_code: 'E99999999' is not an LA" in text
+    assert "row 4, column need: unknown need 'flying'" in text
+    assert "row 5, column age_band: unknown age band '20-30'" in text
+    assert "row 6, column children: '-2' is not a count" in text
+    assert "row 7, column children: '1.5' is not a whole number" in text
+    assert "row 8, column year: '20x5' is not a year" in text
+    assert "row 9, column age_band: repeats an earlier row" in text
+
+
+def test_read_forecast_missing_column_and_missing_la(tmp_path: Path) -> None:
+    with pytest.raises(ProblemValidationError, match="row 1, column children: required column"):
+        read_forecast(write(tmp_path, "year,la_code,need,age_band\n"), problem=PROBLEM)
+    path = write(tmp_path, "year,la_code,need,age_band,children\n2025,E06000001,foster,0,4\n")
+    with pytest.raises(ProblemValidationError, match="E06000002 has 3 children today"):
+        read_forecast(path, problem=PROBLEM)
+
+
+def test_children_for_year_matches_the_cells() -> None:
+    demand = forecast_demand(PROBLEM, years=2, growth=Growth("100%", 1.0))
+    final = demand[demand["year"] == 2026]
+    kids = children_for_year(PROBLEM, final, seed=3)
+    counted = (
+        kids.assign(age_band=age_band(kids["age"]))
+        .groupby(["home_la", "need", "age_band"])
+        .size()
+        .rename("children")
+    )
+    expected = final.set_index(["la_code", "need", "age_band"])["children"]
+    expected.index = expected.index.rename(["home_la", "need", "age_band"])
+    assert counted.sort_index().equals(expected[expected > 0].sort_index())
+    assert kids["child_id"].is_unique
+    assert set(PROBLEM.children["child_id"]) <= set(kids["child_id"])
+    again = children_for_year(PROBLEM, final, seed=3)
+    assert again.equals(kids)
+
+
+def test_children_for_year_fresh_cells_and_shrinking() -> None:
+    final = pd.DataFrame(
+        {
+            "year": 2026,
+            "la_code": [A, B],
+            "need": ["secure", "supported"],
+            "age_band": ["10-15", "16-17"],
+            "children": [2, 1],
+        }
+    )
+    kids = children_for_year(PROBLEM, final)
+    assert len(kids) == 3
+    secure = kids[kids["need"] == "secure"]
+    assert list(secure["age"]) == [12, 12] and set(secure["home_la"]) == {A}
+    assert len(kids[kids["need"] == "supported"]) == 1
