@@ -659,5 +659,61 @@ def map_cmd(
     console.print(f"[green]Wrote[/] {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
+# --- geodata: boundaries download and check (owner: geodata) ---------------------------------
+geodata_app = typer.Typer(
+    help="LA boundaries: download the ONS file into the cache, or check a boundary file.",
+    no_args_is_help=True,
+)
+app.add_typer(geodata_app, name="geodata")
+
+
+@geodata_app.command("fetch")
+def geodata_fetch(
+    url: Annotated[
+        str | None,
+        typer.Option(help="ArcGIS query URL (default: $RCC_BOUNDARIES_URL, else ONS CTYUA BUC)"),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Cache folder (default: $RCC_CACHE_DIR, else ~/.cache/rcc-planner)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the server")] = 60.0,
+    retries: Annotated[int, typer.Option(help="Retries after a server error or cut transfer")] = 3,
+) -> None:
+    """Download the ONS Counties and Unitary Authorities boundaries, validate, then cache them."""
+    from geodata.fetch import BoundaryDownloadError, OfflineError, fetch_boundaries
+
+    try:
+        result = fetch_boundaries(
+            url=url, cache_dir=cache, timeout=timeout, retries=retries, progress=True
+        )
+    except OfflineError as exc:
+        err_console.print(f"Offline: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except BoundaryDownloadError as exc:
+        raise fail_with(exc) from None
+    console.print(str(result.report), highlight=False)
+    console.print(f"[green]OK[/]: {result.summary()}", highlight=False)
+
+
+@geodata_app.command("check")
+def geodata_check(
+    file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or zipped Shapefile")],
+    code_column: Annotated[
+        str | None, typer.Option(help="Column with the LA GSS codes (default: detected)")
+    ] = None,
+) -> None:
+    """Match a boundary file to the 153 LAs and print the report (exit 1 if incomplete)."""
+    from geodata.boundaries import BoundaryError, read_boundaries
+
+    try:
+        match = read_boundaries(file, code_column=code_column)
+    except BoundaryError as exc:
+        raise fail_with(exc) from None
+    console.print(str(match.report), highlight=False)
+    if not match.report.complete:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
