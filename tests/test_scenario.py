@@ -1,0 +1,179 @@
+"""Scenario change files, `rcc compare`, and the `rcc plan` command end to end on a small case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from optimiser.errors import ProblemValidationError
+from optimiser.forecast import care_review_rate
+from optimiser.problem import (
+    Problem,
+    las_frame,
+    read_problem,
+    validate_problem_frames,
+    write_problem,
+)
+from optimiser.scenario import apply_scenario, compare_folders, read_scenario, scenario_from_json
+from service.cli import app
+
+A, B, C = "E06000001", "E06000002", "E09000001"
+
+
+def make_problem() -> Problem:
+    las = las_frame({A: "North East", B: "North East", C: "London"})
+    kids = pd.DataFrame(
+        {
+            "child_id": ["C1", "C2", "C3", "C4"],
+            "home_la": [A, A, A, C],
+            "need": ["residential", "residential", "residential", "foster"],
+            "age": ["14", "15", "13", "6"],
+            "sex": ["F", "M", "F", "M"],
+        }
+    )
+    places = pd.DataFrame(
+        {
+            "placement_id": ["P1", "P2", "P3"],
+            "setting": ["residential_private", "residential_private", "foster_ifa"],
+            "la": [B, B, C],
+            "capacity": ["2", "3", "1"],
+            "weekly_cost": ["6000", "9000", "850"],
+            "min_age": ["8", "8", "0"],
+            "max_age": ["17", "17", "17"],
+            "sexes": ["any", "any", "any"],
+        }
+    )
+    typed_kids, typed_places = validate_problem_frames(kids, places, las)
+    return Problem(children=typed_kids, placements=typed_places, las=las)
+
+
+def test_apply_scenario_changes_supply_prices_weights_and_rccs() -> None:
+    problem = make_problem()
+    scenario = scenario_from_json(
+        {
+            "name": "test",
+            "add_capacity": [
+                {"la_code": A, "setting": "residential_la", "places": 4, "weekly_cost": 5000}
+            ],
+            "remove_capacity": [{"la_code": B, "setting": "residential_private", "places": 4}],
+            "prices": [
+                {"setting": "residential_private", "factor": 1.5},
+                {"setting": "foster_ifa", "la_code": C, "weekly_cost": 900},
+            ],
+            "weights": {"out_of_la": 500},
+            "rccs": {B: "Tees"},
+            "growth": "care-review",
+        }
+    )
+    changed = apply_scenario(problem, scenario)
+    p = changed.placements.set_index("placement_id")
+    assert p.loc["P2", "capacity"] == 0 and p.loc["P1", "capacity"] == 1  # costliest first
+    assert p.loc["P1", "weekly_cost"] == 9000 and p.loc["P3", "weekly_cost"] == 900
+    assert p.loc["SCN-1", "capacity"] == 4 and p.loc["SCN-1", "la"] == A
+    assert (
+        changed.policy.out_of_la == 500 and changed.policy.out_of_rcc == problem.policy.out_of_rcc
+    )
+    assert changed.rcc_of[B] == "Tees" and changed.rcc_of[A] == "North East"
+    assert scenario.growth is not None and scenario.growth.rate == pytest.approx(care_review_rate())
+    # The input problem is not modified.
+    assert problem.placements["capacity"].sum() == 6 and problem.rcc_of[B] == "North East"
+
+
+def test_scenario_errors_name_item_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "variant.json"
+    path.write_text(
+        json.dumps(
+            {
+                "add_capacity": [{"la_code": A, "setting": "castle", "places": -1}],
+                "prices": [{"setting": "secure"}],
+                "weights": {"out_of_la": "lots"},
+                "colour": "blue",
+            }
+        )
+    )
+    with pytest.raises(ProblemValidationError) as info:
+        read_scenario(path)
+    text = str(info.value)
+    assert "variant.json row 1, column add_capacity.setting: unknown setting 'castle'" in text
+    assert "row 1, column add_capacity.places: must be a whole number >= 0" in text
+    assert "row 1, column add_capacity.weekly_cost: required key is missing" in text
+    assert "row 1, column prices: give exactly one of factor or weekly_cost" in text
+    assert "column weights.out_of_la: must be a number" in text
+    assert "column colour: unknown key" in text
+
+
+def test_scenario_cannot_remove_more_than_exists_or_name_unknown_las() -> None:
+    problem = make_problem()
+    too_many = scenario_from_json(
+        {"remove_capacity": [{"la_code": B, "setting": "residential_private", "places": 9}]}
+    )
+    with pytest.raises(ProblemValidationError, match="has 5 residential_private places"):
+        apply_scenario(problem, too_many)
+    elsewhere = scenario_from_json({"rccs": {"E08000001": "Bolton alone"}})
+    with pytest.raises(ProblemValidationError, match="'E08000001' is not an LA of the problem"):
+        apply_scenario(problem, elsewhere)
+
+
+def test_compare_folders(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, unplaced, cost in ((a, 10, 1000.0), (b, 4, 1500.0)):
+        folder.mkdir()
+        summary = {"unplaced": unplaced, "weekly_cost": cost, "solver": "x", "baseline": {"x": 1}}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        pd.DataFrame(
+            {"home_rcc": ["R1", "R2"], "unplaced": [unplaced, 1], "out_of_la": [3, 2]}
+        ).to_csv(folder / "indicators_by_rcc.csv", index=False)
+    national, by_rcc = compare_folders(a, b)
+    diff = national.set_index("indicator")["diff"]
+    assert diff["unplaced"] == -6 and diff["weekly_cost"] == 500 and diff["baseline.x"] == 0
+    assert by_rcc is not None
+    assert by_rcc.set_index("rcc").loc["R1", "unplaced"] == -6
+    with pytest.raises(ValueError, match=r"neither summary\.json"):
+        compare_folders(a, tmp_path)
+
+
+def test_rcc_plan_and_compare_commands(tmp_path: Path) -> None:
+    problem = make_problem()
+    folder = tmp_path / "problem"
+    write_problem(problem, folder)
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps({"prices": [{"setting": "residential_private", "factor": 2}]}))
+    runner = CliRunner()
+    outs = []
+    for name, extra in (("base", []), ("dear", ["--scenario", str(scenario)])):
+        out = tmp_path / name
+        args = ["plan", str(folder), "--years", "3", "--growth", "flat", "--time-limit", "20"]
+        result = runner.invoke(app, [*args, "--capital-budget", "2m", "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        outs.append(out)
+    base = outs[0]
+    assert "North East: plan actions" in result.output
+    actions = pd.read_csv(base / "plan_actions.csv")
+    assert list(actions.columns[:2]) == ["year", "opens"]
+    assert {"rcc", "la_code", "action", "units", "places", "capital", "weekly_running"} <= set(
+        actions.columns
+    )
+    by_year = pd.read_csv(base / "plan_by_year.csv")
+    assert set(by_year["plan"]) == {"with_plan", "without_plan"} and len(by_year) == 6
+    summary = json.loads((base / "plan_summary.json").read_text())
+    assert summary["capital_budget"] == 2_000_000 and summary["years"] == [2025, 2026, 2027]
+    assert summary["with_plan"]["unplaced"] <= summary["without_plan"]["unplaced"]
+    assert summary["capital_total"] <= 2_000_000
+    # The final-year folder is a complete problem that `rcc solve` (read_problem) accepts.
+    checked = read_problem(base / "final_year")
+    assert checked.placements["placement_id"].is_unique
+    assert len(checked.placements) == len(pd.read_csv(base / "placements_with_plan.csv"))
+    compared = runner.invoke(app, ["compare", str(outs[0]), str(outs[1])])
+    assert compared.exit_code == 0, compared.output
+    assert "objective" in compared.output
+
+
+def test_rcc_plan_reports_bad_inputs(tmp_path: Path) -> None:
+    write_problem(make_problem(), tmp_path)
+    result = CliRunner().invoke(app, ["plan", str(tmp_path), "--capital-budget", "lots"])
+    assert result.exit_code == 1
+    assert "'lots' is not an amount" in result.output
