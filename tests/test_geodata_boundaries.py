@@ -22,7 +22,7 @@ HARTLEPOOL = "E06000001"
 
 
 @pytest.fixture(scope="module")
-def utla(shared_file) -> Path:  # type: ignore[no-untyped-def]
+def utla(shared_file) -> Path:
     return shared_file("geodata/england_utla.geojson")
 
 
@@ -205,3 +205,24 @@ def test_detect_code_column_prefers_known_names() -> None:
         geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
     )
     assert detect_code_column(frame) == "UTLA23CD"
+
+
+def test_cli_check_prints_the_report(utla: Path, frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["geodata", "check", str(utla)])
+    assert ok.exit_code == 0
+    assert "matched 153 of 153 LAs" in ok.output
+    old = frame.assign(code=frame["code"].replace({"E06000066": "E10000027"}))
+    old = old.rename(columns={"code": "UTLA22CD"})
+    path = write(old, tmp_path / "old.geojson")
+    bad = runner.invoke(app, ["geodata", "check", str(path), "--code-column", "UTLA22CD"])
+    assert bad.exit_code == 1
+    assert "OLDER VINTAGE" in bad.output and "Somerset County Council" in bad.output
+    garbage = tmp_path / "x.geojson"
+    garbage.write_text("nope")
+    failed = runner.invoke(app, ["geodata", "check", str(garbage)])
+    assert failed.exit_code == 1 and "cannot read it" in failed.output

@@ -179,3 +179,32 @@ def test_url_and_cache_come_from_arguments_then_environment(
     assert resolve_url() == "http://example.invalid/b.geojson"
     assert resolve_url("http://other/") == "http://other/"
     assert default_cache_dir() == tmp_path
+
+
+def test_cli_fetch_downloads_and_reports(server: Server, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, ["geodata", "fetch", "--url", server.url("/ok"), "--cache", str(tmp_path)]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "matched 153 of 153 LAs" in ok.output and "sha256" in ok.output
+    bad = runner.invoke(
+        app,
+        [
+            "geodata",
+            "fetch",
+            "--url",
+            server.url("/welsh"),
+            "--cache",
+            str(tmp_path),
+            "--retries",
+            "0",
+        ],
+    )
+    assert bad.exit_code == 1
+    assert "cache is unchanged" in bad.output
+    assert (tmp_path / CACHE_FILENAME).read_bytes() == server.good
