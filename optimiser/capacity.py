@@ -48,6 +48,7 @@ __all__ = [
     "ACTION_COLUMNS",
     "BY_YEAR_COLUMNS",
     "INDICATORS",
+    "RESTRICTIONS",
     "PlanModel",
     "PlanOptions",
     "PlanResult",
@@ -61,6 +62,17 @@ __all__ = [
 ]
 
 WEEKS = 52
+RESTRICTIONS: tuple[str, ...] = (
+    "children and places are aggregated to LA points (DfE miles between LA representative "
+    "points; a child placed in their own LA counts 0 miles)",
+    "arcs from each home LA reach only the k nearest LAs per setting (with or able to build it), "
+    "the k nearest with existing places of it, and every LA of the home RCC",
+    "age and sex eligibility is not modelled in the plan; check it at child level by solving "
+    "final_year/ with `rcc solve`",
+    "existing places of an LA and setting are priced in a few capacity-weighted price tiers",
+    "each year's flows are re-optimised freely, as if placements ended and restarted yearly",
+    "new places are paid for whether used or not; costs are undiscounted 2024 prices",
+)
 ACTION_COLUMNS: tuple[str, ...] = (
     "year",
     "opens",
@@ -797,6 +809,7 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
         "model_size": result.size,
         "fell_back_to_nothing": result.fell_back_to_nothing,
         "notes": list(result.notes),
+        "restrictions": list(RESTRICTIONS),
         "with_plan": _ints(result.final_year("with_plan")),
         "without_plan": _ints(result.final_year("without_plan")),
         "costs": costs.to_json(),

@@ -336,6 +336,9 @@ def plan(
     capital_per_year: Annotated[
         str, typer.Option(help="One-off budget limit in any single year ('none': no limit)")
     ] = "none",
+    rcc_capital_budget: Annotated[
+        str, typer.Option(help="One-off budget limit for each RCC ('none': no limit)")
+    ] = "none",
     scenario: Annotated[
         Path | None, typer.Option(help="scenario.json applied to the problem first")
     ] = None,
@@ -371,10 +374,14 @@ def plan(
             demand = read_forecast(forecast, problem=problem, years=years)
         else:
             demand = forecast_demand(problem, years=years, growth=chosen)
+        per_rcc = parse_money(rcc_capital_budget)
         costs = replace(
             PlanCosts(),
             capital_budget=parse_money(capital_budget),
             capital_per_year=parse_money(capital_per_year),
+            rcc_capital_budget={}
+            if per_rcc is None
+            else dict.fromkeys(problem.las["rcc"].unique(), per_rcc),
         )
     except (ProblemValidationError, ValueError) as exc:
         raise fail_with(exc) from None
