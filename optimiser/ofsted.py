@@ -176,6 +176,7 @@ def read_ofsted_providers(path: Path | str) -> OfstedProviders:
     raw = _read_table(path, issues)
     if raw is None:
         return OfstedProviders(empty, {}, tuple(issues), path.name)
+    original = {_normalise_header(c): str(c).replace("\ufeff", "").strip() for c in raw.columns}
     raw.columns = [_normalise_header(c) for c in raw.columns]
     raw = raw.apply(lambda s: s.astype(str).str.strip())
     rows = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
@@ -229,7 +230,7 @@ def read_ofsted_providers(path: Path | str) -> OfstedProviders:
     ):
         values = urn if key == "urn" else col(key)
         for row, value in zip(rows[mask], values[mask], strict=True):
-            issues.append(InputIssue(path.name, int(row), cols[key], message(value)))
+            issues.append(InputIssue(path.name, int(row), original[cols[key]], message(value)))
     usable = keep & ~bad_urn & ~bad_places & ~bad_la & ~dup
     sector = col("sector").str.casefold()
     homes = pd.DataFrame(

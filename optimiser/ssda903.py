@@ -509,7 +509,7 @@ def _check_codes(
         bad = ~sub[column].isin(codes) & ~((sub[column] == "") & optional)
         mask = df.index.isin(sub.index[bad.to_numpy()])
         label = _year_label(int(year))
-        msg = message or (lambda v, lab=label: f"'{v}' is not a {column} code in {lab}")
+        msg = message or (lambda v, lab=label: f"'{v}' is not a valid {column} code in {lab}")
         issues.add(df, mask, column, msg, error=error)
 
 
@@ -605,7 +605,10 @@ def read_return(
     changed = hdr.merge(
         latest[["_la", "CHILD", "SEX", "_dob"]], on=["_la", "CHILD"], suffixes=("", "_l")
     )
-    differs = (changed["SEX"] != changed["SEX_l"]) | (changed["_dob"] != changed["_dob_l"])
+    same_dob = (changed["_dob"] == changed["_dob_l"]) | (
+        changed["_dob"].isna() & changed["_dob_l"].isna()
+    )
+    differs = (changed["SEX"] != changed["SEX_l"]) | ~same_dob
     for f, r in zip(changed["_file"][differs], changed["_row"][differs], strict=True):
         issues.warnings.append(
             InputIssue(
@@ -864,6 +867,7 @@ def read_postcodes(
     la = pd.Series("", index=df.index, dtype=object)
     for col in chosen["la"]:
         values = df[col].str.strip().str.upper()
+        values = values.where(~values.str.endswith("99999999"), "")  # ONSPD's "no such area"
         la = la.where(la.isin(england) | ~values.isin(england), values)
         la = la.where(la != "", values)
     frame = pd.DataFrame(

@@ -1,0 +1,85 @@
+"""Ofsted provider lists: column spellings, provision types, sectors, LA names, bad rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from optimiser.ofsted import la_resolver, read_ofsted_providers, resolve_las
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ssda903"
+
+
+def test_reads_children_and_secure_homes() -> None:
+    providers = read_ofsted_providers(FIXTURES / "ofsted.csv")
+    homes = providers.homes.set_index("urn")
+    assert list(homes.index) == ["SC000001", "SC000002", "SC000003", "SC000009"]
+    assert homes.loc["SC000001", ["setting", "la", "places"]].tolist() == [
+        "residential_private",
+        "E06000047",
+        4,
+    ]
+    assert homes.loc["SC000002", "setting"] == "residential_la"  # Local Authority sector
+    assert homes.loc["SC000003", "setting"] == "secure"
+    assert homes.loc["SC000009", ["setting", "la"]].tolist() == ["residential_private", "E06000010"]
+    assert homes.loc["SC000002", "rating"] == "Outstanding"
+    assert providers.ignored == {
+        "other provision types": 1,
+        "short-break-only homes": 1,
+        "inactive registrations": 1,
+    }
+
+
+def test_bad_rows_are_reported_with_row_and_original_column() -> None:
+    providers = read_ofsted_providers(FIXTURES / "ofsted.csv")
+    found = {(i.row, i.column): i.message for i in providers.issues}
+    assert found == {
+        (8, "Number of registered places"): "'three' is not a whole number of places: not added",
+        (9, "Local authority"): "'Atlantis' is not an English LA name or code: provider not added",
+    }
+
+
+def test_other_column_spellings_and_a_bom(tmp_path: Path) -> None:
+    path = tmp_path / "providers.csv"
+    text = (
+        "Provider Type,urn,Places,Local Authority,Sector\n"
+        "Children’s Home, SC1 ,3.0,Westminster,Voluntary\n"
+        "Secure Children's Home,SC2,8,E10000017,Local Authority\n"
+        ",,,,\n"
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    homes = read_ofsted_providers(path).homes
+    assert homes[["urn", "setting", "la", "places"]].values.tolist() == [
+        ["SC1", "residential_private", "E09000033", 3],
+        ["SC2", "secure", "E10000017", 8],
+    ]
+
+
+def test_missing_columns_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "providers.csv"
+    path.write_text("URN,Sector\nSC1,Private\n")
+    providers = read_ofsted_providers(path)
+    assert providers.homes.empty
+    assert {i.column for i in providers.issues} == {"provision_type", "places", "la"}
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Bristol, City of", "E06000023"),
+        ("City of Bristol", "E06000023"),
+        ("London, City of", "E09000001"),
+        ("City of London", "E09000001"),
+        ("St Helens", "E08000013"),
+        ("Bournemouth, Christchurch & Poole", "E06000058"),
+        ("805", "E06000001"),
+        ("805.0", "E06000001"),
+        ("e06000001", "E06000001"),
+        ("Cardiff", ""),
+        ("", ""),
+    ],
+)
+def test_la_names_numbers_and_codes_resolve(text: str, code: str) -> None:
+    assert resolve_las(pd.Series([text]), la_resolver()).iat[0] == code

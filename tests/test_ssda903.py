@@ -1,0 +1,373 @@
+"""SSDA903 import on hand-written returns: codes by year, census, DfE location, errors, supply."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from optimiser.ofsted import read_ofsted_providers
+from optimiser.ssda903 import (
+    DEFAULT_WEEKLY_COST,
+    ImportResult,
+    code_map,
+    import_903,
+    read_postcodes,
+    read_return,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ssda903"
+CLEAN = FIXTURES / "clean"
+MILES = 1609.3  # metres per mile in the DfE's formula
+
+
+def _miles(de: float, dn: float) -> float:
+    return math.sqrt(de**2 + dn**2) / MILES
+
+
+@pytest.fixture(scope="module")
+def postcodes():  # type: ignore[no-untyped-def]
+    return read_postcodes(FIXTURES / "postcodes.csv")
+
+
+@pytest.fixture(scope="module")
+def clean(postcodes) -> ImportResult:  # type: ignore[no-untyped-def]
+    return import_903(
+        CLEAN / "header.csv",
+        CLEAN / "episodes.csv",
+        la="E06000001",
+        postcodes=postcodes,
+        ofsted=read_ofsted_providers(FIXTURES / "ofsted.csv"),
+    )
+
+
+def _row(result: ImportResult, child: str) -> pd.Series:
+    rows = result.census[result.census["child"] == child]
+    assert len(rows) == 1, f"{child} should be in the census once"
+    return rows.iloc[0]
+
+
+def _messages(issues, file: str) -> dict[tuple[int | None, str | None], str]:  # type: ignore[no-untyped-def]
+    return {(i.row, i.column): i.message for i in issues if i.file == file}
+
+
+# ----------------------------------------------------------------------------- code lists
+
+
+def test_code_map_follows_the_collection_years() -> None:
+    y2023, y2024, y2025, y2026 = (code_map(y).place for y in (2023, 2024, 2025, 2026))
+    assert "K3" not in y2023 and "K3" in y2024 and "K3" in y2026
+    for withdrawn in ("H5", "P2", "Z1"):
+        assert withdrawn in y2025 and withdrawn not in y2026
+    for new in ("Z11", "Z12", "Z13", "Z14"):
+        assert new not in y2025 and new in y2026
+    assert (
+        code_map(2023).place_message("K3")
+        == "PLACE 'K3' is not valid in 2022/23 (valid from 2023/24)"
+    )
+    assert "withdrawn from 2025/26" in code_map(2026).place_message("H5")
+
+
+# ----------------------------------------------------------------------------- census
+
+
+def test_census_keeps_children_looked_after_on_31_march(clean: ImportResult) -> None:
+    children = set(clean.census["child"])
+    # C16 is on a short break (V3), C17 left in January, C21 ceased on the census date itself.
+    assert children == {f"C{i:02d}" for i in (*range(1, 16), 18, 19, 20)}
+    assert clean.report.counts["short breaks on the census date (excluded as by the DfE)"] == 1
+    assert (clean.census["status"] == "ok").all()
+    assert clean.report.ok
+
+
+@pytest.mark.parametrize(
+    ("child", "setting", "need", "allocatable"),
+    [
+        ("C01", "foster_inhouse", "foster", True),  # U4 PR1
+        ("C02", "foster_ifa", "foster", True),  # U6 PR4
+        ("C20", "foster_inhouse", "foster", True),  # U5, no provider: in-house, with a warning
+        ("C03", "residential_private", "residential", True),  # K2 PR4
+        ("C04", "residential_la", "residential", True),  # K2 PR1
+        ("C05", "residential_private", "residential", True),  # R1 PR5
+        ("C06", "secure", "secure", True),  # K1
+        ("C07", "supported", "supported", True),  # K3 (2023/24)
+        ("C08", "supported", "supported", True),  # H5
+        ("C09", "supported", "supported", True),  # P2
+        ("C10", "family_and_friends", "", False),  # U3
+        ("C11", "placed_with_parents", "", False),  # P1
+        ("C12", "placed_for_adoption", "", False),  # A4
+        ("C13", "residential_school", "", False),  # S1
+        ("C14", "temporary", "", False),  # T1
+        ("C15", "other", "", False),  # Z1
+        ("C18", "residential_private", "residential", True),  # second episode K2 is current
+    ],
+)
+def test_setting_and_need_from_place_and_provider(
+    clean: ImportResult, child: str, setting: str, need: str, allocatable: bool
+) -> None:
+    row = _row(clean, child)
+    assert (row["setting"], row["need"], bool(row["allocatable"])) == (setting, need, allocatable)
+
+
+def test_age_and_sex_on_the_census_date(clean: ImportResult) -> None:
+    # C02 born 01/04/2010 is 13 on 31/03/2024 (birthday tomorrow); C03 born 31/03/2008 turns 16.
+    assert _row(clean, "C02")[["age", "sex"]].tolist() == [13, "F"]
+    assert _row(clean, "C03")[["age", "sex"]].tolist() == [16, "M"]
+    assert _row(clean, "C12")["age"] == 1
+
+
+def test_census_at_another_date(postcodes) -> None:  # type: ignore[no-untyped-def]
+    result = import_903(
+        CLEAN / "header.csv",
+        CLEAN / "episodes.csv",
+        la="E06000001",
+        at=date(2023, 5, 1),
+        postcodes=postcodes,
+    )
+    assert _row(result, "C18")["place"] == "U6"  # before the move to the children's home
+    assert _row(result, "C17")["place"] == "U6"  # still looked after then
+    assert "C02" not in set(result.census["child"])  # came into care in September
+
+
+# ----------------------------------------------------------------------------- DfE location
+
+
+@pytest.mark.parametrize(
+    ("child", "placement_la", "location", "miles"),
+    [
+        ("C01", "E06000001", "inside", _miles(3000, 4000)),  # 5 km: 3.107 miles
+        ("C02", "E06000002", "outside", _miles(30000, 40000)),  # 50 km: 31.069 miles
+        ("C03", "E06000047", "outside", _miles(0, 15000)),  # 9.321 miles
+        ("C05", "E08000035", "outside", _miles(-17000, -96000)),  # Leeds: 60.581 miles
+        ("C06", "E10000017", "outside", _miles(-79000, -102000)),  # county code wins: 80.169
+        ("C08", "W06000015", "outside", _miles(-129000, -354000)),  # Cardiff: 234.122 miles
+        ("C11", "E06000001", "inside", 0.0),
+    ],
+)
+def test_distance_and_location_as_the_dfe_derives_them(
+    clean: ImportResult, child: str, placement_la: str, location: str, miles: float
+) -> None:
+    row = _row(clean, child)
+    assert row["placement_la"] == placement_la
+    assert row["location"] == location
+    assert row["miles"] == pytest.approx(miles, abs=1e-9)
+    assert row["distance"] == ("over_20" if miles > 20 else "20_or_less")
+
+
+def test_hand_computed_miles_match_the_dfe_formula() -> None:
+    assert _miles(3000, 4000) == pytest.approx(3.10694, abs=1e-5)
+    assert _miles(-17000, -96000) == pytest.approx(60.5813, abs=1e-4)
+
+
+def test_unknown_postcodes_stay_unknown(clean: ImportResult) -> None:
+    for child in ("C09", "C12", "C14"):  # no PL_POST, no PL_POST, postcode not in the lookup
+        row = _row(clean, child)
+        assert (row["location"], row["distance"]) == ("unknown", "unknown")
+        assert math.isnan(row["miles"])
+    warnings = _messages(clean.report.warnings, "episodes.csv")
+    assert warnings[(15, "PL_POST")] == "postcode not found in postcodes.csv"
+
+
+def test_placement_location_table(clean: ImportResult) -> None:
+    table = clean.location
+    assert table.loc["Placed inside the LA"].tolist() == [7, 0, 0, 7]
+    assert table.loc["Placed outside the LA"].tolist() == [2, 6, 0, 8]
+    assert table.loc["Placement location unknown"].tolist() == [0, 0, 3, 3]
+    assert table.loc["Total"].tolist() == [9, 6, 3, 18]
+
+
+def test_baseline_indicators_by_la(clean: ImportResult) -> None:
+    base = clean.baseline.set_index("la")
+    assert list(base.index) == ["E06000001", "all"]
+    la = base.loc["E06000001"]
+    assert la["cla"] == 18 and la["allocatable"] == 12
+    assert la["foster"] == 5  # U3, U4 x2, U5, U6: family and friends counted as the DfE does
+    assert la["outside_la_over_20mi"] == 6 and la["inside_la_20mi_or_less"] == 7
+    assert la["placed_with_parents"] == 1 and la["residential_schools"] == 1
+
+
+def test_without_a_lookup_columns_are_used_else_unknown(tmp_path: Path) -> None:
+    episodes = tmp_path / "episodes.csv"
+    episodes.write_text(
+        "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER,PL_LA,PL_DISTANCE\n"
+        "C01,01/06/2022,C2,U4,PR1,806,24.5\n"
+        "C02,01/06/2022,C2,U4,PR1,,\n"
+    )
+    header = tmp_path / "header.csv"
+    header.write_text("CHILD,SEX,DOB\nC01,1,01/01/2012\nC02,2,01/01/2012\n")
+    result = import_903(header, episodes, la="E06000001", year=2024)
+    one, two = _row(result, "C01"), _row(result, "C02")
+    assert (one["placement_la"], one["location"], one["miles"]) == ("E06000002", "outside", 24.5)
+    assert (two["location"], two["distance"]) == ("unknown", "unknown")
+
+
+# ----------------------------------------------------------------------------- dirty files
+
+
+def test_dirty_files_read_like_clean_ones(clean: ImportResult, postcodes) -> None:  # type: ignore[no-untyped-def]
+    # BOM, CRLF, lower/mixed-case padded column names in another order, trailing empty
+    # columns and rows, Excel dates (YYYY-MM-DD HH:MM:SS), SEX as 1.0, codes in lower case,
+    # postcodes without spaces, LA as a DfE number and a name.
+    dirty = import_903(FIXTURES / "dirty", FIXTURES / "dirty", postcodes=postcodes)
+    assert dirty.report.ok
+    cols = [c for c in clean.census.columns if c not in ("file", "row")]
+    pd.testing.assert_frame_equal(dirty.census[cols], clean.census[cols])
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@pytest.fixture(scope="module")
+def errors() -> ImportResult:
+    return import_903(FIXTURES / "errors", FIXTURES / "errors", la="Hartlepool")
+
+
+@pytest.mark.parametrize(
+    ("file", "row", "column", "text"),
+    [
+        (
+            "episodes_2023-24.csv",
+            3,
+            "DECOM",
+            "overlaps an earlier episode of this child (episodes_2023-24.csv row 2)",
+        ),
+        ("episodes_2023-24.csv", 4, "DECOM", "after the end of the collection year"),
+        ("episodes_2023-24.csv", 7, "PLACE", "unknown PLACE code 'X9' for 2023/24"),
+        ("episodes_2023-24.csv", 8, "PLACE", "'Z11' is not valid in 2023/24 (valid from 2025/26)"),
+        ("episodes_2023-24.csv", 9, "LS", "'Q1' is not a valid LS code"),
+        ("episodes_2023-24.csv", 10, "CHILD", "no header row for this child"),
+        ("episodes_2023-24.csv", 11, "DEC", "DEC is before DECOM"),
+        ("episodes_2022-23.csv", 2, "PLACE", "'K3' is not valid in 2022/23 (valid from 2023/24)"),
+        ("header_2023-24.csv", 4, "SEX", "SEX '3' is not 1 or 2"),
+        ("header_2023-24.csv", 5, "DOB", "'31/02/2010' is not a dd/mm/YYYY date"),
+        ("header_2023-24.csv", 12, "DOB", "18 or over on the census date"),
+    ],
+)
+def test_each_error_names_file_row_and_column(
+    errors: ImportResult, file: str, row: int, column: str, text: str
+) -> None:
+    found = _messages(errors.report.errors, file)
+    assert text in found.get((row, column), ""), f"{file} row {row} {column}: {found}"
+
+
+def test_errors_are_reported_never_dropped(errors: ImportResult) -> None:
+    assert len(errors.report.errors) == 11
+    census = errors.census.set_index("child")
+    in_error = {"E01", "E03", "E04", "E05", "E06", "E07", "E08", "E13"}
+    assert set(census.index[census["status"] == "error"]) == in_error
+    assert set(errors.report.excluded["child"]) == in_error
+    assert set(errors.problem.children["child_id"]) == {"E10", "E11"}  # type: ignore[union-attr]
+    warnings = _messages(errors.report.warnings, "episodes_2023-24.csv")
+    assert warnings[(13, "RNE")] == "'Q' is not a valid RNE code in 2023/24"  # used anyway
+
+
+def test_year_2025_26_codes(tmp_path: Path) -> None:
+    result = import_903(FIXTURES / "y2026", FIXTURES / "y2026", la="805")
+    assert result.report.counts["census date"] == "31/03/2026"
+    bad = {(i.row, i.message) for i in result.report.errors}
+    assert bad == {
+        (3, "PLACE 'H5' is not valid in 2025/26 (withdrawn from 2025/26)"),
+        (5, "PLACE 'P2' is not valid in 2025/26 (withdrawn from 2025/26)"),
+        (6, "PLACE 'Z1' is not valid in 2025/26 (withdrawn from 2025/26)"),
+    }
+    census = result.census.set_index("child")
+    assert census.loc["F01", "setting"] == "other" and census.loc["F01", "status"] == "ok"
+    assert census.loc["F03", "setting"] == "supported"
+
+
+def test_missing_required_column_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "header.csv").write_text("CHILD,DOB\nC1,01/01/2010\n")
+    (tmp_path / "episodes.csv").write_text("CHILD,DECOM,LS,PLACE\nC1,01/01/2023,C2,U4\n")
+    ret = read_return(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert any((i.file, i.row, i.column) == ("header.csv", 1, "SEX") for i in ret.errors), (
+        ret.errors
+    )
+
+
+def test_no_responsible_la_is_an_error(tmp_path: Path) -> None:
+    ret = read_return(CLEAN / "header.csv", CLEAN / "episodes.csv")
+    assert any("no responsible LA" in i.message for i in ret.errors)
+
+
+# ----------------------------------------------------------------------------- several years / LAs
+
+
+def test_several_years_and_las_together() -> None:
+    result = import_903(FIXTURES / "years", FIXTURES / "years")
+    assert result.report.ok
+    assert result.report.counts["collection year"] == "2023/24"
+    assert result.report.counts["episodes superseded by a later year's return"] == 2
+    census = result.census.set_index("child_id")
+    # Both LAs use CHILD 'A1', so ids are prefixed by the responsible LA; B1 left in February.
+    assert sorted(census.index) == ["E06000001-A1", "E06000002-A1"]
+    assert census.loc["E06000001-A1", "place"] == "K2"  # moved in the 2023/24 return
+    assert census.loc["E06000002-A1", "place"] == "U4"  # second period of care
+
+
+def test_earlier_census_from_several_years() -> None:
+    result = import_903(FIXTURES / "years", FIXTURES / "years", year=2023)
+    census = result.census.set_index("child_id")
+    assert sorted(census.index) == ["A1", "B1"]  # Middlesbrough's A1 left on 01/03/2023
+    assert census.loc["A1", "place"] == "U4" and census.loc["B1", "setting"] == "foster_ifa"
+
+
+# ----------------------------------------------------------------------------- supply
+
+
+def test_todays_placements_become_units(clean: ImportResult) -> None:
+    problem = clean.problem
+    assert problem is not None
+    kids = problem.children.set_index("child_id")
+    places = problem.placements.set_index("placement_id")
+    assert len(kids) == 12
+    unit = places.loc[kids.loc["C02", "current_placement"]]
+    assert (unit["setting"], unit["la"], unit["capacity"]) == ("foster_ifa", "E06000002", 1)
+    assert unit["weekly_cost"] == DEFAULT_WEEKLY_COST["foster_ifa"]
+    assert (unit["easting"], unit["northing"]) == (477000, 570000)
+    assert kids.loc["C02", "easting"] == 447000  # the home postcode's point
+    assert kids.loc["C08", "current_placement"] == ""  # in Wales: not offered as supply
+    unknown = places.loc[kids.loc["C09", "current_placement"]]
+    assert unknown["la"] == "E06000001"  # location unknown: put in the child's own LA
+
+
+def test_ofsted_homes_link_by_urn(clean: ImportResult) -> None:
+    problem = clean.problem
+    assert problem is not None
+    kids = problem.children.set_index("child_id")
+    assert kids.loc["C03", "current_placement"] == kids.loc["C18", "current_placement"]
+    home = problem.placements.set_index("placement_id").loc["URN-SC000001"]
+    assert (home["setting"], home["la"], home["capacity"]) == (
+        "residential_private",
+        "E06000047",
+        4,
+    )
+    assert kids.loc["C06", "current_placement"] == "URN-SC000003"
+    supply = clean.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
+    assert supply.loc[
+        "SC000001", ["registered_places", "linked_children", "free_places"]
+    ].tolist() == [4, 2, 2]
+    assert supply.loc["SC000003", "setting"] == "secure"
+    assert supply.loc["SC000009", "free_places"] == 5  # a Hull home nobody in this 903 uses
+    assert set(supply.index) == {"SC000001", "SC000002", "SC000003", "SC000009"}
+
+
+def test_rcc_lookup_limits_the_problem(postcodes) -> None:  # type: ignore[no-untyped-def]
+    lookup = {"E06000001": "Tees", "E06000002": "Tees", "E06000047": "Tees"}
+    result = import_903(
+        CLEAN / "header.csv",
+        CLEAN / "episodes.csv",
+        la="E06000001",
+        postcodes=postcodes,
+        ofsted=read_ofsted_providers(FIXTURES / "ofsted.csv"),
+        rccs=lookup,
+    )
+    problem = result.problem
+    assert problem is not None
+    assert set(problem.placements["la"]) <= set(lookup)
+    kids = problem.children.set_index("child_id")
+    assert kids.loc["C05", "current_placement"] == ""  # Leeds is outside the lookup
+    assert kids.loc["C06", "current_placement"] == ""  # so is the Lancashire secure home
+    assert len(kids) == 12  # ... but the children are all still there
