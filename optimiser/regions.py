@@ -1313,7 +1313,9 @@ def allocation_comparison(
 
     Uses `optimiser.synthetic.synthesize(rccs=...)`, `optimiser.allocation.solve` and
     `optimiser.indicators.indicators` (see the contracts); returns a sentence saying what is
-    missing when those modules are not available yet.
+    missing when those modules are not available yet. Sibling groups are left out so each
+    allocation is a transportation problem solved to proven optimality: differences between
+    groupings then come from the RCC lookup alone (the out-of-RCC penalty and indicator).
     """
     try:
         from optimiser.allocation import solve  # type: ignore[import-not-found,unused-ignore]
@@ -1330,7 +1332,7 @@ def allocation_comparison(
         )
     rows = []
     for label, lookup in lookups.items():
-        problem = synthesize(seed=seed, rccs=dict(lookup))
+        problem = synthesize(seed=seed, rccs=dict(lookup), sibling_groups=False)
         result = solve(problem, time_limit=time_limit)
         national = indicators(result.assignments)
         row: dict[str, Any] = {"grouping": label, "status": getattr(result.status, "name", "")}

@@ -722,5 +722,165 @@ def geodata_check(
         raise typer.Exit(1)
 
 
+# --- rccs: design Regional Care Cooperatives (owner: regions) --------------------------------
+rccs_app = typer.Typer(
+    help="Design Regional Care Cooperatives: propose K contiguous, balanced, self-sufficient RCCs.",
+    no_args_is_help=True,
+)
+app.add_typer(rccs_app, name="rccs")
+
+
+@rccs_app.command("propose")
+def rccs_propose(
+    k: Annotated[int, typer.Option("--k", help="RCCs in all, locked groups included")] = 20,
+    tolerance: Annotated[
+        float, typer.Option(help="Balance: each proposed RCC's children in care within +-this")
+    ] = 0.25,
+    within_regions: Annotated[
+        bool, typer.Option("--within-regions", help="Keep proposed RCCs inside the nine regions")
+    ] = False,
+    lock: Annotated[
+        str | None, typer.Option(help="Pathfinders kept as given: gm, south-east or gm,south-east")
+    ] = None,
+    lock_csv: Annotated[
+        Path | None, typer.Option(help="CSV la_code,rcc of groups kept as given")
+    ] = None,
+    time_limit: Annotated[float, typer.Option(help="Seconds for the CP-SAT solve")] = 60.0,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Objective weights, e.g. residential=1,secure=1,compactness=1"),
+    ] = None,
+    max_miles: Annotated[
+        float, typer.Option(help="Largest distance from an LA to its RCC's centre LA")
+    ] = 150.0,
+    threads: Annotated[int, typer.Option(help="CP-SAT workers")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the baseline and the solver")] = 1,
+    allocation: Annotated[
+        bool,
+        typer.Option(help="Also run the allocation optimiser on synthetic England per grouping"),
+    ] = True,
+    out: Annotated[Path, typer.Option(help="Folder for rccs.csv, rccs_summary.csv, ...")] = Path(
+        "rccs-out"
+    ),
+) -> None:
+    """Propose K RCCs (default 20) and compare them with the nine regions and a baseline."""
+    from rich.table import Table
+
+    from geodata.rcc import regions_lookup
+    from optimiser.errors import InfeasibleRequestError
+    from optimiser.regions import (
+        Request,
+        allocation_comparison,
+        baseline_partition,
+        compare,
+        england_instance,
+        parse_weights,
+        preset_locks,
+        propose,
+        read_lock_csv,
+        summary_frame,
+        write_outputs,
+    )
+
+    try:
+        locks = preset_locks(lock or "")
+        if lock_csv is not None:
+            locks += read_lock_csv(lock_csv)
+        request = Request(
+            k=k,
+            tolerance=tolerance,
+            within_regions=within_regions,
+            locks=locks,
+            weights=parse_weights(weights),
+            max_miles=max_miles,
+            time_limit=time_limit,
+            threads=threads,
+            seed=seed,
+        )
+        inst = england_instance()
+        console.print(f"Solving K={k} (locked: {', '.join(x.name for x in locks) or 'none'}) ...")
+        proposal = propose(inst, request)
+        baseline = baseline_partition(inst, request)
+    except (InfeasibleRequestError, ProblemValidationError, ValueError) as exc:
+        raise fail_with(exc) from None
+    lookups = {"proposal": proposal.lookup, "nine regions": regions_lookup()}
+    if baseline is not None:
+        lookups["spanning-tree baseline"] = baseline
+    table = compare(
+        inst,
+        lookups,
+        weights=request.weights,
+        locks={"proposal": locks, "spanning-tree baseline": locks},
+    )
+    summary = summary_frame(proposal.score)
+    rccs = Table(title=f"Proposed RCCs ({proposal.status.value})")
+    for col in (
+        "rcc",
+        "las",
+        "children_in_care",
+        "cla_vs_mean",
+        "residential_self_sufficiency_pct",
+        "secure_self_sufficiency_pct",
+        "max_internal_miles",
+    ):
+        rccs.add_column(col.replace("_", " "), justify="left" if col == "rcc" else "right")
+    for row in summary.itertuples(index=False):
+        rccs.add_row(
+            f"{row.rcc}{' (locked)' if row.locked else ''}",
+            str(row.las),
+            str(row.children_in_care),
+            f"{row.cla_vs_mean:.2f}",
+            f"{row.residential_self_sufficiency_pct:.1f}",
+            f"{row.secure_self_sufficiency_pct:.1f}",
+            f"{row.max_internal_miles:.0f}",
+        )
+    console.print(rccs)
+    cmp_table = Table(title="Comparison (self-sufficiency %, miles; higher objective is better)")
+    for col in table.columns:
+        cmp_table.add_column(
+            col.replace("_", " "), justify="left" if col == "grouping" else "right"
+        )
+    for values in table.itertuples(index=False):
+        cmp_table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in values))
+    console.print(cmp_table)
+    mine = table.iloc[0]
+    for _, other in table.iloc[1:].iterrows():
+        verdicts = []
+        for col, more_is_better in (
+            ("objective", True),
+            ("residential_self_sufficiency_pct", True),
+            ("secure_self_sufficiency_pct", True),
+            ("mean_miles_to_centre", False),
+            ("max_balance_deviation_pct", False),
+        ):
+            diff = float(mine[col] - other[col])
+            better = diff > 1e-9 if more_is_better else diff < -1e-9
+            word = "better" if better else ("equal" if abs(diff) <= 1e-9 else "worse")
+            verdicts.append(f"{col.replace('_', ' ')} {word} ({diff:+.2f})")
+        console.print(f"vs {other['grouping']}: " + "; ".join(verdicts), highlight=False)
+    alloc = None
+    if allocation:
+        found = allocation_comparison(lookups, seed=seed, time_limit=max(time_limit, 30.0))
+        if isinstance(found, str):
+            console.print(found, highlight=False)
+        else:
+            alloc = found
+            console.print("Allocation indicators on synthetic England (national):")
+            console.print(alloc.round(2).to_string(index=False), highlight=False)
+    paths = write_outputs(out, proposal, table, alloc)
+    bound = f"{proposal.bound:.3f}" if proposal.bound != float("inf") else "none"
+    first = (
+        f"{proposal.first_feasible_seconds:.1f} s"
+        if proposal.first_feasible_seconds is not None
+        else "warm start only"
+    )
+    console.print(
+        f"status {proposal.status.value}; objective {proposal.objective:.3f}; bound {bound}; "
+        f"gap {proposal.gap:.2%}; first feasible {first}; wall {proposal.wall_seconds:.1f} s",
+        highlight=False,
+    )
+    console.print(f"[green]Wrote[/] {', '.join(str(p) for p in paths)}")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()

@@ -1,0 +1,315 @@
+"""Tests of RCC districting: contiguity, locks, balance, clear infeasibility, brute-force optima."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from geodata.adjacency import is_contiguous
+from geodata.distance import METRES_PER_MILE
+from optimiser.errors import InfeasibleRequestError, ProblemValidationError
+from optimiser.regions import (
+    Lock,
+    Proposal,
+    ProposalStatus,
+    RegionsInstance,
+    Request,
+    Weights,
+    baseline_partition,
+    check_request,
+    compare,
+    evaluate,
+    parse_weights,
+    propose,
+    read_lock_csv,
+    suppress,
+)
+
+
+def tiny(
+    edges: Sequence[tuple[str, str]],
+    cla: Mapping[str, int],
+    *,
+    points: Mapping[str, tuple[float, float]],
+    res_demand: Mapping[str, float] | None = None,
+    res_supply: Mapping[str, float] | None = None,
+    regions: Mapping[str, str] | None = None,
+) -> RegionsInstance:
+    """A hand-made instance; points are in miles (converted to BNG metres)."""
+    codes = tuple(cla)
+    graph: dict[str, set[str]] = {c: set() for c in codes}
+    for a, b in edges:
+        graph[a].add(b)
+        graph[b].add(a)
+    res_d = res_demand or {c: 10.0 for c in codes}
+    res_s = res_supply or {c: 10.0 for c in codes}
+    return RegionsInstance(
+        codes=codes,
+        names=tuple(f"LA {c}" for c in codes),
+        regions=tuple((regions or {}).get(c, "Region") for c in codes),
+        cla=tuple(cla[c] for c in codes),
+        demand={
+            "foster": tuple(float(cla[c]) for c in codes),
+            "residential": tuple(res_d[c] for c in codes),
+            "secure": tuple(res_d[c] / 10 for c in codes),
+        },
+        supply={
+            "residential": tuple(res_s[c] for c in codes),
+            "secure": tuple(res_s[c] / 10 for c in codes),
+        },
+        easting=tuple(points[c][0] * METRES_PER_MILE for c in codes),
+        northing=tuple(points[c][1] * METRES_PER_MILE for c in codes),
+        graph={c: frozenset(v) for c, v in graph.items()},
+    )
+
+
+def set_partitions(items: list[str]) -> Iterator[list[list[str]]]:
+    """Every partition of `items` into non-empty blocks."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in set_partitions(rest):
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
+        yield [[first], *part]
+
+
+def brute_force_best(inst: RegionsInstance, request: Request) -> float:
+    """The best objective over every contiguous, balanced partition (checked by enumeration)."""
+    locked = {c for lock in request.locks for c in lock.members}
+    free = [c for c in inst.codes if c not in locked]
+    k = request.k - len(request.locks)
+    idx = inst.index
+    mean = sum(inst.cla[idx[c]] for c in free) / k
+    lo, hi = (1 - request.tolerance) * mean, (1 + request.tolerance) * mean
+    best = -math.inf
+    for blocks in set_partitions(free):
+        if len(blocks) != k:
+            continue
+        if not all(is_contiguous(b, inst.graph) for b in blocks):
+            continue
+        loads = [sum(inst.cla[idx[c]] for c in b) for b in blocks]
+        if not all(lo - 1e-9 <= x <= hi + 1e-9 for x in loads):
+            continue
+        if request.within_regions and any(
+            len({inst.regions[idx[c]] for c in b}) > 1 for b in blocks
+        ):
+            continue
+        lookup = {c: lock.name for lock in request.locks for c in lock.members}
+        lookup.update({c: f"block {n}" for n, b in enumerate(blocks) for c in b})
+        score = evaluate(inst, lookup, weights=request.weights, locks=request.locks)
+        best = max(best, score.objective)
+    return best
+
+
+def assert_valid(inst: RegionsInstance, request: Request, lookup: Mapping[str, str]) -> None:
+    """Every LA once; K RCCs; each contiguous; locks kept; proposed RCCs within the band."""
+    assert set(lookup) == set(inst.codes)
+    groups: dict[str, list[str]] = {}
+    for code, rcc in lookup.items():
+        groups.setdefault(rcc, []).append(code)
+    assert len(groups) == request.k
+    for members in groups.values():
+        assert is_contiguous(members, inst.graph), members
+    locked_names = {lock.name for lock in request.locks}
+    for lock in request.locks:
+        assert sorted(groups[lock.name]) == sorted(lock.members)
+    idx = inst.index
+    proposed = [m for name, m in groups.items() if name not in locked_names]
+    loads = [sum(inst.cla[idx[c]] for c in m) for m in proposed]
+    mean = sum(loads) / len(loads)
+    for load in loads:
+        assert (
+            (1 - request.tolerance) * mean - 1e-6 <= load <= (1 + request.tolerance) * mean + 1e-6
+        )
+    if request.within_regions:
+        for members in proposed:
+            assert len({inst.regions[idx[c]] for c in members}) == 1
+
+
+def solve(inst: RegionsInstance, request: Request) -> Proposal:
+    proposal = propose(inst, request)
+    assert_valid(inst, request, proposal.lookup)
+    return proposal
+
+
+# A 2 x 4 grid, 1 mile apart:   A B C D
+#                               E F G H
+GRID_POINTS = {
+    c: (float(i % 4), float(i // 4)) for i, c in enumerate(["A", "B", "C", "D", "E", "F", "G", "H"])
+}
+GRID_EDGES = [
+    ("A", "B"),
+    ("B", "C"),
+    ("C", "D"),
+    ("E", "F"),
+    ("F", "G"),
+    ("G", "H"),
+    ("A", "E"),
+    ("B", "F"),
+    ("C", "G"),
+    ("D", "H"),
+]
+
+
+def grid(cla: Mapping[str, int] | None = None, **kwargs: Any) -> RegionsInstance:
+    return tiny(
+        GRID_EDGES,
+        cla or {c: 10 for c in GRID_POINTS},
+        points=GRID_POINTS,
+        **kwargs,
+    )
+
+
+def fast(**options: Any) -> Request:
+    """A request for the tiny graphs: no distance limit, one worker, a generous time limit."""
+    return Request(
+        **{"time_limit": 20.0, "threads": 1, "max_miles": None, "baseline_draws": 10, **options}
+    )
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize(
+    "weights",
+    [Weights(), Weights(compactness=0.0), Weights(residential=0.0, secure=0.0), Weights(secure=5)],
+)
+def test_grid_optimum_matches_brute_force(k: int, weights: Weights) -> None:
+    inst = grid(
+        {"A": 12, "B": 8, "C": 10, "D": 15, "E": 9, "F": 11, "G": 7, "H": 10},
+        res_demand={"A": 20, "B": 5, "C": 5, "D": 30, "E": 5, "F": 5, "G": 5, "H": 5},
+        res_supply={"A": 0, "B": 30, "C": 0, "D": 0, "E": 0, "F": 0, "G": 40, "H": 10},
+    )
+    request = fast(k=k, tolerance=0.4, weights=weights)
+    proposal = solve(inst, request)
+    assert proposal.status is ProposalStatus.OPTIMAL
+    assert proposal.objective == pytest.approx(brute_force_best(inst, request), abs=1e-3)
+    assert proposal.bound >= proposal.objective - 1e-3
+
+
+def test_path_with_a_lock_matches_brute_force() -> None:
+    points = {c: (float(i), 0.0) for i, c in enumerate("ABCDEFG")}
+    edges = list(itertools.pairwise("ABCDEFG"))
+    cla = {"A": 5, "B": 9, "C": 6, "D": 8, "E": 7, "F": 4, "G": 9}
+    inst = tiny(edges, cla, points=points)
+    lock = Lock("Pathfinder", ("C", "D"))
+    request = fast(k=4, tolerance=0.5, locks=(lock,))
+    proposal = solve(inst, request)
+    assert proposal.status is ProposalStatus.OPTIMAL
+    assert proposal.lookup["C"] == proposal.lookup["D"] == "Pathfinder"
+    assert proposal.objective == pytest.approx(brute_force_best(inst, request), abs=1e-3)
+
+
+def test_self_sufficiency_pulls_demand_next_to_supply() -> None:
+    # Path A-B-C-D, equal children; homes only in A and D; demand only in B and C: the best
+    # 2-RCC split pairs each demand LA with a supply LA, not A|BCD or ABC|D.
+    points = {c: (float(i), 0.0) for i, c in enumerate("ABCD")}
+    inst = tiny(
+        list(itertools.pairwise("ABCD")),
+        {c: 10 for c in "ABCD"},
+        points=points,
+        res_demand={"A": 0, "B": 10, "C": 10, "D": 0},
+        res_supply={"A": 10, "B": 0, "C": 0, "D": 10},
+    )
+    request = fast(k=2, tolerance=0.6, weights=Weights(compactness=0.0))
+    proposal = solve(inst, request)
+    assert proposal.lookup["A"] == proposal.lookup["B"] != proposal.lookup["C"]
+    assert proposal.score.self_sufficiency["residential"] == pytest.approx(100.0)
+
+
+def test_within_regions_keeps_rccs_inside_regions() -> None:
+    regions = {c: ("North" if c in "ABEF" else "South") for c in GRID_POINTS}
+    inst = grid(regions=regions)
+    request = fast(k=4, tolerance=0.25, within_regions=True)
+    proposal = solve(inst, request)
+    assert proposal.status is ProposalStatus.OPTIMAL
+    assert proposal.objective == pytest.approx(brute_force_best(inst, request), abs=1e-3)
+
+
+def test_k_larger_than_the_las_is_refused() -> None:
+    with pytest.raises(InfeasibleRequestError, match="K larger than the LAs"):
+        propose(grid(), fast(k=9))
+
+
+def test_non_contiguous_lock_is_refused() -> None:
+    request = fast(k=3, locks=(Lock("Split", ("A", "D")),))
+    with pytest.raises(InfeasibleRequestError, match="'Split' breaks contiguity"):
+        propose(grid(), request)
+
+
+def test_lock_that_cuts_off_a_small_piece_is_refused() -> None:
+    points = {c: (float(i), 0.0) for i, c in enumerate("ABCDE")}
+    inst = tiny(list(itertools.pairwise("ABCDE")), {c: 10 for c in "ABCDE"}, points=points)
+    # Locking B leaves A alone (10 children) but proposed RCCs must hold 15 +-10%.
+    request = fast(k=3, tolerance=0.1, locks=(Lock("Middle", ("B",)),))
+    with pytest.raises(InfeasibleRequestError, match=r"tolerance too tight.*locks or regions cut"):
+        propose(inst, request)
+
+
+def test_tolerance_too_tight_for_a_big_la_is_refused() -> None:
+    cla = {c: 10 for c in GRID_POINTS} | {"A": 40}
+    with pytest.raises(InfeasibleRequestError, match="tolerance too tight: LA A alone"):
+        propose(grid(cla), fast(k=4, tolerance=0.1))
+
+
+def test_infeasibility_proven_by_the_solver_names_the_balance_tolerance() -> None:
+    # A star: hub H with leaves A, B, C, all 10 children. Two RCCs of exactly 20 would need
+    # two leaves together without the hub, which is not contiguous.
+    points = {"H": (0.0, 0.0), "A": (1.0, 0.0), "B": (0.0, 1.0), "C": (-1.0, 0.0)}
+    inst = tiny([("H", "A"), ("H", "B"), ("H", "C")], {c: 10 for c in "HABC"}, points=points)
+    with pytest.raises(InfeasibleRequestError, match=r"CP-SAT proved.*balance tolerance"):
+        propose(inst, fast(k=2, tolerance=0.0))
+
+
+def test_too_many_locks_for_k_is_refused() -> None:
+    locks = (Lock("One", ("A",)), Lock("Two", ("B",)))
+    with pytest.raises(InfeasibleRequestError, match="exceed the number of locked groups"):
+        check_request(grid(), Request(k=2, locks=locks))
+
+
+def test_baseline_partitions_are_contiguous_and_balanced() -> None:
+    inst = grid({"A": 12, "B": 8, "C": 10, "D": 15, "E": 9, "F": 11, "G": 7, "H": 10})
+    for seed in range(5):
+        request = Request(k=3, tolerance=0.3, seed=seed, baseline_draws=5)
+        lookup = baseline_partition(inst, request)
+        assert lookup is not None
+        assert_valid(inst, request, lookup)
+
+
+def test_compare_reports_every_grouping() -> None:
+    inst = grid()
+    lookups = {"halves": {c: ("L" if c in "ABEF" else "R") for c in inst.codes}}
+    table = compare(inst, lookups)
+    assert table.loc[0, "rccs"] == 2
+    assert table.loc[0, "all_contiguous"]
+    assert table.loc[0, "max_balance_deviation_pct"] == pytest.approx(0.0)
+
+
+def test_parse_weights() -> None:
+    assert parse_weights("secure=3, compactness=0.5") == Weights(secure=3.0, compactness=0.5)
+    with pytest.raises(ValueError, match="KEY=NUMBER"):
+        parse_weights("distance=1")
+    with pytest.raises(ValueError, match="not a number"):
+        parse_weights("secure=lots")
+
+
+def test_read_lock_csv_names_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "locks.csv"
+    path.write_text("la_code,rcc\nE08000001,Bolton pair\nE0800XXXX,Bolton pair\nE08000002,\n")
+    with pytest.raises(ProblemValidationError) as info:
+        read_lock_csv(path)
+    text = str(info.value)
+    assert "locks.csv row 3, column la_code" in text
+    assert "locks.csv row 4, column rcc" in text
+    path.write_text("la_code,rcc\nE08000001,Bolton pair\ne08000002,Bolton pair\n")
+    (lock,) = read_lock_csv(path)
+    assert lock == Lock("Bolton pair", ("E08000001", "E08000002"))
+
+
+def test_suppress_small_counts() -> None:
+    assert [suppress(v) for v in (0, 1, 5, 6, 4.6)] == [0, "c", "c", 6, "c"]
