@@ -146,8 +146,12 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def read_result(directory: str | Path, *, plan: bool = False) -> MapInputs:
-    """Read allocation.csv, supply.csv and rccs.csv (and plan_actions.csv when `plan`)."""
+def read_result(
+    directory: str | Path, *, plan: bool = False, plan_actions: str | Path | None = None
+) -> MapInputs:
+    """Read allocation.csv, supply.csv and rccs.csv from a `rcc solve` folder, and, when
+    `plan`, plan_actions.csv from `plan_actions` (a file or a `rcc plan` folder; default the
+    same folder)."""
     folder = Path(directory)
     if not folder.is_dir():
         raise MapInputError(f"{folder}: not a folder")
@@ -160,6 +164,13 @@ def read_result(directory: str | Path, *, plan: bool = False) -> MapInputs:
     rccs = dict(zip(_text(rcc_frame["la_code"]), _text(rcc_frame["rcc"]), strict=True))
     actions = None
     if plan:
-        path = folder / "plan_actions.csv"
+        path = Path(plan_actions) if plan_actions is not None else folder
+        if path.is_dir():
+            path = path / "plan_actions.csv"
+        if not path.is_file():
+            raise MapInputError(
+                f"{path}: not found; a plan map needs the plan_actions.csv that "
+                "`rcc plan --out DIR` writes (pass --plan DIR)"
+            )
         actions = clean_plan_actions(_read(path), source=str(path))
     return MapInputs(allocation=allocation, supply=supply, rccs=rccs, plan_actions=actions)

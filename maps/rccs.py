@@ -90,12 +90,13 @@ def rcc_map(
         values[(rcc, "places")] = int(stock["capacity"].sum())
         values[(rcc, "used")] = int(stock["used"].sum())
         for setting in settings_present:
-            values[(rcc, setting)] = int(stock.loc[stock["setting"] == setting, "capacity"].sum())
+            places = int(stock.loc[stock["setting"] == setting, "capacity"].sum())
+            values[(rcc, "places", setting)] = places
         need_keys = [(rcc, n) for n in (*NEEDS, "other_need")]
         groups += [
             Group((rcc, "children"), need_keys),
             Group((rcc, "children"), [(rcc, "inside")]),
-            Group((rcc, "places"), [(rcc, x) for x in settings_present]),
+            Group((rcc, "places"), [(rcc, "places", x) for x in settings_present]),
             Group((rcc, "places"), [(rcc, "used")]),
         ]
     disclosure = protect(values, suppression=settings.suppression, groups=groups)
@@ -112,11 +113,11 @@ def rcc_map(
             "members": ", ".join(names[c] for c in members),
             "children": disclosure.count((rcc, "children")),
         }
-        p |= {need: disclosure.count((rcc, need)) for need in NEEDS}
+        p |= {f"need_{need}": disclosure.count((rcc, need)) for need in NEEDS}
         p["inside"] = disclosure.count((rcc, "inside"))
         p["self_sufficiency"] = disclosure.rate((rcc, "inside"), (rcc, "children"))
         p["places"] = disclosure.count((rcc, "places"))
-        p |= {x: disclosure.count((rcc, x)) for x in settings_present}
+        p |= {f"places_{x}": disclosure.count((rcc, "places", x)) for x in settings_present}
         p["used"] = disclosure.count((rcc, "used"))
         props[rcc] = p
         shares[rcc] = disclosure.ratio((rcc, "inside"), (rcc, "children"))
@@ -125,11 +126,10 @@ def rcc_map(
     colour = classify(SELF_SUFFICIENCY_BREAKS, SEQUENTIAL)
     fields = [("rcc", "RCC"), ("pathfinder", "Pathfinder"), ("members", "Member LAs")]
     fields += [("children", "Children")]
-    fields += [(n, f"  needing {n}") for n in NEEDS]
+    fields += [(f"need_{n}", f"  needing {n}") for n in NEEDS]
     fields += [("inside", "Placed inside the RCC"), ("self_sufficiency", "Self-sufficiency")]
-    fields += [("places", "Places")] + [
-        (x, f"  {SETTING_LABELS.get(x, x)}") for x in settings_present
-    ]
+    fields += [("places", "Places")]
+    fields += [(f"places_{x}", f"  {SETTING_LABELS.get(x, x)}") for x in settings_present]
     fields += [("used", "Places used")]
     add_choropleth(
         m,
