@@ -122,7 +122,9 @@ class PlanOptions:
     - `same_rcc`: also arcs to every LA of the home LA's RCC;
     - `price_tiers`: existing places of an LA and setting are priced in this many tiers;
     - `candidate_las`: LAs where new capacity may be created (None: every LA of the problem);
-    - `solver`: "scip", "highs" or "sat" (CP-SAT) for the plan; the do-nothing LP uses GLOP;
+    - `solver`: "highs" (default), "scip" or "sat" (CP-SAT) for the plan; the do-nothing LP
+      uses GLOP. Measured on the national five-year plan (tests/benchmarks): HiGHS proved the
+      optimum in 84 s, SCIP stopped at a 0.68% gap after 73 s, CP-SAT at 0.63% after 187 s;
     - `time_limit` seconds and `relative_gap` (stop when proven within it); `threads`.
     """
 
@@ -130,7 +132,7 @@ class PlanOptions:
     same_rcc: bool = True
     price_tiers: int = 3
     candidate_las: tuple[str, ...] | None = None
-    solver: str = "scip"
+    solver: str = "highs"
     time_limit: float | None = 120.0
     relative_gap: float = 0.001
     threads: int = 1

@@ -283,6 +283,10 @@ def synth(
 # ----------------------------------------------------------------------------- rcc plan / compare
 
 
+def _money(value: float) -> str:
+    return f"-£{-value:,.0f}" if value < 0 else f"£{value:,.0f}"
+
+
 def _plan_tables(result: Any) -> list[Any]:
     """One table of actions per RCC, then the final year with and without the plan."""
     tables: list[Any] = []
@@ -290,7 +294,9 @@ def _plan_tables(result: Any) -> list[Any]:
     for rcc, part in actions.groupby("rcc", sort=True):
         table = Table(title=f"{rcc}: plan actions")
         for name in ("year", "opens", "LA", "action", "units", "places", "capital", "weekly"):
-            table.add_column(name, justify="left" if name in ("LA", "action") else "right")
+            table.add_column(
+                name, justify="left" if name in ("LA", "action") else "right", no_wrap=True
+            )
         for row in part.itertuples(index=False):
             table.add_row(
                 str(row.year),
@@ -299,8 +305,8 @@ def _plan_tables(result: Any) -> list[Any]:
                 str(row.action),
                 f"{int(row.units):,}",
                 f"{int(row.places):,}",
-                f"£{float(row.capital):,.0f}",
-                f"£{float(row.weekly_running):,.0f}",
+                _money(float(row.capital)),
+                _money(float(row.weekly_running)),
             )
         tables.append(table)
     final = Table(title=f"Final year {result.years[-1]}: with and without the plan")
@@ -308,10 +314,12 @@ def _plan_tables(result: Any) -> list[Any]:
         final.add_column(name, justify="left" if name == "indicator" else "right")
     with_, without = result.final_year("with_plan"), result.final_year("without_plan")
     for key, value in with_.items():
-        fmt = "£{:,.0f}" if key == "weekly_cost" else "{:,.0f}"
         diff = value - without[key]
-        sign = "+" if diff > 0 else ""
-        final.add_row(key, fmt.format(without[key]), fmt.format(value), sign + fmt.format(diff))
+        if key == "weekly_cost":
+            cells = [_money(without[key]), _money(value), ("+" if diff > 0 else "") + _money(diff)]
+        else:
+            cells = [f"{without[key]:,.0f}", f"{value:,.0f}", f"{diff:+,.0f}"]
+        final.add_row(key, *cells)
     tables.append(final)
     return tables
 
@@ -342,7 +350,7 @@ def plan(
     scenario: Annotated[
         Path | None, typer.Option(help="scenario.json applied to the problem first")
     ] = None,
-    solver: Annotated[str, typer.Option(help="MIP solver: scip, highs or sat")] = "scip",
+    solver: Annotated[str, typer.Option(help="MIP solver: highs, scip or sat")] = "highs",
     time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 120.0,
     gap: Annotated[float, typer.Option(help="Stop when the proven relative gap is below")] = 0.001,
     k_nearest: Annotated[int, typer.Option(help="Arcs to the k nearest LAs per setting")] = 8,
