@@ -112,12 +112,18 @@ def la_resolver(england: England | None = None) -> dict[str, str]:
 
 
 def resolve_las(values: pd.Series, resolver: Mapping[str, str]) -> pd.Series:
-    """GSS code for each value (code, DfE number or name), "" where it does not resolve."""
+    """GSS code for each value (code, DfE number or name), "" where it does not resolve.
+
+    Each distinct value is resolved once, so a million rows of a few LAs cost a few lookups.
+    """
     text = values.astype(str).str.strip()
-    upper = text.str.upper().str.replace(r"^(\d+)\.0$", r"\1", regex=True)
-    by_code = upper.map(resolver)
-    by_name = text.map(lambda v: _by_name(v, resolver))
-    return by_code.fillna(by_name).fillna("").astype(str)
+    found = {v: _resolve_one(v, resolver) for v in pd.unique(text)}
+    return text.map(found).astype(str)
+
+
+def _resolve_one(value: str, resolver: Mapping[str, str]) -> str:
+    code = re.sub(r"^(\d+)\.0$", r"\1", value.upper())
+    return resolver.get(code) or _by_name(value, resolver)
 
 
 def _by_name(name: str, resolver: Mapping[str, str]) -> str:

@@ -365,8 +365,11 @@ def _read_text_csv(path: Path, issues: _Issues) -> pd.DataFrame | None:
 
 def _codes(values: pd.Series) -> pd.Series:
     """Codes as text: upper case, inner spaces removed, Excel's trailing '.0' dropped."""
-    text = values.astype(str).str.strip().str.upper().str.replace(r"\s+", "", regex=True)
-    return text.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+    text = values.astype(str)
+    clean = {
+        v: re.sub(r"^(\d+)\.0$", r"\1", re.sub(r"\s+", "", v.upper())) for v in pd.unique(text)
+    }
+    return text.map(clean).astype(str)
 
 
 _DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
