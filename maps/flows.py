@@ -27,7 +27,7 @@ from maps.style import (
     classify,
     new_map,
 )
-from maps.suppress import Disclosure, Group, protect
+from maps.suppress import Disclosure, Group, Suppression, protect
 
 __all__ = ["BALANCE_BREAKS", "DEFAULT_TOP", "flow_table", "flows_map"]
 
@@ -202,7 +202,12 @@ def flows_map(
         entries += [LegendEntry(c, lbl) for c, lbl in zip(DIVERGING, _BALANCE_LABELS, strict=True)]
         entries.append(LegendEntry(HIDDEN_COLOUR, "c (suppressed) or no flows"))
     add_legend(m, "Setting (lines) and LA balance (fill)", entries, footnotes=footnotes)
-    add_note(m, _hidden_note(table, drawn, not_drawn, disclosure, top=top))
+    add_note(
+        m,
+        _hidden_note(
+            table, drawn, not_drawn, disclosure, top=top, suppression=settings.suppression
+        ),
+    )
     return m
 
 
@@ -213,16 +218,19 @@ def _hidden_note(
     disclosure: Disclosure,
     *,
     top: int,
+    suppression: Suppression,
 ) -> list[str]:
+    """What is drawn and what is not; numbers of flows are suppressed like counts (a flow
+    is at least one child)."""
     if table.empty:
         return ["No child is placed outside their home LA."]
-    lines = [f"Showing the {len(drawn):,} largest flows (of {len(table):,}; limit {top:,})."]
-    if len(not_drawn):
-        lines.append(
-            f"Not drawn: {len(not_drawn):,} smaller flows with "
-            f"{disclosure.count(('not_drawn',))} children in all."
-        )
-    return lines
+    if not len(not_drawn):
+        return [f"Showing all {suppression.format(len(drawn))} flows."]
+    return [
+        f"Showing the {suppression.format(len(drawn))} largest flows (limit {top:,}).",
+        f"Not drawn: {suppression.format(len(not_drawn))} smaller flows with "
+        f"{disclosure.count(('not_drawn',))} children in all.",
+    ]
 
 
 def _add_balance(

@@ -86,13 +86,12 @@ def rcc_map(
         values[(rcc, "inside")] = int(mine["inside"].sum())
         for need in NEEDS:
             values[(rcc, need)] = int((mine["need"] == need).sum())
-        values[(rcc, "other_need")] = len(mine) - sum(values[(rcc, n)] for n in NEEDS)
         values[(rcc, "places")] = int(stock["capacity"].sum())
         values[(rcc, "used")] = int(stock["used"].sum())
         for setting in settings_present:
             places = int(stock.loc[stock["setting"] == setting, "capacity"].sum())
             values[(rcc, "places", setting)] = places
-        need_keys = [(rcc, n) for n in (*NEEDS, "other_need")]
+        need_keys = [(rcc, n) for n in NEEDS]  # any other need is in the remainder
         groups += [
             Group((rcc, "children"), need_keys),
             Group((rcc, "children"), [(rcc, "inside")]),

@@ -39,6 +39,10 @@ class Suppression:
         """True for a count from 1 to the threshold (when suppression is on)."""
         return self.enabled and 0 < abs(value) <= self.threshold
 
+    def format(self, value: int) -> str:
+        """A standalone count (no published total to protect): 'c' when small."""
+        return SUPPRESSED if self.is_small(value) else f"{int(value):,}"
+
     @property
     def note(self) -> str:
         """The legend line that explains "c" (no digit that could be read as a count)."""

@@ -424,7 +424,7 @@ def test_flows_largest_first_per_setting_with_hidden_note(
     smallest_drawn = min(int(f["properties"]["children"]) for f in drawn)
     assert smallest_drawn == int(table["children"].iloc[39])
     note = parsed.panels["rcc-note"]
-    assert f"of {len(table):,}" in note
+    assert "Showing the 40 largest flows (limit 40)" in note
     hidden = int(table["children"].iloc[40:].sum())
     assert f"{len(table) - 40:,} smaller flows with {hidden:,} children" in note
     for layer in line_layers:

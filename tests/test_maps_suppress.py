@@ -1,0 +1,283 @@
+"""Small-number suppression: the rules on small hand-made cases, a property over random
+tables, and the proof on real map HTML that no count from 1 to 5 is shown or recoverable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable
+
+import folium
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_maps import (
+    ParsedMap,
+    parse_map,
+    plan_actions_for,
+    random_allocation,
+    settings_for,
+    supply_for,
+)
+
+from geodata.rcc import default_lookup
+from maps import (
+    MapGeometry,
+    Suppression,
+    flows_map,
+    out_of_area_map,
+    plan_map,
+    rcc_map,
+    render_html,
+    sufficiency_map,
+)
+from maps.suppress import SUPPRESSED, Group, protect
+
+OFF = Suppression(enabled=False)
+ON = Suppression()
+
+
+# ---------------------------------------------------------------- the rules, by hand
+def test_primary_hides_one_to_five_only() -> None:
+    d = protect({"a": 0, "b": 1, "c": 5, "d": 6, "e": 120}, suppression=ON)
+    assert [d.count(k) for k in "abcde"] == ["0", "c", "c", "6", "120"]
+
+
+def test_threshold_is_configurable() -> None:
+    d = protect({"a": 8, "b": 11}, suppression=Suppression(threshold=10))
+    assert (d.count("a"), d.count("b")) == ("c", "11")
+
+
+def test_complement_of_a_part_is_protected() -> None:
+    # 40 children, 37 outside the LA: the 3 inside would follow by subtraction
+    d = protect({"n": 40, "out": 37}, suppression=ON, groups=[Group("n", ["out"])])
+    assert (d.count("n"), d.count("out")) == ("40", "c")
+    assert d.rate("out", "n") == SUPPRESSED
+
+
+def test_one_suppressed_part_pulls_the_next_smallest() -> None:
+    values = {"t": 60, "a": 3, "b": 9, "c": 48}
+    d = protect(values, suppression=ON, groups=[Group("t", ["a", "b", "c"])])
+    assert d.hidden == {"a", "b"}  # 3 alone would be 60 - 9 - 48
+
+
+def test_total_first_hides_the_total_instead() -> None:
+    values = {"t": 60, "placed": 58, "unplaced": 2}
+    d = protect(values, suppression=ON, groups=[Group("t", ["placed", "unplaced"], True)])
+    assert d.hidden == {"t", "unplaced"}
+
+
+def test_small_difference_of_a_pair_is_hidden() -> None:
+    d = protect({"places": 30, "children": 27}, suppression=ON, pairs=[("places", "children")])
+    assert d.hidden == {"children"}
+    assert d.difference("places", "children") == SUPPRESSED
+
+
+def test_internal_maps_show_everything() -> None:
+    d = protect({"a": 3}, suppression=OFF, groups=[Group("a", [])])
+    assert d.count("a") == "3" and not d.hidden
+
+
+def test_unknown_group_key_is_an_error() -> None:
+    with pytest.raises(KeyError, match="nope"):
+        protect({"a": 3}, suppression=ON, groups=[Group("a", ["nope"])])
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[dict[Hashable, int], list[Group]]:
+    """Random rows of parts with their totals (some parts unpublished) and column totals."""
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    cells = {(r, c): draw(st.integers(0, 12)) for r in range(rows) for c in range(cols)}
+    published = [k for k in cells if draw(st.integers(0, 4)) > 0]  # the rest only in totals
+    values: dict[Hashable, int] = {k: cells[k] for k in published}
+    groups = []
+    for r in range(rows):
+        values[("row", r)] = sum(cells[(r, c)] for c in range(cols))
+        groups.append(Group(("row", r), [k for k in published if k[0] == r]))
+    for c in range(cols):
+        values[("col", c)] = sum(cells[(r, c)] for r in range(rows))
+        groups.append(Group(("col", c), [k for k in published if k[1] == c]))
+    return values, groups
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables())
+def test_nothing_small_is_shown_or_recoverable(table: tuple[dict[Hashable, int], list]) -> None:
+    values, groups = table
+    d = protect(values, suppression=ON, groups=groups)
+    for key, value in values.items():
+        if 1 <= value <= 5:
+            assert key in d.hidden
+    for g in groups:
+        if g.total in d.hidden:
+            continue
+        recoverable = values[g.total] - sum(values[p] for p in g.parts if p not in d.hidden)
+        assert not 1 <= recoverable <= 5, (g, recoverable)
+
+
+# ---------------------------------------------------------------- the proof on map HTML
+SMALL = re.compile(r"(?<![\w.,£])[+-]?[1-5](?![\w.,%])")
+
+
+def _count(value: str) -> int | None:
+    """A shown count as a number, None when suppressed."""
+    if value == SUPPRESSED:
+        return None
+    return int(value.replace(",", "").replace("+", ""))
+
+
+def _displayed_text(parsed: ParsedMap) -> list[str]:
+    texts = [parsed.panel_text(), *parsed.layers]
+    for layer in parsed.layers.values():
+        for props in layer.shown():
+            texts += props.values()
+    return texts
+
+
+@pytest.fixture(scope="module")
+def inputs() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    allocation = random_allocation(seed=7, scale=0.05)
+    return allocation, supply_for(allocation), default_lookup()
+
+
+def _maps(
+    inputs: tuple[pd.DataFrame, pd.DataFrame, dict[str, str]], *, public: bool
+) -> dict[str, folium.Map]:
+    allocation, supply, lookup = inputs
+    s = settings_for(MapGeometry.hex(), public=public)
+    return {
+        "out-of-area": out_of_area_map(allocation, lookup, settings=s),
+        "flows": flows_map(allocation, lookup, settings=s, top=150),
+        "flows-la": flows_map(allocation, lookup, settings=s, la="E10000030"),
+        "rccs": rcc_map(allocation, supply, lookup, settings=s),
+        "sufficiency-rcc": sufficiency_map(allocation, supply, lookup, settings=s, level="rcc"),
+        "plan": plan_map(allocation, supply, lookup, plan_actions_for(lookup), settings=s),
+    }
+
+
+@pytest.fixture(scope="module")
+def public_maps(inputs: tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]) -> dict[str, ParsedMap]:
+    return {k: parse_map(render_html(m)) for k, m in _maps(inputs, public=True).items()}
+
+
+def test_no_count_from_one_to_five_anywhere_in_a_public_map(
+    public_maps: dict[str, ParsedMap],
+) -> None:
+    for kind, parsed in public_maps.items():
+        shown = _displayed_text(parsed)
+        assert len(shown) > 100, kind
+        offenders = [t for t in shown if SMALL.search(t)]
+        assert offenders == [], (kind, offenders[:5])
+        assert any(t == SUPPRESSED for t in shown), f"{kind}: nothing was suppressed at all"
+
+
+def test_the_same_maps_internal_do_show_small_counts(
+    inputs: tuple[pd.DataFrame, pd.DataFrame, dict[str, str]],
+) -> None:
+    """The sweep above can see small numbers: without suppression they are there."""
+    for kind, m in _maps(inputs, public=False).items():
+        shown = _displayed_text(parse_map(render_html(m)))
+        assert any(SMALL.search(t) for t in shown), kind
+        assert SUPPRESSED not in shown, kind
+
+
+def _pairs_ok(values: dict[str, int | None], relations: list[tuple[str, str]]) -> list[str]:
+    bad = []
+    for whole, part in relations:
+        a, b = values.get(whole), values.get(part)
+        if a is not None and b is not None and 1 <= abs(a - b) <= 5:
+            bad.append(f"{whole}-{part}={a - b}")
+    return bad
+
+
+def test_out_of_area_totals_do_not_reveal_a_suppressed_cell(
+    public_maps: dict[str, ParsedMap],
+) -> None:
+    layer = public_maps["out-of-area"].layers["Placed outside their LA"]
+    relations = [
+        ("children", "placed"),
+        ("placed", "out_of_la"),
+        ("placed", "over_20_miles"),
+        ("placed", "out_of_rcc"),
+        ("placed", "out_of_la_over_20_miles"),
+        ("out_of_la", "out_of_la_over_20_miles"),
+        ("over_20_miles", "out_of_la_over_20_miles"),
+        ("out_of_la", "out_of_rcc"),
+    ]
+    for feature in layer.features:
+        p = feature["properties"]
+        counts = {k: _count(p[k]) for k in ("children", "placed", "unplaced")}
+        counts |= {k: _count(p[k]) for k, _ in relations if k in p}
+        counts |= {k: _count(p[k]) for _, k in relations}
+        assert _pairs_ok(counts, relations) == [], (p["name"], p)
+        if counts["children"] is not None and counts["unplaced"] is None:
+            assert counts["placed"] is None, p
+        for metric in ("out_of_la", "over_20_miles", "out_of_rcc"):
+            if counts[metric] is None:
+                assert p[f"{metric}_pct"] == SUPPRESSED, p
+    hidden = [f["id"] for f in layer.features if f["properties"]["out_of_la"] == SUPPRESSED]
+    assert hidden
+    for fid in hidden:
+        assert layer.styles[fid]["fillColor"] == "#bdbdbd", "a suppressed share has no colour"
+
+
+def test_flow_totals_do_not_reveal_a_suppressed_flow(public_maps: dict[str, ParsedMap]) -> None:
+    parsed = public_maps["flows"]
+    balance = {
+        f["id"]: f["properties"]
+        for f in parsed.layers["Balance: placed in by others minus placed out"].features
+    }
+    lines = [
+        f
+        for name, layer in parsed.layers.items()
+        if name.startswith("Flows: ")
+        for f in layer.features
+    ]
+    for code, p in balance.items():
+        for side, pos in (("out", 0), ("in", 1)):
+            total = _count(p[side])
+            if total is None:
+                continue
+            mine = [f for f in lines if f["id"].split(">")[pos] == code]
+            shown = sum(_count(f["properties"]["children"]) or 0 for f in mine)
+            assert not 1 <= total - shown <= 5, (code, side, total, shown)
+        inn, out = _count(p["in"]), _count(p["out"])
+        if p["net"] != SUPPRESSED:
+            assert inn is not None and out is not None and not 1 <= abs(inn - out) <= 5
+    weights = {
+        layer.styles[f["id"]]["weight"]
+        for layer in parsed.layers.values()
+        for f in layer.features
+        if f["id"].count(">") == 2 and f["properties"]["children"] == SUPPRESSED
+    }
+    assert len(weights) == 1, "every suppressed flow is drawn at the same width"
+
+
+def test_rcc_and_sufficiency_totals_do_not_reveal_a_cell(
+    public_maps: dict[str, ParsedMap],
+) -> None:
+    rccs = public_maps["rccs"].layers["RCCs: self-sufficiency"]
+    for f in rccs.features:
+        p = f["properties"]
+        needs = [_count(p[k]) for k in p if k.startswith("need_")]
+        children = _count(p["children"])
+        if children is not None:
+            assert not 1 <= children - sum(n or 0 for n in needs) <= 5, p
+            inside = _count(p["inside"])
+            assert inside is None or not 1 <= children - inside <= 5, p
+        places = _count(p["places"])
+        settings_shown = [_count(p[k]) for k in p if k.startswith("places_")]
+        if places is not None:
+            rest = places - sum(n or 0 for n in settings_shown)
+            assert not 1 <= rest <= 5, p
+    suff = public_maps["sufficiency-rcc"].layers["Sufficiency: All settings"]
+    for f in suff.features:
+        p = f["properties"]
+        for family in ("all", "foster", "residential", "secure", "supported"):
+            places, children = _count(p[f"{family}_places"]), _count(p[f"{family}_children"])
+            gap = p[f"{family}_gap"]
+            if gap != SUPPRESSED:
+                assert places is not None and children is not None
+                assert not 1 <= abs(places - children) <= 5, p
+            elif places is not None and children is not None:
+                pytest.fail(f"gap hidden but both sides shown: {p}")
