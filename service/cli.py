@@ -483,11 +483,27 @@ def _parse_columns(text: str | None) -> dict[str, list[str]] | None:
     return out
 
 
+def _public_location(table: Any) -> Any:
+    """The placement-location table with small-number suppression (counts 1-5 as "c", and
+    no row or column total lets a reader recover a hidden cell)."""
+    from collections.abc import Hashable
+
+    from maps.suppress import Group, Suppression, protect
+
+    rows, cols = list(table.index), list(table.columns)
+    values: dict[Hashable, int] = {(r, c): int(table.loc[r, c]) for r in rows for c in cols}
+    groups = [Group((r, cols[-1]), [(r, c) for c in cols[:-1]]) for r in rows]
+    groups += [Group((rows[-1], c), [(r, c) for r in rows[:-1]]) for c in cols]
+    shown = protect(values, suppression=Suppression(), groups=groups)
+    return table.apply(lambda col: [shown.count((r, col.name)) for r in rows])
+
+
 _IMPORT_HELP = (
     "Build the optimiser's inputs from an SSDA903 return (and optionally a postcode lookup and "
     "Ofsted's provider list), and measure today's placements as the DfE does.\n\n"
     "Writes children.csv, placements.csv, rccs.csv, las.csv and policy.json (for `rcc validate` "
-    "and `rcc solve`), census.csv, baseline_indicators.csv, placement_location.csv, "
+    "and `rcc solve`), census.csv, baseline_indicators.csv, placement_location.csv (and its "
+    "suppressed placement_location_public.csv), "
     "ofsted_supply.csv and import_report.txt/.json. Rows with errors are listed by file, row and "
     "column; with errors nothing but the report is written unless --keep-going, which leaves the "
     "children concerned out of children.csv and lists them in the report."
@@ -568,6 +584,10 @@ def import_cmd(
     report = result.report
     write_all = report.ok or keep_going
     paths = write_import(result, out, problem=write_all)
+    if write_all:
+        public = out / "placement_location_public.csv"
+        _public_location(result.location).to_csv(public)
+        paths.append(public)
     counts = RichTable(title="SSDA903 import")
     counts.add_column("")
     counts.add_column("", justify="right")
@@ -575,7 +595,10 @@ def import_cmd(
         counts.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     counts.add_row("errors", f"{len(report.errors):,}")
     counts.add_row("warnings", f"{len(report.warnings):,}")
-    location = RichTable(title="Where children live today (DfE placement location)")
+    location = RichTable(
+        title="Where children live today (DfE placement location; exact counts, not for "
+        "publication: see placement_location_public.csv)"
+    )
     location.add_column("")
     for name in result.location.columns:
         location.add_column(str(name), justify="right")
