@@ -170,22 +170,72 @@ def _cheapest_per_child(
     return ci[rows[keep]], pi[cols[keep]]
 
 
+def _aggregate_flows(
+    model: PairModel, blocks: _Groups, groups: _Groups, lb: np.ndarray
+) -> list[IntArray]:
+    """The groups each block would use in the aggregated transportation problem (blocks of
+    children at their centre to groups of placements with their total places), which is
+    small and globally capacity-aware: a good guide to where each child's candidates lie."""
+    n_b, n_g = len(blocks), len(groups)
+    b_idx, g_idx = np.nonzero(np.isfinite(lb))
+    size = np.array([len(m) for m in blocks.members], np.int64)
+    caps = np.array([model.p_cap[m].sum() for m in groups.members], np.int64)
+    sink = n_b + n_g
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    mcf.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate([b_idx, np.arange(n_b), n_b + np.arange(n_g)]),
+        np.concatenate([n_b + g_idx, np.full(n_b, sink), np.full(n_g, sink)]),
+        np.concatenate([size[b_idx], size, caps]),
+        np.concatenate(
+            [
+                np.rint(lb[b_idx, g_idx] * 100).astype(np.int64),
+                np.full(n_b, round(model.problem.policy.unplaced * 100)),
+                np.zeros(n_g, np.int64),
+            ]
+        ),
+    )
+    supplies = np.concatenate([size, np.zeros(n_g, np.int64), [-size.sum()]])
+    mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
+    if mcf.solve() != mcf.OPTIMAL:
+        return [np.zeros(0, np.int64) for _ in range(n_b)]
+    used = mcf.flows(np.arange(len(b_idx))) > 0
+    return [g_idx[used & (b_idx == b)] for b in range(n_b)]
+
+
 def _initial_arcs(model: PairModel, blocks: _Groups, groups: _Groups, *, per_child: int) -> _Arcs:
-    """Each child's cheapest eligible pairs among the placement groups nearest in cost,
-    plus its current placement (so staying put is always on the table)."""
+    """Starting pairs that leave room for everyone: each child's `per_child` cheapest eligible
+    pairs among the groups nearest in cost, and among the groups its block uses in the
+    aggregated transportation problem, spread over those by cumulative places ("slots", as if
+    the block's children took turns) so that a block's children do not all want the same
+    cheapest places. Plus each child's current placement, so staying put is on the table."""
     arcs = _Arcs()
-    floor = np.array([model.p_weekly[m].min() for m in groups.members])
+    floor = np.array([model.p_weekly[m].mean() for m in groups.members])
     lb = _lower_bounds(model, blocks, groups, floor)
     caps = np.array([model.p_cap[m].sum() for m in groups.members])
+    guide = _aggregate_flows(model, blocks, groups, lb)
     for b, children in enumerate(blocks.members):
         order = np.argsort(lb[b], kind="stable")
         order = order[np.isfinite(lb[b, order])]
-        enough = int(np.searchsorted(np.cumsum(caps[order]), 4 * len(children) + 8)) + 1
-        chosen = order[: max(enough, 6)]
-        if len(chosen) == 0:
+        enough = int(np.searchsorted(np.cumsum(caps[order]), 2 * len(children) + 8)) + 1
+        nearest = order[: max(enough, 4)]
+        if len(nearest) == 0:
             continue
-        places = np.concatenate([groups.members[g] for g in chosen])
+        places = np.concatenate([groups.members[g] for g in nearest])
         arcs.add(*_cheapest_per_child(model, children, places, per_child))
+        if len(guide[b]) == 0:
+            continue
+        places = np.concatenate([groups.members[g] for g in guide[b]])
+        arcs.add(*_cheapest_per_child(model, children, places, per_child))
+        rep = model.costs(children[:1], places)
+        by_cost = places[np.argsort(rep.total, kind="stable")]
+        cum = np.cumsum(model.p_cap[by_cost])
+        step = max(1.0, cum[-1] / (3 * len(children)))
+        slots = (np.arange(len(children))[:, None] + len(children) * np.arange(3)) * step
+        pick = np.minimum(np.searchsorted(cum, slots, side="right"), len(by_cost) - 1)
+        rows = np.repeat(children, 3)
+        cols = by_cost[pick].ravel()
+        ok = model.costs(rows, cols).eligible
+        arcs.add(rows[ok], cols[ok])
     cur = np.flatnonzero(model.c_current >= 0)
     ok = model.costs(cur, model.c_current[cur]).eligible
     arcs.add(cur[ok], model.c_current[cur[ok]])
@@ -294,36 +344,64 @@ def _price_all_pairs(
     *,
     per_child: int,
 ) -> _Pricing:
-    """Check every eligible pair, pruning with lower bounds, enumerating where they fail.
+    """Check every eligible pair against the duals, pruning with lower bounds.
 
-    Returns up to `per_child` most negative reduced-cost pairs per child, and the dual bound
-    sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p (valid for any w >= 0).
+    Per block, placement groups are visited in increasing lower bound; a group is skipped for
+    children whose u_c it cannot undercut; a child stops once it has `per_child` improving
+    pairs (only then is its check incomplete). Returns the improving pairs found and the dual
+    bound sum_c min(U, m_c) - sum_p cap_p w_p, where m_c is the least cost(c,p) + w_p seen or
+    the lower bound of the groups not visited (valid for any w >= 0).
     """
     wf = w / COST_SCALE
     uf = u / COST_SCALE
+    tol = 0.5 / COST_SCALE
     floor = np.array([(model.p_weekly[m] + wf[m]).min() for m in groups.members])
     lb_block = _lower_bounds(model, blocks, groups, floor)
-    best = np.minimum(uf, unplaced / COST_SCALE)  # min over all pairs, refined below
+    best = np.minimum(uf, unplaced / COST_SCALE)
     new = _Arcs()
-    tol = 0.5 / COST_SCALE
+    found = np.zeros(model.n_children, np.int64)
     for b, children in enumerate(blocks.members):
-        suspects = np.flatnonzero(lb_block[b] < uf[children].max() - tol)
-        if len(suspects) == 0:
-            continue
-        places = np.concatenate([groups.members[g] for g in suspects])
-        for rows in _chunks(len(children), len(places)):
-            kids = children[rows]
-            pc = model.costs(kids[:, None], places[None, :])
-            total = np.where(pc.eligible, pc.total + wf[places][None, :], np.inf)
-            best[kids] = np.minimum(best[kids], total.min(axis=1))
-            negative = (total - uf[kids][:, None] < -tol).any(axis=1)
-            if negative.any():
-                neg = kids[negative]
-                offsets = wf[places][None, :] - uf[neg][:, None]
-                new.add(*_cheapest_per_child(model, neg, places, per_child, offsets))
+        order = np.argsort(lb_block[b], kind="stable")
+        order = order[lb_block[b, order] < uf[children].max() - tol]
+        active = children
+        for batch in _group_batches(order, groups):
+            batch_lb = lb_block[b, batch[0]]
+            full = active[found[active] >= per_child]
+            # stopped early: the groups not visited cost at least this batch's bound
+            best[full] = np.minimum(best[full], batch_lb)
+            active = active[(uf[active] > batch_lb + tol) & (found[active] < per_child)]
+            if len(active) == 0:
+                break
+            places = np.concatenate([groups.members[g] for g in batch])
+            # a placement's cost at zero miles already at or above every u_c cannot improve
+            # (same home LA and need across the block, so one child stands for all)
+            rep = model.costs(np.full(len(places), active[0]), places)
+            at_zero = rep.total - rep.parts["distance_cost"] - rep.parts["move_cost"]
+            at_zero = np.nan_to_num(at_zero) + wf[places]
+            places = places[at_zero < uf[active].max() - tol]
+            for rows in _chunks(len(active), len(places)):
+                kids = active[rows]
+                pc = model.costs(kids[:, None], places[None, :])
+                total = np.where(pc.eligible, pc.total + wf[places][None, :], np.inf)
+                best[kids] = np.minimum(best[kids], total.min(axis=1))
+                negative = (total - uf[kids][:, None] < -tol).any(axis=1)
+                if negative.any():
+                    neg = kids[negative]
+                    offsets = wf[places][None, :] - uf[neg][:, None]
+                    ci, pi = _cheapest_per_child(model, neg, places, per_child, offsets)
+                    new.add(ci, pi)
+                    np.add.at(found, ci, 1)
     ci, pi = new.arrays(model.n_placements)
     bound = int(np.rint(best.sum() * COST_SCALE)) - int((model.p_cap * w).sum())
     return _Pricing(ci, pi, bound)
+
+
+def _group_batches(order: IntArray, groups: _Groups, places: int = 3000) -> list[IntArray]:
+    """Consecutive runs of `order` holding about `places` placements each."""
+    sizes = np.array([len(groups.members[g]) for g in order])
+    batch = np.cumsum(sizes) // places
+    cuts = np.flatnonzero(batch[1:] != batch[:-1]) + 1
+    return [b for b in np.split(order, cuts) if len(b)]
 
 
 # ----------------------------------------------------------------------------- result
