@@ -1355,6 +1355,8 @@ def import_903(
     }
     if ofsted is not None:
         counts["Ofsted homes added"] = 0 if supply is None else len(supply)
+        outside = int((~ofsted.homes["la"].isin(list(lookup))).sum())
+        counts["Ofsted homes outside the RCC lookup (not added)"] = outside
         counts.update({f"Ofsted rows ignored: {k}": v for k, v in ofsted.ignored.items()})
     report = ImportReport(tuple(errors), tuple(warnings), counts, excluded)
     public = located.drop(columns=[c for c in located.columns if c.startswith("_")])

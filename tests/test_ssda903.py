@@ -371,3 +371,4 @@ def test_rcc_lookup_limits_the_problem(postcodes) -> None:  # type: ignore[no-un
     assert kids.loc["C05", "current_placement"] == ""  # Leeds is outside the lookup
     assert kids.loc["C06", "current_placement"] == ""  # so is the Lancashire secure home
     assert len(kids) == 12  # ... but the children are all still there
+    assert result.report.counts["Ofsted homes outside the RCC lookup (not added)"] == 2

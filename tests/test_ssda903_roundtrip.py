@@ -173,6 +173,10 @@ def test_rcc_import_writes_a_problem_that_validates(tmp_path: Path) -> None:
     ):
         assert (out / name).exists(), name
     assert "Placed outside" in result.output
+    public = pd.read_csv(out / "placement_location_public.csv", dtype=str, index_col=0)
+    cells = public.to_numpy().ravel().tolist()
+    assert "c" in cells
+    assert all(c == "c" or not 1 <= int(c.replace(",", "")) <= 5 for c in cells), cells
     check = runner.invoke(app, ["validate", str(out)])
     assert check.exit_code == 0, check.output
     assert "12 children" in check.output
