@@ -312,6 +312,8 @@ def _age_probabilities(demand: np.ndarray) -> dict[str, np.ndarray]:
         AGE_MIX * everyone - np.bincount(band_of, weights=others, minlength=len(AGE_BANDS)), 0.0
     )
     band_size = np.bincount(band_of, minlength=len(AGE_BANDS))
+    if band_left.sum() <= 0:  # no demand at all: any mix will do, take the national one
+        band_left = AGE_MIX
     foster = band_left[band_of] / band_size[band_of]
     foster /= foster.sum()
     return {"foster": foster, "residential": residential, "secure": secure, "supported": supported}

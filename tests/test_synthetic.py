@@ -259,3 +259,9 @@ def test_round_trip_through_csv(national, tmp_path: Path) -> None:
     pdt.assert_frame_equal(back.placements, national.placements)
     pdt.assert_frame_equal(back.las, national.las)
     assert back.policy == national.policy
+
+
+def test_tiny_scale_gives_an_empty_but_well_formed_problem() -> None:
+    empty = synthesize(scale=1e-6)
+    assert len(empty.children) == 0 and len(empty.placements) == 0
+    assert len(empty.las) == 153
