@@ -477,19 +477,19 @@ def _load(
 def _check_dates(
     df: pd.DataFrame, column: str, issues: _Issues, *, required: bool, label: str
 ) -> pd.Series:
+    """Parse a date column; report unreadable, missing and too-late dates. Messages never
+    repeat a child's dates (the report may be shared): the file, row and column locate them."""
     raw = df[column] if column in df else pd.Series("", index=df.index)
     parsed = _dates(raw)
-    issues.add(df, (raw != "") & parsed.isna(), column, lambda v: f"'{v}' is not a dd/mm/YYYY date")
+    unreadable = f"{label} is not a date in dd/mm/YYYY (or Excel's YYYY-MM-DD) form"
+    issues.add(df, (raw != "") & parsed.isna(), column, unreadable)
     if required:
         issues.add(df, raw == "", column, f"{label} is empty")
-    year_end = pd.to_datetime(df["_year"].astype(str) + "-03-31")
-    late = parsed > year_end
-    issues.add(
-        df,
-        late,
-        column,
-        lambda v: f"{label} {v} is after the end of the collection year",
-    )
+    years = df["_year"].astype(int)
+    late = (parsed > pd.to_datetime(years.astype(str) + "-03-31")).to_numpy()
+    for year in sorted(set(years[late])):
+        text = f"{label} is after 31/03/{year}, the end of the {_year_label(year)} collection year"
+        issues.add(df, late & (years == year).to_numpy(), column, text)
     return parsed
 
 

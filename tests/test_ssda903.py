@@ -234,7 +234,12 @@ def errors() -> ImportResult:
             "DECOM",
             "overlaps an earlier episode of this child (episodes_2023-24.csv row 2)",
         ),
-        ("episodes_2023-24.csv", 4, "DECOM", "after the end of the collection year"),
+        (
+            "episodes_2023-24.csv",
+            4,
+            "DECOM",
+            "DECOM is after 31/03/2024, the end of the 2023/24 collection year",
+        ),
         ("episodes_2023-24.csv", 7, "PLACE", "unknown PLACE code 'X9' for 2023/24"),
         ("episodes_2023-24.csv", 8, "PLACE", "'Z11' is not valid in 2023/24 (valid from 2025/26)"),
         ("episodes_2023-24.csv", 9, "LS", "'Q1' is not a valid LS code"),
@@ -242,7 +247,7 @@ def errors() -> ImportResult:
         ("episodes_2023-24.csv", 11, "DEC", "DEC is before DECOM"),
         ("episodes_2022-23.csv", 2, "PLACE", "'K3' is not valid in 2022/23 (valid from 2023/24)"),
         ("header_2023-24.csv", 4, "SEX", "SEX '3' is not 1 or 2"),
-        ("header_2023-24.csv", 5, "DOB", "'31/02/2010' is not a dd/mm/YYYY date"),
+        ("header_2023-24.csv", 5, "DOB", "DOB is not a date in dd/mm/YYYY"),
         ("header_2023-24.csv", 12, "DOB", "18 or over on the census date"),
     ],
 )
