@@ -565,46 +565,15 @@ def _check_overlaps(episodes: pd.DataFrame, issues: _Issues) -> None:
     episodes.loc[df.index[overlap.to_numpy()], "_error"] = True
 
 
-def read_return(
-    header: Sequence[Path | str] | Path | str,
-    episodes: Sequence[Path | str] | Path | str,
-    *,
-    year: int | None = None,
-    la: str | None = None,
-) -> Return903:
-    """Read and check 903 header and episodes files (files or folders of `*header*.csv` and
-    `*episode*.csv`; several years and several LAs together).
-
-    A file's collection year comes from a YEAR column, else its name ("2023-24", "2024"), else
-    `year` (default 2024). The responsible LA comes from an LA column (GSS code, DfE number or
-    name), else `la`. The census year is `year` when given, else the latest year found.
-    """
-    issues = _Issues()
-    default_year = year or 2024
-    la_code = None
-    if la is not None:
-        resolved = resolve_las(pd.Series([la]), la_resolver()).iat[0]
-        if not resolved:
-            raise ProblemValidationError(
-                [InputIssue("--la", None, None, f"'{la}' is not an English LA code or name")]
-            )
-        la_code = str(resolved)
-    hpaths = _expand([header] if isinstance(header, str | Path) else header, "header")
-    epaths = _expand([episodes] if isinstance(episodes, str | Path) else episodes, "episode")
-    hdr = _load(hpaths, _HEADER_REQUIRED, year=default_year, la=la_code, issues=issues)
-    eps = _load(epaths, _EPISODE_REQUIRED, year=default_year, la=la_code, issues=issues)
-    years = sorted(set(hdr["_year"]) | set(eps["_year"]))
-    maps = {int(y): code_map(int(y)) for y in years}
-    census_year = year or (int(max(years)) if years else default_year)
-
-    # header
+def _check_header(hdr: pd.DataFrame, issues: _Issues) -> pd.DataFrame:
+    """Check SEX and DOB and repeated children; return each child's latest header row."""
     hdr["SEX"] = _codes(hdr["SEX"])
     issues.add(hdr, ~hdr["SEX"].isin(list(_SEX)), "SEX", lambda v: f"SEX '{v}' is not 1 or 2")
     hdr["_dob"] = _check_dates(hdr, "DOB", issues, required=True, label="DOB")
     dup = hdr.duplicated(["_la", "CHILD", "_year"], keep="first") & (hdr["CHILD"] != "")
     issues.add(hdr, dup, "CHILD", "child appears twice in the same year's header")
     hdr = hdr.sort_values("_year", kind="stable")
-    latest = hdr.drop_duplicates(["_la", "CHILD"], keep="last")
+    latest = hdr.drop_duplicates(["_la", "CHILD"], keep="last").copy()
     changed = hdr.merge(
         latest[["_la", "CHILD", "SEX", "_dob"]], on=["_la", "CHILD"], suffixes=("", "_l")
     )
@@ -618,8 +587,14 @@ def read_return(
                 f, int(r), "DOB", "SEX or DOB differs from the latest year's header; latest used"
             )
         )
+    return latest
 
-    # episodes
+
+def _check_episodes(
+    eps: pd.DataFrame, latest: pd.DataFrame, maps: Mapping[int, CodeMap], issues: _Issues
+) -> tuple[pd.DataFrame, int]:
+    """Check dates, codes (against each row's collection year) and overlaps; drop episodes
+    superseded by a later return. Returns the episodes kept and how many were superseded."""
     eps["_decom"] = _check_dates(eps, "DECOM", issues, required=True, label="DECOM")
     eps["_dec"] = _check_dates(eps, "DEC", issues, required=False, label="DEC")
     issues.add(eps, eps["_dec"] < eps["_decom"], "DEC", "DEC is before DECOM")
@@ -664,6 +639,14 @@ def read_return(
             eps[col] = ""
     eps["URN"] = normalise_urn(eps["URN"])
     _check_overlaps(eps, issues)
+    return eps, superseded
+
+
+def _link_header_and_episodes(
+    hdr: pd.DataFrame, latest: pd.DataFrame, eps: pd.DataFrame, issues: _Issues
+) -> None:
+    """Flag episodes of a child with no header row, warn of a header with no episodes, and
+    carry errors on any year's header row to the child's latest header row."""
     known = set(zip(hdr["_la"], hdr["CHILD"], strict=True))
     no_header = pd.Series(
         [k not in known for k in zip(eps["_la"], eps["CHILD"], strict=True)],
@@ -679,9 +662,44 @@ def read_return(
     issues.add(latest, lonely, "CHILD", "header row with no episodes", error=False)
     # Errors on header rows of earlier years reach the latest row of the same child.
     bad_children = set(zip(hdr["_la"][hdr["_error"]], hdr["CHILD"][hdr["_error"]], strict=True))
-    latest = latest.assign(
-        _error=[k in bad_children for k in zip(latest["_la"], latest["CHILD"], strict=True)]
-    )
+    latest["_error"] = [k in bad_children for k in zip(latest["_la"], latest["CHILD"], strict=True)]
+
+
+def read_return(
+    header: Sequence[Path | str] | Path | str,
+    episodes: Sequence[Path | str] | Path | str,
+    *,
+    year: int | None = None,
+    la: str | None = None,
+) -> Return903:
+    """Read and check 903 header and episodes files (files or folders of `*header*.csv` and
+    `*episode*.csv`; several years and several LAs together).
+
+    A file's collection year comes from a YEAR column, else its name ("2023-24", "2024"), else
+    `year` (default 2024). The responsible LA comes from an LA column (GSS code, DfE number or
+    name), else `la`. The census year is `year` when given, else the latest year found.
+    """
+    issues = _Issues()
+    default_year = year or 2024
+    la_code = None
+    if la is not None:
+        resolved = resolve_las(pd.Series([la]), la_resolver()).iat[0]
+        if not resolved:
+            raise ProblemValidationError(
+                [InputIssue("--la", None, None, f"'{la}' is not an English LA code or name")]
+            )
+        la_code = str(resolved)
+    hpaths = _expand([header] if isinstance(header, str | Path) else header, "header")
+    epaths = _expand([episodes] if isinstance(episodes, str | Path) else episodes, "episode")
+    hdr = _load(hpaths, _HEADER_REQUIRED, year=default_year, la=la_code, issues=issues)
+    eps = _load(epaths, _EPISODE_REQUIRED, year=default_year, la=la_code, issues=issues)
+    years = sorted(set(hdr["_year"]) | set(eps["_year"]))
+    maps = {int(y): code_map(int(y)) for y in years}
+    census_year = year or (int(max(years)) if years else default_year)
+
+    latest = _check_header(hdr, issues)
+    eps, superseded = _check_episodes(eps, latest, maps, issues)
+    _link_header_and_episodes(hdr, latest, eps, issues)
     return Return903(
         header=latest.reset_index(drop=True),
         episodes=eps,
@@ -693,27 +711,6 @@ def read_return(
 
 
 # ----------------------------------------------------------------------------- census
-
-CENSUS_COLUMNS = (
-    "la",
-    "child",
-    "child_id",
-    "sex",
-    "age",
-    "ls",
-    "place",
-    "place_provider",
-    "urn",
-    "setting",
-    "dfe_group",
-    "allocatable",
-    "need",
-    "home_post",
-    "pl_post",
-    "status",
-    "file",
-    "row",
-)
 
 
 def census_date(year: int) -> date:
@@ -1390,7 +1387,8 @@ def write_import(
     if result.problem is not None:
         paths += write_problem(result.problem, folder)
     for name, frame, index in (
-        ("census.csv", result.census, False),
+        # Postcodes stay in memory only: the derived LA, location and miles are written.
+        ("census.csv", result.census.drop(columns=["home_post", "pl_post"]), False),
         ("baseline_indicators.csv", result.baseline, False),
         ("placement_location.csv", result.location, True),
         ("ofsted_supply.csv", result.ofsted_supply, False),
