@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -322,4 +322,23 @@ def test_hex_map_makes_no_network_request(browser: Chromium, map_files: dict[str
     report = browser.load(map_files["hex"])
     assert report.requests == []
     assert report.errors == []
+    assert distinct_colours(report.png) > 8
+
+
+def test_real_boundaries_map_loads_offline(
+    browser: Chromium, shared_file: Callable[[str], Path], tmp_path: Path
+) -> None:
+    import geopandas as gpd
+    from test_maps import random_allocation, settings_for
+
+    from geodata.rcc import default_lookup
+    from maps import MapGeometry, out_of_area_map, save_map
+
+    geometry = MapGeometry.from_boundaries(
+        gpd.read_file(shared_file("geodata/england_utla.geojson"))
+    )
+    m = out_of_area_map(random_allocation(), default_lookup(), settings=settings_for(geometry))
+    report = browser.load(save_map(m, tmp_path / "real.html"))
+    assert report.errors == [] and report.requests == []
+    assert report.drawn_paths > 153
     assert distinct_colours(report.png) > 8
