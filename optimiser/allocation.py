@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+CELL = 8_000.0  # metres: the grid cells that group children and placements for lower bounds
 
 
 class SolveStatus(Enum):
@@ -90,12 +91,25 @@ class _Groups:
 
     @classmethod
     def of(
-        cls, keys: tuple[IntArray, IntArray], e: np.ndarray, n: np.ndarray, rcc: IntArray
+        cls,
+        keys: tuple[IntArray, IntArray],
+        e: np.ndarray,
+        n: np.ndarray,
+        rcc: IntArray,
+        *,
+        cell: float | None = None,
     ) -> _Groups:
+        """Group by (LA, kind), and by square grid cells of `cell` metres when given (finer
+        groups have smaller radii and so sharper lower bounds)."""
         la, kind = keys
-        order = np.lexsort((kind, la))
-        key = la[order] * 16 + kind[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        square = (
+            np.zeros(len(la), np.int64)
+            if cell is None
+            else (e // cell).astype(np.int64) * 10_000 + (n // cell).astype(np.int64)
+        )
+        order = np.lexsort((square, kind, la))
+        key = np.stack([la[order], kind[order], square[order]], axis=1)
+        starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]).any(axis=1)])
         members = np.split(order, starts[1:])
         first = order[starts]
         ce = np.array([e[m].mean() for m in members])
@@ -110,23 +124,29 @@ class _Groups:
 
 
 def _lower_bounds(
-    model: PairModel, blocks: _Groups, groups: _Groups, group_floor: np.ndarray
+    model: PairModel,
+    blocks: _Groups,
+    groups: _Groups,
+    group_floor: np.ndarray,
+    rows: slice | IntArray = slice(None),
 ) -> np.ndarray:
-    """LB[b, g]: no pair of a child in block b and a placement in group g costs less.
+    """LB[b, g] for the blocks in `rows`: no pair of a child in block b and a placement in
+    group g costs less.
 
     floor_g (min weekly cost + price in g) + substitution + distance_per_mile x (gap between the
     two circles) + out-of-LA and out-of-RCC penalties; +inf where the setting is not allowed.
     """
     pol = model.problem.policy
-    gap = np.hypot(blocks.e[:, None] - groups.e[None, :], blocks.n[:, None] - groups.n[None, :])
-    gap = np.maximum(0.0, gap - blocks.radius[:, None] - groups.radius[None, :])
-    sub = model.substitution[blocks.kind[:, None], groups.kind[None, :]]
+    be, bn, br = blocks.e[rows, None], blocks.n[rows, None], blocks.radius[rows, None]
+    gap = np.hypot(be - groups.e[None, :], bn - groups.n[None, :])
+    gap = np.maximum(0.0, gap - br - groups.radius[None, :])
+    sub = model.substitution[blocks.kind[rows, None], groups.kind[None, :]]
     lb = (
         group_floor[None, :]
         + np.nan_to_num(sub, nan=np.inf)
         + pol.distance_per_mile * gap / 1609.3
-        + pol.out_of_la * (blocks.la[:, None] != groups.la[None, :])
-        + pol.out_of_rcc * (blocks.rcc[:, None] != groups.rcc[None, :])
+        + pol.out_of_la * (blocks.la[rows, None] != groups.la[None, :])
+        + pol.out_of_rcc * (blocks.rcc[rows, None] != groups.rcc[None, :])
     )
     if pol.max_miles is not None:
         lb[gap / 1609.3 > pol.max_miles] = np.inf
@@ -202,30 +222,39 @@ def _aggregate_flows(
     return [g_idx[used & (b_idx == b)] for b in range(n_b)]
 
 
-def _initial_arcs(model: PairModel, blocks: _Groups, groups: _Groups, *, per_child: int) -> _Arcs:
+def _initial_arcs(
+    model: PairModel,
+    coarse: tuple[_Groups, _Groups],
+    fine: tuple[_Groups, _Groups],
+    *,
+    per_child: int,
+) -> _Arcs:
     """Starting pairs that leave room for everyone: each child's `per_child` cheapest eligible
-    pairs among the groups nearest in cost, and among the groups its block uses in the
-    aggregated transportation problem, spread over those by cumulative places ("slots", as if
-    the block's children took turns) so that a block's children do not all want the same
-    cheapest places. Plus each child's current placement, so staying put is on the table."""
+    pairs among the nearby placements (grid cells nearest in cost until they hold twice the
+    cell's children), and three "slots" spread by cumulative places over the groups its block
+    uses in the aggregated transportation problem (as if the block's children took turns), so a
+    block's children do not all want the same cheapest places. Plus each child's current
+    placement, so staying put is always on the table."""
     arcs = _Arcs()
+    blocks, groups = fine
     floor = np.array([model.p_weekly[m].mean() for m in groups.members])
-    lb = _lower_bounds(model, blocks, groups, floor)
     caps = np.array([model.p_cap[m].sum() for m in groups.members])
-    guide = _aggregate_flows(model, blocks, groups, lb)
     for b, children in enumerate(blocks.members):
-        order = np.argsort(lb[b], kind="stable")
-        order = order[np.isfinite(lb[b, order])]
+        lb = _lower_bounds(model, blocks, groups, floor, np.array([b]))[0]
+        order = np.argsort(lb, kind="stable")
+        order = order[np.isfinite(lb[order])]
         enough = int(np.searchsorted(np.cumsum(caps[order]), 2 * len(children) + 8)) + 1
         nearest = order[: max(enough, 4)]
-        if len(nearest) == 0:
-            continue
-        places = np.concatenate([groups.members[g] for g in nearest])
-        arcs.add(*_cheapest_per_child(model, children, places, per_child))
+        if len(nearest):
+            places = np.concatenate([groups.members[g] for g in nearest])
+            arcs.add(*_cheapest_per_child(model, children, places, per_child))
+    blocks, groups = coarse
+    floor = np.array([model.p_weekly[m].mean() for m in groups.members])
+    guide = _aggregate_flows(model, blocks, groups, _lower_bounds(model, blocks, groups, floor))
+    for b, children in enumerate(blocks.members):
         if len(guide[b]) == 0:
             continue
         places = np.concatenate([groups.members[g] for g in guide[b]])
-        arcs.add(*_cheapest_per_child(model, children, places, per_child))
         rep = model.costs(children[:1], places)
         by_cost = places[np.argsort(rep.total, kind="stable")]
         cum = np.cumsum(model.p_cap[by_cost])
@@ -305,12 +334,12 @@ def _dual_prices(model: PairModel, flow: _Flow, unplaced: int) -> tuple[IntArray
     base[flow.arc_child[own]] = flow.arc_cost[own]
     order = np.argsort(flow.arc_place, kind="stable")
     a_child, a_place, a_cost = flow.arc_child[order], flow.arc_place[order], flow.arc_cost[order]
-    starts = np.flatnonzero(np.r_[True, a_place[1:] != a_place[:-1]])
+    starts = np.flatnonzero(np.r_[len(a_place) > 0, a_place[1:] != a_place[:-1]])
     heads = a_place[starts]
     w = np.zeros(model.n_placements, np.int64)
     for _ in range(model.n_children + model.n_placements + 1):
         u = base + np.where(placed, w[np.maximum(flow.assigned, 0)], 0)
-        best = np.maximum.reduceat(u[a_child] - a_cost, starts) if len(starts) else heads
+        best = np.maximum.reduceat(u[a_child] - a_cost, starts) if len(heads) else heads
         new_w = np.zeros_like(w)
         new_w[heads] = np.maximum(best, 0)
         if np.array_equal(new_w, w):
@@ -356,16 +385,16 @@ def _price_all_pairs(
     uf = u / COST_SCALE
     tol = 0.5 / COST_SCALE
     floor = np.array([(model.p_weekly[m] + wf[m]).min() for m in groups.members])
-    lb_block = _lower_bounds(model, blocks, groups, floor)
     best = np.minimum(uf, unplaced / COST_SCALE)
     new = _Arcs()
     found = np.zeros(model.n_children, np.int64)
     for b, children in enumerate(blocks.members):
-        order = np.argsort(lb_block[b], kind="stable")
-        order = order[lb_block[b, order] < uf[children].max() - tol]
+        lb = _lower_bounds(model, blocks, groups, floor, np.array([b]))[0]
+        order = np.flatnonzero(lb < uf[children].max() - tol)
+        order = order[np.argsort(lb[order], kind="stable")]
         active = children
         for batch in _group_batches(order, groups):
-            batch_lb = lb_block[b, batch[0]]
+            batch_lb = lb[batch[0]]
             full = active[found[active] >= per_child]
             # stopped early: the groups not visited cost at least this batch's bound
             best[full] = np.minimum(best[full], batch_lb)
@@ -498,10 +527,14 @@ def solve(
     say = progress or (lambda _msg: None)
     model = PairModel.from_problem(problem)
     unplaced = round(problem.policy.unplaced * COST_SCALE)
-    groups = _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc)
-    blocks = _Groups.of((model.c_la, model.c_need), model.c_e, model.c_n, model.c_rcc)
+    coarse = (
+        _Groups.of((model.c_la, model.c_need), model.c_e, model.c_n, model.c_rcc),
+        _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc),
+    )
+    blocks = _Groups.of((model.c_la, model.c_need), model.c_e, model.c_n, model.c_rcc, cell=CELL)
+    groups = _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc, cell=CELL)
     say(f"building candidates for {model.n_children:,} children, {model.n_placements:,} placements")
-    arcs = _initial_arcs(model, blocks, groups, per_child=candidates_per_child)
+    arcs = _initial_arcs(model, coarse, (blocks, groups), per_child=candidates_per_child)
     proven, bound, rounds, flow = False, -np.inf, 0, None
     for rounds in range(1, max_rounds + 1):
         ci, pi = arcs.arrays(model.n_placements)

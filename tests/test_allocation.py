@@ -1,0 +1,266 @@
+"""Each allocation rule alone on a tiny case whose optimum is computed by hand, plus property
+tests against an independent LP of the same problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ortools.linear_solver import pywraplp
+
+from optimiser.allocation import SolveStatus, solve
+from optimiser.pairs import PairModel
+from optimiser.problem import NEEDS, SETTINGS, Policy, Problem, default_substitutions, las_frame
+from optimiser.validate import check_allocation
+
+MILE = 1609.3
+# Hartlepool and Stockton in one RCC, Middlesbrough in another.
+LOOKUP = {"E06000001": "North", "E06000004": "North", "E06000002": "South"}
+HOME = (400_000.0, 500_000.0)
+
+
+def child(cid: str, **kw: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "child_id": cid,
+        "home_la": "E06000001",
+        "need": "foster",
+        "age": 8,
+        "sex": "F",
+        "sibling_group": "",
+        "current_placement": "",
+        "easting": HOME[0],
+        "northing": HOME[1],
+    }
+    row.update(kw)
+    return row
+
+
+def place(pid: str, *, miles: float = 0.0, **kw: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "placement_id": pid,
+        "setting": "foster_inhouse",
+        "la": "E06000001",
+        "easting": HOME[0] + miles * MILE,
+        "northing": HOME[1],
+        "capacity": 1,
+        "weekly_cost": 600.0,
+        "min_age": 0,
+        "max_age": 17,
+        "sexes": "any",
+        "provider": "",
+        "ofsted_rating": "",
+    }
+    row.update(kw)
+    return row
+
+
+def problem(children: list[dict], places: list[dict], **policy: object) -> Problem:
+    pol = Policy(
+        **{
+            "distance_per_mile": 0.0,
+            "out_of_la": 0.0,
+            "out_of_rcc": 0.0,
+            "move": 0.0,
+            "sibling_split": 0.0,
+            "unplaced": 10_000.0,
+            **policy,
+        }  # type: ignore[arg-type]
+    )
+    return Problem(pd.DataFrame(children), pd.DataFrame(places), las_frame(LOOKUP), pol)
+
+
+def solved(p: Problem) -> pd.Series:
+    """Solve, check with the independent validator, and return child -> placement."""
+    result = solve(p)
+    verdict = check_allocation(p, result.assignments, objective=result.objective)
+    assert verdict.ok, str(verdict)
+    if not p.children["sibling_group"].ne("").any():
+        assert result.status is SolveStatus.OPTIMAL
+        assert result.bound == pytest.approx(result.objective, rel=1e-9)
+    return result.assignments.set_index("child_id")["placement_id"]
+
+
+def test_capacity_sends_the_second_child_to_the_dearer_place() -> None:
+    p = problem(
+        [child("a"), child("b")],
+        [place("cheap", weekly_cost=500.0), place("dear", weekly_cost=900.0)],
+    )
+    got = solved(p)
+    assert sorted(got) == ["cheap", "dear"]
+    assert solve(p).objective == pytest.approx(1400.0)
+
+
+def test_unplaced_when_nothing_is_eligible_and_when_all_is_full() -> None:
+    p = problem(
+        [child("a", need="secure"), child("b"), child("c")],
+        [place("only", capacity=1)],
+    )
+    result = solve(p)
+    reasons = result.assignments.set_index("child_id")["unplaced_reason"]
+    assert reasons["a"] == "no_eligible_placement"
+    assert sorted(reasons[["b", "c"]]) == ["", "no_free_place"]
+    assert result.objective == pytest.approx(600.0 + 2 * 10_000.0)
+
+
+def test_substitution_penalty_and_forbidden_settings() -> None:
+    # a foster child may step up to a children's home at a penalty; secure is never allowed
+    p = problem(
+        [child("a", age=12)],
+        [
+            place("home", setting="residential_private", weekly_cost=5000.0),
+            place("secure", setting="secure", weekly_cost=100.0),
+        ],
+    )
+    assert solved(p)["a"] == "home"
+    penalty = default_substitutions()["foster"]["residential_private"]
+    assert solve(p).objective == pytest.approx(5000.0 + penalty)
+
+
+def test_age_and_sex_eligibility() -> None:
+    p = problem(
+        [child("boy", sex="M", age=15), child("girl", sex="F", age=3)],
+        [
+            place("girls-only", sexes="F", weekly_cost=100.0),
+            place("teens", min_age=12, weekly_cost=200.0),
+        ],
+    )
+    got = solved(p)
+    assert got["boy"] == "teens" and got["girl"] == "girls-only"
+
+
+def test_distance_and_max_miles() -> None:
+    kids = [child("a")]
+    places = [place("near", miles=10, weekly_cost=700.0), place("far", miles=30, weekly_cost=600)]
+    # 10 GBP a mile: near costs 700 + 100 = 800, far 600 + 300 = 900
+    assert solved(problem(kids, places, distance_per_mile=10.0))["a"] == "near"
+    assert solved(problem(kids, places, distance_per_mile=1.0))["a"] == "far"
+    assert solved(problem(kids, places, distance_per_mile=1.0, max_miles=20.0))["a"] == "near"
+    result = solve(problem(kids, places, distance_per_mile=1.0, max_miles=5.0))
+    assert result.assignments.loc[0, "unplaced_reason"] == "no_eligible_placement"
+
+
+def test_move_penalty_keeps_a_settled_child_in_place() -> None:
+    kids = [child("a", current_placement="current")]
+    places = [place("current", weekly_cost=900.0), place("cheaper", weekly_cost=700.0)]
+    assert solved(problem(kids, places, move=500.0))["a"] == "current"
+    assert solved(problem(kids, places, move=100.0))["a"] == "cheaper"
+    assert solve(problem(kids, places, move=100.0)).objective == pytest.approx(800.0)
+
+
+def test_out_of_la_versus_out_of_rcc() -> None:
+    kids = [child("a")]
+    places = [
+        place("other-la-same-rcc", la="E06000004", weekly_cost=600.0),
+        place("other-rcc", la="E06000002", weekly_cost=500.0),
+    ]
+    # outside the LA costs 50 either way; outside the RCC 200 more: 650 vs 750
+    got = solved(problem(kids, places, out_of_la=50.0, out_of_rcc=200.0))
+    assert got["a"] == "other-la-same-rcc"
+    got = solved(problem(kids, places, out_of_la=50.0, out_of_rcc=50.0))
+    assert got["a"] == "other-rcc"
+
+
+def test_sibling_split_penalty_keeps_siblings_together() -> None:
+    kids = [child("a", sibling_group="G1"), child("b", sibling_group="G1")]
+    places = [place("single", weekly_cost=500.0), place("pair", capacity=2, weekly_cost=650.0)]
+    # apart: 500 + 650 + 400 split = 1550; together: 1300
+    result = solve(problem(kids, places, sibling_split=400.0))
+    assert set(result.assignments["placement_id"]) == {"pair"}
+    assert result.objective == pytest.approx(1300.0)
+    assert check_allocation(
+        problem(kids, places, sibling_split=400.0), result.assignments, objective=1300.0
+    ).ok
+
+
+def test_secure_demand_far_above_supply_reports_unplaced_and_never_raises() -> None:
+    kids = [child(f"s{i}", need="secure", age=14) for i in range(40)]
+    places = [place("sch", setting="secure", capacity=3, weekly_cost=8000.0)]
+    result = solve(problem(kids, places))
+    assert (result.assignments["placement_id"] == "sch").sum() == 3
+    assert (result.assignments["unplaced_reason"] == "no_free_place").sum() == 37
+    assert result.status is SolveStatus.OPTIMAL
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+def lp_optimum(p: Problem) -> float:
+    """The same problem as a plain LP over every eligible pair (GLOP): an independent solver.
+    The constraint matrix is totally unimodular, so the LP optimum is the integer optimum."""
+    model = PairModel.from_problem(p)
+    ci, pi = np.meshgrid(np.arange(model.n_children), np.arange(model.n_placements), indexing="ij")
+    pc = model.costs(ci.ravel(), pi.ravel())
+    ci, pi, cost = ci.ravel()[pc.eligible], pi.ravel()[pc.eligible], pc.total[pc.eligible]
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    x = [lp.NumVar(0, 1, f"assign_{c}_{q}") for c, q in zip(ci, pi, strict=True)]
+    y = [lp.NumVar(0, 1, f"unplaced_{c}") for c in range(model.n_children)]
+    for c in range(model.n_children):
+        lp.Add(sum(x[k] for k in np.flatnonzero(ci == c)) + y[c] == 1)
+    for q in range(model.n_placements):
+        arcs = np.flatnonzero(pi == q)
+        if len(arcs):
+            lp.Add(sum(x[k] for k in arcs) <= int(model.p_cap[q]))
+    lp.Minimize(
+        sum(float(v) * var for v, var in zip(cost, x, strict=True)) + p.policy.unplaced * sum(y)
+    )
+    assert lp.Solve() == pywraplp.Solver.OPTIMAL
+    return float(lp.Objective().Value())
+
+
+@st.composite
+def small_problems(draw: st.DrawFn) -> Problem:
+    seed = draw(st.integers(0, 2**31 - 1))
+    n_c = draw(st.integers(1, 25))
+    n_p = draw(st.integers(1, 12))
+    rng = np.random.default_rng(seed)
+    las = list(LOOKUP)
+    kids = [
+        child(
+            f"c{i}",
+            home_la=str(rng.choice(las)),
+            need=str(rng.choice(NEEDS)),
+            age=int(rng.integers(0, 18)),
+            sex=str(rng.choice(["F", "M"])),
+            easting=HOME[0] + rng.normal(0, 20_000),
+            northing=HOME[1] + rng.normal(0, 20_000),
+        )
+        for i in range(n_c)
+    ]
+    places = [
+        place(
+            f"p{j}",
+            setting=str(rng.choice(SETTINGS)),
+            la=str(rng.choice(las)),
+            miles=float(rng.uniform(0, 40)),
+            capacity=int(rng.integers(0, 4)),
+            weekly_cost=float(np.round(rng.uniform(400, 9000), 2)),
+            min_age=int(rng.integers(0, 12)),
+            max_age=int(rng.integers(12, 18)),
+            sexes=str(rng.choice(["F", "M", "any"])),
+        )
+        for j in range(n_p)
+    ]
+    for k in kids:
+        if rng.random() < 0.2:
+            k["current_placement"] = f"p{rng.integers(0, n_p)}"
+    return problem(
+        kids,
+        places,
+        distance_per_mile=12.0,
+        out_of_la=300.0,
+        out_of_rcc=600.0,
+        move=1500.0,
+        max_miles=float(rng.choice([30.0, 1e9])),
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems())
+def test_optimal_and_valid_on_random_problems(p: Problem) -> None:
+    result = solve(p, candidates_per_child=1)
+    verdict = check_allocation(p, result.assignments, objective=result.objective)
+    assert verdict.ok, str(verdict)
+    assert result.status is SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(lp_optimum(p), rel=1e-6)
