@@ -133,8 +133,12 @@ def flows_map(
         _add_balance(m, geometry.polygons, names, disclosure)
     else:
         _add_council(m, geometry.polygons, names, la, disclosure)
-    biggest = float(drawn["children"].max()) if len(drawn) else 1.0
-    hidden_weight = _weight(settings.suppression.threshold, biggest)
+    shown_sizes = [values[k] for k in flow_keys if disclosure.shown(k)]
+    biggest = float(max(shown_sizes, default=0))
+    # every suppressed flow gets one width: that of a flow at the threshold, or thin when
+    # nothing is shown to scale against
+    threshold = settings.suppression.threshold
+    hidden_weight = _weight(threshold, biggest) if biggest > threshold else _MIN_WEIGHT + 1.0
     present = [s for s in SETTING_COLOURS if s in set(drawn["setting"])]
     present += sorted(set(drawn["setting"]) - set(SETTING_COLOURS))
     weights: dict[str, float] = {}
@@ -201,7 +205,8 @@ def flows_map(
     if la is None:
         entries += [LegendEntry(c, lbl) for c, lbl in zip(DIVERGING, _BALANCE_LABELS, strict=True)]
         entries.append(LegendEntry(HIDDEN_COLOUR, "c (suppressed) or no flows"))
-    add_legend(m, "Setting (lines) and LA balance (fill)", entries, footnotes=footnotes)
+    heading = "Setting (lines) and LA balance (fill)" if la is None else "Setting (lines)"
+    add_legend(m, heading, entries, footnotes=footnotes)
     add_note(
         m,
         _hidden_note(
@@ -225,7 +230,9 @@ def _hidden_note(
     if table.empty:
         return ["No child is placed outside their home LA."]
     if not len(not_drawn):
-        return [f"Showing all {suppression.format(len(drawn))} flows."]
+        if suppression.is_small(len(drawn)):
+            return ["Showing all flows."]
+        return [f"Showing all {len(drawn):,} flows."]
     return [
         f"Showing the {suppression.format(len(drawn))} largest flows (limit {top:,}).",
         f"Not drawn: {suppression.format(len(not_drawn))} smaller flows with "
