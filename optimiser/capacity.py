@@ -150,6 +150,8 @@ class PlanModel:
     unplaced: pd.DataFrame
     decisions: pd.DataFrame
     size: dict[str, int]
+    counted: pd.Series
+    balance: pd.Series
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ class PlanResult:
     size: dict[str, int]
     fell_back_to_nothing: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    pricing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def capital_total(self) -> float:
@@ -338,10 +341,10 @@ def build_plan_model(
     add_capital_budgets(model, decisions, costs)
     flows = add_flow_vars(model, arcs, cohorts)
     unplaced = add_unplaced_vars(model, cohorts)
-    add_each_child_counted(model, flows, unplaced)
+    counted = add_each_child_counted(model, flows, unplaced)
     pool_use = add_pool_use_vars(model, pools, years)
     new_use = add_new_use_vars(model, decisions, years)
-    add_pool_balance(model, flows, pool_use, new_use)
+    balance = add_pool_balance(model, flows, pool_use, new_use)
     add_new_places_open(model, decisions, new_use)
     set_objective(model, problem, flows, pool_use, unplaced, decisions, years)
     size = {
@@ -352,7 +355,9 @@ def build_plan_model(
         "cohorts": len(cohorts),
         "pools": len(pools),
     }
-    return PlanModel(model, years, flows, pool_use, new_use, unplaced, decisions, size)
+    return PlanModel(
+        model, years, flows, pool_use, new_use, unplaced, decisions, size, counted, balance
+    )
 
 
 def add_action_vars(
@@ -450,17 +455,26 @@ def add_unplaced_vars(model: mb.Model, cohorts: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def add_each_child_counted(model: mb.Model, flows: pd.DataFrame, unplaced: pd.DataFrame) -> None:
+def add_each_child_counted(
+    model: mb.Model, flows: pd.DataFrame, unplaced: pd.DataFrame
+) -> pd.Series:
     """Every forecast child is placed or unplaced, never dropped:
     sum_{l,s} flow[h,n,l,s,y] + unplaced[h,n,y] = children[h,n,y]."""
     groups = flows.groupby(["home_la", "need", "year"])["var"].agg(list)
+    made = {}
     for row in unplaced.itertuples():
         key = (row.home_la, row.need, row.year)
         terms = [*groups.get(key, []), row.var]
-        model.add(
+        made[key] = model.add(
             mb.LinearExpr.sum(terms) == row.children,
             name=f"each_child_counted[{row.home_la},{row.need},{row.year}]",
         )
+    return _constraint_series(made, ["home_la", "need", "year"])
+
+
+def _constraint_series(made: dict[tuple[Any, ...], Any], names: list[str]) -> pd.Series:
+    index = pd.MultiIndex.from_tuples(list(made), names=names)
+    return pd.Series(list(made.values()), index=index, dtype=object)
 
 
 def add_pool_use_vars(model: mb.Model, pools: pd.DataFrame, years: tuple[int, ...]) -> pd.DataFrame:
@@ -485,7 +499,7 @@ def add_new_use_vars(
 
 def add_pool_balance(
     model: mb.Model, flows: pd.DataFrame, pool_use: pd.DataFrame, new_use: pd.DataFrame
-) -> None:
+) -> pd.Series:
     """Children placed in an LA's setting fill its places:
     sum_{h,n} flow[h,n,l,s,y] = sum_p use[p,y] + new_use[l,s,y] for every (l, s, y)."""
     keys = ["placement_la", "setting", "year"]
@@ -497,9 +511,13 @@ def add_pool_balance(
         ],
         ignore_index=True,
     )
+    made = {}
     for (la, setting, year), part in stacked.groupby(keys):
         expr = mb.LinearExpr.weighted_sum(list(part["var"]), list(part["sign"]))
-        model.add(expr == 0, name=f"pool_balance[{la},{setting},{year}]")
+        made[(la, setting, year)] = model.add(
+            expr == 0, name=f"pool_balance[{la},{setting},{year}]"
+        )
+    return _constraint_series(made, keys)
 
 
 def add_new_places_open(model: mb.Model, decisions: pd.DataFrame, new_use: pd.DataFrame) -> None:
@@ -694,11 +712,14 @@ def solve_plan(
     costs: PlanCosts | None = None,
     options: PlanOptions | None = None,
     end_private: bool = True,
+    price_pruned: bool = True,
 ) -> PlanResult:
     """Solve the do-nothing LP and the plan MIP on the same forecast; return a `PlanResult`.
 
     A plan never costs more than doing nothing: if the solver stops with a worse incumbent (or
-    none), the result is the do-nothing plan, flagged `fell_back_to_nothing`.
+    none), the result is the do-nothing plan, flagged `fell_back_to_nothing`. With
+    `price_pruned`, the arcs left out by the k-nearest restriction are priced with LP duals
+    (of the do-nothing LP, and of the plan with its decisions fixed) and the counts reported.
     """
     costs = costs or PlanCosts()
     options = options or PlanOptions()
@@ -742,6 +763,19 @@ def solve_plan(
             ended = _ended_private(built, pool_with, pool_without, problem.rcc_of)
             if not ended.empty:
                 actions = pd.concat([actions, ended], ignore_index=True)
+    pricing: dict[str, Any] = {}
+    if price_pruned:
+        pricing["without_plan"] = price_pruned_arcs(problem, nothing, lp)
+        if not fell_back:
+            fixed, fixed_lp = _fixed_decisions_lp(problem, demand, built, mip, costs, options)
+            pricing["with_plan"] = price_pruned_arcs(problem, fixed, fixed_lp)
+        for side, found in pricing.items():
+            if found["negative"]:
+                notes.append(
+                    f"{side}: {found['negative']:,} of {found['pruned_arcs']:,} arcs left out by "
+                    f"k_nearest={options.k_nearest} would lower the cost (by up to "
+                    f"£{-found['most_negative_weekly']:,.0f} a child a week); raise k_nearest"
+                )
     flows = with_flows.merge(
         without_flows[[*_FLOW_KEYS, "children"]],
         on=_FLOW_KEYS,
@@ -778,7 +812,69 @@ def solve_plan(
         size=built.size,
         fell_back_to_nothing=fell_back,
         notes=tuple(notes),
+        pricing=pricing,
     )
+
+
+def price_pruned_arcs(problem: Problem, built: PlanModel, solver: mb.Solver) -> dict[str, float]:
+    """Price every arc the k-nearest restriction left out, with the duals of a solved LP.
+
+    With pi[h,n,y] the dual of each_child_counted and sigma[l,s,y] that of pool_balance, an
+    arc left out has reduced cost 52 x cost - pi - sigma. None negative means the flows are
+    optimal over ALL arcs (for the LP's fixed decisions): the restriction cost nothing.
+    Arcs to an (LA, setting) with no places in the model cannot carry children and are skipped.
+    Returns pruned_arcs (priced), negative (count) and most_negative_weekly (GBP per child).
+    """
+    pi = pd.Series(solver.dual_values(built.counted).to_numpy(), index=built.counted.index)
+    sigma = pd.Series(solver.dual_values(built.balance).to_numpy(), index=built.balance.index)
+    places = built.balance.index.to_frame(index=False)
+    pools = places[["placement_la", "setting"]].drop_duplicates()
+    everywhere = candidate_arcs(
+        problem,
+        pools,
+        {},
+        k_nearest=len(problem.las),
+        same_rcc=False,
+    )
+    arcs = built.unplaced[["home_la", "need", "year"]].merge(everywhere, on=["home_la", "need"])
+    arcs = arcs.merge(places, on=["placement_la", "setting", "year"])
+    kept = built.flows[_FLOW_KEYS].assign(_kept=True)
+    arcs = arcs.merge(kept, on=_FLOW_KEYS, how="left")
+    arcs = arcs[arcs["_kept"].isna()]
+    if arcs.empty:
+        return {"pruned_arcs": 0, "negative": 0, "most_negative_weekly": 0.0}
+    dual_pi = pi.reindex(pd.MultiIndex.from_frame(arcs[["home_la", "need", "year"]])).to_numpy()
+    dual_sigma = sigma.reindex(
+        pd.MultiIndex.from_frame(arcs[["placement_la", "setting", "year"]])
+    ).to_numpy()
+    reduced = WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma
+    negative = reduced < -1e-6 * max(1.0, float(np.abs(dual_pi).max()))
+    return {
+        "pruned_arcs": len(arcs),
+        "negative": int(negative.sum()),
+        "most_negative_weekly": float(min(0.0, reduced.min()) / WEEKS),
+    }
+
+
+def _fixed_decisions_lp(
+    problem: Problem,
+    demand: pd.DataFrame,
+    built: PlanModel,
+    mip: mb.Solver,
+    costs: PlanCosts,
+    options: PlanOptions,
+) -> tuple[PlanModel, mb.Solver]:
+    """The plan model again with every decision fixed at the MIP's values, solved as an LP."""
+    fixed = build_plan_model(problem, demand, costs=costs, options=options)
+    for column in ("units", "places"):
+        values = solver_values(mip, built.decisions[column]).round().to_numpy()
+        for var, value in zip(fixed.decisions[column], values, strict=True):
+            var.is_integral = False
+            var.lower_bound = var.upper_bound = float(value)
+    lp, status, _ = _solve(fixed, "glop", options)
+    if status != mb.SolveStatus.OPTIMAL:
+        raise RuntimeError(f"the plan LP with fixed decisions did not solve: {lp.status_string}")
+    return fixed, lp
 
 
 def solver_values(solver: mb.Solver, variables: pd.Series) -> pd.Series:
@@ -812,6 +908,7 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
         "fell_back_to_nothing": result.fell_back_to_nothing,
         "notes": list(result.notes),
         "restrictions": list(RESTRICTIONS),
+        "pruned_arc_pricing": result.pricing,
         "with_plan": _ints(result.final_year("with_plan")),
         "without_plan": _ints(result.final_year("without_plan")),
         "costs": costs.to_json(),

@@ -240,3 +240,32 @@ def test_plan_validated_by_solving_the_child_level_allocation() -> None:
     final = result.final_year("with_plan")
     placed = solved_with.assignments[solved_with.assignments["placement_id"] != ""]
     assert int(placed["out_of_la"].astype(bool).sum()) == final["out_of_la"]
+
+
+def test_pruned_arcs_are_priced_with_duals() -> None:
+    # Hartlepool's nearest private home (Middlesbrough) is dear; London's is cheap even with
+    # the distance and out-of-area penalties: an arc the k=1 restriction leaves out.
+    problem = make_problem(
+        [(HARTLEPOOL, "residential", 14)],
+        [("residential_private", MIDDLESBROUGH, 1, 9000), ("residential_private", CITY, 1, 3000)],
+    )
+    demand = forecast_demand(problem, years=2)
+    no_building = replace(PlanCosts(), actions={})
+    narrow = solve_plan(
+        problem, demand, costs=no_building, options=replace(OPTIONS, k_nearest=1, same_rcc=False)
+    )
+    assert narrow.pricing["with_plan"]["negative"] == 2  # one arc, two years
+    assert narrow.pricing["without_plan"]["negative"] == 2
+    assert any("arcs left out" in note for note in narrow.notes)
+    wide = solve_plan(
+        problem, demand, costs=no_building, options=replace(OPTIONS, k_nearest=2, same_rcc=False)
+    )
+    assert wide.pricing["with_plan"] == {
+        "pruned_arcs": 0,
+        "negative": 0,
+        "most_negative_weekly": 0.0,
+    }
+    assert wide.objective < narrow.objective
+    # The reduced cost is exactly the weekly saving of the better arc.
+    saving = narrow.pricing["without_plan"]["most_negative_weekly"]
+    assert -saving * 52 * 2 == pytest.approx(narrow.objective - wide.objective)
