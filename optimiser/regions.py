@@ -70,7 +70,7 @@ import enum
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,7 @@ __all__ = [
     "compare",
     "england_instance",
     "evaluate",
+    "improve_locally",
     "parse_weights",
     "preset_locks",
     "propose",
@@ -523,12 +524,14 @@ def baseline_partition(
     *,
     seed: int | None = None,
     draws: int | None = None,
-    fits: Any = None,
+    fits: Callable[[Sequence[Sequence[str]]], bool] | None = None,
+    polish: Callable[[dict[str, str]], dict[str, str]] | None = None,
 ) -> dict[str, str] | None:
     """Best of `draws` seeded recursive spanning-tree partitions (by `evaluate`), or None.
 
     Locked groups keep their names; proposed RCCs get readable names. `fits(groups)` may
-    reject a draw (used for the solver's warm start, which must respect `max_miles`).
+    reject a draw (used for the solver's warm start, which must respect `max_miles`);
+    `polish(lookup)` may improve each draw before it is scored (the warm start's local search).
     """
     plan = check_request(inst, request)
     rng = np.random.default_rng(request.seed if seed is None else seed)
@@ -545,10 +548,84 @@ def baseline_partition(
             if fits is not None and not fits(groups):
                 continue
             lookup = _lookup_from_groups(inst, groups, request.locks)
+            if polish is not None:
+                lookup = polish(lookup)
             score = evaluate(inst, lookup, weights=request.weights, locks=request.locks)
             if best is None or score.objective > best[0]:
                 best = (score.objective, lookup)
     return None if best is None else best[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Local search: boundary moves that keep contiguity, balance and the distance limit
+# --------------------------------------------------------------------------------------------
+
+
+def improve_locally(
+    inst: RegionsInstance, request: Request, lookup: Mapping[str, str], *, max_passes: int = 50
+) -> dict[str, str]:
+    """Move single boundary LAs between neighbouring proposed RCCs while the objective rises.
+
+    A move is kept only when both RCCs stay contiguous and within the balance band, and each
+    keeps a centre within `max_miles` of all its LAs; locked groups never change. This is the
+    "boundary move" step of region-building heuristics (e.g. AZP), used to polish the warm start.
+    """
+    plan = check_request(inst, request)
+    idx = inst.index
+    miles = inst.miles()
+    cla = np.asarray(inst.cla, dtype=float)
+    settings = inst.objective_settings
+    dem = {s: np.asarray(inst.demand[s], dtype=float) for s in settings}
+    sup = {s: np.asarray(inst.supply[s], dtype=float) for s in settings}
+    met_pts = {s: request.weights.setting(s) * 100.0 / float(dem[s].sum()) for s in settings}
+    miles_pts = request.weights.compactness / float(cla.sum())
+
+    def value(members: list[int]) -> float | None:
+        found = _best_centre(members, cla, miles, request.max_miles)
+        if found is None:
+            return None
+        points = sum(
+            met_pts[s] * min(float(dem[s][members].sum()), float(sup[s][members].sum()))
+            for s in settings
+        )
+        unconstrained = _best_centre(members, cla, miles)
+        assert unconstrained is not None
+        return points - miles_pts * unconstrained[1]
+
+    locked = {c for lock in request.locks for c in lock.members}
+    label = {c: lookup[c] for c in plan.unlocked}
+    groups: dict[str, list[int]] = {}
+    for c in plan.unlocked:
+        groups.setdefault(label[c], []).append(idx[c])
+    load = {g: float(cla[m].sum()) for g, m in groups.items()}
+    for _ in range(max_passes):
+        improved = False
+        for code in plan.unlocked:
+            a = label[code]
+            i = idx[code]
+            if len(groups[a]) == 1 or load[a] - cla[i] < plan.lo - 1e-9:
+                continue
+            rest = [m for m in groups[a] if m != i]
+            for b in sorted({label[v] for v in plan.graph[code] if v not in locked} - {a}):
+                if load[b] + cla[i] > plan.hi + 1e-9:
+                    continue
+                if not is_contiguous([inst.codes[m] for m in rest], plan.graph):
+                    break
+                new_a, new_b = value(rest), value([*groups[b], i])
+                old_a, old_b = value(groups[a]), value(groups[b])
+                if new_a is None or new_b is None or old_a is None or old_b is None:
+                    continue
+                if new_a + new_b > old_a + old_b + 1e-9:
+                    groups[a], groups[b] = rest, [*groups[b], i]
+                    load[a] -= cla[i]
+                    load[b] += cla[i]
+                    label[code] = b
+                    improved = True
+                    break
+        if not improved:
+            break
+    parts = [[inst.codes[m] for m in members] for members in groups.values()]
+    return _lookup_from_groups(inst, parts, request.locks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -977,7 +1054,9 @@ class _Trace(cp_model.CpSolverSolutionCallback):
         self.points.append((time.perf_counter() - self.start, value))
 
 
-def _fits_radius(inst: RegionsInstance, max_miles: float | None, miles: np.ndarray) -> Any:
+def _fits_radius(
+    inst: RegionsInstance, max_miles: float | None, miles: np.ndarray
+) -> Callable[[Sequence[Sequence[str]]], bool]:
     idx = inst.index
     cla = np.asarray(inst.cla, dtype=float)
 
@@ -1010,7 +1089,12 @@ def propose(inst: RegionsInstance, request: Request) -> Proposal:
             (),
         )
     miles = inst.miles()
-    warm = baseline_partition(inst, request, fits=_fits_radius(inst, request.max_miles, miles))
+    warm = baseline_partition(
+        inst,
+        request,
+        fits=_fits_radius(inst, request.max_miles, miles),
+        polish=lambda lookup: improve_locally(inst, request, lookup),
+    )
     built = build_model(inst, request, plan)
     if warm is not None:
         _hint(built, inst, warm, miles)
@@ -1307,7 +1391,11 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
 
 
 def allocation_comparison(
-    lookups: Mapping[str, Mapping[str, str]], *, seed: int = 1, time_limit: float = 60.0
+    lookups: Mapping[str, Mapping[str, str]],
+    *,
+    seed: int = 1,
+    scale: float = 0.25,
+    time_limit: float = 30.0,
 ) -> pd.DataFrame | str:
     """National allocation indicators when the allocation optimiser runs with each lookup.
 
@@ -1332,10 +1420,14 @@ def allocation_comparison(
         )
     rows = []
     for label, lookup in lookups.items():
-        problem = synthesize(seed=seed, rccs=dict(lookup), sibling_groups=False)
+        problem = synthesize(seed=seed, scale=scale, rccs=dict(lookup), sibling_groups=False)
         result = solve(problem, time_limit=time_limit)
         national = indicators(result.assignments)
-        row: dict[str, Any] = {"grouping": label, "status": getattr(result.status, "name", "")}
+        row: dict[str, Any] = {
+            "grouping": label,
+            "status": getattr(result.status, "name", ""),
+            "seconds": result.wall_seconds,
+        }
         for col in ALLOCATION_COLUMNS:
             if col in national.columns:
                 row[col] = national[col].iloc[0]

@@ -788,8 +788,11 @@ def rccs_propose(
     seed: Annotated[int, typer.Option(help="Seed of the baseline and the solver")] = 1,
     allocation: Annotated[
         bool,
-        typer.Option(help="Also run the allocation optimiser on synthetic England per grouping"),
-    ] = True,
+        typer.Option(
+            help="Also run the allocation optimiser per grouping on a quarter-scale synthetic "
+            "England (slow: about half a minute per grouping)"
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option(help="Folder for rccs.csv, rccs_summary.csv, ...")] = Path(
         "rccs-out"
     ),
@@ -845,16 +848,8 @@ def rccs_propose(
     )
     summary = summary_frame(proposal.score)
     rccs = Table(title=f"Proposed RCCs ({proposal.status.value})")
-    for col in (
-        "rcc",
-        "las",
-        "children_in_care",
-        "cla_vs_mean",
-        "residential_self_sufficiency_pct",
-        "secure_self_sufficiency_pct",
-        "max_internal_miles",
-    ):
-        rccs.add_column(col.replace("_", " "), justify="left" if col == "rcc" else "right")
+    for label in ("RCC", "LAs", "CLA", "vs mean", "resid. %", "secure %", "max mi"):
+        rccs.add_column(label, justify="left" if label == "RCC" else "right")
     for row in summary.itertuples(index=False):
         rccs.add_row(
             f"{row.rcc}{' (locked)' if row.locked else ''}",
@@ -866,11 +861,20 @@ def rccs_propose(
             f"{row.max_internal_miles:.0f}",
         )
     console.print(rccs)
-    cmp_table = Table(title="Comparison (self-sufficiency %, miles; higher objective is better)")
+    short = {
+        "grouping": "grouping",
+        "rccs": "RCCs",
+        "objective": "objective",
+        "residential_self_sufficiency_pct": "resid. %",
+        "secure_self_sufficiency_pct": "secure %",
+        "mean_miles_to_centre": "mean mi",
+        "max_internal_miles": "max mi",
+        "max_balance_deviation_pct": "balance %",
+        "all_contiguous": "contiguous",
+    }
+    cmp_table = Table(title="Self-sufficiency (% of demand met in own RCC), miles, balance")
     for col in table.columns:
-        cmp_table.add_column(
-            col.replace("_", " "), justify="left" if col == "grouping" else "right"
-        )
+        cmp_table.add_column(short.get(col, col), justify="left" if col == "grouping" else "right")
     for values in table.itertuples(index=False):
         cmp_table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in values))
     console.print(cmp_table)
@@ -891,7 +895,7 @@ def rccs_propose(
         console.print(f"vs {other['grouping']}: " + "; ".join(verdicts), highlight=False)
     alloc = None
     if allocation:
-        found = allocation_comparison(lookups, seed=seed, time_limit=max(time_limit, 30.0))
+        found = allocation_comparison(lookups, seed=seed)
         if isinstance(found, str):
             console.print(found, highlight=False)
         else:

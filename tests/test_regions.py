@@ -24,6 +24,7 @@ from optimiser.regions import (
     check_request,
     compare,
     evaluate,
+    improve_locally,
     parse_weights,
     propose,
     read_lock_csv,
@@ -313,3 +314,19 @@ def test_read_lock_csv_names_row_and_column(tmp_path: Path) -> None:
 
 def test_suppress_small_counts() -> None:
     assert [suppress(v) for v in (0, 1, 5, 6, 4.6)] == [0, "c", "c", 6, "c"]
+
+
+def test_local_search_keeps_rules_and_never_worsens() -> None:
+    inst = grid(
+        {"A": 12, "B": 8, "C": 10, "D": 15, "E": 9, "F": 11, "G": 7, "H": 10},
+        res_demand={"A": 20, "B": 5, "C": 5, "D": 30, "E": 5, "F": 5, "G": 5, "H": 5},
+        res_supply={"A": 0, "B": 30, "C": 0, "D": 0, "E": 0, "F": 0, "G": 40, "H": 10},
+    )
+    request = fast(k=3, tolerance=0.4, locks=(Lock("Corner", ("A",)),))
+    for seed in range(5):
+        start = baseline_partition(inst, request, seed=seed, draws=1)
+        assert start is not None
+        better = improve_locally(inst, request, start)
+        assert_valid(inst, request, better)
+        before = evaluate(inst, start, locks=request.locks).objective
+        assert evaluate(inst, better, locks=request.locks).objective >= before - 1e-9

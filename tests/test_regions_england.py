@@ -1,0 +1,99 @@
+"""RCC districting on the embedded England: pre-checks, the baseline, the shipped proposal, CLI."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from geodata.adjacency import is_contiguous
+from geodata.rcc import GREATER_MANCHESTER, proposed_lookup, regions_lookup
+from optimiser.errors import InfeasibleRequestError
+from optimiser.regions import (
+    Lock,
+    Request,
+    baseline_partition,
+    check_request,
+    compare,
+    england_instance,
+    evaluate,
+    preset_locks,
+)
+from service.cli import app
+
+
+def test_england_instance_keeps_every_child() -> None:
+    inst = england_instance()
+    assert len(inst) == 153
+    assert sum(inst.cla) == 83_529
+    # Suppressed small counts are taken as 3, never dropped.
+    assert min(inst.demand["residential"]) >= 3
+    assert sum(inst.demand["secure"]) == pytest.approx(150.0)
+    assert all(is_contiguous([c], inst.graph) for c in inst.codes)
+
+
+def test_pathfinder_presets_lock_the_right_las() -> None:
+    gm, se = preset_locks("gm,south-east")
+    assert gm.name == "North West: Greater Manchester"
+    assert gm.members == GREATER_MANCHESTER
+    assert len(se.members) == 19
+
+
+def test_within_regions_with_gm_locked_names_the_north_east() -> None:
+    request = Request(k=20, within_regions=True, locks=preset_locks("gm"))
+    with pytest.raises(InfeasibleRequestError, match=r"County Durham \(North East\)"):
+        check_request(england_instance(), request)
+
+
+def test_locking_every_la_into_fewer_groups_than_k_is_refused() -> None:
+    inst = england_instance()
+    everything = (Lock("England", inst.codes),)
+    with pytest.raises(InfeasibleRequestError, match="exceed the number of locked groups"):
+        check_request(inst, Request(k=2, locks=everything))
+
+
+@pytest.mark.parametrize("lock", ["gm", "gm,south-east"])
+def test_england_baseline_is_contiguous_balanced_and_keeps_locks(lock: str) -> None:
+    inst = england_instance()
+    request = Request(k=20, locks=preset_locks(lock), baseline_draws=3)
+    lookup = baseline_partition(inst, request)
+    assert lookup is not None
+    score = evaluate(inst, lookup, locks=request.locks)
+    assert score.rccs.shape[0] == 20
+    assert score.rccs["contiguous"].all()
+    assert score.max_balance_deviation <= 0.25 + 1e-9
+    for locked in request.locks:
+        assert {lookup[c] for c in locked.members} == {locked.name}
+
+
+def test_shipped_proposal_is_a_valid_k20_partition_with_gm_locked() -> None:
+    inst = england_instance()
+    lookup = proposed_lookup()
+    locks = preset_locks("gm")
+    score = evaluate(inst, lookup, locks=locks)
+    assert set(lookup) == set(inst.codes)
+    assert score.rccs.shape[0] == 20
+    assert score.rccs["contiguous"].all()
+    assert score.max_balance_deviation <= 0.25 + 1e-9
+    assert {lookup[c] for c in GREATER_MANCHESTER} == {"North West: Greater Manchester"}
+    assert sum(v == "North West: Greater Manchester" for v in lookup.values()) == 10
+    # The proposal beats the spanning-tree baseline it was warm-started from, and the nine
+    # regions on the combined objective.
+    table = compare(
+        inst,
+        {
+            "proposal": lookup,
+            "regions": regions_lookup(),
+            "baseline": baseline_partition(inst, Request(k=20, locks=locks)) or {},
+        },
+        locks={"proposal": locks, "baseline": locks},
+    )
+    objective = dict(zip(table["grouping"], table["objective"], strict=True))
+    assert objective["proposal"] > objective["baseline"]
+    assert objective["proposal"] > objective["regions"]
+
+
+def test_cli_refuses_an_infeasible_request_plainly() -> None:
+    result = CliRunner().invoke(app, ["rccs", "propose", "--k", "200"])
+    assert result.exit_code == 1
+    assert "K larger than the LAs" in result.output
+    assert "Traceback" not in result.output
