@@ -210,7 +210,7 @@ def sufficiency_map(
             show=i == 0,
         )
     add_rcc_outlines(m, geometry, rccs, name="RCC boundaries")
-    _add_unplaced(m, geometry.rcc_outlines(lookup), unplaced, disclosure)
+    has_unplaced = _add_unplaced(m, geometry.rcc_outlines(lookup), unplaced, disclosure)
     notes: list[str] = []
     legend_extra: list[LegendEntry] = []
     if plan_actions is not None:
@@ -223,7 +223,8 @@ def sufficiency_map(
         m,
         f"{title}: places minus children needing them, by {per}",
         settings,
-        subtitle="Choose the setting top right; circles show unplaced children by RCC.",
+        subtitle="Choose the setting top right"
+        + ("; circles show unplaced children by RCC." if has_unplaced else "."),
     )
     entries = [LegendEntry(c, lbl) for c, lbl in zip(DIVERGING, _GAP_LABELS, strict=True)]
     entries.append(LegendEntry(HIDDEN_COLOUR, "c (suppressed)"))
@@ -232,7 +233,8 @@ def sufficiency_map(
         m,
         "Places minus children, relative to need",
         entries,
-        footnotes=[settings.suppression.note, "Red circles: unplaced children in the RCC."],
+        footnotes=[settings.suppression.note]
+        + (["Red circles: unplaced children in the RCC."] if has_unplaced else []),
     )
     add_note(m, notes)
     return m
@@ -275,7 +277,8 @@ def _point_feature(fid: str, lat: float, lon: float, props: dict[str, str]) -> d
 
 def _add_unplaced(
     m: folium.Map, outlines: pd.DataFrame, unplaced: pd.Series, disclosure: Disclosure
-) -> None:
+) -> bool:
+    """Circles sized by unplaced children at each RCC's centre; False when none is unplaced."""
     centres = shapely.point_on_surface(outlines.geometry.to_numpy())
     biggest = max([int(v) for v in unplaced.to_numpy()] + [1])
     threshold_radius = 6.0
@@ -292,7 +295,7 @@ def _add_unplaced(
             _point_feature(rcc, centre.y, centre.x, {"rcc": rcc, "unplaced": disclosure.count(key)})
         )
     if not features:
-        return
+        return False
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         name="Unplaced children by RCC",
@@ -308,6 +311,7 @@ def _add_unplaced(
             fields=["rcc", "unplaced"], aliases=["RCC", "Unplaced children"]
         ),
     ).add_to(m)
+    return True
 
 
 def _money(value: float) -> str:

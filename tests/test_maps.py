@@ -3,6 +3,7 @@ that match the allocation, no NaN/None shown, offline assets and file size."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -47,6 +48,12 @@ NEED_SHARES = {"foster": 0.72, "residential": 0.16, "secure": 0.02, "supported":
 
 # ---------------------------------------------------------------- realistic seeded inputs
 def random_allocation(*, seed: int = 1, scale: float = 0.1) -> pd.DataFrame:
+    """A fresh copy of `_random_allocation` (made once per seed and scale)."""
+    return _random_allocation(seed, scale).copy()
+
+
+@functools.cache
+def _random_allocation(seed: int, scale: float) -> pd.DataFrame:
     """An allocation over the 153 LAs shaped like `rcc solve`'s: children in proportion to
     each LA's CLA (a few LAs with only a handful), 45% placed out of LA at nearby LAs, 2%
     unplaced; DfE miles between LA points."""
