@@ -1064,6 +1064,42 @@ def build_problem(
     """
     costs = {**DEFAULT_WEEKLY_COST, **(prices or {})}
     warn = warnings if warnings is not None else []
+    kids, excluded = _allocatable(located, rccs)
+    homes = _homes_in_lookup(ofsted, rccs)
+    linked = _link_to_homes(kids, homes, warn, checked=ofsted is not None)
+    offered = ~linked & ~_not_offered(kids, linked, rccs, warn)
+    units = _placement_units(kids[offered], costs)
+    current = pd.Series("", index=kids.index, dtype=object)
+    current[offered] = units["placement_id"].to_numpy()
+    current[linked] = "URN-" + kids.loc[linked, "urn"]
+    frames, supply = [units], None
+    if ofsted is not None:
+        home_units, supply = _ofsted_units(homes, kids[linked], costs, warn, ofsted.source)
+        frames.append(home_units)
+    children = pd.DataFrame(
+        {
+            "child_id": kids["child_id"],
+            "home_la": kids["la"],
+            "need": kids["need"],
+            "age": kids["age"].astype(np.int64).astype(str),
+            "sex": kids["sex"],
+            "sibling_group": "",  # the 903 does not record sibling groups
+            "current_placement": current,
+            "easting": _text_number(kids["home_easting"]),
+            "northing": _text_number(kids["home_northing"]),
+        }
+    )
+    las = las_frame(rccs)
+    placements = pd.concat(frames, ignore_index=True)
+    typed_children, typed_placements = validate_problem_frames(children, placements, las)
+    problem = Problem(typed_children, typed_placements, las, policy or Policy())
+    return problem, supply, excluded
+
+
+def _allocatable(
+    located: pd.DataFrame, rccs: Mapping[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(children for the problem, children left out with the reason)."""
     reasons = np.select(
         [
             located["status"] != "ok",
@@ -1081,68 +1117,90 @@ def build_problem(
     excluded = located.loc[~keep, ["la", "child", "child_id", "setting"]].assign(
         reason=reasons[~keep]
     )
-    kids = located[keep].reset_index(drop=True)
+    return located[keep].reset_index(drop=True), excluded.reset_index(drop=True)
 
-    homes = (
-        ofsted.homes
-        if ofsted is not None
-        else pd.DataFrame(columns=["urn", "setting", "la", "places", "sector", "rating"])
-    )
-    in_lookup = homes["la"].isin(list(rccs))
-    homes = homes[in_lookup].reset_index(drop=True)
-    by_urn = set(homes["urn"])
-    linked = kids["urn"].isin(by_urn) & (kids["urn"] != "")
-    unknown_urn = (
-        (kids["urn"] != "")
-        & ~linked
-        & (ofsted is not None)
-        & kids["setting"].isin(["residential_la", "residential_private", "secure"])
-    )
-    for f, r in zip(kids["file"][unknown_urn], kids["row"][unknown_urn], strict=True):
-        warn.append(
-            InputIssue(
-                str(f),
-                int(r),
-                "URN",
-                "URN is not an active home in the Ofsted list: a one-place unit is used",
-            )
+
+def _homes_in_lookup(ofsted: OfstedProviders | None, rccs: Mapping[str, str]) -> pd.DataFrame:
+    if ofsted is None:
+        return pd.DataFrame(columns=["urn", "setting", "la", "places", "sector", "rating", "row"])
+    homes = ofsted.homes
+    return homes[homes["la"].isin(list(rccs))].reset_index(drop=True)
+
+
+def _warn_rows(
+    warn: list[InputIssue], kids: pd.DataFrame, mask: pd.Series, column: str, text: str
+) -> None:
+    for f, r in zip(kids["file"][mask], kids["row"][mask], strict=True):
+        warn.append(InputIssue(str(f), int(r), column, text))
+
+
+def _link_to_homes(
+    kids: pd.DataFrame, homes: pd.DataFrame, warn: list[InputIssue], *, checked: bool
+) -> pd.Series:
+    """Children whose URN is a home of the Ofsted list; warn of a home placement whose URN is
+    not in the list (when one was given) and of a home whose type differs from PLACE."""
+    linked = kids["urn"].isin(set(homes["urn"])) & (kids["urn"] != "")
+    if checked:
+        in_home = kids["setting"].isin(["residential_la", "residential_private", "secure"])
+        _warn_rows(
+            warn,
+            kids,
+            (kids["urn"] != "") & ~linked & in_home,
+            "URN",
+            "URN is not an active home in the Ofsted list: a one-place unit is used",
         )
+    home_need = kids["urn"].map(dict(zip(homes["urn"], homes["setting"], strict=True)))
+    differs = linked & (home_need.map(_NEED_OF_SETTING) != kids["need"])
+    _warn_rows(
+        warn,
+        kids,
+        differs,
+        "URN",
+        "PLACE and the Ofsted provision type of this URN differ: the home keeps Ofsted's type",
+    )
+    return linked
 
+
+def _not_offered(
+    kids: pd.DataFrame, linked: pd.Series, rccs: Mapping[str, str], warn: list[InputIssue]
+) -> pd.Series:
+    """Placements outside England or outside the lookup's LAs, not offered as supply (the
+    child is still allocated); warn too of units whose location is unknown."""
     england = set(load_england().codes)
     pl_la = kids["placement_la"]
-    abroad = (pl_la != "") & ~pl_la.isin(england)
-    outside_lookup = pl_la.isin(england) & ~pl_la.isin(list(rccs))
-    no_unit = ~linked & (abroad | outside_lookup)
-    for mask, text in (
-        (
-            no_unit & abroad,
-            "placement is outside England: not offered as supply; the child is still allocated",
-        ),
-        (
-            no_unit & outside_lookup,
-            "placement LA is not in the RCC lookup: not offered as supply; "
-            "the child is still allocated",
-        ),
-    ):
-        for f, r in zip(kids["file"][mask], kids["row"][mask], strict=True):
-            warn.append(InputIssue(str(f), int(r), "PL_POST", text))
-    assumed = ~linked & ~no_unit & (pl_la == "")
-    for f, r in zip(kids["file"][assumed], kids["row"][assumed], strict=True):
-        warn.append(
-            InputIssue(
-                str(f),
-                int(r),
-                "PL_POST",
-                "placement location unknown: its unit is put in the child's own LA",
-            )
-        )
+    abroad = ~linked & (pl_la != "") & ~pl_la.isin(england)
+    outside = ~linked & pl_la.isin(england) & ~pl_la.isin(list(rccs))
+    still = "the child is still allocated"
+    _warn_rows(
+        warn,
+        kids,
+        abroad,
+        "PL_POST",
+        f"placement is outside England: not offered as supply; {still}",
+    )
+    _warn_rows(
+        warn,
+        kids,
+        outside,
+        "PL_POST",
+        f"placement LA is not in the RCC lookup: not offered as supply; {still}",
+    )
+    _warn_rows(
+        warn,
+        kids,
+        ~linked & (pl_la == ""),
+        "PL_POST",
+        "placement location unknown: its unit is put in the child's own LA",
+    )
+    return abroad | outside
 
-    units = kids[~linked & ~no_unit]
-    unit_ids = [f"P903-{i:06d}" for i in range(1, len(units) + 1)]
+
+def _placement_units(units: pd.DataFrame, costs: Mapping[str, float]) -> pd.DataFrame:
+    """One one-place unit per child's current placement, as placements.csv text columns."""
     lo, hi = _age_bounds(units["setting"], units["age"])
-    unit_frame = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "placement_id": unit_ids,
+            "placement_id": [f"P903-{i:06d}" for i in range(1, len(units) + 1)],
             "setting": units["setting"].to_numpy(),
             "la": np.where(units["placement_la"] == "", units["la"], units["placement_la"]),
             "easting": _text_number(units["pl_easting"]),
@@ -1156,82 +1214,65 @@ def build_problem(
             "ofsted_rating": "",
         }
     )
-    current = pd.Series("", index=kids.index, dtype=object)
-    current[units.index] = unit_ids
-    current[linked] = "URN-" + kids.loc[linked, "urn"]
 
-    supply = None
-    frames = [unit_frame]
-    if ofsted is not None:
-        occupants = kids[linked].groupby("urn")
-        n_linked = occupants.size().reindex(homes["urn"], fill_value=0).to_numpy()
-        # Ofsted does not publish addresses: a home's point is its occupants' PL_POST point.
-        home_e = occupants["pl_easting"].first().reindex(homes["urn"]).to_numpy()
-        home_n = occupants["pl_northing"].first().reindex(homes["urn"]).to_numpy()
-        min_linked = occupants["age"].min().reindex(homes["urn"]).to_numpy()
-        max_linked = occupants["age"].max().reindex(homes["urn"]).to_numpy()
-        over = n_linked > homes["places"].to_numpy()
-        for r, n, p in zip(homes["row"][over], n_linked[over], homes["places"][over], strict=True):
-            warn.append(
-                InputIssue(
-                    ofsted.source,
-                    int(r),
-                    "places",
-                    f"{n} children in the 903 are linked to a home with {p} registered "
-                    f"places: capacity raised to {n}",
-                )
-            )
-        capacity = np.maximum(homes["places"].to_numpy(), n_linked)
-        lo_h = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][0]).to_numpy(dtype=float)
-        hi_h = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][1]).to_numpy(dtype=float)
-        lo_h = np.fmin(lo_h, min_linked.astype(float)).astype(np.int64)
-        hi_h = np.fmax(hi_h, max_linked.astype(float)).astype(np.int64)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "placement_id": "URN-" + homes["urn"],
-                    "setting": homes["setting"],
-                    "la": homes["la"],
-                    "easting": _text_number(pd.Series(home_e)),
-                    "northing": _text_number(pd.Series(home_n)),
-                    "capacity": capacity.astype(str),
-                    "weekly_cost": homes["setting"].map(costs).map("{:.2f}".format),
-                    "min_age": lo_h.astype(str),
-                    "max_age": hi_h.astype(str),
-                    "sexes": "any",
-                    "provider": homes["sector"],
-                    "ofsted_rating": homes["rating"],
-                }
+
+def _ofsted_units(
+    homes: pd.DataFrame,
+    occupants: pd.DataFrame,
+    costs: Mapping[str, float],
+    warn: list[InputIssue],
+    source: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Ofsted homes as placements (registered places, never fewer than the 903 children
+    linked to them; ages widened to theirs) and the supply table with free places."""
+    by_urn = occupants.groupby("urn")
+    n_linked = by_urn.size().reindex(homes["urn"], fill_value=0).to_numpy()
+    # Ofsted does not publish addresses: a home's point is its occupants' PL_POST point.
+    home_e = by_urn["pl_easting"].first().reindex(homes["urn"])
+    home_n = by_urn["pl_northing"].first().reindex(homes["urn"])
+    places = homes["places"].to_numpy()
+    over = n_linked > places
+    for r, n, p in zip(homes["row"][over], n_linked[over], places[over], strict=True):
+        warn.append(
+            InputIssue(
+                source,
+                int(r),
+                "places",
+                f"{n} children in the 903 are linked to a home with {p} registered places: "
+                f"capacity raised to {n}",
             )
         )
-        supply = pd.DataFrame(
-            {
-                "urn": homes["urn"],
-                "setting": homes["setting"],
-                "la": homes["la"],
-                "registered_places": homes["places"],
-                "linked_children": n_linked,
-                "free_places": np.maximum(homes["places"].to_numpy() - n_linked, 0),
-            }
-        )
-    placements = pd.concat(frames, ignore_index=True)
-    children = pd.DataFrame(
+    lo = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][0]).to_numpy(dtype=float)
+    hi = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][1]).to_numpy(dtype=float)
+    lo = np.fmin(lo, by_urn["age"].min().reindex(homes["urn"]).to_numpy(dtype=float))
+    hi = np.fmax(hi, by_urn["age"].max().reindex(homes["urn"]).to_numpy(dtype=float))
+    units = pd.DataFrame(
         {
-            "child_id": kids["child_id"],
-            "home_la": kids["la"],
-            "need": kids["need"],
-            "age": kids["age"].astype(np.int64).astype(str),
-            "sex": kids["sex"],
-            "sibling_group": "",
-            "current_placement": current,
-            "easting": _text_number(kids["home_easting"]),
-            "northing": _text_number(kids["home_northing"]),
+            "placement_id": "URN-" + homes["urn"],
+            "setting": homes["setting"],
+            "la": homes["la"],
+            "easting": _text_number(home_e.reset_index(drop=True)),
+            "northing": _text_number(home_n.reset_index(drop=True)),
+            "capacity": np.maximum(places, n_linked).astype(str),
+            "weekly_cost": homes["setting"].map(costs).map("{:.2f}".format),
+            "min_age": lo.astype(np.int64).astype(str),
+            "max_age": hi.astype(np.int64).astype(str),
+            "sexes": "any",
+            "provider": homes["sector"],
+            "ofsted_rating": homes["rating"],
         }
     )
-    las = las_frame(rccs)
-    typed_children, typed_placements = validate_problem_frames(children, placements, las)
-    problem = Problem(typed_children, typed_placements, las, policy or Policy())
-    return problem, supply, excluded.reset_index(drop=True)
+    supply = pd.DataFrame(
+        {
+            "urn": homes["urn"],
+            "setting": homes["setting"],
+            "la": homes["la"],
+            "registered_places": homes["places"],
+            "linked_children": n_linked,
+            "free_places": np.maximum(places - n_linked, 0),
+        }
+    )
+    return units, supply
 
 
 def _text_number(values: pd.Series) -> np.ndarray:

@@ -377,3 +377,27 @@ def test_rcc_lookup_limits_the_problem(postcodes) -> None:  # type: ignore[no-un
     assert kids.loc["C06", "current_placement"] == ""  # so is the Lancashire secure home
     assert len(kids) == 12  # ... but the children are all still there
     assert result.report.counts["Ofsted homes outside the RCC lookup (not added)"] == 2
+
+
+def test_more_children_than_registered_places_and_type_mismatch(tmp_path: Path) -> None:
+    header = tmp_path / "header.csv"
+    header.write_text("CHILD,SEX,DOB\n" + "".join(f"K{i},1,01/01/2010\n" for i in range(6)))
+    episodes = tmp_path / "episodes.csv"
+    rows = [f"K{i},01/01/2024,C2,K2,PR4,SC000001\n" for i in range(5)]
+    rows.append("K5,01/01/2024,C2,K2,PR4,SC000003\n")  # a secure home, says Ofsted
+    episodes.write_text("CHILD,DECOM,LS,PLACE,PLACE_PROVIDER,URN\n" + "".join(rows))
+    result = import_903(
+        header,
+        episodes,
+        la="E06000001",
+        ofsted=read_ofsted_providers(FIXTURES / "ofsted.csv"),
+    )
+    problem = result.problem
+    assert problem is not None
+    home = problem.placements.set_index("placement_id").loc["URN-SC000001"]
+    assert home["capacity"] == 5  # 4 registered places, 5 children living there
+    found = {(i.file, i.row, i.column): i.message for i in result.report.warnings}
+    assert "capacity raised to 5" in found[("ofsted.csv", 2, "places")]
+    assert "differ" in found[("episodes.csv", 7, "URN")]
+    supply = result.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
+    assert supply.loc["SC000001", "free_places"] == 0
