@@ -18,12 +18,18 @@ subject to: every forecast child counted once (placed or unplaced); each existin
 to its places; new places used only from `lead_years` after the decision; homes 2-4 places
 each (and the other actions' unit sizes); capital within the total, yearly and per-RCC budgets.
 
-Restrictions, stated plainly: flows are between LA points (DfE miles between LA
-representative points); arcs from each home LA go only to the k nearest LAs offering (or able to
-offer) each setting, the k nearest with existing supply of it, and every LA of the home RCC;
-age and sex eligibility is not modelled at this aggregate level (check a plan at child level
-with `plan_problem` and `rcc solve`); a year's flows are re-optimised freely, as if placements
-ended and restarted each year; new places are paid for whether used or not.
+Restrictions, stated plainly (also listed in `RESTRICTIONS` and plan_summary.json): flows are
+between LA points (DfE miles between LA representative points); arcs from each home LA go only
+to the k nearest LAs offering (or able to offer) each setting, the k nearest with existing
+supply of it, and every LA of the home RCC -- after solving, every arc left out is priced with
+LP duals (`price_pruned_arcs`) and any that would lower the cost is reported; existing places
+are priced in a few capacity-weighted tiers per LA and setting; age and sex eligibility is not
+modelled at this aggregate level (check a plan at child level with `plan_problem` and
+`rcc solve`); a year's flows are re-optimised freely, as if placements ended and restarted each
+year; new places are paid for whether used or not.
+
+"end_private" actions are derived, not decided: private children's-home places used without
+the plan but not with it in every later year can be released as those placements end.
 """
 
 from __future__ import annotations

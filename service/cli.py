@@ -449,6 +449,30 @@ def compare(
         console.print(rcc_table)
 
 
+@app.command("scenario")
+def scenario_cmd(
+    directory: Annotated[Path, typer.Argument(help="Problem folder")],
+    change: Annotated[Path, typer.Argument(help="scenario.json change file")],
+    out: Annotated[Path, typer.Option(help="Folder for the changed problem")] = Path("scenario"),
+) -> None:
+    """Apply a scenario.json to a problem folder and write the variant for `rcc solve`."""
+    from optimiser.problem import read_problem, write_problem
+    from optimiser.scenario import apply_scenario, read_scenario
+
+    try:
+        problem = read_problem(directory)
+        changed = apply_scenario(problem, read_scenario(change), source=change.name)
+    except ProblemValidationError as exc:
+        raise fail_with(exc) from None
+    paths = write_problem(changed, out)
+    added = int(changed.placements["capacity"].sum() - problem.placements["capacity"].sum())
+    console.print(
+        f"Wrote {len(paths)} files to [bold]{out}[/] ({added:+,} places); solve it with "
+        f"`rcc solve {out}` and compare with `rcc compare`.",
+        highlight=False,
+    )
+
+
 # ----------------------------------------------------------------------------- rcc import
 
 

@@ -177,3 +177,28 @@ def test_rcc_plan_reports_bad_inputs(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(tmp_path), "--capital-budget", "lots"])
     assert result.exit_code == 1
     assert "'lots' is not an amount" in result.output
+
+
+def test_rcc_scenario_writes_a_variant_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "problem"
+    write_problem(make_problem(), folder)
+    change = tmp_path / "scenario.json"
+    change.write_text(
+        json.dumps(
+            {
+                "add_capacity": [
+                    {"la_code": A, "setting": "residential_la", "places": 3, "weekly_cost": 5000}
+                ]
+            }
+        )
+    )
+    out = tmp_path / "variant"
+    result = CliRunner().invoke(app, ["scenario", str(folder), str(change), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(+3 places)" in " ".join(result.output.split())
+    variant = read_problem(out)
+    assert int(variant.placements["capacity"].sum()) == 9
+    change.write_text(json.dumps({"add_capacity": [{"la_code": A}]}))
+    bad = CliRunner().invoke(app, ["scenario", str(folder), str(change), "--out", str(out)])
+    assert bad.exit_code == 1
+    assert "add_capacity.setting: required key is missing" in " ".join(bad.output.split())
