@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from optimiser.errors import ProblemValidationError
 from optimiser.ofsted import read_ofsted_providers
 from optimiser.ssda903 import (
     DEFAULT_WEEKLY_COST,
@@ -401,3 +402,16 @@ def test_more_children_than_registered_places_and_type_mismatch(tmp_path: Path) 
     assert "differ" in found[("episodes.csv", 7, "URN")]
     supply = result.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
     assert supply.loc["SC000001", "free_places"] == 0
+
+
+def test_postcode_lookup_columns_are_configurable(tmp_path: Path) -> None:
+    path = tmp_path / "lookup.csv"
+    path.write_text("Post Code,East,North,UTLA\nts1 1aa,447000,530000,E06000001\n")
+    lookup = read_postcodes(
+        path,
+        columns={"postcode": "Post Code", "easting": "East", "northing": "North", "la": "UTLA"},
+    )
+    assert lookup.frame.loc["TS11AA"].tolist() == [447000, 530000, "E06000001"]
+    with pytest.raises(ProblemValidationError) as caught:
+        read_postcodes(path)
+    assert {i.column for i in caught.value.issues} == {"postcode"}  # "East" etc. are known
