@@ -124,7 +124,7 @@ def new_map(geometry: MapGeometry, *, tiles: str | None = None) -> folium.Map:
     m = folium.Map(location=centre, zoom_start=6, tiles=None, zoom_snap=0.25)
     if tiles:
         folium.TileLayer(tiles, control=False).add_to(m)
-    m.fit_bounds(bounds)
+    m.fit_bounds(bounds, padding_top_left=(10, 80), padding_bottom_right=(10, 25))
     root = m.get_root()
     root.header.add_child(_Raw(_CSS), name="rcc_css")  # type: ignore[attr-defined]
     _add_panel(m, "rcc-attribution", html.escape(ATTRIBUTION))

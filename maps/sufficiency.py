@@ -280,7 +280,9 @@ def _add_unplaced(
 ) -> bool:
     """Circles sized by unplaced children at each RCC's centre; False when none is unplaced."""
     centres = shapely.point_on_surface(outlines.geometry.to_numpy())
-    biggest = max([int(v) for v in unplaced.to_numpy()] + [1])
+    # scaled to the largest shown count only: a hidden one must not set the scale
+    shown = [int(n) for r, n in unplaced.items() if disclosure.shown(("unplaced", r))]
+    biggest = max([*shown, 1])
     threshold_radius = 6.0
     features, radii = [], {}
     for rcc, centre in zip(outlines["rcc"], centres, strict=True):

@@ -281,3 +281,10 @@ def test_rcc_and_sufficiency_totals_do_not_reveal_a_cell(
                 assert not 1 <= abs(places - children) <= 5, p
             elif places is not None and children is not None:
                 pytest.fail(f"gap hidden but both sides shown: {p}")
+
+
+def test_suppressed_circles_share_one_size(public_maps: dict[str, ParsedMap]) -> None:
+    circles = public_maps["sufficiency-rcc"].layers["Unplaced children by RCC"]
+    hidden = [f["id"] for f in circles.features if f["properties"]["unplaced"] == SUPPRESSED]
+    assert hidden, "the seeded data has RCCs with a handful of unplaced children"
+    assert len({circles.styles[i]["radius"] for i in hidden}) == 1
