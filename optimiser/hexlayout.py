@@ -2,7 +2,8 @@
 
 Three steps, each deterministic:
 1. spread the LA points (British National Grid) until no two are closer than one cell while
-   land-border neighbours stay about one cell apart (London's 33 boroughs need room);
+   neighbours (land borders, water and island links) stay one cell apart along their real
+   bearing (London's 33 boroughs need room; Kent must stay east of it);
 2. assign LAs to cells optimally (OR-Tools min-cost flow: minimise the summed squared distance
    from each spread point to its cell, each cell used at most once);
 3. improve neighbour retention by seeded simulated annealing then a greedy pass over moves and
@@ -26,7 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
-from geodata.adjacency import land_borders
+from geodata.adjacency import ISLAND_LINKS, land_borders, water_links
 from geodata.england import load_england
 from geodata.hexmap import cell_xy, neighbour_retention, validate_layout
 
@@ -35,6 +36,7 @@ __all__ = [
     "assign_cells",
     "candidate_cells",
     "compute_layout",
+    "direction_kept",
     "improve_neighbours",
     "spread_points",
     "write_layout",
@@ -50,6 +52,7 @@ class HexLayoutResult:
     layout: pd.DataFrame
     retention: float
     retention_assignment: float
+    direction_kept: float
     pairs: int
     mean_offset_cells: float
     max_offset_cells: float
@@ -60,7 +63,8 @@ class HexLayoutResult:
         return (
             f"hex layout: {len(self.layout)} LAs; land-border pairs touching "
             f"{self.retention:.1%} of {self.pairs} (optimal assignment alone "
-            f"{self.retention_assignment:.1%}); cell {self.spacing_km:.1f} km; mean offset "
+            f"{self.retention_assignment:.1%}); {self.direction_kept:.1%} drawn within 60 degrees "
+            f"of their real bearing; cell {self.spacing_km:.1f} km; mean offset "
             f"{self.mean_offset_cells:.2f} cells (max {self.max_offset_cells:.2f}); "
             f"{self.wall_seconds:.2f} s"
         )
@@ -75,6 +79,31 @@ def _land_pairs(codes: list[str]) -> NDArray[np.int64]:
     )
 
 
+def _all_links(codes: list[str]) -> NDArray[np.int64]:
+    """Land borders plus water and island links: what the spread keeps together."""
+    index = {c: i for i, c in enumerate(codes)}
+    water = water_links()
+    extra = [(index[a], index[b]) for a, b in zip(water.code_a, water.code_b, strict=True)]
+    extra += [(index[a], index[b]) for a, b in ISLAND_LINKS]
+    return np.vstack([_land_pairs(codes), np.array(extra, dtype=np.int64)])
+
+
+def direction_kept(layout: pd.DataFrame, *, threshold_degrees: float = 60.0) -> float:
+    """Share of land-border pairs whose hexagons lie within `threshold_degrees` of the real
+    bearing between the two LAs' points (a check that the map still looks like England)."""
+    england = load_england()
+    codes = list(england.codes)
+    order = layout.set_index("code").loc[codes]
+    x, y = cell_xy(order["col"], order["row"])
+    hexes = np.column_stack([x, y])
+    points = np.array([(la.easting, la.northing) for la in england.las], dtype=np.float64)
+    pairs = _land_pairs(codes)
+    real = points[pairs[:, 1]] - points[pairs[:, 0]]
+    drawn = hexes[pairs[:, 1]] - hexes[pairs[:, 0]]
+    cos = (real * drawn).sum(axis=1) / np.hypot(*real.T) / np.hypot(*drawn.T)
+    return float((cos > np.cos(np.deg2rad(threshold_degrees))).mean())
+
+
 def spread_points(
     points: NDArray[np.float64],
     pairs: NDArray[np.int64],
@@ -83,24 +112,25 @@ def spread_points(
     iterations: int = 400,
     attraction: float = 0.3,
 ) -> NDArray[np.float64]:
-    """Push points apart to at least `spacing` and pull border pairs towards `spacing` apart.
+    """Push points apart to at least `spacing`; pull each linked pair to `spacing` apart along
+    its original bearing (so London grows outwards without turning its neighbours around).
 
-    Each iteration moves every point by half of its summed overlaps with the others and by
-    `attraction` x half of each neighbour spring's stretch (a Dorling-style relaxation).
+    Each iteration moves every point by a quarter of its summed overlaps with the others and
+    by `attraction` x a quarter of each link's offset from `spacing` x (original unit bearing).
     """
     pos = np.array(points, dtype=np.float64, copy=True)
     a, b = pairs[:, 0], pairs[:, 1]
+    original = pos[b] - pos[a]
+    bearing = original / np.hypot(original[:, 0], original[:, 1])[:, None]
     for _ in range(iterations):
         delta = pos[:, None, :] - pos[None, :, :]
         dist = np.hypot(delta[..., 0], delta[..., 1])
         np.fill_diagonal(dist, np.inf)
         overlap = np.clip(spacing - dist, 0.0, None)
         move = 0.25 * (delta * (overlap / dist)[..., None]).sum(axis=1)
-        link = pos[b] - pos[a]
-        length = np.maximum(np.hypot(link[:, 0], link[:, 1]), 1e-9)
-        pull = link * ((length - spacing) / length * attraction / 2.0)[:, None]
-        np.add.at(move, a, pull / 2.0)
-        np.add.at(move, b, -pull / 2.0)
+        pull = (pos[b] - pos[a] - spacing * bearing) * (attraction / 4.0)
+        np.add.at(move, a, pull)
+        np.add.at(move, b, -pull)
         pos += move
     return pos
 
@@ -219,7 +249,7 @@ def improve_neighbours(
     *,
     radius: float = 2.0,
     weight: float = 0.1,
-    steps: int = 200_000,
+    steps: int = 400_000,
     seed: int = 1,
     max_passes: int = 50,
 ) -> NDArray[np.int64]:
@@ -265,7 +295,7 @@ def compute_layout(
     radius: float = 3.0,
     search_radius: float = 2.0,
     weight: float = 0.1,
-    steps: int = 200_000,
+    steps: int = 400_000,
     seed: int = 1,
 ) -> HexLayoutResult:
     """Compute the hex layout of the 153 LAs from their points and the shipped land borders."""
@@ -278,7 +308,7 @@ def compute_layout(
     area_m2 = sum(la.area_km2 for la in england.las) * 1e6
     spacing = float(np.sqrt(area_m2 / len(codes) / (np.sqrt(3) / 2)))
     spread = spread_points(
-        points, pairs, spacing=spacing, iterations=iterations, attraction=attraction
+        points, _all_links(codes), spacing=spacing, iterations=iterations, attraction=attraction
     )
     cell_points = (spread - spread.min(axis=0)) / spacing
     grid, centres = candidate_cells(cell_points, radius=radius)
@@ -308,6 +338,7 @@ def compute_layout(
         layout=layout,
         retention=neighbour_retention(layout),
         retention_assignment=retained_first / len(pairs),
+        direction_kept=direction_kept(layout),
         pairs=len(pairs),
         mean_offset_cells=float(offsets.mean()),
         max_offset_cells=float(offsets.max()),

@@ -20,7 +20,7 @@ from geodata.hexmap import (
     validate_layout,
 )
 from geodata.rcc import default_lookup
-from optimiser.hexlayout import assign_cells, compute_layout
+from optimiser.hexlayout import assign_cells, compute_layout, direction_kept
 
 
 def test_shipped_layout_has_every_la_once_on_distinct_cells() -> None:
@@ -115,5 +115,6 @@ def test_regenerating_the_layout_reproduces_the_shipped_file() -> None:
     pd.testing.assert_frame_equal(result.layout, load_layout())
     assert result.retention == pytest.approx(neighbour_retention())
     assert result.retention >= result.retention_assignment
+    assert result.direction_kept == direction_kept(load_layout()) >= 0.8
     assert result.pairs == len(land_borders())
     assert "land-border pairs touching" in result.summary()
