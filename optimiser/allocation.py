@@ -192,10 +192,10 @@ def _cheapest_per_child(
 
 def _aggregate_flows(
     model: PairModel, blocks: _Groups, groups: _Groups, lb: np.ndarray
-) -> list[IntArray]:
-    """The groups each block would use in the aggregated transportation problem (blocks of
-    children at their centre to groups of placements with their total places), which is
-    small and globally capacity-aware: a good guide to where each child's candidates lie."""
+) -> tuple[IntArray, IntArray, IntArray]:
+    """The aggregated transportation problem: blocks of children (at their centre) to groups
+    of placements (with their total places). Small, and globally capacity-aware: returns the
+    (block, group, children) flows, a good guide to where each child's candidates lie."""
     n_b, n_g = len(blocks), len(groups)
     b_idx, g_idx = np.nonzero(np.isfinite(lb))
     size = np.array([len(m) for m in blocks.members], np.int64)
@@ -217,9 +217,44 @@ def _aggregate_flows(
     supplies = np.concatenate([size, np.zeros(n_g, np.int64), [-size.sum()]])
     mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
     if mcf.solve() != mcf.OPTIMAL:
-        return [np.zeros(0, np.int64) for _ in range(n_b)]
-    used = mcf.flows(np.arange(len(b_idx))) > 0
-    return [g_idx[used & (b_idx == b)] for b in range(n_b)]
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    flows = mcf.flows(np.arange(len(b_idx)))
+    used = flows > 0
+    return b_idx[used], g_idx[used], flows[used]
+
+
+_WINDOW = np.arange(-3, 5)
+
+
+def _guided_arcs(model: PairModel, blocks: _Groups, groups: _Groups) -> tuple[IntArray, IntArray]:
+    """Disaggregate the aggregated flows into one concrete placement per child, consistent with
+    every placement's capacity (blocks queue for a group's places one after another), with a
+    window of the placements beside it in the queue (ages and sexes may rule some out)."""
+    floor = np.array([model.p_weekly[m].mean() for m in groups.members])
+    b_idx, g_idx, f = _aggregate_flows(
+        model, blocks, groups, _lower_bounds(model, blocks, groups, floor)
+    )
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    taken = np.zeros(len(blocks), np.int64)  # children of each block already guided
+    queued = np.zeros(len(groups), np.int64)  # places of each group already handed out
+    for b, g, k in zip(b_idx, g_idx, f, strict=True):
+        kids = blocks.members[b][taken[b] : taken[b] + k]
+        taken[b] += k
+        members = groups.members[g]
+        members = members[np.argsort(model.p_weekly[members], kind="stable")]
+        cum = np.cumsum(model.p_cap[members])
+        pos = queued[g] + np.arange(len(kids))
+        queued[g] += len(kids)
+        pick = np.searchsorted(cum, pos % cum[-1], side="right")[:, None] + _WINDOW[None, :]
+        rows.append(np.repeat(kids, len(_WINDOW)))
+        cols.append(members[np.clip(pick, 0, len(members) - 1)].ravel())
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ci, pi = np.concatenate(rows), np.concatenate(cols)
+    ok = model.costs(ci, pi).eligible
+    return ci[ok], pi[ok]
 
 
 def _initial_arcs(
@@ -231,10 +266,9 @@ def _initial_arcs(
 ) -> _Arcs:
     """Starting pairs that leave room for everyone: each child's `per_child` cheapest eligible
     pairs among the nearby placements (grid cells nearest in cost until they hold twice the
-    cell's children), and three "slots" spread by cumulative places over the groups its block
-    uses in the aggregated transportation problem (as if the block's children took turns), so a
-    block's children do not all want the same cheapest places. Plus each child's current
-    placement, so staying put is always on the table."""
+    cell's children), the places the aggregated transportation problem guides it to (so a
+    block's children do not all want the same cheapest places), and its current placement, so
+    staying put is always on the table."""
     arcs = _Arcs()
     blocks, groups = fine
     floor = np.array([model.p_weekly[m].mean() for m in groups.members])
@@ -248,23 +282,7 @@ def _initial_arcs(
         if len(nearest):
             places = np.concatenate([groups.members[g] for g in nearest])
             arcs.add(*_cheapest_per_child(model, children, places, per_child))
-    blocks, groups = coarse
-    floor = np.array([model.p_weekly[m].mean() for m in groups.members])
-    guide = _aggregate_flows(model, blocks, groups, _lower_bounds(model, blocks, groups, floor))
-    for b, children in enumerate(blocks.members):
-        if len(guide[b]) == 0:
-            continue
-        places = np.concatenate([groups.members[g] for g in guide[b]])
-        rep = model.costs(children[:1], places)
-        by_cost = places[np.argsort(rep.total, kind="stable")]
-        cum = np.cumsum(model.p_cap[by_cost])
-        step = max(1.0, cum[-1] / (3 * len(children)))
-        slots = (np.arange(len(children))[:, None] + len(children) * np.arange(3)) * step
-        pick = np.minimum(np.searchsorted(cum, slots, side="right"), len(by_cost) - 1)
-        rows = np.repeat(children, 3)
-        cols = by_cost[pick].ravel()
-        ok = model.costs(rows, cols).eligible
-        arcs.add(rows[ok], cols[ok])
+    arcs.add(*_guided_arcs(model, *coarse))
     cur = np.flatnonzero(model.c_current >= 0)
     ok = model.costs(cur, model.c_current[cur]).eligible
     arcs.add(cur[ok], model.c_current[cur[ok]])
@@ -355,6 +373,7 @@ class _Pricing:
     child: IntArray
     place: IntArray
     bound: int
+    least: np.ndarray  # per child: a lower bound on min(U, min_p cost(c,p) + w_p), GBP
 
 
 def _chunks(rows: int, cols: int, cells: int = 4_000_000) -> list[slice]:
@@ -422,7 +441,7 @@ def _price_all_pairs(
                     np.add.at(found, ci, 1)
     ci, pi = new.arrays(model.n_placements)
     bound = int(np.rint(best.sum() * COST_SCALE)) - int((model.p_cap * w).sum())
-    return _Pricing(ci, pi, bound)
+    return _Pricing(ci, pi, bound, best)
 
 
 def _group_batches(order: IntArray, groups: _Groups, places: int = 3000) -> list[IntArray]:
@@ -433,7 +452,160 @@ def _group_batches(order: IntArray, groups: _Groups, places: int = 3000) -> list
     return [b for b in np.split(order, cuts) if len(b)]
 
 
+# ----------------------------------------------------------------------------- siblings
+
+
+def _sibling_bound(
+    model: PairModel,
+    blocks: _Groups,
+    groups: _Groups,
+    w: IntArray,
+    pricing: _Pricing,
+    unplaced: float,
+) -> tuple[float, dict[int, IntArray]]:
+    """A lower bound with the sibling term, and each group's best shared placements.
+
+    Lagrangian relaxation of capacity with the flow's prices w: each child alone costs at
+    least m_c = min(U, min_p cost(c,p) + w_p); a sibling group g at least
+    LB_g = min(sum m_c + split, together_g, min_c sum m + U - m_c), where together_g =
+    min_p sum_c cost(c,p) + w_p over placements eligible for every member (the group kept
+    together), the middle option leaves a member unplaced. Placements whose lower bound for the
+    first member is at least m + split cannot make `together_g` the minimum and are skipped.
+    bound = sum_(c alone) m_c + sum_g LB_g - sum_p cap_p w_p.
+    """
+    split = model.problem.policy.sibling_split
+    wf = w / COST_SCALE
+    m = pricing.least
+    floor = np.array([(model.p_weekly[q] + wf[q]).min() for q in groups.members])
+    block_of = np.empty(model.n_children, np.int64)
+    for b, members in enumerate(blocks.members):
+        block_of[members] = b
+    in_group = model.c_group >= 0
+    total = float(m[~in_group].sum())
+    shared: dict[int, IntArray] = {}
+    order = np.argsort(model.c_group, kind="stable")
+    order = order[model.c_group[order] >= 0]
+    cuts = np.flatnonzero(np.diff(model.c_group[order])) + 1
+    for kids in np.split(order, cuts) if len(order) else []:
+        g = int(model.c_group[kids[0]])
+        alone = float(m[kids].sum())
+        options = [alone + (split if len(kids) > 1 else 0.0)]
+        options.append(float((alone + unplaced - m[kids]).min()))
+        lb = _lower_bounds(model, blocks, groups, floor, np.array([block_of[kids[0]]]))[0]
+        near = np.flatnonzero(lb < m[kids[0]] + split)
+        if len(kids) > 1 and len(near):
+            places = np.concatenate([groups.members[q] for q in near])
+            pc = model.costs(kids[:, None], places[None, :])
+            together = np.where(
+                pc.eligible.all(axis=0), (pc.total + wf[places]).sum(axis=0), np.inf
+            )
+            best = np.argsort(together, kind="stable")[:3]
+            best = best[np.isfinite(together[best])]
+            if len(best):
+                options.append(float(together[best[0]]))
+                shared[g] = places[best]
+        total += min(options)
+    return total - float((model.p_cap * wf).sum()), shared
+
+
+def _sibling_repair(
+    model: PairModel,
+    assigned: IntArray,
+    arcs: tuple[IntArray, IntArray],
+    shared: dict[int, IntArray],
+    *,
+    time_limit: float,
+    threads: int,
+) -> IntArray:
+    """Re-place the sibling children with the others fixed, now counting splits (CP-SAT).
+
+    Each sibling may take its candidate pairs, its group's best shared placements, or stay
+    where the flow put it (the hint, so the result is never worse). Rules: each sibling once
+    (placed or unplaced); places left by the other children not exceeded; a group's extra
+    placements >= distinct placements used - 1.
+    """
+    from ortools.sat.python import cp_model
+
+    pol = model.problem.policy
+    sib = np.flatnonzero(model.c_group >= 0)
+    if len(sib) == 0:
+        return assigned
+    others = np.flatnonzero((model.c_group < 0) & (assigned >= 0))
+    room = model.p_cap - np.bincount(assigned[others], minlength=model.n_placements)
+    ci, pi = arcs
+    mask = np.isin(ci, sib)
+    cand_c = [ci[mask]]
+    cand_p = [pi[mask]]
+    for c in sib:
+        extra = shared.get(int(model.c_group[c]))
+        if extra is not None:
+            cand_c.append(np.full(len(extra), c))
+            cand_p.append(extra)
+        if assigned[c] >= 0:
+            cand_c.append(np.array([c]))
+            cand_p.append(np.array([assigned[c]]))
+    key = np.unique(np.concatenate(cand_c) * model.n_placements + np.concatenate(cand_p))
+    xc, xp = key // model.n_placements, key % model.n_placements
+    pc = model.costs(xc, xp)
+    xc, xp, cost = xc[pc.eligible], xp[pc.eligible], np.rint(pc.total[pc.eligible] * 100)
+    cp = cp_model.CpModel()
+    x = [cp.new_bool_var(f"assign[{c},{q}]") for c, q in zip(xc, xp, strict=True)]
+    y = {int(c): cp.new_bool_var(f"unplaced[{c}]") for c in sib}
+    by_child: dict[int, list[int]] = {}
+    by_place: dict[int, list[int]] = {}
+    by_group_place: dict[tuple[int, int], list[int]] = {}
+    for k, (c, q) in enumerate(zip(xc, xp, strict=True)):
+        by_child.setdefault(int(c), []).append(k)
+        by_place.setdefault(int(q), []).append(k)
+        by_group_place.setdefault((int(model.c_group[c]), int(q)), []).append(k)
+    for c in sib:  # each_sibling_once
+        cp.add(sum(x[k] for k in by_child.get(int(c), [])) + y[int(c)] == 1)
+    for q, ks in by_place.items():  # placement_room
+        cp.add(sum(x[k] for k in ks) <= int(max(room[q], 0)))
+    used_by_group: dict[int, list[cp_model.IntVar]] = {}
+    for (g, q), ks in by_group_place.items():  # group_uses_placement
+        z = cp.new_bool_var(f"uses[{g},{q}]")
+        for k in ks:
+            cp.add_implication(x[k], z)
+        used_by_group.setdefault(g, []).append(z)
+    extras = []
+    for g, zs in used_by_group.items():  # sibling_extra_placements
+        e = cp.new_int_var(0, len(zs), f"extra[{g}]")
+        cp.add(e >= sum(zs) - 1)
+        extras.append(e)
+    cp.minimize(
+        sum(int(v) * x[k] for k, v in enumerate(cost))
+        + round(pol.unplaced * 100) * sum(y.values())
+        + round(pol.sibling_split * 100) * sum(extras)
+    )
+    for k, (c, q) in enumerate(zip(xc, xp, strict=True)):
+        cp.add_hint(x[k], int(assigned[c] == q))
+    for c in sib:
+        cp.add_hint(y[int(c)], int(assigned[c] < 0))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit, 1.0)
+    solver.parameters.num_workers = max(threads, 1)
+    status = solver.solve(cp)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return assigned
+    out = assigned.copy()
+    out[sib] = -1
+    for k, (c, q) in enumerate(zip(xc, xp, strict=True)):
+        if solver.boolean_value(x[k]):
+            out[c] = q
+    return out
+
+
 # ----------------------------------------------------------------------------- result
+
+
+def _objective(model: PairModel, assigned: IntArray) -> float:
+    """The objective of an assignment, to 1/COST_SCALE GBP per pair as the flow counts it."""
+    idx = np.flatnonzero(assigned >= 0)
+    pairs = int(model.scaled(model.costs(idx, assigned[idx]).total).sum())
+    unplaced = (model.n_children - len(idx)) * round(model.problem.policy.unplaced * COST_SCALE)
+    splits = model.problem.policy.sibling_split * _sibling_splits(model, assigned)
+    return (pairs + unplaced) / COST_SCALE + splits
 
 
 def _sibling_splits(model: PairModel, assigned: IntArray) -> int:
@@ -535,6 +707,7 @@ def solve(
     groups = _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc, cell=CELL)
     say(f"building candidates for {model.n_children:,} children, {model.n_placements:,} placements")
     arcs = _initial_arcs(model, coarse, (blocks, groups), per_child=candidates_per_child)
+    say(f"{sum(len(a) for a in arcs.child):,} starting pairs")
     proven, bound, rounds, flow = False, -np.inf, 0, None
     for rounds in range(1, max_rounds + 1):
         ci, pi = arcs.arrays(model.n_placements)
@@ -556,12 +729,31 @@ def solve(
             break
     assert flow is not None
     assigned = flow.assigned
-    flow_objective = flow.cost / COST_SCALE
-    splits = _sibling_splits(model, assigned)
-    objective = flow_objective + problem.policy.sibling_split * splits
-    if proven and splits == 0:
+    objective = flow.cost / COST_SCALE
+    if proven:
         bound = objective
-    status = SolveStatus.OPTIMAL if proven and splits == 0 else SolveStatus.FEASIBLE
+    if (model.c_group >= 0).any():
+        lagrange, shared = _sibling_bound(
+            model, blocks, groups, w, pricing, problem.policy.unplaced
+        )
+        if proven:
+            bound = max(bound, lagrange)
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")
+        assigned = _sibling_repair(
+            model,
+            assigned,
+            arcs.arrays(model.n_placements),
+            shared,
+            time_limit=30.0 if left is None else max(left, 1.0),
+            threads=threads,
+        )
+        objective = _objective(model, assigned)
+    splits = _sibling_splits(model, assigned)
+    gap = (objective - bound) / max(abs(objective), 1e-9)
+    status = SolveStatus.OPTIMAL if proven and gap <= 1e-9 else SolveStatus.FEASIBLE
+    if status is SolveStatus.OPTIMAL:
+        bound = objective
     table = assignment_table(model, assigned, unplaced_reasons(model, assigned))
     wall = time.perf_counter() - started
     say(f"{status.value}: objective {objective:,.2f}, bound {bound:,.2f} in {wall:.1f}s")

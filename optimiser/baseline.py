@@ -62,9 +62,9 @@ class _Market:
         self.model = model
         self.free = model.p_cap.copy()
         self.cache: dict[tuple[int, int, int], tuple[IntArray, float]] = {}
-        la_e = np.array([model.c_e[model.c_la == i].mean() for i in range(len(model.la_codes))])
-        la_n = np.array([model.c_n[model.c_la == i].mean() for i in range(len(model.la_codes))])
-        self.la_e, self.la_n = np.nan_to_num(la_e), np.nan_to_num(la_n)
+        las = model.problem.las
+        self.la_e = las["easting"].to_numpy(np.float64)
+        self.la_n = las["northing"].to_numpy(np.float64)
 
     def tier_members(self, la: int, need: int, tier: int) -> IntArray:
         m = self.model
