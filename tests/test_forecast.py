@@ -207,3 +207,27 @@ def test_children_for_year_fresh_cells_and_shrinking() -> None:
     secure = kids[kids["need"] == "secure"]
     assert list(secure["age"]) == [12, 12] and set(secure["home_la"]) == {A}
     assert len(kids[kids["need"] == "supported"]) == 1
+
+
+def test_rcc_plan_reads_an_imported_forecast(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from optimiser.problem import write_problem
+    from service.cli import app
+
+    write_problem(PROBLEM, tmp_path / "problem")
+    demand = forecast_demand(PROBLEM, years=2, growth=Growth("50%", 0.5))
+    demand.to_csv(tmp_path / "forecast.csv", index=False)
+    out = tmp_path / "plan"
+    args = ["plan", str(tmp_path / "problem"), "--forecast", str(tmp_path / "forecast.csv")]
+    result = CliRunner().invoke(app, [*args, "--time-limit", "20", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    by_year = pd.read_csv(out / "plan_by_year.csv")
+    children = by_year[by_year["plan"] == "without_plan"].set_index("year")["children"]
+    assert children.to_dict() == demand.groupby("year")["children"].sum().to_dict()
+    (tmp_path / "forecast.csv").write_text(
+        "year,la_code,need,age_band,children\n2025,X,foster,0,1\n"
+    )
+    bad = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert bad.exit_code == 1
+    assert "forecast.csv row 2, column la_code" in " ".join(bad.output.split())
