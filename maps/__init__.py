@@ -1,5 +1,4 @@
-"""maps package: folium maps of a result (out-of-area, flows, RCCs, sufficiency, plans) that
-work offline and apply small-number suppression."""
+"""Folium maps of a result that work offline and apply small-number suppression."""
 
 from maps.assets import MapAssetsMissingError
 from maps.bundle import KINDS, build_map, write_maps

@@ -1,5 +1,4 @@
-"""One entry point for every map kind, and writing them all for a result folder (the CLI and
-the demo use these)."""
+"""Build any map kind by name, and write every map of a result folder (CLI and demo)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Flows map: lines from home LA to placement LA, width by children and colour by setting,
-the largest flows only (with a note of what is hidden), per-council view, and each LA's
-in-placer/out-placer balance."""
+"""Flows map: home LA to placement LA lines by setting, largest first, and LA balance."""
 
 from __future__ import annotations
 

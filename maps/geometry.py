@@ -1,5 +1,4 @@
-"""What the maps draw on: LA polygons (offline hex layout or simplified real boundaries),
-one point per LA for flow lines and markers, and RCC outlines."""
+"""What maps draw on: LA polygons (hex layout or simplified boundaries), points, RCCs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The tables maps draw from (allocation, supply, RCC lookup, plan actions): checked columns,
-clean types, and reading them from the folder `rcc solve` writes."""
+"""The tables maps draw from, checked and typed, and read from a `rcc solve` folder."""
 
 from __future__ import annotations
 

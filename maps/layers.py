@@ -1,5 +1,4 @@
-"""Building blocks shared by the map families: LA choropleth layers with tooltips, RCC
-outlines over them, and the layer switcher."""
+"""Shared layers: LA choropleths with tooltips, RCC outlines on top, layer switcher."""
 
 from __future__ import annotations
 

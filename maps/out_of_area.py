@@ -1,5 +1,4 @@
-"""Out-of-area map: per home LA, the share of its children placed outside the LA, over 20
-miles, outside the RCC, and outside the LA and over 20 miles, with RCC boundaries over it."""
+"""Out-of-area map: per home LA, shares placed outside the LA, 20 miles, the RCC."""
 
 from __future__ import annotations
 

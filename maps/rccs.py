@@ -1,5 +1,4 @@
-"""RCC map: each Regional Care Cooperative with its member LAs, its children by need, its
-places by setting and how self-sufficient it is; the pathfinders marked."""
+"""RCC map: members, children by need, places by setting, self-sufficiency, pathfinders."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Shared look of every map: colour-blind-safe palettes, legend, title, notes, attribution,
-the plain base map, and writing one self-contained (offline) HTML file."""
+"""Shared look: palettes, legend, title, notes, attribution, base map, offline HTML."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Sufficiency map: places minus children needing them, by setting family, per LA or per RCC
-on a diverging scale; unplaced children by RCC; and, for a plan, the new homes, foster
-recruitment and secure beds as markers with popups."""
+"""Sufficiency map: places minus children by setting per LA or RCC, unplaced, plans."""
 
 from __future__ import annotations
 

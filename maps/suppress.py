@@ -1,5 +1,4 @@
-"""Small-number suppression for published maps: counts 1..threshold shown as "c", and no
-published total lets a reader recover a suppressed cell (DESIGN.md section 5)."""
+"""Small-number suppression: counts 1..threshold as "c", none recoverable from totals."""
 
 from __future__ import annotations
 

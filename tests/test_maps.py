@@ -1,5 +1,4 @@
-"""Map structure: layers, features per layer, tooltips, legend, title, attribution, numbers
-that match the allocation, no NaN/None shown, offline assets and file size."""
+"""Map structure: layers, features, tooltips, legend, numbers, offline assets, size."""
 
 from __future__ import annotations
 

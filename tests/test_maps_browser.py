@@ -1,5 +1,4 @@
-"""Every map in a real headless Chromium with the network off: loads from a local file with no
-JavaScript errors, draws something (screenshot not blank), and requests nothing from outside."""
+"""Every map in headless Chromium, network off: no JS errors, drawn, no requests."""
 
 from __future__ import annotations
 

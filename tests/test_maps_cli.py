@@ -1,5 +1,4 @@
-"""`rcc map` end to end: a small synthetic England solved by `rcc solve`, then every map kind
-written from its result folder, with the command's options and errors."""
+"""`rcc map` end to end on a small synthetic England solved by `rcc solve`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Small-number suppression: the rules on small hand-made cases, a property over random
-tables, and the proof on real map HTML that no count from 1 to 5 is shown or recoverable."""
+"""Suppression rules by hand, as a property, and proven on public map HTML."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Benchmark: national maps (84,000 seeded children over the 153 LAs) with real boundaries and
-with the hex layout: build time and HTML size of every kind, against folium's plain recipe
-(unsimplified boundaries, full-precision coordinates, CDN assets) measured in the same run.
+"""Benchmark: national maps, real boundaries and hex, against folium's plain recipe.
 
-Targets (issue 7): national out-of-area map with real boundaries under 3 MB and built in under
-5 s; hex map under 1 MB. Run with `make bench`.
+84,000 seeded children over the 153 LAs; build time and HTML size of every kind, with ratios
+against four folium.Choropleth layers of the raw boundaries with CDN assets, measured in the same
+run. Targets (issue 7): national out-of-area map with real boundaries under 3 MB and built in
+under 5 s; hex map under 1 MB. Run with `make bench`.
 """
 
 from __future__ import annotations
