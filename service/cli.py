@@ -685,17 +685,21 @@ def map_cmd(
     scenario: Annotated[
         str | None, typer.Option(help="Scenario name for the title (default: the folder name)")
     ] = None,
+    plan_dir: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Plan: plan_actions.csv or the `rcc plan` output folder"),
+    ] = None,
 ) -> None:
     """Draw a map of a solved scenario as one HTML file (offline and suppressed by default)."""
-    from geodata.boundaries import BoundaryError
+    from geodata.boundaries import BoundaryError, read_boundaries
     from geodata.england import UnknownLAError
     from maps import (
         MapAssetsMissingError,
+        MapGeometry,
         MapInputError,
         MapSettings,
         Suppression,
         build_map,
-        load_geometry,
         read_result,
         save_map,
     )
@@ -705,10 +709,16 @@ def map_cmd(
     if level not in ("la", "rcc"):
         raise fail_with(ValueError(f"--level must be 'la' or 'rcc', not '{level}'"))
     try:
-        inputs = read_result(result_dir, plan=kind == "plan")
+        inputs = read_result(result_dir, plan=kind == "plan", plan_actions=plan_dir)
+        geometry = MapGeometry.hex()
+        if boundaries is not None:
+            match = read_boundaries(boundaries)
+            if not match.report.complete:  # draw what matched, say what did not
+                err_console.print(str(match.report), highlight=False)
+            geometry = MapGeometry.from_boundaries(match.gdf)
         settings = MapSettings(
             scenario=scenario or result_dir.resolve().name,
-            geometry=load_geometry(boundaries),
+            geometry=geometry,
             suppression=Suppression(threshold=threshold, enabled=public),
             tiles=tiles,
         )

@@ -144,3 +144,22 @@ def test_missing_leaflet_is_explained(
     assert done.exit_code == 1
     assert "make map-assets" in _flat(done.output)
     assert not (tmp_path / "x.html").exists()
+
+
+def test_partial_boundaries_are_reported_and_noted(
+    result_dir: Path, tmp_path: Path, shared_file: Any
+) -> None:
+    import json
+
+    data = json.loads(shared_file("geodata/england_utla.geojson").read_text(encoding="utf-8"))
+    data["features"] = [f for f in data["features"] if f["properties"]["code"] != "E10000030"]
+    partial = tmp_path / "partial.geojson"
+    partial.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "partial.html"
+    done = _run(str(result_dir), "--boundaries", str(partial), "--out", str(out))
+    assert done.exit_code == 0, done.output
+    assert "E10000030 (Surrey)" in _flat(done.output)
+    parsed = parse_map(out.read_text(encoding="utf-8"))
+    assert "no shape on this map" in parsed.panels["rcc-note"]
+    assert "E10000030" in parsed.panels["rcc-note"]
+    assert len(parsed.layers["Placed outside their LA"].features) == 152
