@@ -210,10 +210,19 @@ def sufficiency_map(
     add_rcc_outlines(m, geometry, rccs, name="RCC boundaries")
     has_unplaced = _add_unplaced(m, geometry.rcc_outlines(lookup), unplaced, disclosure)
     notes: list[str] = []
+    no_rcc = sorted(set(a["home_la"]) - set(rccs))
+    if no_rcc:
+        notes.append(f"Children of LAs missing from the RCC lookup: {', '.join(no_rcc)}")
+    off_map = sorted(set(a["home_la"]) - set(shapes["code"])) if level == "la" else []
+    if off_map:
+        notes.append(f"Not drawn (no shape on this map): {', '.join(off_map)}")
     legend_extra: list[LegendEntry] = []
     if plan_actions is not None:
         names = dict(zip(geometry.polygons["code"], geometry.polygons["name"], strict=True))
-        legend_extra, notes = _add_plan(m, plan_actions, geometry.point_lookup(), names, settings)
+        legend_extra, plan_notes = _add_plan(
+            m, plan_actions, geometry.point_lookup(), names, settings
+        )
+        notes += plan_notes
     add_layer_control(m)
     per = "LA" if level == "la" else "RCC"
     title = "Sufficiency plan" if plan_actions is not None else "Sufficiency"

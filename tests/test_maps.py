@@ -626,3 +626,11 @@ def test_plan_kind_needs_plan_actions(
     inputs = MapInputs(allocation=allocation, supply=supply, rccs=lookup)
     with pytest.raises(MapInputError, match="plan_actions"):
         build_map("plan", inputs, settings=MapSettings())
+
+
+def test_children_outside_the_lookup_are_noted_not_dropped(hex_geometry: MapGeometry) -> None:
+    alloc, supply, _ = _tiny()
+    partial = {"E06000001": "North East"}
+    m = sufficiency_map(alloc, supply, partial, settings=settings_for(hex_geometry), level="rcc")
+    note = parse_map(render_html(m)).panels["rcc-note"]
+    assert "missing from the RCC lookup: E06000002" in note
