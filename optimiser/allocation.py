@@ -122,6 +122,18 @@ class _Groups:
     def __len__(self) -> int:
         return len(self.members)
 
+    def flat(self) -> tuple[IntArray, IntArray, IntArray]:
+        """All members in group order, each group's start in that array, and its size."""
+        size = np.array([len(m) for m in self.members], np.int64)
+        return np.concatenate(self.members), np.r_[0, np.cumsum(size)[:-1]], size
+
+    def index_of(self, n: int) -> IntArray:
+        """The group of each of n members."""
+        out = np.empty(n, np.int64)
+        for g, m in enumerate(self.members):
+            out[m] = g
+        return out
+
 
 def _lower_bounds(
     model: PairModel,
@@ -170,24 +182,6 @@ class _Arcs:
         key = np.unique(ci * n_places + pi)
         self.child, self.place = [key // n_places], [key % n_places]
         return self.child[0], self.place[0]
-
-
-def _cheapest_per_child(
-    model: PairModel, ci: IntArray, pi: IntArray, k: int, slack: np.ndarray | None = None
-) -> tuple[IntArray, IntArray]:
-    """For a block of children `ci` against placements `pi`, each child's k cheapest eligible
-    pairs (or, with `slack` = u_c - w_p style offsets, its k most negative reduced costs)."""
-    pc = model.costs(ci[:, None], pi[None, :])
-    score = pc.total if slack is None else pc.total + slack
-    score = np.where(pc.eligible, score, np.inf)
-    if slack is not None:
-        score = np.where(score < -0.5 / COST_SCALE, score, np.inf)
-    kk = min(k, score.shape[1])
-    best = np.argpartition(score, kk - 1, axis=1)[:, :kk] if kk < score.shape[1] else None
-    cols = best if best is not None else np.broadcast_to(np.arange(score.shape[1]), score.shape)
-    rows = np.broadcast_to(np.arange(len(ci))[:, None], cols.shape)
-    keep = np.isfinite(score[rows, cols])
-    return ci[rows[keep]], pi[cols[keep]]
 
 
 def _aggregate_flows(
@@ -264,28 +258,20 @@ def _initial_arcs(
     *,
     per_child: int,
 ) -> _Arcs:
-    """Starting pairs that leave room for everyone: each child's `per_child` cheapest eligible
-    pairs among the nearby placements (grid cells nearest in cost until they hold twice the
-    cell's children), the places the aggregated transportation problem guides it to (so a
-    block's children do not all want the same cheapest places), and its current placement, so
-    staying put is always on the table."""
+    """Starting pairs that leave room for everyone: the places the aggregated transportation
+    problem guides each child to (so a block's children do not all want the same cheapest
+    places), its current placement (staying put is always on the table), and its `per_child`
+    cheapest eligible pairs that beat those, found by the pricing routine with zero prices."""
     arcs = _Arcs()
-    blocks, groups = fine
-    floor = np.array([model.p_weekly[m].mean() for m in groups.members])
-    caps = np.array([model.p_cap[m].sum() for m in groups.members])
-    for b, children in enumerate(blocks.members):
-        lb = _lower_bounds(model, blocks, groups, floor, np.array([b]))[0]
-        order = np.argsort(lb, kind="stable")
-        order = order[np.isfinite(lb[order])]
-        enough = int(np.searchsorted(np.cumsum(caps[order]), 2 * len(children) + 8)) + 1
-        nearest = order[: max(enough, 4)]
-        if len(nearest):
-            places = np.concatenate([groups.members[g] for g in nearest])
-            arcs.add(*_cheapest_per_child(model, children, places, per_child))
     arcs.add(*_guided_arcs(model, *coarse))
     cur = np.flatnonzero(model.c_current >= 0)
     ok = model.costs(cur, model.c_current[cur]).eligible
     arcs.add(cur[ok], model.c_current[cur[ok]])
+    ci, pi = arcs.arrays(model.n_placements)
+    u = np.full(model.n_children, model.problem.policy.unplaced)
+    np.minimum.at(u, ci, model.costs(ci, pi).total)
+    cheaper = _price(model, *fine, u, np.zeros(model.n_placements), per_child=per_child)
+    arcs.add(cheaper.child, cheaper.place)
     return arcs
 
 
@@ -376,80 +362,84 @@ class _Pricing:
     least: np.ndarray  # per child: a lower bound on min(U, min_p cost(c,p) + w_p), GBP
 
 
-def _chunks(rows: int, cols: int, cells: int = 4_000_000) -> list[slice]:
-    """Row slices so that a rows x cols matrix is built a few million cells at a time."""
-    step = max(1, cells // max(cols, 1))
-    return [slice(i, i + step) for i in range(0, rows, step)]
+_KEY_SHIFT = 40  # children are sorted by (block, -u) packed into one int64 key
 
 
-def _price_all_pairs(
+def _price(
     model: PairModel,
     blocks: _Groups,
     groups: _Groups,
-    u: IntArray,
-    w: IntArray,
-    unplaced: int,
+    u: np.ndarray,
+    w: np.ndarray,
     *,
     per_child: int,
+    chunk: int = 2_000_000,
 ) -> _Pricing:
-    """Check every eligible pair against the duals, pruning with lower bounds.
+    """Check every eligible pair's reduced cost cost(c,p) + w_p - u_c, vectorised.
 
-    Per block, placement groups are visited in increasing lower bound; a group is skipped for
-    children whose u_c it cannot undercut; a child stops once it has `per_child` improving
-    pairs (only then is its check incomplete). Returns the improving pairs found and the dual
-    bound sum_c min(U, m_c) - sum_p cap_p w_p, where m_c is the least cost(c,p) + w_p seen or
-    the lower bound of the groups not visited (valid for any w >= 0).
+    A (block, group) pair is skipped when its lower bound is at least the block's largest u;
+    otherwise only the block's children whose u_c exceeds the bound are paired with the group's
+    placements, evaluated a few million pairs at a time. Returns each child's `per_child` most
+    negative pairs, and the dual bound sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p
+    (valid for any w >= 0; equal to the objective when no pair is negative).
     """
-    wf = w / COST_SCALE
-    uf = u / COST_SCALE
     tol = 0.5 / COST_SCALE
-    floor = np.array([(model.p_weekly[m] + wf[m]).min() for m in groups.members])
-    best = np.minimum(uf, unplaced / COST_SCALE)
-    new = _Arcs()
-    found = np.zeros(model.n_children, np.int64)
-    for b, children in enumerate(blocks.members):
-        lb = _lower_bounds(model, blocks, groups, floor, np.array([b]))[0]
-        order = np.flatnonzero(lb < uf[children].max() - tol)
-        order = order[np.argsort(lb[order], kind="stable")]
-        active = children
-        for batch in _group_batches(order, groups):
-            batch_lb = lb[batch[0]]
-            full = active[found[active] >= per_child]
-            # stopped early: the groups not visited cost at least this batch's bound
-            best[full] = np.minimum(best[full], batch_lb)
-            active = active[(uf[active] > batch_lb + tol) & (found[active] < per_child)]
-            if len(active) == 0:
-                break
-            places = np.concatenate([groups.members[g] for g in batch])
-            # a placement's cost at zero miles already at or above every u_c cannot improve
-            # (same home LA and need across the block, so one child stands for all)
-            rep = model.costs(np.full(len(places), active[0]), places)
-            at_zero = rep.total - rep.parts["distance_cost"] - rep.parts["move_cost"]
-            at_zero = np.nan_to_num(at_zero) + wf[places]
-            places = places[at_zero < uf[active].max() - tol]
-            for rows in _chunks(len(active), len(places)):
-                kids = active[rows]
-                pc = model.costs(kids[:, None], places[None, :])
-                total = np.where(pc.eligible, pc.total + wf[places][None, :], np.inf)
-                best[kids] = np.minimum(best[kids], total.min(axis=1))
-                negative = (total - uf[kids][:, None] < -tol).any(axis=1)
-                if negative.any():
-                    neg = kids[negative]
-                    offsets = wf[places][None, :] - uf[neg][:, None]
-                    ci, pi = _cheapest_per_child(model, neg, places, per_child, offsets)
-                    new.add(ci, pi)
-                    np.add.at(found, ci, 1)
-    ci, pi = new.arrays(model.n_placements)
-    bound = int(np.rint(best.sum() * COST_SCALE)) - int((model.p_cap * w).sum())
-    return _Pricing(ci, pi, bound, best)
-
-
-def _group_batches(order: IntArray, groups: _Groups, places: int = 3000) -> list[IntArray]:
-    """Consecutive runs of `order` holding about `places` placements each."""
-    sizes = np.array([len(groups.members[g]) for g in order])
-    batch = np.cumsum(sizes) // places
-    cuts = np.flatnonzero(batch[1:] != batch[:-1]) + 1
-    return [b for b in np.split(order, cuts) if len(b)]
+    flat, start, size = groups.flat()
+    floor = np.minimum.reduceat((model.p_weekly + w)[flat], start)
+    block_of = blocks.index_of(model.n_children)
+    u_int = np.rint(u * COST_SCALE).astype(np.int64)
+    top = (1 << _KEY_SHIFT) - 1
+    key = (block_of << _KEY_SHIFT) | (top - u_int)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    b_start = np.searchsorted(key, np.arange(len(blocks), dtype=np.int64) << _KEY_SHIFT)
+    u_max = u[order[b_start]]
+    pairs_b, pairs_g, counts = [], [], []
+    for rows in range(0, len(blocks), 256):
+        idx = np.arange(rows, min(rows + 256, len(blocks)))
+        lb = _lower_bounds(model, blocks, groups, floor, idx)
+        bi, gi = np.nonzero(lb < u_max[idx, None] - tol)
+        t_int = np.floor((lb[bi, gi] + tol) * COST_SCALE).astype(np.int64)
+        b = idx[bi]
+        n = np.searchsorted(key, (b << _KEY_SHIFT) | (top - np.maximum(t_int, 0))) - b_start[b]
+        pairs_b.append(b[n > 0])
+        pairs_g.append(gi[n > 0])
+        counts.append(n[n > 0])
+    sb, sg, sn = (np.concatenate(x) for x in (pairs_b, pairs_g, counts))
+    best = np.minimum(u, model.problem.policy.unplaced)
+    found_c, found_p, found_rc = [], [], []
+    sizes = sn * size[sg]
+    bounds = np.searchsorted(np.cumsum(sizes), np.arange(chunk, sizes.sum() + chunk, chunk))
+    lo = 0
+    for hi in np.unique(np.minimum(bounds + 1, len(sizes))):
+        part = slice(lo, hi)
+        lo = hi
+        total = int(sizes[part].sum())
+        if total == 0:
+            continue
+        rep = np.repeat(np.arange(hi - part.start), sizes[part])
+        local = np.arange(total) - np.repeat(np.cumsum(sizes[part]) - sizes[part], sizes[part])
+        width = size[sg[part]][rep]
+        child = order[b_start[sb[part]][rep] + local // width]
+        place = flat[start[sg[part]][rep] + local % width]
+        pc = model.costs(child, place)
+        value = np.where(pc.eligible, pc.total + w[place], np.inf)
+        np.minimum.at(best, child, value)
+        rc = value - u[child]
+        neg = rc < -tol
+        found_c.append(child[neg])
+        found_p.append(place[neg])
+        found_rc.append(rc[neg])
+    ci = np.concatenate(found_c) if found_c else np.zeros(0, np.int64)
+    pi = np.concatenate(found_p) if found_p else np.zeros(0, np.int64)
+    rc = np.concatenate(found_rc) if found_rc else np.zeros(0)
+    ranked = np.lexsort((rc, ci))
+    ci, pi = ci[ranked], pi[ranked]
+    first = np.r_[0, np.flatnonzero(ci[1:] != ci[:-1]) + 1] if len(ci) else np.zeros(0, np.int64)
+    rank = np.arange(len(ci)) - np.repeat(first, np.diff(np.r_[first, len(ci)]))
+    keep = rank < per_child
+    bound = float(best.sum() - (model.p_cap * w).sum())
+    return _Pricing(ci[keep], pi[keep], round(bound * COST_SCALE), best)
 
 
 # ----------------------------------------------------------------------------- siblings
@@ -664,6 +654,12 @@ def assignment_table(model: PairModel, assigned: IntArray, reasons: np.ndarray) 
     return out
 
 
+def _chunks(rows: int, cols: int, cells: int = 4_000_000) -> list[slice]:
+    """Row slices so that a rows x cols matrix is built a few million cells at a time."""
+    step = max(1, cells // max(cols, 1))
+    return [slice(i, i + step) for i in range(0, rows, step)]
+
+
 def unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
     """'' when placed; 'no_eligible_placement' when no placement with places could ever take
     the child; 'no_free_place' when eligible ones exist but are full."""
@@ -713,8 +709,8 @@ def solve(
         ci, pi = arcs.arrays(model.n_placements)
         flow = _solve_flow(model, ci, pi, unplaced)
         u, w = _dual_prices(model, flow, unplaced)
-        pricing = _price_all_pairs(
-            model, blocks, groups, u, w, unplaced, per_child=candidates_per_child
+        pricing = _price(
+            model, blocks, groups, u / COST_SCALE, w / COST_SCALE, per_child=candidates_per_child
         )
         bound = max(bound, pricing.bound / COST_SCALE)
         say(
