@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,7 @@ INDICATORS: tuple[str, ...] = (
 )
 BY_YEAR_COLUMNS: tuple[str, ...] = ("year", "plan", *INDICATORS)
 _FLOW_KEYS = ["home_la", "need", "placement_la", "setting", "year"]
+_ARC_KEYS = ["home_la", "need", "placement_la", "setting"]
 _DECISION_NUMBERS = (
     "max_units",
     "min_per_unit",
@@ -131,7 +132,9 @@ class PlanOptions:
     - `solver`: "highs" (default), "scip" or "sat" (CP-SAT) for the plan; the do-nothing LP
       uses GLOP. Measured on the national five-year plan (tests/benchmarks): HiGHS proved the
       optimum in 84 s, SCIP stopped at a 0.68% gap after 73 s, CP-SAT at 0.63% after 187 s;
-    - `time_limit` seconds and `relative_gap` (stop when proven within it); `threads`.
+    - `time_limit` seconds and `relative_gap` (stop when proven within it); `threads`;
+    - `pricing_rounds`: LP column-generation rounds pricing the arcs left out (1: price only);
+    - `mip_rounds`: MIP solves at most (again with the arcs pricing found for its decisions).
     """
 
     k_nearest: int = 8
@@ -142,6 +145,8 @@ class PlanOptions:
     time_limit: float | None = 120.0
     relative_gap: float = 0.001
     threads: int = 1
+    pricing_rounds: int = 8
+    mip_rounds: int = 2
 
 
 @dataclass(frozen=True)
@@ -327,8 +332,12 @@ def build_plan_model(
     costs: PlanCosts | None = None,
     options: PlanOptions | None = None,
     with_actions: bool = True,
+    extra_arcs: pd.DataFrame | None = None,
 ) -> PlanModel:
-    """Build the plan MIP (or, with `with_actions=False`, the do-nothing LP) without solving."""
+    """Build the plan MIP (or, with `with_actions=False`, the do-nothing LP) without solving.
+
+    `extra_arcs` (rows of `candidate_arcs`, e.g. found by pricing) join the k-nearest arcs.
+    """
     costs = costs or PlanCosts()
     options = options or PlanOptions()
     model = mb.Model()
@@ -341,6 +350,9 @@ def build_plan_model(
     arcs = candidate_arcs(
         problem, pools, buildable, k_nearest=options.k_nearest, same_rcc=options.same_rcc
     )
+    if extra_arcs is not None and not extra_arcs.empty:
+        arcs = pd.concat([arcs, extra_arcs[arcs.columns]], ignore_index=True)
+        arcs = arcs.drop_duplicates(_ARC_KEYS, ignore_index=True)
 
     decisions = add_action_vars(model, problem, actions, candidates, years)
     add_places_per_unit(model, decisions)
@@ -718,77 +730,92 @@ def solve_plan(
     costs: PlanCosts | None = None,
     options: PlanOptions | None = None,
     end_private: bool = True,
-    price_pruned: bool = True,
 ) -> PlanResult:
-    """Solve the do-nothing LP and the plan MIP on the same forecast; return a `PlanResult`.
+    """Solve doing nothing and the plan on the same forecast; return a `PlanResult`.
 
-    A plan never costs more than doing nothing: if the solver stops with a worse incumbent (or
-    none), the result is the do-nothing plan, flagged `fell_back_to_nothing`. With
-    `price_pruned`, the arcs left out by the k-nearest restriction are priced with LP duals
-    (of the do-nothing LP, and of the plan with its decisions fixed) and the counts reported.
+    1. The do-nothing LP over the k-nearest arcs, then column generation: arcs left out are
+       priced with its duals and the best added until none prices negative (exact over all
+       arcs, within `pricing_rounds`).
+    2. The plan MIP over the k-nearest arcs plus those found in 1.
+    3. The MIP's decisions fixed, the same column generation: the plan's flows are optimal over
+       all arcs for its decisions. If arcs had to be added, step 2 is repeated with them (up to
+       `mip_rounds` MIP solves). The reported objective is this LP's; `bound` and `gap` are the
+       MIP's proven ones over its arc set.
+
+    A plan never costs more than doing nothing: if the solver stops with a worse plan (or
+    none), the result is the do-nothing plan, flagged `fell_back_to_nothing`.
     """
     costs = costs or PlanCosts()
     options = options or PlanOptions()
     start = time.perf_counter()
+    rounds = options.pricing_rounds
     nothing = build_plan_model(problem, demand, costs=costs, options=options, with_actions=False)
-    lp, lp_status, _ = _solve(nothing, "glop", options)
-    if lp_status != mb.SolveStatus.OPTIMAL:
-        raise RuntimeError(f"the do-nothing LP did not solve: {lp.status_string}")
-    built = build_plan_model(problem, demand, costs=costs, options=options)
-    mip, mip_status, mip_seconds = _solve(built, options.solver, options)
-    status = _status(mip_status)
-    without_flows = _flow_values(nothing, lp)
-    without_actions = pd.DataFrame(columns=list(ACTION_COLUMNS))
-    without = _by_year(nothing, lp, without_flows, without_actions, "without_plan")
-    objective_nothing = float(lp.objective_value)
-    notes: list[str] = []
-    fell_back = bool(
-        status is PlanStatus.NOT_SOLVED or mip.objective_value > objective_nothing * (1 + 1e-9)
+    nothing, lp, pricing_nothing, extra = _generate_columns(
+        problem, nothing, options, max_rounds=rounds
     )
-    if fell_back:
+    objective_nothing = float(lp.objective_value)
+    without_flows = _flow_values(nothing, lp)
+    no_actions = pd.DataFrame(columns=list(ACTION_COLUMNS))
+    without = _by_year(nothing, lp, without_flows, no_actions, "without_plan")
+    pricing: dict[str, Any] = {"without_plan": pricing_nothing}
+    mip_seconds, fixed_lp, mip_round = 0.0, None, 0
+    for mip_round in range(1, max(1, options.mip_rounds) + 1):
+        built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
+        mip, mip_status, seconds = _solve(built, options.solver, options)
+        mip_seconds += seconds
+        status = _status(mip_status)
+        if status is PlanStatus.NOT_SOLVED:
+            fixed_lp = None
+            break
+        fixed = _fixed_decisions_model(problem, demand, built, mip, costs, options, extra)
+        fixed, fixed_lp, pricing["with_plan"], more = _generate_columns(
+            problem, fixed, options, max_rounds=rounds
+        )
+        if more.empty or mip_round == options.mip_rounds:
+            break
+        extra = pd.concat([extra, more], ignore_index=True).drop_duplicates(_ARC_KEYS)
+    notes: list[str] = []
+    fell_back = bool(fixed_lp is None or fixed_lp.objective_value > objective_nothing * (1 + 1e-9))
+    mip_bound = float(mip.best_objective_bound)
+    if fell_back or fixed_lp is None:
         notes.append(
             f"the {options.solver} solve ended {mip_status.name} without a plan better than "
             "doing nothing; the plan is to do nothing"
         )
-        actions, with_flows, with_ = (
-            without_actions,
-            without_flows,
-            without.assign(plan="with_plan"),
-        )
-        mip_bound = float(mip.best_objective_bound)
+        actions, with_flows = no_actions, without_flows
+        with_ = without.assign(plan="with_plan")
         bound = min(objective_nothing, mip_bound) if np.isfinite(mip_bound) else -np.inf
-        objective = objective_nothing
+        objective = mip_objective = objective_nothing
     else:
         actions = _actions(built, mip)
-        with_flows = _flow_values(built, mip)
-        with_ = _by_year(built, mip, with_flows, actions, "with_plan")
-        objective, bound = float(mip.objective_value), float(mip.best_objective_bound)
+        with_flows = _flow_values(fixed, fixed_lp)
+        with_ = _by_year(fixed, fixed_lp, with_flows, actions, "with_plan")
+        objective, bound = float(fixed_lp.objective_value), mip_bound
+        mip_objective = float(mip.objective_value)
         if end_private:
-            pool_with = solver_values(mip, built.pools["var"])
+            pool_with = solver_values(fixed_lp, fixed.pools["var"])
             pool_without = solver_values(lp, nothing.pools["var"])
-            ended = _ended_private(built, pool_with, pool_without, problem.rcc_of)
+            ended = _ended_private(fixed, pool_with, pool_without, problem.rcc_of)
             if not ended.empty:
                 actions = pd.concat([actions, ended], ignore_index=True)
-    pricing: dict[str, Any] = {}
-    if price_pruned:
-        pricing["without_plan"] = price_pruned_arcs(problem, nothing, lp)
-        if not fell_back:
-            fixed, fixed_lp = _fixed_decisions_lp(problem, demand, built, mip, costs, options)
-            pricing["with_plan"] = price_pruned_arcs(problem, fixed, fixed_lp)
-        for side, found in pricing.items():
-            if found["negative"]:
-                notes.append(
-                    f"{side}: {found['negative']:,} of {found['pruned_arcs']:,} arcs left out by "
-                    f"k_nearest={options.k_nearest} would lower the cost (by up to "
-                    f"£{-found['most_negative_weekly']:,.0f} a child a week); raise k_nearest"
-                )
+    for side, found in pricing.items():
+        if found["negative"]:
+            notes.append(
+                f"{side}: {found['negative']:,} arcs left out still price negative after "
+                f"{found['rounds']} pricing rounds (by up to £{-found['most_negative_weekly']:,.0f}"
+                " a child a week); raise k_nearest or pricing_rounds"
+            )
     flows = with_flows.merge(
         without_flows[[*_FLOW_KEYS, "children"]],
         on=_FLOW_KEYS,
         how="outer",
         suffixes=("_with_plan", "_without_plan"),
     )
-    gap = max(0.0, (objective - bound) / max(1.0, abs(objective))) if np.isfinite(bound) else np.inf
+    gap = (
+        max(0.0, (mip_objective - bound) / max(1.0, abs(mip_objective)))
+        if np.isfinite(bound)
+        else np.inf
+    )
     if fell_back:
         status = PlanStatus.OPTIMAL if gap <= options.relative_gap else PlanStatus.FEASIBLE
     by_year = pd.concat([with_, without], ignore_index=True)
@@ -808,6 +835,9 @@ def solve_plan(
             "time_limit": options.time_limit,
             "relative_gap": options.relative_gap,
             "threads": options.threads,
+            "pricing_rounds": options.pricing_rounds,
+            "mip_rounds": mip_round,
+            "mip_objective": mip_objective,
             "mip_seconds": round(mip_seconds, 3),
         },
         years=built.years,
@@ -822,65 +852,113 @@ def solve_plan(
     )
 
 
-def price_pruned_arcs(problem: Problem, built: PlanModel, solver: mb.Solver) -> dict[str, float]:
+def price_pruned_arcs(
+    problem: Problem, built: PlanModel, solver: mb.Solver, *, per_cohort: int = 3
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """Price every arc the k-nearest restriction left out, with the duals of a solved LP.
 
     With pi[h,n,y] the dual of each_child_counted and sigma[l,s,y] that of pool_balance, an
     arc left out has reduced cost 52 x cost - pi - sigma. None negative means the flows are
     optimal over ALL arcs (for the LP's fixed decisions): the restriction cost nothing.
     Arcs to an (LA, setting) with no places in the model cannot carry children and are skipped.
-    Returns pruned_arcs (priced), negative (count) and most_negative_weekly (GBP per child).
+    Returns the counts (pruned_arcs priced, negative, most_negative_weekly in GBP per child)
+    and the `per_cohort` most negative arcs of each cohort and year, to add to the model.
     """
     pi = pd.Series(solver.dual_values(built.counted).to_numpy(), index=built.counted.index)
     sigma = pd.Series(solver.dual_values(built.balance).to_numpy(), index=built.balance.index)
     places = built.balance.index.to_frame(index=False)
     pools = places[["placement_la", "setting"]].drop_duplicates()
-    everywhere = candidate_arcs(
-        problem,
-        pools,
-        {},
-        k_nearest=len(problem.las),
-        same_rcc=False,
-    )
+    everywhere = candidate_arcs(problem, pools, {}, k_nearest=len(problem.las), same_rcc=False)
     arcs = built.unplaced[["home_la", "need", "year"]].merge(everywhere, on=["home_la", "need"])
     arcs = arcs.merge(places, on=["placement_la", "setting", "year"])
     kept = built.flows[_FLOW_KEYS].assign(_kept=True)
     arcs = arcs.merge(kept, on=_FLOW_KEYS, how="left")
-    arcs = arcs[arcs["_kept"].isna()]
+    arcs = arcs[arcs["_kept"].isna()].drop(columns="_kept")
     if arcs.empty:
-        return {"pruned_arcs": 0, "negative": 0, "most_negative_weekly": 0.0}
+        return {"pruned_arcs": 0, "negative": 0, "most_negative_weekly": 0.0}, arcs
     dual_pi = pi.reindex(pd.MultiIndex.from_frame(arcs[["home_la", "need", "year"]])).to_numpy()
     dual_sigma = sigma.reindex(
         pd.MultiIndex.from_frame(arcs[["placement_la", "setting", "year"]])
     ).to_numpy()
-    reduced = WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma
-    negative = reduced < -1e-6 * max(1.0, float(np.abs(dual_pi).max()))
-    return {
+    arcs = arcs.assign(reduced=WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma)
+    negative = arcs[arcs["reduced"] < -1e-6 * max(1.0, float(np.abs(dual_pi).max()))]
+    best = (
+        negative.sort_values("reduced", kind="stable")
+        .groupby(["home_la", "need", "year"])
+        .head(per_cohort)
+        .drop_duplicates(_ARC_KEYS)
+        .drop(columns=["year", "reduced"])
+    )
+    stats = {
         "pruned_arcs": len(arcs),
-        "negative": int(negative.sum()),
-        "most_negative_weekly": float(min(0.0, reduced.min()) / WEEKS),
+        "negative": len(negative),
+        "most_negative_weekly": float(min(0.0, arcs["reduced"].min()) / WEEKS),
     }
+    return stats, best.reset_index(drop=True)
 
 
-def _fixed_decisions_lp(
+def add_arcs(model: mb.Model, built: PlanModel, arcs: pd.DataFrame, *, tag: str) -> PlanModel:
+    """Add flow columns for new arcs (all years) to a built model, in place of rebuilding it.
+
+    Each new flow enters its cohort's each_child_counted and its pool's pool_balance with
+    coefficient 1 and the objective with 52 x cost, exactly as `add_flow_vars` would.
+    """
+    cohorts = built.unplaced[["home_la", "need", "year"]]
+    rows = cohorts.merge(arcs, on=["home_la", "need"])
+    keys = pd.MultiIndex.from_frame(rows[["placement_la", "setting", "year"]])
+    rows = rows[keys.isin(built.balance.index)].reset_index(drop=True)
+    if rows.empty:
+        return built
+    rows["var"] = model.new_var_series(f"flow_{tag}", rows.index, lower_bounds=0)
+    for row in rows.itertuples(index=False):
+        built.counted[(row.home_la, row.need, row.year)].add_term(row.var, 1.0)
+        built.balance[(row.placement_la, row.setting, row.year)].add_term(row.var, 1.0)
+        row.var.objective_coefficient = float(WEEKS * row.cost)
+    flows = pd.concat([built.flows, rows[built.flows.columns]], ignore_index=True)
+    size = {**built.size, "flow_arcs": len(flows), "variables": model.num_variables}
+    return replace(built, flows=flows, size=size)
+
+
+def _generate_columns(
+    problem: Problem, built: PlanModel, options: PlanOptions, *, max_rounds: int
+) -> tuple[PlanModel, mb.Solver, dict[str, Any], pd.DataFrame]:
+    """Solve an LP, price the arcs left out, add the best, repeat until none prices negative.
+
+    Returns the final model, its solver, the last pricing (with `rounds` and `arcs_added`) and
+    every arc added. When `negative` is 0 the LP is optimal over all arcs.
+    """
+    added: list[pd.DataFrame] = []
+    for round_ in range(1, max_rounds + 1):
+        lp, status, _ = _solve(built, "glop", options)
+        if status != mb.SolveStatus.OPTIMAL:
+            raise RuntimeError(f"a plan LP did not solve: {lp.status_string}")
+        stats, best = price_pruned_arcs(problem, built, lp)
+        stats = {**stats, "rounds": round_, "arcs_added": int(sum(len(a) for a in added))}
+        if best.empty or round_ == max_rounds:
+            break
+        added.append(best)
+        built = add_arcs(built.model, built, best, tag=f"priced{round_}")
+    extra = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
+    return built, lp, stats, extra
+
+
+def _fixed_decisions_model(
     problem: Problem,
     demand: pd.DataFrame,
     built: PlanModel,
     mip: mb.Solver,
     costs: PlanCosts,
     options: PlanOptions,
-) -> tuple[PlanModel, mb.Solver]:
-    """The plan model again with every decision fixed at the MIP's values, solved as an LP."""
-    fixed = build_plan_model(problem, demand, costs=costs, options=options)
+    extra_arcs: pd.DataFrame,
+) -> PlanModel:
+    """The plan model again with every decision fixed at the MIP's values (an LP)."""
+    fixed = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra_arcs)
     for column in ("units", "places"):
         values = solver_values(mip, built.decisions[column]).round().to_numpy()
         for var, value in zip(fixed.decisions[column], values, strict=True):
             var.is_integral = False
             var.lower_bound = var.upper_bound = float(value)
-    lp, status, _ = _solve(fixed, "glop", options)
-    if status != mb.SolveStatus.OPTIMAL:
-        raise RuntimeError(f"the plan LP with fixed decisions did not solve: {lp.status_string}")
-    return fixed, lp
+    return fixed
 
 
 def solver_values(solver: mb.Solver, variables: pd.Series) -> pd.Series:
@@ -994,8 +1072,6 @@ def plan_problem(
 ) -> Problem:
     """The problem with the plan's supply (and optionally a forecast year's children), ready for
     `optimiser.allocation.solve` or `write_problem` + `rcc solve`."""
-    from dataclasses import replace
-
     placements = apply_actions(problem, actions, costs=costs)
     kids = problem.children if children is None else children
     if children is not None:

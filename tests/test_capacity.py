@@ -242,7 +242,7 @@ def test_plan_validated_by_solving_the_child_level_allocation() -> None:
     assert int(placed["out_of_la"].astype(bool).sum()) == final["out_of_la"]
 
 
-def test_pruned_arcs_are_priced_with_duals() -> None:
+def test_pruned_arcs_are_priced_with_duals_and_added() -> None:
     # Hartlepool's nearest private home (Middlesbrough) is dear; London's is cheap even with
     # the distance and out-of-area penalties: an arc the k=1 restriction leaves out.
     problem = make_problem(
@@ -251,21 +251,22 @@ def test_pruned_arcs_are_priced_with_duals() -> None:
     )
     demand = forecast_demand(problem, years=2)
     no_building = replace(PlanCosts(), actions={})
-    narrow = solve_plan(
-        problem, demand, costs=no_building, options=replace(OPTIONS, k_nearest=1, same_rcc=False)
+    narrow = replace(OPTIONS, k_nearest=1, same_rcc=False)
+    priced_only = solve_plan(
+        problem, demand, costs=no_building, options=replace(narrow, pricing_rounds=1)
     )
-    assert narrow.pricing["with_plan"]["negative"] == 2  # one arc, two years
-    assert narrow.pricing["without_plan"]["negative"] == 2
-    assert any("arcs left out" in note for note in narrow.notes)
+    assert priced_only.pricing["with_plan"]["negative"] == 2  # one arc, two years
+    assert priced_only.pricing["without_plan"]["negative"] == 2
+    assert any("still price negative" in note for note in priced_only.notes)
+    generated = solve_plan(problem, demand, costs=no_building, options=narrow)
     wide = solve_plan(
         problem, demand, costs=no_building, options=replace(OPTIONS, k_nearest=2, same_rcc=False)
     )
-    assert wide.pricing["with_plan"] == {
-        "pruned_arcs": 0,
-        "negative": 0,
-        "most_negative_weekly": 0.0,
-    }
-    assert wide.objective < narrow.objective
+    for result in (generated, wide):
+        assert result.pricing["with_plan"]["negative"] == 0
+        assert result.pricing["without_plan"]["negative"] == 0
+    assert generated.pricing["without_plan"]["arcs_added"] == 1
+    assert generated.objective == pytest.approx(wide.objective)
     # The reduced cost is exactly the weekly saving of the better arc.
-    saving = narrow.pricing["without_plan"]["most_negative_weekly"]
-    assert -saving * 52 * 2 == pytest.approx(narrow.objective - wide.objective)
+    saving = priced_only.pricing["without_plan"]["most_negative_weekly"]
+    assert -saving * 52 * 2 == pytest.approx(priced_only.objective - wide.objective)
