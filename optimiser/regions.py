@@ -529,6 +529,9 @@ def baseline_partition(
 ) -> dict[str, str] | None:
     """Best of `draws` seeded recursive spanning-tree partitions (by `evaluate`), or None.
 
+    A draw that dead-ends (no balanced cut left) or misses `fits` is redrawn, up to 20 times
+    per draw; None means no draw succeeded.
+
     Locked groups keep their names; proposed RCCs get readable names. `fits(groups)` may
     reject a draw (used for the solver's warm start, which must respect `max_miles`);
     `polish(lookup)` may improve each draw before it is scored (the warm start's local search).
@@ -537,7 +540,11 @@ def baseline_partition(
     rng = np.random.default_rng(request.seed if seed is None else seed)
     weight = dict(zip(inst.codes, inst.cla, strict=True))
     best: tuple[float, dict[str, str]] | None = None
-    for _ in range(request.baseline_draws if draws is None else draws):
+    wanted = request.baseline_draws if draws is None else draws
+    made = 0
+    for _ in range(20 * wanted):  # a draw can dead-end; retry up to 20 times per draw
+        if made >= wanted:
+            break
         groups: list[tuple[str, ...]] = []
         for piece, count in plan.parts:
             split = _tree_partition(piece, plan.graph, weight, count, plan.lo, plan.hi, rng)
@@ -547,6 +554,7 @@ def baseline_partition(
         else:
             if fits is not None and not fits(groups):
                 continue
+            made += 1
             lookup = _lookup_from_groups(inst, groups, request.locks)
             if polish is not None:
                 lookup = polish(lookup)
@@ -1132,6 +1140,12 @@ def propose(inst: RegionsInstance, request: Request) -> Proposal:
     lookup = _lookup_from_groups(inst, list(groups.values()), request.locks)
     score = evaluate(inst, lookup, weights=request.weights, locks=request.locks)
     status = ProposalStatus.OPTIMAL if code == cp_model.OPTIMAL else ProposalStatus.FEASIBLE
+    if status is ProposalStatus.FEASIBLE:
+        # Boundary moves stay inside the model's feasible set, so the bound still holds.
+        polished = improve_locally(inst, request, lookup)
+        polished_score = evaluate(inst, polished, weights=request.weights, locks=request.locks)
+        if polished_score.objective > score.objective + 1e-9:
+            lookup, score = polished, polished_score
     bound = solver.best_objective_bound / built.scale + built.constant
     if status is ProposalStatus.OPTIMAL:
         bound = max(bound, score.objective)

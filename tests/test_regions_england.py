@@ -47,7 +47,7 @@ def test_within_regions_with_gm_locked_names_the_north_east() -> None:
 def test_locking_every_la_into_fewer_groups_than_k_is_refused() -> None:
     inst = england_instance()
     everything = (Lock("England", inst.codes),)
-    with pytest.raises(InfeasibleRequestError, match="exceed the number of locked groups"):
+    with pytest.raises(InfeasibleRequestError, match="only 0 LAs are unlocked"):
         check_request(inst, Request(k=2, locks=everything))
 
 
