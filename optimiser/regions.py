@@ -40,8 +40,31 @@ Model (CP-SAT, a Hess-style "assign each LA to a centre" districting model)
     child's own RCC (sum over RCCs of min(supply, demand) / national demand), weighted by w_s,
     minus w_c times the mean distance in DfE miles from a child's home LA point to its RCC's
     centre LA point (demand-weighted compactness). Locked RCCs add a constant (their centre is
-    their own best one). Coefficients are scaled to integers for CP-SAT; the reported
-    objective is recomputed exactly from the partition and the bound carries the same scale.
+    their own best one). Coefficients are scaled to integers for CP-SAT (smallest about 2,000,
+    so rounding moves the objective by well under 0.1%); the reported objective is recomputed
+    exactly from the partition by `evaluate` (centre = the member minimising the demand-
+    weighted miles), and the bound is CP-SAT's proven bound in the same points.
+
+    Restriction: an LA may only join an RCC whose centre is within `max_miles` (default 150)
+    of it. This keeps the model smaller (about 14,000 x[i,j] with Greater Manchester locked,
+    against 20,000 without it) and is generous: it still lets the Isles of Scilly join an RCC
+    centred on Devon (124 miles).
+
+    What is proven: status OPTIMAL means no better partition exists under the rules above;
+    FEASIBLE means the partition meets every rule and the optimum is at most `bound`
+    (gap = (bound - objective) / bound). WARM_START means CP-SAT found nothing of its own in
+    the time limit and the (checked) warm start is returned.
+
+Solving
+    Warm start: the best of several seeded recursive spanning-tree draws (see Baseline), each
+    polished by boundary moves (`improve_locally`: move one LA to a neighbouring RCC when both
+    stay contiguous, balanced and within the distance limit and the objective rises), is given
+    to CP-SAT as a complete hint; CP-SAT then searches (LNS and a portfolio of workers) within
+    the time limit; its answer is polished by the same boundary moves, which stay inside the
+    model's feasible set, so the bound still holds. Pre-checks (`check_request`) name every
+    cause of infeasibility visible before solving: K larger than the LAs, unknown, duplicated
+    or non-contiguous locks, an LA above the balance band, and separate pieces (cut off by
+    locks or regions) that no whole number of RCCs can split within the band.
 
 Settings in the self-sufficiency term (what the embedded facts allow)
     - residential: demand = children in secure and children's homes at 31 March 2024 (DfE does
@@ -61,7 +84,8 @@ Baseline
     A seeded recursive spanning-tree partition (as redistricting tools such as GerryChain's
     `recursive_tree_part` do): draw a random spanning tree of the unassigned LAs, cut one edge
     that leaves a piece within the balance limits and a remainder that can still be split,
-    repeat. The best of several seeded draws is the heuristic peer and the solver's warm start.
+    repeat. The best of several seeded draws (by the objective) is the heuristic peer in the
+    comparison; the same draws, polished, give the solver's warm start.
 """
 
 from __future__ import annotations

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from geodata.adjacency import is_contiguous
@@ -29,6 +31,7 @@ from optimiser.regions import (
     propose,
     read_lock_csv,
     suppress,
+    write_outputs,
 )
 
 
@@ -330,3 +333,27 @@ def test_local_search_keeps_rules_and_never_worsens() -> None:
         assert_valid(inst, request, better)
         before = evaluate(inst, start, locks=request.locks).objective
         assert evaluate(inst, better, locks=request.locks).objective >= before - 1e-9
+
+
+def test_outputs_are_written_with_readable_names(tmp_path: Path) -> None:
+    inst = grid()
+    request = fast(k=2, tolerance=0.25)
+    proposal = solve(inst, request)
+    table = compare(inst, {"proposal": proposal.lookup})
+    paths = write_outputs(tmp_path, proposal, table)
+    assert [p.name for p in paths] == [
+        "rccs.csv",
+        "rccs_summary.csv",
+        "comparison.csv",
+        "proposal.json",
+    ]
+    lookup = pd.read_csv(tmp_path / "rccs.csv", dtype=str)
+    assert list(lookup.columns) == ["la_code", "rcc"]
+    assert dict(zip(lookup["la_code"], lookup["rcc"], strict=True)) == dict(proposal.lookup)
+    assert all(name.startswith("Region: LA ") for name in lookup["rcc"])
+    summary = pd.read_csv(tmp_path / "rccs_summary.csv")
+    assert len(summary) == 2
+    assert summary["contiguous"].all()
+    meta = json.loads((tmp_path / "proposal.json").read_text())
+    assert meta["status"] == "optimal"
+    assert meta["objective"] == pytest.approx(proposal.objective)
