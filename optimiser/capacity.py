@@ -22,7 +22,9 @@ Restrictions, stated plainly (also listed in `RESTRICTIONS` and plan_summary.jso
 between LA points (DfE miles between LA representative points); arcs from each home LA go only
 to the k nearest LAs offering (or able to offer) each setting, the k nearest with existing
 supply of it, and every LA of the home RCC -- after solving, every arc left out is priced with
-LP duals (`price_pruned_arcs`) and any that would lower the cost is reported; existing places
+LP duals (`price_pruned_arcs`) and the best are added until none prices negative (column
+generation in `solve_plan`), so the proven gap holds over the arcs given to the MIP and the
+reported flows are optimal over all arcs for the plan's decisions; existing places
 are priced in a few capacity-weighted tiers per LA and setting; age and sex eligibility is not
 modelled at this aggregate level (check a plan at child level with `plan_problem` and
 `rcc solve`); a year's flows are re-optimised freely, as if placements ended and restarted each
@@ -71,8 +73,11 @@ WEEKS = 52
 RESTRICTIONS: tuple[str, ...] = (
     "children and places are aggregated to LA points (DfE miles between LA representative "
     "points; a child placed in their own LA counts 0 miles)",
-    "arcs from each home LA reach only the k nearest LAs per setting (with or able to build it), "
-    "the k nearest with existing places of it, and every LA of the home RCC",
+    "arcs from each home LA start as the k nearest LAs per setting (with or able to build it), "
+    "the k nearest with existing places of it, and every LA of the home RCC; every arc left out "
+    "is then priced with LP duals and added while any prices negative (column generation), so "
+    "the flows are optimal over all arcs for the plan's decisions (see pruned_arc_pricing), "
+    "while the MIP's proven bound and gap hold over the arcs it was given",
     "age and sex eligibility is not modelled in the plan; check it at child level by solving "
     "final_year/ with `rcc solve`",
     "existing places of an LA and setting are priced in a few capacity-weighted price tiers",
