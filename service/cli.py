@@ -292,11 +292,11 @@ def _plan_tables(result: Any) -> list[Any]:
     tables: list[Any] = []
     actions = result.actions
     for rcc, part in actions.groupby("rcc", sort=True):
-        table = Table(title=f"{rcc}: plan actions")
+        from rich import box
+
+        table = Table(title=f"{rcc}: plan actions", box=box.SIMPLE_HEAD)
         for name in ("year", "opens", "LA", "action", "units", "places", "capital", "weekly"):
-            table.add_column(
-                name, justify="left" if name in ("LA", "action") else "right", no_wrap=True
-            )
+            table.add_column(name, justify="left" if name in ("LA", "action") else "right")
         for row in part.itertuples(index=False):
             table.add_row(
                 str(row.year),
