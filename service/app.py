@@ -1,0 +1,153 @@
+"""The FastAPI application: `create_app(settings)` wires settings, store, job runner and the
+reference data (loaded once in the lifespan) to the versioned routes under /v1."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from optimiser.errors import ProblemValidationError
+from service.jobs import JobRunner
+from service.reference import Reference, load_reference
+from service.settings import Settings
+from service.store import Store
+
+__all__ = ["ServiceState", "create_app", "get_settings"]
+
+log = logging.getLogger("rcc.service")
+
+
+@dataclass
+class ServiceState:
+    """What the routes share, built once in the lifespan."""
+
+    settings: Settings
+    store: Store
+    runner: JobRunner
+    reference: Reference
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (a FastAPI dependency; override it in tests)."""
+    settings: Settings = request.app.state.service.settings
+    return settings
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class UploadLimit:
+    """413 for request bodies over the limit, by Content-Length or by counting a stream."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._reject(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body larger than the upload limit of {self.limit:,} bytes"},
+            status_code=413,
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - JSONResponse never reads
+    return {"type": "http.disconnect"}
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemValidationError)
+    issues = [
+        {"file": i.file, "row": i.row, "column": i.column, "message": i.message} for i in exc.issues
+    ]
+    return JSONResponse(
+        {"detail": f"{len(issues)} problem(s) in the inputs", "issues": issues}, status_code=422
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service for these settings (default: read from RCC_* environment variables)."""
+    from service.routes import datasets, reference, scenarios
+
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.resolved_database_url(), schema=settings.database_schema)
+        store.migrate()
+        runner = JobRunner(store, settings)
+        app.state.service = ServiceState(settings, store, runner, load_reference())
+        runner.start()
+        log.info("service ready (schema version %d)", store.version())
+        try:
+            yield
+        finally:
+            runner.stop()
+            store.dispose()
+
+    app = FastAPI(
+        title="RCC placement sufficiency service",
+        version="1",
+        summary="Capacity scenarios for planners; out-of-area maps and indicators for councils.",
+        lifespan=lifespan,
+        responses={401: {"description": "Missing or unknown API key"}},
+    )
+    app.add_exception_handler(ProblemValidationError, _validation_error)
+    for module in (reference, datasets, scenarios):
+        app.include_router(module.router, prefix="/v1")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(UploadLimit, limit=settings.upload_limit)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    return app

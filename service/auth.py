@@ -1,0 +1,75 @@
+"""API keys in the X-API-Key header and the three roles: planner, council (own LA when bound,
+always suppressed) and admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+
+from service.store import Store
+
+__all__ = ["Principal", "get_principal", "require_planner", "require_reader", "require_store"]
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="A key made with `rcc keys create --role planner|council|admin`",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, role and (council keys) the LA it is bound to."""
+
+    key_id: str
+    role: str
+    la: str | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        """Council views always apply small-number suppression."""
+        return self.role == "council"
+
+
+def require_store(request: Request) -> Store:
+    store: Store = request.app.state.service.store
+    return store
+
+
+def get_principal(
+    store: Annotated[Store, Depends(require_store)],
+    key: Annotated[str | None, Security(api_key_header)] = None,
+) -> Principal:
+    """The caller of a request; 401 without a live key."""
+    if not key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    found = store.key_by_secret(key)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or revoked API key",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    return Principal(found.id, found.role, found.la)
+
+
+def require_planner(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """Planners (and admins) create datasets and scenarios and read child-level results."""
+    if principal.role not in ("planner", "admin"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"a {principal.role} key cannot do this: it needs a planner key",
+        )
+    return principal
+
+
+def require_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """Any live key may read reference data, scenario status, indicators and maps."""
+    return principal

@@ -1,0 +1,289 @@
+"""POST /v1/datasets (CSV files, JSON rows or a synthetic England) and GET /v1/datasets/{id}."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import UploadFile
+
+from optimiser.errors import InputIssue, ProblemValidationError
+from service.auth import Principal, require_planner, require_reader
+from service.schemas import DatasetIn, DatasetOut, ErrorOut
+from service.settings import Settings
+from service.store import Dataset, Store, new_id
+
+router = APIRouter(tags=["datasets"])
+
+NATIONAL_CHILDREN = 83_630
+_FILES = ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json")
+_CSV_EXAMPLE = "child_id,home_la,need,age,sex\nC1,E08000003,foster,9,F\n"
+
+_OPENAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/DatasetIn"},
+                "examples": {
+                    "synthetic": {
+                        "summary": "A synthetic England at 5% scale",
+                        "value": {"synthetic": {"seed": 1, "scale": 0.05}},
+                    }
+                },
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["children", "placements", "rccs"],
+                    "properties": {
+                        name.split(".")[0]: {"type": "string", "format": "binary"}
+                        for name in _FILES
+                    },
+                },
+                "examples": {
+                    "csv": {
+                        "summary": "The CSV files of `rcc validate` (children.csv shown)",
+                        "value": {"children": _CSV_EXAMPLE},
+                    }
+                },
+            },
+        },
+    }
+}
+
+
+def _out(ds: Dataset) -> DatasetOut:
+    return DatasetOut(
+        id=ds.id,
+        created_at=ds.created_at,
+        source=ds.source,
+        children=ds.children,
+        placements=ds.placements,
+        places=ds.places,
+        las=ds.las,
+        rccs=ds.rccs,
+        links={"self": f"/v1/datasets/{ds.id}"},
+    )
+
+
+def _too_many(children: int, settings: Settings) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"{children:,} children exceed the limit of {settings.max_children:,} per dataset",
+    )
+
+
+def _save(problem: Any, folder: Path) -> dict[str, int]:
+    """Write the validated problem as the dataset folder; its counts for the record."""
+    from optimiser.problem import write_problem
+
+    write_problem(problem, folder)
+    return {
+        "children": len(problem.children),
+        "placements": len(problem.placements),
+        "places": int(problem.placements["capacity"].sum()),
+        "las": len(problem.las),
+        "rccs": int(problem.las["rcc"].nunique()),
+    }
+
+
+def _synthetic(spec: Any, folder: Path, settings: Settings) -> dict[str, int]:
+    from optimiser.synthetic import synthesize
+
+    estimate = int(NATIONAL_CHILDREN * spec.scale)
+    if estimate > settings.max_children:
+        raise _too_many(estimate, settings)
+    problem = synthesize(seed=spec.seed, scale=spec.scale, sibling_groups=spec.sibling_groups)
+    return _save(problem, folder)
+
+
+def _from_folder(upload: Path, folder: Path, settings: Settings) -> dict[str, int]:
+    """Validate uploaded files with `read_problem` (every issue at once) and keep them."""
+    from optimiser.problem import read_problem
+
+    with open(upload / "children.csv", "rb") as fh:
+        rows = max(sum(1 for _ in fh) - 1, 0)
+    if rows > settings.max_children:
+        raise _too_many(rows, settings)
+    return _save(read_problem(upload), folder)
+
+
+def _rows_to_folder(body: DatasetIn, upload: Path) -> None:
+    """JSON rows as the CSV files `read_problem` reads (text cells, blanks for None)."""
+    missing = [k for k in ("children", "placements", "rccs") if getattr(body, k) is None]
+    if missing:
+        raise ProblemValidationError(
+            [
+                InputIssue("request", None, k, "required unless 'synthetic' is given")
+                for k in missing
+            ]
+        )
+    for name, rows in (("children.csv", body.children), ("placements.csv", body.placements)):
+        frame = pd.DataFrame.from_records(rows or [])
+        frame = frame.astype(object).where(frame.notna(), "")
+        frame.to_csv(upload / name, index=False)
+    rccs = pd.DataFrame({"la_code": list(body.rccs or {}), "rcc": list((body.rccs or {}).values())})
+    rccs.to_csv(upload / "rccs.csv", index=False)
+    if body.policy is not None:
+        (upload / "policy.json").write_text(json.dumps(body.policy), encoding="utf-8")
+
+
+async def _multipart(request: Request, upload: Path) -> str:
+    """Save the uploaded files; returns a hash of their names and contents."""
+    form = await request.form(max_files=len(_FILES), max_fields=len(_FILES))
+    digest = hashlib.sha256()
+    try:
+        unknown = [k for k in form if f"{k}.csv" not in _FILES and f"{k}.json" not in _FILES]
+        if unknown:
+            raise ProblemValidationError(
+                [
+                    InputIssue("request", None, k, f"unknown part; send {', '.join(_FILES)}")
+                    for k in unknown
+                ]
+            )
+        for name in _FILES:
+            part = form.get(name.split(".")[0]) or form.get(name)
+            if part is None:
+                continue
+            data = await part.read() if isinstance(part, UploadFile) else part.encode("utf-8")
+            (upload / name).write_bytes(data)
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    finally:
+        await form.close()
+    missing = [n for n in _FILES[:3] if not (upload / n).exists()]
+    if missing:
+        raise ProblemValidationError(
+            [InputIssue(n, None, None, "file missing from the upload") for n in missing]
+        )
+    return digest.hexdigest()
+
+
+@router.post(
+    "/datasets",
+    status_code=201,
+    response_model=DatasetOut,
+    summary="Upload a problem (CSV files or JSON rows) or make a synthetic England",
+    openapi_extra=_OPENAPI_BODY,
+    responses={
+        409: {"description": "Idempotency-Key reused with a different body"},
+        413: {"description": "Upload or dataset too large", "model": ErrorOut},
+        422: {
+            "description": "Invalid inputs, each issue with file, row, column",
+            "model": ErrorOut,
+        },
+    },
+)
+async def create_dataset(
+    request: Request,
+    response: Response,
+    who: Annotated[Principal, Depends(require_planner)],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> DatasetOut:
+    state = request.app.state.service
+    settings: Settings = state.settings
+    store: Store = state.store
+    content_type = request.headers.get("content-type", "")
+    dataset_id = new_id("ds")
+    folder = settings.data_dir / "datasets" / dataset_id
+    with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
+        upload = Path(tmp)
+        if content_type.startswith("multipart/form-data"):
+            request_hash = await _multipart(request, upload)
+            source: dict[str, Any] = {"kind": "upload"}
+            body = None
+        elif content_type.startswith("application/json"):
+            raw = await request.body()
+            try:
+                body = DatasetIn.model_validate_json(raw)
+            except ValidationError as exc:
+                raise _pydantic_422(exc) from None
+            request_hash = hashlib.sha256(
+                json.dumps(body.model_dump(), sort_keys=True).encode()
+            ).hexdigest()
+            source = (
+                {"kind": "synthetic", **body.synthetic.model_dump()}
+                if body.synthetic
+                else {"kind": "json"}
+            )
+        else:
+            raise HTTPException(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                "send application/json or multipart/form-data",
+            )
+        if idempotency_key:
+            earlier = store.dataset_by_idempotency(who.key_id, idempotency_key)
+            if earlier is not None:
+                return _same(earlier, request_hash)
+        try:
+            if body is not None and body.synthetic is not None:
+                counts = await run_in_threadpool(_synthetic, body.synthetic, folder, settings)
+            else:
+                if body is not None:
+                    _rows_to_folder(body, upload)
+                counts = await run_in_threadpool(_from_folder, upload, folder, settings)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    try:
+        ds = store.add_dataset(
+            dataset_id=dataset_id,
+            key_id=who.key_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            source=source,
+            counts=counts,
+            folder=str(folder.resolve()),
+        )
+    except IntegrityError:  # a concurrent request with the same Idempotency-Key won
+        shutil.rmtree(folder, ignore_errors=True)
+        earlier = store.dataset_by_idempotency(who.key_id, idempotency_key or "")
+        if earlier is None:
+            raise
+        return _same(earlier, request_hash)
+    response.headers["Location"] = f"/v1/datasets/{ds.id}"
+    return _out(ds)
+
+
+def _same(earlier: Dataset, request_hash: str) -> DatasetOut:
+    if earlier.request_hash != request_hash:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "this Idempotency-Key was used with a different request body",
+        )
+    return _out(earlier)
+
+
+def _pydantic_422(exc: ValidationError) -> ProblemValidationError:
+    return ProblemValidationError(
+        [
+            InputIssue("request", None, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
+            for e in exc.errors()
+        ]
+    )
+
+
+@router.get(
+    "/datasets/{dataset_id}",
+    response_model=DatasetOut,
+    summary="A dataset's counts and source",
+    responses={404: {"description": "No such dataset"}},
+)
+def get_dataset(
+    dataset_id: str,
+    request: Request,
+    _who: Annotated[Principal, Depends(require_reader)],
+) -> DatasetOut:
+    ds = request.app.state.service.store.get_dataset(dataset_id)
+    if ds is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dataset '{dataset_id}'")
+    return _out(ds)

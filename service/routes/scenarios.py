@@ -1,0 +1,420 @@
+"""Scenarios: POST runs an allocation as a job; GET its status, indicators, allocation,
+unplaced children, maps; compare scenarios; cancel a job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from sqlalchemy.exc import IntegrityError
+
+from optimiser.errors import InputIssue, ProblemValidationError
+from service.auth import Principal, require_planner, require_reader
+from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
+from service.store import Scenario, Store
+from service.views import compare, suppress_rows
+
+router = APIRouter(tags=["scenarios"])
+
+MAP_KINDS = ("out-of-area", "flows", "rccs", "sufficiency")
+_BY = {"national": "national", "la": "la", "rcc": "rcc", "need": "need"}
+_map_locks: dict[str, threading.Lock] = {}
+_map_locks_guard = threading.Lock()
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.service.store
+    return store
+
+
+def _out(sc: Scenario) -> ScenarioOut:
+    base = f"/v1/scenarios/{sc.id}"
+    links = {"self": base, "dataset": f"/v1/datasets/{sc.dataset_id}"}
+    if sc.job.state in ("queued", "running"):
+        links["cancel"] = f"{base}/cancel"
+    if sc.job.state == "done":
+        links.update(
+            indicators=f"{base}/indicators?by=la",
+            allocation=f"{base}/allocation",
+            unplaced=f"{base}/unplaced",
+            map=f"{base}/maps/out-of-area",
+        )
+    return ScenarioOut(
+        id=sc.id,
+        name=sc.name,
+        dataset_id=sc.dataset_id,
+        state=sc.job.state,  # type: ignore[arg-type]
+        progress=sc.job.progress,
+        reason=sc.job.reason,
+        attempts=sc.job.attempts,
+        created_at=sc.created_at,
+        started_at=sc.job.started_at,
+        finished_at=sc.job.finished_at,
+        summary=sc.summary,
+        links=links,
+    )
+
+
+def _check_request(body: ScenarioIn, request: Request) -> None:
+    """Everything checkable without reading the dataset: 422 listing every issue."""
+    from optimiser.problem import Policy
+    from optimiser.scenario import scenario_from_json
+
+    state = request.app.state.service
+    issues: list[InputIssue] = []
+    if state.store.get_dataset(body.dataset_id) is None:
+        issues.append(InputIssue("request", None, "dataset_id", f"no dataset '{body.dataset_id}'"))
+    if body.policy is not None:
+        try:
+            Policy.from_json(body.policy, source="policy")
+        except ProblemValidationError as exc:
+            issues.extend(exc.issues)
+    if body.changes is not None:
+        if "growth" in body.changes:
+            issues.append(
+                InputIssue(
+                    "changes",
+                    None,
+                    "growth",
+                    "growth applies to sufficiency plans (`rcc plan`); scenarios here solve "
+                    "today's allocation",
+                )
+            )
+        try:
+            scenario_from_json(body.changes, source="changes")
+        except ProblemValidationError as exc:
+            issues.extend(exc.issues)
+    if body.rccs is not None:
+        ref = state.reference
+        if body.rccs.lookup is not None:
+            for code, rcc in body.rccs.lookup.items():
+                if code not in ref.codes:
+                    issues.append(InputIssue("rccs", None, code, "not an English LA code"))
+                elif not rcc.strip():
+                    issues.append(InputIssue("rccs", None, code, "RCC name is empty"))
+        elif body.rccs.preset not in ("dataset", *ref.presets):
+            issues.append(
+                InputIssue("rccs", None, "preset", f"'{body.rccs.preset}' is not shipped here")
+            )
+    if issues:
+        raise ProblemValidationError(issues)
+
+
+@router.post(
+    "/scenarios",
+    status_code=202,
+    response_model=ScenarioOut,
+    summary="Run an allocation for a dataset with an RCC lookup, policy and capacity changes",
+    responses={
+        409: {"description": "Idempotency-Key reused with a different body"},
+        422: {"description": "Invalid request, each issue named", "model": ErrorOut},
+        429: {"description": "Too many queued or running jobs for this key"},
+    },
+)
+def create_scenario(
+    body: ScenarioIn,
+    request: Request,
+    response: Response,
+    who: Annotated[Principal, Depends(require_planner)],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ScenarioOut:
+    state = request.app.state.service
+    store: Store = state.store
+    payload = body.model_dump(mode="json")
+    request_hash = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    if idempotency_key:
+        earlier = store.scenario_by_idempotency(who.key_id, idempotency_key)
+        if earlier is not None:
+            return _same(earlier, request_hash, response)
+    _check_request(body, request)
+    active = store.active_jobs(who.key_id)
+    if active >= state.settings.max_jobs_per_key:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"this key has {active} scenarios queued or running (limit "
+            f"{state.settings.max_jobs_per_key}); wait for one to finish",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        sc = store.add_scenario(
+            dataset_id=body.dataset_id,
+            key_id=who.key_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            name=body.name or "scenario",
+            request=payload,
+        )
+    except IntegrityError:
+        earlier = store.scenario_by_idempotency(who.key_id, idempotency_key or "")
+        if earlier is None:
+            raise
+        return _same(earlier, request_hash, response)
+    state.runner.wake()
+    response.headers["Location"] = f"/v1/scenarios/{sc.id}"
+    return _out(sc)
+
+
+def _same(earlier: Scenario, request_hash: str, response: Response) -> ScenarioOut:
+    if earlier.request_hash != request_hash:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "this Idempotency-Key was used with a different request body"
+        )
+    response.headers["Location"] = f"/v1/scenarios/{earlier.id}"
+    return _out(earlier)
+
+
+def _scenario(request: Request, scenario_id: str) -> Scenario:
+    sc = _store(request).get_scenario(scenario_id)
+    if sc is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no scenario '{scenario_id}'")
+    return sc
+
+
+def _done(request: Request, scenario_id: str) -> Scenario:
+    sc = _scenario(request, scenario_id)
+    if sc.job.state != "done" or sc.result_folder is None:
+        why = f": {sc.job.reason}" if sc.job.reason else ""
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"scenario '{scenario_id}' is {sc.job.state}{why}"
+        )
+    return sc
+
+
+@router.get(
+    "/scenarios/compare",
+    summary="Indicator differences between scenarios (each against the first)",
+    responses={404: {"description": "No such scenario"}, 409: {"description": "Not done"}},
+)
+def compare_scenarios(
+    request: Request,
+    _who: Annotated[Principal, Depends(require_planner)],
+    ids: Annotated[str, Query(description="Comma-separated scenario ids, e.g. a,b")],
+    by: Annotated[Literal["rcc", "la"], Query()] = "rcc",
+) -> dict[str, Any]:
+    names = [i.strip() for i in ids.split(",") if i.strip()]
+    if len(names) < 2 or len(names) > 10:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give 2 to 10 scenario ids")
+    tables = []
+    for sid in names:
+        _done(request, sid)
+        tables.append(_store(request).indicators(sid) or {})
+    return compare(names, tables, key=by)
+
+
+@router.get(
+    "/scenarios/{scenario_id}",
+    response_model=ScenarioOut,
+    summary="A scenario's state (queued, running, done, failed, cancelled), progress, summary",
+    responses={404: {"description": "No such scenario"}},
+)
+def get_scenario(
+    scenario_id: str, request: Request, who: Annotated[Principal, Depends(require_reader)]
+) -> ScenarioOut:
+    out = _out(_scenario(request, scenario_id))
+    if who.suppressed:  # councils read indicators and maps, not the run's national summary
+        out.summary = None
+    return out
+
+
+@router.post(
+    "/scenarios/{scenario_id}/cancel",
+    response_model=ScenarioOut,
+    summary="Cancel a queued or running scenario",
+    responses={404: {"description": "No such scenario"}, 409: {"description": "Finished"}},
+)
+def cancel_scenario(
+    scenario_id: str, request: Request, who: Annotated[Principal, Depends(require_planner)]
+) -> ScenarioOut:
+    sc = _scenario(request, scenario_id)
+    store = _store(request)
+    if not store.fail_job(sc.job.id, f"cancelled by key {who.key_id}", state="cancelled"):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"scenario '{scenario_id}' is already {sc.job.state}"
+        )
+    request.app.state.service.runner.wake()
+    return _out(_scenario(request, scenario_id))
+
+
+def _council_la(who: Principal, la: str | None) -> str | None:
+    """A bound council key reads its own LA only: 403 for another."""
+    if who.role != "council" or who.la is None:
+        return la
+    if la is not None and la != who.la:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this council key may read {who.la} only, not {la}"
+        )
+    return who.la
+
+
+@router.get(
+    "/scenarios/{scenario_id}/indicators",
+    summary="DfE indicators nationally, by LA, RCC or need (council keys: suppressed)",
+    responses={404: {"description": "No such scenario"}, 409: {"description": "Not done"}},
+)
+def get_indicators(
+    scenario_id: str,
+    request: Request,
+    who: Annotated[Principal, Depends(require_reader)],
+    by: Annotated[Literal["national", "la", "rcc", "need"], Query()] = "national",
+    la: Annotated[str | None, Query(description="One LA (GSS code); implies by=la")] = None,
+) -> dict[str, Any]:
+    _done(request, scenario_id)
+    la = _council_la(who, la)
+    if la is not None or (who.role == "council" and who.la is not None):
+        by = "la"
+    tables = _store(request).indicators(scenario_id) or {}
+    rows = list(tables.get(_BY[by], []))
+    if who.suppressed:
+        threshold = request.app.state.service.settings.suppression_threshold
+        rows = suppress_rows(rows, threshold=threshold, complete=by != "national")
+    if la is not None:
+        rows = [r for r in rows if r.get("home_la") == la]
+        if not rows:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no children from '{la}'")
+    return {"scenario": scenario_id, "by": by, "suppressed": who.suppressed, "rows": rows}
+
+
+def _table_response(path: Path, *, fmt: str, page: int, size: int, name: str) -> Response:
+    if fmt == "csv":
+        return FileResponse(path, media_type="text/csv", filename=name)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    start = (page - 1) * size
+    chunk = frame.iloc[start : start + size]
+    body = {
+        "page": page,
+        "size": size,
+        "total": len(frame),
+        "rows": chunk.to_dict(orient="records"),
+    }
+    return Response(json.dumps(body), media_type="application/json")
+
+
+@router.get(
+    "/scenarios/{scenario_id}/allocation",
+    summary="The allocation, one row per child (CSV stream, or paginated JSON)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}, "application/json": {}}},
+        404: {"description": "No such scenario"},
+        409: {"description": "Not done"},
+    },
+)
+def get_allocation(
+    scenario_id: str,
+    request: Request,
+    _who: Annotated[Principal, Depends(require_planner)],
+    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> Response:
+    sc = _done(request, scenario_id)
+    size = min(size, request.app.state.service.settings.max_page_size)
+    path = Path(sc.result_folder or "") / "allocation.csv"
+    return _table_response(path, fmt=format, page=page, size=size, name=f"{sc.id}-allocation.csv")
+
+
+@router.get(
+    "/scenarios/{scenario_id}/unplaced",
+    summary="Children left unplaced (the sufficiency gap), with the reason",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}, "application/json": {}}},
+        404: {"description": "No such scenario"},
+        409: {"description": "Not done"},
+    },
+)
+def get_unplaced(
+    scenario_id: str,
+    request: Request,
+    _who: Annotated[Principal, Depends(require_planner)],
+    format: Annotated[Literal["csv", "json"], Query()] = "json",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> Response:
+    sc = _done(request, scenario_id)
+    size = min(size, request.app.state.service.settings.max_page_size)
+    path = Path(sc.result_folder or "") / "unplaced.csv"
+    return _table_response(path, fmt=format, page=page, size=size, name=f"{sc.id}-unplaced.csv")
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _map_locks_guard:
+        return _map_locks.setdefault(str(path), threading.Lock())
+
+
+def _render_map(
+    sc: Scenario, kind: str, la: str | None, *, suppressed: bool, request: Request
+) -> Path:
+    """The map HTML, built once per (kind, LA, suppression) and cached in the result folder."""
+    from maps import MapSettings, Suppression, build_map, read_result, render_html
+
+    state = request.app.state.service
+    folder = Path(sc.result_folder or "")
+    path = folder / "maps" / f"{kind}-{la or 'all'}-{'public' if suppressed else 'internal'}.html"
+    if path.exists():
+        return path
+    with _lock_for(path):
+        if path.exists():
+            return path
+        settings = MapSettings(
+            scenario=sc.name,
+            geometry=state.reference.geometry,
+            suppression=Suppression(
+                threshold=state.settings.suppression_threshold, enabled=suppressed
+            ),
+        )
+        html = render_html(build_map(kind, read_result(folder), settings=settings, la=la))
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(path)
+    return path
+
+
+@router.get(
+    "/scenarios/{scenario_id}/maps/{kind}",
+    summary="A folium map of the result (out-of-area, flows, rccs, sufficiency); ?la= for "
+    "one council's flows",
+    response_class=HTMLResponse,
+    responses={
+        403: {"description": "A council key asking for another LA"},
+        404: {"description": "No such scenario"},
+        409: {"description": "Not done"},
+    },
+)
+async def get_map(
+    scenario_id: str,
+    kind: Literal["out-of-area", "flows", "rccs", "sufficiency"],
+    request: Request,
+    who: Annotated[Principal, Depends(require_reader)],
+    la: Annotated[str | None, Query(description="Flows of one council's children")] = None,
+    public: Annotated[bool, Query(description="Planners: suppress small numbers")] = False,
+) -> Response:
+    sc = await run_in_threadpool(_done, request, scenario_id)
+    la = _council_la(who, la)
+    if la is not None and kind != "flows":
+        if who.role == "council" and who.la is not None:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a council key bound to {who.la} reads the flows map of its own children",
+            )
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "?la= applies to the flows map only"
+        )
+    if la is not None and la not in request.app.state.service.reference.codes:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"'{la}' is not an LA code")
+    suppressed = who.suppressed or public
+    path = await run_in_threadpool(
+        _render_map, sc, kind, la, suppressed=suppressed, request=request
+    )
+    return FileResponse(path, media_type="text/html; charset=utf-8")
+
+
+__all__ = ["MAP_KINDS", "router"]

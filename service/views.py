@@ -1,0 +1,102 @@
+"""What each role sees of a result: council views with small-number suppression (primary and
+secondary, so no hidden count is recoverable from a shown total), and scenario comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from maps.suppress import SUPPRESSED, Group, Suppression, protect
+
+__all__ = ["COUNT_COLUMNS", "compare", "suppress_rows"]
+
+COUNT_COLUMNS = (
+    "children",
+    "unplaced",
+    "out_of_la",
+    "over_20_miles",
+    "out_of_la_over_20_miles",
+    "out_of_rcc",
+)
+_RATES = {
+    "out_of_la_pct": "out_of_la",
+    "over_20_miles_pct": "over_20_miles",
+    "out_of_la_over_20_miles_pct": "out_of_la_over_20_miles",
+    "out_of_rcc_pct": "out_of_rcc",
+}
+_PER_CHILD = ("weekly_cost", "annual_cost", "mean_miles", "median_miles")
+# differences a reader can form from two shown counts of one row
+_PAIRS = (
+    ("children", "unplaced"),
+    ("children", "out_of_la"),
+    ("children", "over_20_miles"),
+    ("children", "out_of_rcc"),
+    ("out_of_la", "out_of_la_over_20_miles"),
+    ("over_20_miles", "out_of_la_over_20_miles"),
+)
+_TOTAL = "__all__"
+
+
+def suppress_rows(
+    rows: list[dict[str, Any]], *, threshold: int, complete: bool
+) -> list[dict[str, Any]]:
+    """Council-facing copy of indicator rows: counts 1..threshold become "c", plus whatever
+    would let a reader recover them: differences of paired counts in a row (`placed` is left
+    out: it is children - unplaced), and (when `complete`, i.e. the rows add up to a published
+    total) each column's total over the rows. Rates of hidden counts are hidden; cost and miles
+    of a row with a hidden number of children are hidden too."""
+    values: dict[Hashable, int] = {}
+    groups: list[Group] = []
+    pairs: list[tuple[Hashable, Hashable]] = []
+    for i, row in enumerate(rows):
+        for col in COUNT_COLUMNS:
+            values[(i, col)] = int(row.get(col) or 0)
+        pairs.extend(((i, a), (i, b)) for a, b in _PAIRS)
+    if complete and len(rows) > 1:
+        for col in COUNT_COLUMNS:
+            values[(_TOTAL, col)] = sum(values[(i, col)] for i in range(len(rows)))
+            groups.append(Group((_TOTAL, col), tuple((i, col) for i in range(len(rows)))))
+    shown = protect(
+        values, suppression=Suppression(threshold=threshold), groups=groups, pairs=pairs
+    )
+    out = []
+    for i, row in enumerate(rows):
+        new = {k: v for k, v in row.items() if k != "placed"}
+        for col in COUNT_COLUMNS:
+            if (i, col) in shown.hidden:
+                new[col] = SUPPRESSED
+        for rate, count in _RATES.items():
+            if (i, count) in shown.hidden or (i, "children") in shown.hidden:
+                new[rate] = SUPPRESSED
+        if (i, "children") in shown.hidden:
+            for col in _PER_CHILD:
+                new[col] = SUPPRESSED
+        out.append(new)
+    return out
+
+
+def compare(
+    names: list[str], tables: list[dict[str, list[dict[str, Any]]]], *, key: str = "rcc"
+) -> dict[str, Any]:
+    """Indicator differences of each scenario against the first: national, and by RCC."""
+    national = []
+    base = tables[0]["national"][0]
+    for col, first in base.items():
+        if not isinstance(first, int | float) or isinstance(first, bool):
+            continue
+        entry: dict[str, Any] = {"indicator": col, names[0]: first}
+        for name, table in zip(names[1:], tables[1:], strict=True):
+            value = table["national"][0].get(col)
+            entry[name] = value
+            entry[f"{name} - {names[0]}"] = (
+                None if value is None or first is None else round(value - first, 6)
+            )
+        national.append(entry)
+    by_area: dict[str, dict[str, Any]] = {}
+    group_col = {"rcc": "home_rcc", "la": "home_la"}[key]
+    for name, table in zip(names, tables, strict=True):
+        for row in table[key]:
+            area = by_area.setdefault(row[group_col], {group_col: row[group_col]})
+            for col in ("children", "unplaced", "out_of_la", "over_20_miles", "weekly_cost"):
+                area[f"{col}:{name}"] = row.get(col)
+    return {"scenarios": names, "national": national, f"by_{key}": list(by_area.values())}

@@ -1,0 +1,517 @@
+"""Route tests of the scenario service: datasets, scenarios as jobs, results, roles, limits."""
+
+from __future__ import annotations
+
+import io
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from optimiser.problem import read_problem, write_problem
+from optimiser.synthetic import synthesize
+from service.app import create_app
+from service.auth import Principal, get_principal
+from service.settings import Settings
+from service.views import suppress_rows
+
+with warnings.catch_warnings():  # starlette's testclient uses an alias anyio deprecated
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+SCALE = 0.02
+GM = "E08000003"  # Manchester
+OTHER = "E06000001"  # Hartlepool
+
+
+def wait_done(client: TestClient, sid: str, key: str, *, timeout: float = 90) -> dict[str, Any]:
+    """Poll a scenario until it leaves queued/running."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        body = client.get(f"/v1/scenarios/{sid}", headers={"X-API-Key": key}).json()
+        if body["state"] not in ("queued", "running"):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"scenario {sid} still {body['state']} after {timeout} s")
+
+
+class Env:
+    """A running app with one key of each role."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        store = client.app.state.service.store  # type: ignore[attr-defined]
+        self.planner = store.create_key("planner", name="test planner")[1]
+        self.admin = store.create_key("admin")[1]
+        self.council = store.create_key("council", la=GM)[1]
+        self.council_any = store.create_key("council")[1]
+        self.dataset_id = ""
+        self.scenario_id = ""
+
+    def h(self, key: str) -> dict[str, str]:
+        return {"X-API-Key": key}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("svc"), job_time_limit=20, pool_size=2)
+    with TestClient(create_app(settings)) as client:
+        e = Env(client)
+        r = client.post(
+            "/v1/datasets",
+            json={"synthetic": {"seed": 3, "scale": SCALE, "sibling_groups": False}},
+            headers=e.h(e.planner),
+        )
+        assert r.status_code == 201, r.text
+        e.dataset_id = r.json()["id"]
+        r = client.post(
+            "/v1/scenarios",
+            json={"dataset_id": e.dataset_id, "name": "base", "baseline": False},
+            headers=e.h(e.planner),
+        )
+        assert r.status_code == 202, r.text
+        assert r.headers["Location"] == f"/v1/scenarios/{r.json()['id']}"
+        e.scenario_id = r.json()["id"]
+        done = wait_done(client, e.scenario_id, e.planner)
+        assert done["state"] == "done", done
+        yield e
+
+
+# ----------------------------------------------------------------------------- auth
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/las", "/v1/rccs/presets", "/v1/datasets/x", "/v1/scenarios/x"]
+)
+def test_every_route_needs_a_key(env: Env, path: str) -> None:
+    assert env.client.get(path).status_code == 401
+    assert env.client.get(path, headers={"X-API-Key": "rcc_not-a-key"}).status_code == 401
+
+
+def test_revoked_key_is_refused(env: Env) -> None:
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    key, secret = store.create_key("planner")
+    assert env.client.get("/v1/las", headers=env.h(secret)).status_code == 200
+    assert store.revoke_key(key.id)
+    assert env.client.get("/v1/las", headers=env.h(secret)).status_code == 401
+
+
+def test_keys_are_stored_hashed(env: Env) -> None:
+    from sqlalchemy import select
+
+    from service.store import api_keys
+
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    with store.engine.connect() as conn:
+        hashes = set(conn.execute(select(api_keys.c.key_hash)).scalars())
+    assert env.planner not in hashes and len(hashes) >= 4
+    assert all(len(h) == 64 for h in hashes)
+
+
+@pytest.mark.parametrize("role", ["council", "council_any"])
+def test_council_cannot_create_or_read_child_rows(env: Env, role: str) -> None:
+    key = getattr(env, role)
+    sid = env.scenario_id
+    body = {"synthetic": {"seed": 1, "scale": 0.01}}
+    assert env.client.post("/v1/datasets", json=body, headers=env.h(key)).status_code == 403
+    assert (
+        env.client.post(
+            "/v1/scenarios", json={"dataset_id": env.dataset_id}, headers=env.h(key)
+        ).status_code
+        == 403
+    )
+    for path in ("allocation", "unplaced", "cancel"):
+        method = env.client.post if path == "cancel" else env.client.get
+        assert method(f"/v1/scenarios/{sid}/{path}", headers=env.h(key)).status_code == 403
+    assert env.client.get(f"/v1/scenarios/{sid}", headers=env.h(key)).json()["summary"] is None
+
+
+def test_admin_may_do_what_planners_do(env: Env) -> None:
+    r = env.client.get(f"/v1/scenarios/{env.scenario_id}/allocation", headers=env.h(env.admin))
+    assert r.status_code == 200
+
+
+def test_dependency_override_of_the_caller(env: Env) -> None:
+    app = env.client.app
+    app.dependency_overrides[get_principal] = lambda: Principal("k", "council", OTHER)  # type: ignore[attr-defined]
+    try:
+        r = env.client.get(f"/v1/scenarios/{env.scenario_id}/indicators?la={GM}")
+        assert r.status_code == 403
+        assert OTHER in r.json()["detail"]
+    finally:
+        app.dependency_overrides.clear()  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+def test_reference_data(env: Env) -> None:
+    las = env.client.get("/v1/las", headers=env.h(env.council)).json()
+    assert len(las) == 153 and {"code", "name", "region_name"} <= set(las[0])
+    presets = env.client.get("/v1/rccs/presets", headers=env.h(env.council)).json()
+    assert presets["presets"]["default"]["rccs"] == 10
+    assert presets["presets"]["regions"]["rccs"] == 9
+    assert GM in presets["pathfinders"]["North West: Greater Manchester"]
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def test_dataset_json_rows_report_every_issue(env: Env) -> None:
+    body = {
+        "children": [
+            {"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"},
+            {"child_id": "C2", "home_la": "E99999999", "need": "flying", "age": 30, "sex": "F"},
+        ],
+        "placements": [
+            {
+                "placement_id": "P1",
+                "setting": "foster_inhouse",
+                "la": GM,
+                "capacity": 1,
+                "weekly_cost": 600,
+                "min_age": 0,
+                "max_age": 17,
+                "sexes": "any",
+            }
+        ],
+        "rccs": {GM: "GM"},
+    }
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422
+    found = {(i["file"], i["row"], i["column"]) for i in r.json()["issues"]}
+    assert ("children.csv", 3, "home_la") in found
+    assert ("children.csv", 3, "need") in found
+    assert ("children.csv", 3, "age") in found
+
+
+def test_dataset_json_rows_accepted(env: Env) -> None:
+    body = {
+        "children": [{"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}],
+        "placements": [
+            {
+                "placement_id": "P1",
+                "setting": "foster_inhouse",
+                "la": GM,
+                "capacity": 2,
+                "weekly_cost": 600,
+                "min_age": 0,
+                "max_age": 17,
+                "sexes": "any",
+            }
+        ],
+        "rccs": {GM: "GM"},
+        "policy": {"out_of_la": 450},
+    }
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert (out["children"], out["placements"], out["places"], out["rccs"]) == (1, 1, 2, 1)
+    assert env.client.get(out["links"]["self"], headers=env.h(env.council)).json() == out
+
+
+def _files(folder: Path) -> dict[str, tuple[str, bytes, str]]:
+    return {
+        name.split(".")[0]: (name, (folder / name).read_bytes(), "text/csv")
+        for name in ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json")
+    }
+
+
+def test_dataset_csv_upload_round_trip(env: Env, tmp_path: Path) -> None:
+    problem = synthesize(seed=5, scale=0.01, sibling_groups=False)
+    write_problem(problem, tmp_path)
+    r = env.client.post("/v1/datasets", files=_files(tmp_path), headers=env.h(env.planner))
+    assert r.status_code == 201, r.text
+    assert r.json()["children"] == len(problem.children)
+    assert r.json()["places"] == int(problem.placements["capacity"].sum())
+
+
+def test_dataset_csv_upload_errors_name_file_row_column(env: Env, tmp_path: Path) -> None:
+    problem = synthesize(seed=5, scale=0.01, sibling_groups=False)
+    write_problem(problem, tmp_path)
+    kids = pd.read_csv(tmp_path / "children.csv", dtype=str, keep_default_na=False)
+    kids.loc[4, "sex"] = "X"
+    kids.to_csv(tmp_path / "children.csv", index=False)
+    files = _files(tmp_path)
+    del files["placements"]
+    r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert r.status_code == 422
+    assert {k: r.json()["issues"][0][k] for k in ("file", "row", "column")} == {
+        "file": "placements.csv",
+        "row": None,
+        "column": None,
+    }
+    files = _files(tmp_path)
+    r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert r.status_code == 422
+    assert [(i["file"], i["row"], i["column"]) for i in r.json()["issues"]] == [
+        ("children.csv", 6, "sex")
+    ]
+
+
+def test_dataset_needs_json_or_multipart(env: Env) -> None:
+    r = env.client.post(
+        "/v1/datasets", content=b"a,b", headers={**env.h(env.planner), "content-type": "text/csv"}
+    )
+    assert r.status_code == 415
+
+
+def test_unknown_dataset_is_404(env: Env) -> None:
+    assert env.client.get("/v1/datasets/ds_nope", headers=env.h(env.planner)).status_code == 404
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def test_finished_scenario_carries_the_summary(env: Env) -> None:
+    body = env.client.get(f"/v1/scenarios/{env.scenario_id}", headers=env.h(env.planner)).json()
+    assert body["state"] == "done" and body["attempts"] == 1
+    assert body["summary"]["status"] == "optimal"
+    assert body["summary"]["children"] == body["summary"]["placed"] + body["summary"]["unplaced"]
+    assert "inputs" not in body["summary"]
+
+
+def test_indicators_match_a_direct_solve(env: Env) -> None:
+    """The stored indicators are those of solving the same dataset directly."""
+    from optimiser.indicators import indicators
+    from optimiser.run import run_solve
+
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    problem = read_problem(store.get_dataset(env.dataset_id).folder)
+    run = run_solve(problem, time_limit=20, baseline=False)
+    want = indicators(run.result.assignments, by="home_rcc")
+    got = env.client.get(
+        f"/v1/scenarios/{env.scenario_id}/indicators?by=rcc", headers=env.h(env.planner)
+    ).json()
+    assert got["suppressed"] is False
+    frame = pd.DataFrame(got["rows"])
+    assert frame["home_rcc"].tolist() == want["home_rcc"].tolist()
+    for col in ("children", "placed", "unplaced", "out_of_la", "out_of_rcc"):
+        assert frame[col].tolist() == want[col].tolist()
+    assert frame["weekly_cost"].sum() == pytest.approx(want["weekly_cost"].sum())
+
+
+@pytest.mark.parametrize("by", ["national", "la", "rcc", "need"])
+def test_indicator_groupings(env: Env, by: str) -> None:
+    r = env.client.get(
+        f"/v1/scenarios/{env.scenario_id}/indicators?by={by}", headers=env.h(env.planner)
+    )
+    rows = r.json()["rows"]
+    total = env.client.get(f"/v1/scenarios/{env.scenario_id}", headers=env.h(env.planner)).json()[
+        "summary"
+    ]["children"]
+    assert sum(row["children"] for row in rows) == total
+
+
+def test_bound_council_sees_its_own_la_suppressed(env: Env) -> None:
+    base = f"/v1/scenarios/{env.scenario_id}/indicators"
+    r = env.client.get(f"{base}?by=rcc", headers=env.h(env.council))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["suppressed"] and body["by"] == "la"
+    assert [row["home_la"] for row in body["rows"]] == [GM]
+    assert env.client.get(f"{base}?la={OTHER}", headers=env.h(env.council)).status_code == 403
+
+
+def test_unbound_council_is_suppressed_everywhere(env: Env) -> None:
+    r = env.client.get(
+        f"/v1/scenarios/{env.scenario_id}/indicators?by=la", headers=env.h(env.council_any)
+    )
+    rows = r.json()["rows"]
+    counts = [
+        row[c] for row in rows for c in ("children", "out_of_la", "over_20_miles", "unplaced")
+    ]
+    assert "c" in counts
+    assert not any(isinstance(v, int) and 1 <= v <= 5 for v in counts)
+
+
+def test_allocation_csv_and_pages(env: Env) -> None:
+    base = f"/v1/scenarios/{env.scenario_id}/allocation"
+    r = env.client.get(base, headers=env.h(env.planner))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    frame = pd.read_csv(io.StringIO(r.text), dtype=str, keep_default_na=False)
+    assert frame["child_id"].is_unique
+    page = env.client.get(f"{base}?format=json&page=2&size=100", headers=env.h(env.planner))
+    body = page.json()
+    assert body["total"] == len(frame) and len(body["rows"]) == 100
+    assert [row["child_id"] for row in body["rows"]] == frame["child_id"][100:200].tolist()
+    unplaced = env.client.get(
+        f"/v1/scenarios/{env.scenario_id}/unplaced", headers=env.h(env.planner)
+    ).json()
+    assert unplaced["total"] == int((frame["placement_id"] == "").sum())
+
+
+def test_maps_by_role_and_cached(env: Env) -> None:
+    base = f"/v1/scenarios/{env.scenario_id}/maps"
+    r = env.client.get(f"{base}/out-of-area", headers=env.h(env.planner))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "leaflet" in r.text.lower()
+    again = env.client.get(f"{base}/out-of-area", headers=env.h(env.planner))
+    assert again.text == r.text
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    folder = Path(store.get_scenario(env.scenario_id).result_folder) / "maps"
+    assert (folder / "out-of-area-all-internal.html").is_file()
+    own = env.client.get(f"{base}/flows", headers=env.h(env.council))
+    assert own.status_code == 200
+    assert (folder / f"flows-{GM}-public.html").is_file()
+    assert env.client.get(f"{base}/flows?la={OTHER}", headers=env.h(env.council)).status_code == 403
+    assert env.client.get(f"{base}/rccs", headers=env.h(env.council)).status_code == 403
+    public = env.client.get(f"{base}/out-of-area", headers=env.h(env.council_any))
+    assert public.status_code == 200 and (folder / "out-of-area-all-public.html").is_file()
+    assert env.client.get(f"{base}/nope", headers=env.h(env.planner)).status_code == 422
+
+
+def test_scenario_request_errors_are_listed(env: Env) -> None:
+    body = {
+        "dataset_id": "ds_missing",
+        "policy": {"out_of_la": -1},
+        "changes": {"add_capacity": [{"la_code": GM, "setting": "castle", "places": 1}]},
+    }
+    r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422
+    columns = {i["column"] for i in r.json()["issues"]}
+    assert {"dataset_id", "out_of_la", "add_capacity.setting", "add_capacity.weekly_cost"} <= (
+        columns
+    )
+
+
+def test_scenario_with_changes_and_compare(env: Env) -> None:
+    body = {
+        "dataset_id": env.dataset_id,
+        "name": "more homes",
+        "rccs": {"preset": "regions"},
+        "policy": {"out_of_la": 500},
+        "changes": {
+            "add_capacity": [
+                {"la_code": GM, "setting": "residential_la", "places": 6, "weekly_cost": 4000}
+            ]
+        },
+        "baseline": False,
+    }
+    r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
+    assert r.status_code == 202, r.text
+    done = wait_done(env.client, r.json()["id"], env.planner)
+    assert done["state"] == "done", done
+    ids = f"{env.scenario_id},{done['id']}"
+    cmp = env.client.get(f"/v1/scenarios/compare?ids={ids}", headers=env.h(env.planner)).json()
+    rows = {row["indicator"]: row for row in cmp["national"]}
+    assert rows["children"][f"{done['id']} - {env.scenario_id}"] == 0
+    assert {r["home_rcc"] for r in cmp["by_rcc"]} >= {"North West"}
+    bad = env.client.get(f"/v1/scenarios/compare?ids={env.scenario_id}", headers=env.h(env.planner))
+    assert bad.status_code == 422
+
+
+def test_impossible_change_fails_with_reason(env: Env) -> None:
+    body = {
+        "dataset_id": env.dataset_id,
+        "changes": {"remove_capacity": [{"la_code": GM, "setting": "secure", "places": 500}]},
+    }
+    r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
+    done = wait_done(env.client, r.json()["id"], env.planner)
+    assert done["state"] == "failed"
+    assert "remove_capacity.places" in done["reason"] and "cannot remove 500" in done["reason"]
+    ind = env.client.get(f"/v1/scenarios/{done['id']}/indicators", headers=env.h(env.planner))
+    assert ind.status_code == 409 and "failed" in ind.json()["detail"]
+
+
+def test_idempotent_posts(env: Env) -> None:
+    h = {**env.h(env.planner), "Idempotency-Key": "abc-1"}
+    body = {"dataset_id": env.dataset_id, "name": "idem", "baseline": False}
+    first = env.client.post("/v1/scenarios", json=body, headers=h)
+    second = env.client.post("/v1/scenarios", json=body, headers=h)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    other = env.client.post("/v1/scenarios", json={**body, "name": "x"}, headers=h)
+    assert other.status_code == 409
+    ds_body = {"synthetic": {"seed": 9, "scale": 0.005}}
+    d1 = env.client.post("/v1/datasets", json=ds_body, headers=h)
+    d2 = env.client.post("/v1/datasets", json=ds_body, headers=h)
+    assert d1.status_code == d2.status_code == 201 and d1.json()["id"] == d2.json()["id"]
+    wait_done(env.client, first.json()["id"], env.planner)
+
+
+def test_unknown_scenario_is_404(env: Env) -> None:
+    for path in ("", "/indicators", "/allocation", "/maps/flows"):
+        r = env.client.get(f"/v1/scenarios/sc_nope{path}", headers=env.h(env.planner))
+        assert r.status_code == 404
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+@pytest.fixture()
+def tight(tmp_path: Path) -> Iterator[Env]:
+    settings = Settings(
+        data_dir=tmp_path,
+        upload_limit=20_000,
+        max_children=300,
+        max_jobs_per_key=1,
+        job_time_limit=20,
+        pool_size=1,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield Env(client)
+
+
+def test_limits_and_cancel(tight: Env, tmp_path: Path) -> None:
+    c, h = tight.client, tight.h(tight.planner)
+    big = c.post("/v1/datasets", json={"synthetic": {"seed": 1, "scale": 0.01}}, headers=h)
+    assert big.status_code == 413 and "300" in big.json()["detail"]
+    blob = {"children": ("children.csv", b"x" * 30_000, "text/csv")}
+    assert c.post("/v1/datasets", files=blob, headers=h).status_code == 413
+    streamed = c.post(
+        "/v1/datasets",
+        content=iter([b"{" + b" " * 15_000, b" " * 15_000 + b"}"]),
+        headers={**h, "content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    ds = c.post("/v1/datasets", json={"synthetic": {"seed": 1, "scale": 0.003}}, headers=h)
+    assert ds.status_code == 201, ds.text
+    first = c.post("/v1/scenarios", json={"dataset_id": ds.json()["id"]}, headers=h)
+    assert first.status_code == 202
+    second = c.post("/v1/scenarios", json={"dataset_id": ds.json()["id"]}, headers=h)
+    assert second.status_code == 429 and second.headers["Retry-After"]
+    sid = first.json()["id"]
+    cancelled = c.post(f"/v1/scenarios/{sid}/cancel", headers=h)
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    assert c.post(f"/v1/scenarios/{sid}/cancel", headers=h).status_code == 409
+    third = c.post("/v1/scenarios", json={"dataset_id": ds.json()["id"]}, headers=h)
+    assert third.status_code == 202
+
+
+def test_cors_closed_by_default(env: Env) -> None:
+    r = env.client.options(
+        "/v1/las",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in r.headers
+
+
+# ----------------------------------------------------------------------------- suppression
+
+
+def test_suppression_hides_small_counts_and_what_reveals_them() -> None:
+    rows: list[dict[str, Any]] = [
+        {"home_la": "A", "children": 40, "placed": 37, "unplaced": 3, "out_of_la": 12,
+         "over_20_miles": 8, "out_of_la_over_20_miles": 6, "out_of_rcc": 0, "weekly_cost": 1.0},
+        {"home_la": "B", "children": 30, "placed": 30, "unplaced": 0, "out_of_la": 10,
+         "over_20_miles": 9, "out_of_la_over_20_miles": 7, "out_of_rcc": 2, "weekly_cost": 1.0},
+        {"home_la": "C", "children": 4, "placed": 4, "unplaced": 0, "out_of_la": 0,
+         "over_20_miles": 0, "out_of_la_over_20_miles": 0, "out_of_rcc": 0, "weekly_cost": 1.0},
+    ]  # fmt: skip
+    rows[1]["unplaced"], rows[1]["placed"] = 9, 21
+    out = suppress_rows(rows, threshold=5, complete=True)
+    assert all("placed" not in r for r in out)  # children - unplaced would reveal it
+    assert out[0]["unplaced"] == "c"
+    assert out[2]["children"] == "c" and out[2]["weekly_cost"] == "c"
+    assert out[0]["out_of_la_over_20_miles"] == "c"  # 8 - 6 = 2 over 20 miles inside the LA
+    for col in ("unplaced", "out_of_rcc", "children"):
+        total = sum(int(r[col]) for r in rows)
+        hidden = [r[col] for r in out if r[col] == "c"]
+        if total > 5:
+            assert len(hidden) != 1, f"one hidden {col} would be recoverable from the total"
+    assert rows[0]["unplaced"] == 3  # input untouched
