@@ -951,5 +951,88 @@ def rccs_propose(
     console.print(f"[green]Wrote[/] {', '.join(str(p) for p in paths)}")
 
 
+# --- service: `rcc serve` and `rcc keys` (owner: service) -----------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the HTTP API (settings from RCC_* environment variables, e.g. RCC_DATA_DIR)."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings()
+    console.print(
+        f"Serving on http://{host}:{port}/docs with data in {settings.data_dir.resolve()}",
+        highlight=False,
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+keys_app = typer.Typer(
+    help="API keys of the service (planner, council, admin); stored hashed.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+def _key_store() -> Any:
+    from service.settings import Settings
+    from service.store import Store
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url(), schema=settings.database_schema)
+    store.migrate()
+    return store
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="planner | council | admin")],
+    la: Annotated[
+        str | None, typer.Option("--la", help="Council keys: bind to one LA (GSS code)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Who the key is for")] = "",
+) -> None:
+    """Create a key; the key itself is printed once, as the last line."""
+    from geodata.england import UnknownLAError, load_england
+
+    try:
+        if la is not None:
+            la = load_england().check_code(la)
+        key, secret = _key_store().create_key(role, la=la, name=name)
+    except (ValueError, UnknownLAError) as exc:
+        raise fail_with(exc) from None
+    console.print(f"Created {key.role} key {key.id}" + (f" bound to {la}" if la else ""))
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, roles, LAs, state); the keys themselves are never stored."""
+    table = Table(title="API keys", title_justify="left")
+    for col in ("id", "role", "la", "name", "created", "state"):
+        table.add_column(col, no_wrap=col in ("id", "created"))
+    for key in _key_store().list_keys():
+        created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(key.created_at))
+        state = "revoked" if key.revoked_at else "live"
+        table.add_row(key.id, key.role, key.la or "", key.name, created, state)
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id from `rcc keys list`")]) -> None:
+    """Revoke a key: requests with it get 401 from then on."""
+    if not _key_store().revoke_key(key_id):
+        raise fail_with(ValueError(f"no live key '{key_id}'"))
+    console.print(f"Revoked {key_id}")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()

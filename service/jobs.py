@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 import shutil
 import threading
 import time
@@ -72,6 +73,7 @@ def solve_scenario(spec: dict[str, Any]) -> None:
     indicators.json and outcome.json into the result folder."""
     out = Path(spec["out_folder"])
     progress_file = out / _PROGRESS
+    _exit_with_parent()
 
     def progress(message: str) -> None:
         tmp = progress_file.with_suffix(".tmp")
@@ -94,6 +96,20 @@ def solve_scenario(spec: dict[str, Any]) -> None:
             (out / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
         outcome = {"ok": False, "reason": reason}
     (out / _OUTCOME).write_text(json.dumps(outcome), encoding="utf-8")
+
+
+def _exit_with_parent() -> None:
+    """Stop this worker if the service dies without stopping it (e.g. killed): its job is
+    re-queued when the service starts again, so an orphan must not keep solving."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="rcc-parent-watch", daemon=True).start()
 
 
 def _solve(spec: dict[str, Any], out: Path, progress: Any) -> None:
@@ -221,7 +237,8 @@ class JobRunner:
         if scenario is None or dataset is None:
             self.store.fail_job(job.id, "the scenario or its dataset no longer exists")
             return
-        folder = self.results_dir / scenario.id
+        # a fresh folder per attempt: a worker orphaned by a crash cannot touch the new one
+        folder = self.results_dir / scenario.id / f"attempt-{job.attempts}"
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
