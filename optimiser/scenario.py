@@ -348,6 +348,9 @@ _RCC_INDICATORS = (
 )
 
 
+_PLAN_TECHNICAL = ("costs", "parameters", "model_size", "pruned_arc_pricing", "wall_seconds")
+
+
 def _numbers(data: Any, prefix: str = "") -> dict[str, float]:
     """Numeric leaves of a JSON object as {"a.b": value} (booleans and lists skipped)."""
     out: dict[str, float] = {}
@@ -368,7 +371,7 @@ def _read_summary(folder: Path) -> dict[str, float]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}: not valid JSON ({exc})") from exc
             if name == "plan_summary.json":
-                data = {k: v for k, v in data.items() if k != "costs"}
+                data = {k: v for k, v in data.items() if k not in _PLAN_TECHNICAL}
             return _numbers(data)
     raise ValueError(f"{folder} holds neither summary.json (rcc solve) nor plan_summary.json")
 

@@ -437,8 +437,12 @@ def compare(
     table = Table(title=f"{b} minus {a}")
     for name in ("indicator", "A", "B", "B - A"):
         table.add_column(name, justify="left" if name == "indicator" else "right")
+
+    def num(value: float, sign: str = "") -> str:
+        return f"{value:{sign},.0f}" if abs(value) >= 100 else f"{value:{sign}.4g}"
+
     for row in national.itertuples(index=False):
-        table.add_row(str(row.indicator), f"{row.a:,.4g}", f"{row.b:,.4g}", f"{row.diff:+,.4g}")
+        table.add_row(str(row.indicator), num(row.a), num(row.b), num(row.diff, "+"))
     console.print(table)
     if by_rcc is not None and not by_rcc.empty:
         rcc_table = Table(title="By RCC (B - A)")
