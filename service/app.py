@@ -106,6 +106,25 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _document_dataset_body(app: FastAPI) -> None:
+    """POST /v1/datasets reads JSON or multipart itself, so FastAPI does not list its JSON
+    model: add DatasetIn (and the models it uses) to the OpenAPI components."""
+    from service.schemas import DatasetIn
+
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = base()
+            extra = DatasetIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(extra.pop("$defs", {}))
+            schemas["DatasetIn"] = extra
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service for these settings (default: read from RCC_* environment variables)."""
     from service.routes import datasets, reference, scenarios
@@ -145,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(UploadLimit, limit=settings.upload_limit)
+
+    _document_dataset_body(app)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, Any]:
