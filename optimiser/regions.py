@@ -609,8 +609,11 @@ def improve_locally(
     settings = inst.objective_settings
     dem = {s: np.asarray(inst.demand[s], dtype=float) for s in settings}
     sup = {s: np.asarray(inst.supply[s], dtype=float) for s in settings}
-    met_pts = {s: request.weights.setting(s) * 100.0 / float(dem[s].sum()) for s in settings}
-    miles_pts = request.weights.compactness / float(cla.sum())
+    met_pts = {
+        s: request.weights.setting(s) * 100.0 / float(dem[s].sum()) if dem[s].sum() > 0 else 0.0
+        for s in settings
+    }
+    miles_pts = request.weights.compactness / max(float(cla.sum()), 1.0)
 
     def value(members: list[int]) -> float | None:
         found = _best_centre(members, cla, miles, request.max_miles)
@@ -732,9 +735,12 @@ def evaluate(
             row[f"{s}_met"] = min(row[f"{s}_supply"], row[f"{s}_demand"])
         rows.append(row)
     table = pd.DataFrame(rows)
-    total_cla = float(cla.sum())
+    total_cla = max(float(cla.sum()), 1.0)
+    # With no demand for a setting anywhere, all of it is met: 100%.
     shares = {
         s: 100.0 * float(table[f"{s}_met"].sum()) / float(table[f"{s}_demand"].sum())
+        if float(table[f"{s}_demand"].sum()) > 0
+        else 100.0
         for s in settings
     }
     mean_miles = float(table["child_miles"].sum()) / total_cla
@@ -1001,11 +1007,12 @@ def build_model(inst: RegionsInstance, request: Request, plan: _Plan) -> _Model:
     w = request.weights
     national = {s: sum(demand[s]) for s in settings}
     met_points = {s: w.setting(s) * 100.0 / national[s] if national[s] else 0.0 for s in settings}
-    total_cla = float(sum(inst.cla))
+    total_cla = max(float(sum(inst.cla)), 1.0)
     cla = np.asarray(inst.cla, dtype=float)
     miles_points = w.compactness * cla[:, None] * miles / total_cla
     scale = set_objective(model, x, met, met_points=met_points, miles_points=miles_points)
     constant = _locked_constant(inst, request, miles, met_points, demand, supply, miles_points)
+    constant += sum(100.0 * w.setting(s) for s in settings if national[s] == 0)
     return _Model(model, x, parent, level, met, candidates, constant, scale)
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from geodata.adjacency import is_contiguous
 from geodata.distance import METRES_PER_MILE
@@ -357,3 +359,41 @@ def test_outputs_are_written_with_readable_names(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "proposal.json").read_text())
     assert meta["status"] == "optimal"
     assert meta["objective"] == pytest.approx(proposal.objective)
+
+
+@st.composite
+def small_instances(draw: st.DrawFn) -> tuple[RegionsInstance, Request]:
+    """A random connected graph of 5-7 LAs in two regions with random children, K, tolerance,
+    maybe a one-LA lock and maybe --within-regions."""
+    n = draw(st.integers(5, 7))
+    codes = [chr(ord("A") + i) for i in range(n)]
+    edges = [(codes[draw(st.integers(0, i - 1))], codes[i]) for i in range(1, n)]
+    extra = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4))
+    edges += [(codes[a], codes[b]) for a, b in extra if a != b]
+    cla = {c: draw(st.integers(1, 20)) for c in codes}
+    points = {c: (float(draw(st.integers(0, 9))), float(draw(st.integers(0, 9)))) for c in codes}
+    res_d = {c: float(draw(st.integers(0, 9))) for c in codes}
+    res_s = {c: float(draw(st.integers(0, 9))) for c in codes}
+    regions = {c: draw(st.sampled_from(["North", "South"])) for c in codes}
+    inst = tiny(edges, cla, points=points, res_demand=res_d, res_supply=res_s, regions=regions)
+    locks = (Lock("Locked", (draw(st.sampled_from(codes)),)),) if draw(st.booleans()) else ()
+    return inst, fast(
+        k=draw(st.integers(2, 3)) + len(locks),
+        tolerance=draw(st.sampled_from([0.2, 0.4, 0.8])),
+        within_regions=draw(st.booleans()),
+        locks=locks,
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_random_graphs_optimal_or_proven_infeasible(case: tuple[RegionsInstance, Request]) -> None:
+    inst, request = case
+    best = brute_force_best(inst, request)
+    try:
+        proposal = solve(inst, request)
+    except InfeasibleRequestError:
+        assert best == -math.inf
+        return
+    assert proposal.status is ProposalStatus.OPTIMAL
+    assert proposal.objective == pytest.approx(best, abs=1e-3)
