@@ -407,10 +407,15 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
     need_lo = sum(r[2] for r in ranges)
     need_hi = sum(r[3] for r in ranges)
     if not need_lo <= k_proposed <= need_hi:
+        causes = ["a tolerance too tight"]
+        if request.within_regions:
+            causes.insert(0, "keeping RCCs within the nine regions")
+        if request.locks:
+            causes.insert(0, "locks that cut the other LAs into pieces")
         raise InfeasibleRequestError(
             f"{k_proposed} proposed RCCs cannot be formed: the {len(pieces)} separate piece(s) "
             f"of unlocked LAs need between {need_lo} and {need_hi} RCCs at the balance band "
-            f"{band} (locks that break contiguity or a tolerance too tight)"
+            f"{band}; likely cause: {' with '.join(causes)}"
         )
     counts = _allocate_counts([(cla, low, high) for _, cla, low, high in ranges], k_proposed)
     parts = tuple((tuple(p), n_) for (p, _, _, _), n_ in zip(ranges, counts, strict=True))
