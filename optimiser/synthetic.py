@@ -23,9 +23,9 @@ ASSUMPTIONS (documented guesses where nothing is published per LA):
   secure, and supported (16-17). Placed with parents, adoption and "other" are not allocated.
 - Suppressed counts (None in the facts) become 3 children, or fewer when the LA's total CLA
   leaves less room after its published groups (Isles of Scilly, with no CLA, gets none).
-- Secure children are `SECURE_CHILDREN` of the national residential count, split over LAs in
-  proportion to their residential demand; the rest of the residential count needs a children's
-  home.
+- Secure children are 100 of the national 8,704 in secure and children's homes (the same share
+  of whatever is synthesised), split over LAs in proportion to their residential count; the rest
+  of each LA's count needs a children's home.
 - Age mix by need: supported children are 16-17; residential children 8-17 (mostly 13-17);
   foster children take what is left of the national mix, so the three needs together reproduce
   section 6. UASC (no column: they shape age and sex only) are chosen among 14-17-year-olds,
