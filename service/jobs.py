@@ -74,6 +74,7 @@ def solve_scenario(spec: dict[str, Any]) -> None:
     out = Path(spec["out_folder"])
     progress_file = out / _PROGRESS
     _exit_with_parent()
+    os.nice(int(spec.get("nice", 0)))  # batch solves yield the CPU to interactive reads
 
     def progress(message: str) -> None:
         tmp = progress_file.with_suffix(".tmp")
@@ -252,6 +253,7 @@ class JobRunner:
             "out_folder": str(folder),
             "request": scenario.request,
             "time_limit": limit,
+            "nice": self.settings.job_nice,
         }
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=solve_scenario, args=(spec,), name=f"rcc-job-{job.id}", daemon=True

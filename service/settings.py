@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Starts of one job before a restart fails it"
     )
     pool_size: int = Field(default=2, ge=1, description="Jobs solved at the same time")
+    job_nice: int = Field(
+        default=10, ge=0, le=19, description="Niceness of solver processes (reads stay quick)"
+    )
     upload_limit: int = Field(default=50_000_000, ge=1, description="Largest request body, bytes")
     max_children: int = Field(default=200_000, ge=1, description="Most children in one dataset")
     max_jobs_per_key: int = Field(default=4, ge=1, description="Queued or running jobs per API key")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -223,6 +225,9 @@ class Store:
         if schema:
             engine = engine.execution_options(schema_translate_map={None: schema})
         self.engine: Engine = engine
+        # finished results never change: keep the most recent indicator tables in memory
+        self._indicators: OrderedDict[str, dict[str, list[dict[str, Any]]]] = OrderedDict()
+        self._indicators_lock = threading.Lock()
 
     # ------------------------------------------------------------------------- schema
 
@@ -439,11 +444,22 @@ class Store:
 
     def indicators(self, scenario_id: str) -> dict[str, list[dict[str, Any]]] | None:
         """The stored indicator tables of a finished scenario: national, la, rcc, need."""
+        with self._indicators_lock:
+            if scenario_id in self._indicators:
+                self._indicators.move_to_end(scenario_id)
+                return self._indicators[scenario_id]
         with self.engine.connect() as conn:
             raw = conn.execute(
                 select(results.c.indicators).where(results.c.scenario_id == scenario_id)
             ).scalar()
-        return json.loads(raw) if raw else None
+        if not raw:
+            return None
+        tables: dict[str, list[dict[str, Any]]] = json.loads(raw)
+        with self._indicators_lock:
+            self._indicators[scenario_id] = tables
+            while len(self._indicators) > 64:
+                self._indicators.popitem(last=False)
+        return tables
 
     # ------------------------------------------------------------------------- jobs
 
