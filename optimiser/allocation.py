@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
-CELL = 8_000.0  # metres: the grid cells that group children and placements for lower bounds
+CELL = 12_000.0  # metres: the grid cells that group children and placements for lower bounds
 
 
 class SolveStatus(Enum):
@@ -121,6 +121,9 @@ class _Groups:
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def sizes(self) -> IntArray:
+        return np.array([len(m) for m in self.members], np.int64)
 
     def flat(self) -> tuple[IntArray, IntArray, IntArray]:
         """All members in group order, each group's start in that array, and its size."""
@@ -270,9 +273,42 @@ def _initial_arcs(
     ci, pi = arcs.arrays(model.n_placements)
     u = np.full(model.n_children, model.problem.policy.unplaced)
     np.minimum.at(u, ci, model.costs(ci, pi).total)
+    # look for cheaper pairs only up to the block's median guided cost: enough to seed
+    # the flow well without enumerating every place a far-guided child could take
+    blocks = fine[0]
+    for members in blocks.members:
+        u[members] = np.minimum(u[members], np.median(u[members]))
     cheaper = _price(model, *fine, u, np.zeros(model.n_placements), per_child=per_child)
     arcs.add(cheaper.child, cheaper.place)
     return arcs
+
+
+def _free_place_arcs(
+    model: PairModel, assigned: IntArray, *, per_child: int
+) -> tuple[IntArray, IntArray]:
+    """For each child the restricted flow left unplaced, its cheapest eligible placements that
+    still have a free place: restores feasibility before dual prices are worth computing (an
+    unplaced child prices every place it touches at nearly the unplaced penalty)."""
+    kids = np.flatnonzero(assigned < 0)
+    placed = assigned[assigned >= 0]
+    free = np.flatnonzero(model.p_cap - np.bincount(placed, minlength=model.n_placements) > 0)
+    empty = np.zeros(0, np.int64)
+    if len(kids) == 0 or len(free) == 0:
+        return empty, empty
+    rows, cols = [], []
+    for part in _chunks(len(kids), len(free)):
+        pc = model.costs(kids[part][:, None], free[None, :])
+        # only pairs cheaper than leaving the child unplaced: the flow will take them
+        useful = pc.eligible & (pc.total < model.problem.policy.unplaced)
+        score = np.where(useful, pc.total, np.inf)
+        k = min(per_child, len(free))
+        pick = np.argpartition(score, k - 1, axis=1)[:, :k]
+        r = np.repeat(kids[part], k)
+        c = free[pick].ravel()
+        ok = np.isfinite(np.take_along_axis(score, pick, axis=1)).ravel()
+        rows.append(r[ok])
+        cols.append(c[ok])
+    return np.concatenate(rows), np.concatenate(cols)
 
 
 # ----------------------------------------------------------------------------- flow
@@ -360,6 +396,8 @@ class _Pricing:
     place: IntArray
     bound: int
     least: np.ndarray  # per child: a lower bound on min(U, min_p cost(c,p) + w_p), GBP
+    evaluated: int  # pairs whose reduced cost was computed exactly
+    complete: bool  # every pair was checked (bounds or exactly): no improving pair left out
 
 
 _KEY_SHIFT = 40  # children are sorted by (block, -u) packed into one int64 key
@@ -374,6 +412,7 @@ def _price(
     *,
     per_child: int,
     chunk: int = 2_000_000,
+    block_budget: int = 600,
 ) -> _Pricing:
     """Check every eligible pair's reduced cost cost(c,p) + w_p - u_c, vectorised.
 
@@ -394,7 +433,7 @@ def _price(
     key = key[order]
     b_start = np.searchsorted(key, np.arange(len(blocks), dtype=np.int64) << _KEY_SHIFT)
     u_max = u[order[b_start]]
-    pairs_b, pairs_g, counts = [], [], []
+    pairs_b, pairs_g, counts, bounds_at = [], [], [], []
     for rows in range(0, len(blocks), 256):
         idx = np.arange(rows, min(rows + 256, len(blocks)))
         lb = _lower_bounds(model, blocks, groups, floor, idx)
@@ -405,10 +444,28 @@ def _price(
         pairs_b.append(b[n > 0])
         pairs_g.append(gi[n > 0])
         counts.append(n[n > 0])
-    sb, sg, sn = (np.concatenate(x) for x in (pairs_b, pairs_g, counts))
+        bounds_at.append(lb[bi, gi][n > 0])
+    sb, sg, sn, slb = (np.concatenate(x) for x in (pairs_b, pairs_g, counts, bounds_at))
     best = np.minimum(u, model.problem.policy.unplaced)
-    found_c, found_p, found_rc = [], [], []
+    # Children with large u (e.g. unplaced in the restricted problem, whose prices spread along
+    # chains) would have every group checked: visit a block's groups in increasing lower bound
+    # up to a budget of pairs; the rest cost at least the first bound left unvisited.
+    by_bound = np.lexsort((slb, sb))
+    sb, sg, sn, slb = sb[by_bound], sg[by_bound], sn[by_bound], slb[by_bound]
     sizes = sn * size[sg]
+    block_first = np.r_[0, np.flatnonzero(sb[1:] != sb[:-1]) + 1] if len(sb) else np.zeros(0, int)
+    spent = np.cumsum(sizes) - np.repeat(
+        (np.cumsum(sizes) - sizes)[block_first], np.diff(np.r_[block_first, len(sb)])
+    )
+    budget = np.maximum(block_budget * blocks.sizes()[sb], 200_000)
+    over = spent > budget
+    complete = not over.any()
+    if not complete:
+        first_left = np.full(len(blocks), np.inf)
+        np.minimum.at(first_left, sb[over], slb[over])
+        best = np.minimum(best, first_left[block_of])
+        sb, sg, sn, sizes = sb[~over], sg[~over], sn[~over], sizes[~over]
+    found: list[tuple[IntArray, IntArray, np.ndarray]] = []
     bounds = np.searchsorted(np.cumsum(sizes), np.arange(chunk, sizes.sum() + chunk, chunk))
     lo = 0
     for hi in np.unique(np.minimum(bounds + 1, len(sizes))):
@@ -422,24 +479,34 @@ def _price(
         width = size[sg[part]][rep]
         child = order[b_start[sb[part]][rep] + local // width]
         place = flat[start[sg[part]][rep] + local % width]
-        pc = model.costs(child, place)
-        value = np.where(pc.eligible, pc.total + w[place], np.inf)
+        eligible, value = model.total_cost(child, place)
+        value += w[place]
+        value[~eligible] = np.inf
         np.minimum.at(best, child, value)
-        rc = value - u[child]
-        neg = rc < -tol
-        found_c.append(child[neg])
-        found_p.append(place[neg])
-        found_rc.append(rc[neg])
-    ci = np.concatenate(found_c) if found_c else np.zeros(0, np.int64)
-    pi = np.concatenate(found_p) if found_p else np.zeros(0, np.int64)
-    rc = np.concatenate(found_rc) if found_rc else np.zeros(0)
-    ranked = np.lexsort((rc, ci))
-    ci, pi = ci[ranked], pi[ranked]
+        value -= u[child]  # the reduced cost
+        neg = value < -tol
+        found.append((child[neg], place[neg], value[neg]))
+        if sum(len(f[0]) for f in found) > chunk:
+            found = [_most_negative(found, per_child)]
+    kept = _most_negative(found, per_child)
+    bound = float(best.sum() - (model.p_cap * w).sum())
+    return _Pricing(kept[0], kept[1], round(bound * COST_SCALE), best, int(sizes.sum()), complete)
+
+
+def _most_negative(
+    found: list[tuple[IntArray, IntArray, np.ndarray]], k: int
+) -> tuple[IntArray, IntArray, np.ndarray]:
+    """Each child's k pairs of most negative reduced cost among (child, place, rc) batches."""
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    ci, pi, rc = (np.concatenate(x) for x in zip(*found, strict=True))
+    # one float key sorts by child, then reduced cost (|rc| < 1e6 GBP; 1e-3 resolution)
+    ranked = np.argsort(ci * 4e6 + np.clip(rc, -1.5e6, 1.5e6), kind="stable")
+    ci, pi, rc = ci[ranked], pi[ranked], rc[ranked]
     first = np.r_[0, np.flatnonzero(ci[1:] != ci[:-1]) + 1] if len(ci) else np.zeros(0, np.int64)
     rank = np.arange(len(ci)) - np.repeat(first, np.diff(np.r_[first, len(ci)]))
-    keep = rank < per_child
-    bound = float(best.sum() - (model.p_cap * w).sum())
-    return _Pricing(ci[keep], pi[keep], round(bound * COST_SCALE), best)
+    keep = rank < k
+    return ci[keep], pi[keep], rc[keep]
 
 
 # ----------------------------------------------------------------------------- siblings
@@ -704,35 +771,55 @@ def solve(
     say(f"building candidates for {model.n_children:,} children, {model.n_placements:,} placements")
     arcs = _initial_arcs(model, coarse, (blocks, groups), per_child=candidates_per_child)
     say(f"{sum(len(a) for a in arcs.child):,} starting pairs")
-    proven, bound, rounds, flow = False, -np.inf, 0, None
+    proven, bound, rounds = False, -np.inf, 0
+    flow: _Flow | None = None
+    pricing: _Pricing | None = None
+    w = np.zeros(model.n_placements, np.int64)
     for rounds in range(1, max_rounds + 1):
+        if flow and time_limit is not None and time.perf_counter() - started > time_limit:
+            break
         ci, pi = arcs.arrays(model.n_placements)
         flow = _solve_flow(model, ci, pi, unplaced)
+        more = _free_place_arcs(model, flow.assigned, per_child=candidates_per_child)
+        if len(more[0]):
+            say(f"round {rounds}: {len(more[0]):,} pairs to free places for unplaced children")
+            arcs.add(*more)
+            continue
         u, w = _dual_prices(model, flow, unplaced)
-        pricing = _price(
-            model, blocks, groups, u / COST_SCALE, w / COST_SCALE, per_child=candidates_per_child
-        )
+        budget = 600
+        while True:  # widen the check until it finds improving pairs or is complete
+            pricing = _price(
+                model,
+                blocks,
+                groups,
+                u / COST_SCALE,
+                w / COST_SCALE,
+                per_child=candidates_per_child,
+                block_budget=budget,
+            )
+            if len(pricing.child) or pricing.complete:
+                break
+            budget *= 8
         bound = max(bound, pricing.bound / COST_SCALE)
         say(
             f"round {rounds}: {len(ci):,} pairs, cost {flow.cost / COST_SCALE:,.2f}, "
             f"{len(pricing.child):,} pairs priced in"
         )
-        if len(pricing.child) == 0:
+        if len(pricing.child) == 0 and pricing.complete:
             proven = True
             break
         arcs.add(pricing.child, pricing.place)
-        if time_limit is not None and time.perf_counter() - started > time_limit:
-            break
     assert flow is not None
     assigned = flow.assigned
     objective = flow.cost / COST_SCALE
     if proven:
         bound = objective
     if (model.c_group >= 0).any():
-        lagrange, shared = _sibling_bound(
-            model, blocks, groups, w, pricing, problem.policy.unplaced
-        )
-        if proven:
+        shared: dict[int, IntArray] = {}
+        if pricing is not None and proven:
+            lagrange, shared = _sibling_bound(
+                model, blocks, groups, w, pricing, problem.policy.unplaced
+            )
             bound = max(bound, lagrange)
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
         say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")

@@ -161,6 +161,32 @@ class PairModel:
         }
         return PairCosts(eligible=eligible, miles=miles, parts=parts)
 
+    def total_cost(self, ci: IntArray, pi: IntArray) -> tuple[BoolArray, FloatArray]:
+        """Eligibility and total cost of paired index vectors: `costs` without the parts, with
+        fewer temporaries, for pricing millions of pairs."""
+        pol = self.problem.policy
+        miles = dfe_miles(self.c_e[ci], self.c_n[ci], self.p_e[pi], self.p_n[pi])
+        setting = self.p_setting[pi]
+        sub = self.substitution[self.c_need[ci], setting]
+        age = self.c_age[ci]
+        sexes = self.p_sexes[pi]
+        eligible = ~np.isnan(sub)
+        eligible &= age >= self.p_min_age[pi]
+        eligible &= age <= self.p_max_age[pi]
+        eligible &= (sexes == 2) | (sexes == self.c_male[ci])
+        eligible &= self.p_cap[pi] > 0
+        if pol.max_miles is not None:
+            eligible &= miles <= pol.max_miles
+        total = miles * pol.distance_per_mile
+        total += self.p_weekly[pi]
+        total += sub
+        total += pol.out_of_la * (self.c_la[ci] != self.p_la[pi])
+        total += pol.out_of_rcc * (self.c_rcc[ci] != self.p_rcc[pi])
+        if pol.move:
+            current = self.c_current[ci]
+            total += pol.move * ((current >= 0) & (current != pi))
+        return eligible, total
+
     def scaled(self, cost: FloatArray) -> IntArray:
         """Costs in integer units of 1/COST_SCALE GBP, as the flow solver takes them."""
         return np.rint(cost * COST_SCALE).astype(np.int64)

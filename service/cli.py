@@ -161,6 +161,100 @@ def solve(
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
 
 
+def _embedded_lookup() -> tuple[dict[str, str], str]:
+    """The demo's RCC lookup: the proposed 20 RCCs when shipped, else regions with GM."""
+    from geodata.rcc import default_lookup, proposed_lookup
+
+    try:
+        return proposed_lookup(), "the proposed 20 RCCs (Greater Manchester locked)"
+    except FileNotFoundError:
+        return default_lookup(), "the nine regions with Greater Manchester as its own RCC"
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder")] = Path("rcc-demo"),
+    scale: Annotated[float, typer.Option(help="Scale of the synthetic England")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic England")] = 1,
+    rccs: Annotated[
+        Path | None, typer.Option(help="RCC lookup CSV (la_code,rcc) instead of the proposal")
+    ] = None,
+    boundaries: Annotated[
+        Path | None, typer.Option(help="LA boundary file for real-geography maps")
+    ] = None,
+    time_limit: Annotated[
+        float | None, typer.Option(help="Seconds for the allocation before reporting the gap")
+    ] = None,
+    plan: Annotated[bool, typer.Option(help="Also run the five-year sufficiency plan")] = True,
+    plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 90.0,
+) -> None:
+    """Run the whole pipeline offline on the embedded England: synthesise, allocate, compare
+    with today's practice, draw the maps and plan new capacity; print where everything went."""
+    from optimiser.problem import read_rccs, write_problem
+    from optimiser.run import run_solve, write_outputs
+    from optimiser.synthetic import synthesize
+
+    try:
+        lookup, described = (read_rccs(rccs), f"your lookup {rccs}") if rccs else _embedded_lookup()
+    except ProblemValidationError as exc:
+        raise fail_with(exc) from None
+    console.rule("[bold]RCC placement sufficiency: demo on the embedded England")
+    problem = synthesize(seed=seed, scale=scale, rccs=lookup)
+    inputs = out / "inputs"
+    write_problem(problem, inputs)
+    console.print(
+        f"Synthetic England (seed {seed}, scale {scale:g}): {len(problem.children):,} children, "
+        f"{int(problem.placements['capacity'].sum()):,} places, {problem.las['rcc'].nunique()} "
+        f"RCCs from {described}. Inputs in [bold]{inputs}[/].",
+        highlight=False,
+    )
+    run = run_solve(problem, time_limit=time_limit, progress=_progress_printer())
+    _print_run(run)
+    results = out / "allocation"
+    write_outputs(run, results, inputs=inputs)
+    console.print(f"Allocation, indicators and summary in [bold]{results}[/]", highlight=False)
+    plan_dir = out / "plan" if plan else None
+    if plan_dir is not None:
+        _demo_plan(problem, plan_dir, time_limit=plan_time_limit)
+    for kind, path in _demo_maps(results, out / "maps", boundaries, plan_dir).items():
+        console.print(f"Map {kind:<12} {path}", highlight=False)
+
+
+def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
+    """The five-year plan on the demo's problem (Care Review growth, default budget)."""
+    from optimiser.capacity import PlanOptions, solve_plan, write_plan_outputs
+    from optimiser.costs import PlanCosts
+    from optimiser.forecast import forecast_demand, parse_growth
+
+    demand = forecast_demand(problem, years=5, growth=parse_growth("care-review"))
+    console.print("Planning five years of new capacity (Care Review growth)...")
+    result = solve_plan(
+        problem, demand, costs=PlanCosts(), options=PlanOptions(time_limit=time_limit)
+    )
+    for table in _plan_tables(result):
+        console.print(table)
+    write_plan_outputs(result, problem, demand, folder)
+    console.print(
+        f"Plan ({result.status.value}, proven gap {result.gap:.2%}) in [bold]{folder}[/]",
+        highlight=False,
+    )
+
+
+def _demo_maps(
+    results: Path, folder: Path, boundaries: Path | None, plan_dir: Path | None
+) -> dict[str, Path]:
+    """Every map of the demo, public (small numbers suppressed), offline."""
+    from geodata.boundaries import read_boundaries
+    from maps import MapGeometry, MapSettings, read_result, write_maps
+
+    inputs = read_result(results, plan=plan_dir is not None, plan_actions=plan_dir)
+    geometry = MapGeometry.hex()
+    if boundaries is not None:
+        geometry = MapGeometry.from_boundaries(read_boundaries(boundaries).gdf)
+    settings = MapSettings(scenario="Demo: optimised allocation", geometry=geometry)
+    return write_maps(inputs, folder, settings=settings)
+
+
 @app.command()
 def check(
     result_dir: Annotated[Path, typer.Argument(help="Output folder of `rcc solve`")],
