@@ -141,3 +141,44 @@ def test_idempotency_key_is_unique_per_key(store: Store, tmp_path: Path) -> None
     with pytest.raises(IntegrityError):
         store.add_scenario(key_id="k1", idempotency_key="same", **kwargs)  # type: ignore[arg-type]
     assert store.scenario_by_idempotency("k3", "same") is None
+
+
+def test_service_runs_a_scenario_on_postgresql(tmp_path: Path) -> None:
+    """The whole app on PostgreSQL: dataset, scenario job, stored indicators."""
+    import time
+    import warnings
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    with warnings.catch_warnings():  # starlette's testclient uses an alias anyio deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    reason = _postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    schema = f"rcc_test_{secrets.token_hex(6)}"
+    settings = Settings(data_dir=tmp_path, database_url=PG_URL, database_schema=schema)
+    app = create_app(settings)
+    try:
+        with TestClient(app) as client:
+            key = app.state.service.store.create_key("planner")[1]
+            h = {"X-API-Key": key}
+            body = {"synthetic": {"seed": 1, "scale": 0.005, "sibling_groups": False}}
+            ds = client.post("/v1/datasets", json=body, headers=h).json()
+            sid = client.post(
+                "/v1/scenarios", json={"dataset_id": ds["id"], "baseline": False}, headers=h
+            ).json()["id"]
+            end = time.monotonic() + 60
+            while (state := client.get(f"/v1/scenarios/{sid}", headers=h).json())["state"] in (
+                "queued",
+                "running",
+            ):
+                assert time.monotonic() < end
+                time.sleep(0.2)
+            assert state["state"] == "done", state
+            rows = client.get(f"/v1/scenarios/{sid}/indicators", headers=h).json()["rows"]
+            assert rows[0]["children"] == ds["children"]
+    finally:
+        Store(PG_URL, schema=schema).drop_all()
