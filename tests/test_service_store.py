@@ -181,4 +181,6 @@ def test_service_runs_a_scenario_on_postgresql(tmp_path: Path) -> None:
             rows = client.get(f"/v1/scenarios/{sid}/indicators", headers=h).json()["rows"]
             assert rows[0]["children"] == ds["children"]
     finally:
-        Store(PG_URL, schema=schema).drop_all()
+        cleanup = Store(PG_URL, schema=schema)
+        cleanup.drop_all()
+        cleanup.dispose()
