@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,6 +33,7 @@ class ServiceState:
     store: Store
     runner: JobRunner
     reference: Reference
+    views: dict[tuple[str, ...], Any] = field(default_factory=dict)  # suppressed tables
 
 
 def get_settings(request: Request) -> Settings:

@@ -50,6 +50,8 @@ __all__ = [
 ROLES = ("planner", "council", "admin")
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running")
+FINAL_STATES = ("done", "failed", "cancelled")
+KEY_CACHE_SECONDS = 5.0
 
 metadata = MetaData()
 
@@ -228,6 +230,10 @@ class Store:
         # finished results never change: keep the most recent indicator tables in memory
         self._indicators: OrderedDict[str, dict[str, list[dict[str, Any]]]] = OrderedDict()
         self._indicators_lock = threading.Lock()
+        # live keys for a few seconds (revocation here is immediate; by another process within
+        # KEY_CACHE_SECONDS), and scenarios in a final state (they never change again)
+        self._keys: dict[str, tuple[float, ApiKey]] = {}
+        self._final: OrderedDict[str, Scenario] = OrderedDict()
 
     # ------------------------------------------------------------------------- schema
 
@@ -303,6 +309,7 @@ class Store:
             return [_key(r) for r in rows]
 
     def revoke_key(self, key_id: str) -> bool:
+        self._keys.clear()
         with self._tx() as conn:
             res = conn.execute(
                 update(api_keys)
@@ -313,17 +320,27 @@ class Store:
 
     def key_by_secret(self, secret: str) -> ApiKey | None:
         """The live (not revoked) key with this secret, or None."""
+        digest = hash_key(secret)
+        cached = self._keys.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         with self.engine.connect() as conn:
             row = (
                 conn.execute(
                     select(api_keys).where(
-                        api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None)
+                        api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
                     )
                 )
                 .mappings()
                 .first()
             )
-        return _key(row) if row else None
+        if row is None:
+            return None
+        key = _key(row)
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[digest] = (time.monotonic() + KEY_CACHE_SECONDS, key)
+        return key
 
     # ------------------------------------------------------------------------- datasets
 
@@ -418,6 +435,9 @@ class Store:
         return found
 
     def get_scenario(self, scenario_id: str) -> Scenario | None:
+        final = self._final.get(scenario_id)
+        if final is not None:
+            return final
         query = (
             select(
                 scenarios,
@@ -431,7 +451,15 @@ class Store:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return _scenario(row) if row else None
+        if row is None:
+            return None
+        found = _scenario(row)
+        if found.job.state in FINAL_STATES:
+            with self._indicators_lock:
+                self._final[scenario_id] = found
+                while len(self._final) > 1024:
+                    self._final.popitem(last=False)
+        return found
 
     def scenario_by_idempotency(self, key_id: str, idem: str) -> Scenario | None:
         with self.engine.connect() as conn:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 
 from optimiser.errors import InputIssue, ProblemValidationError
@@ -264,21 +264,37 @@ def get_indicators(
     who: Annotated[Principal, Depends(require_reader)],
     by: Annotated[Literal["national", "la", "rcc", "need"], Query()] = "national",
     la: Annotated[str | None, Query(description="One LA (GSS code); implies by=la")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     _done(request, scenario_id)
     la = _council_la(who, la)
     if la is not None or (who.role == "council" and who.la is not None):
         by = "la"
-    tables = _store(request).indicators(scenario_id) or {}
-    rows = list(tables.get(_BY[by], []))
-    if who.suppressed:
-        threshold = request.app.state.service.settings.suppression_threshold
-        rows = suppress_rows(rows, threshold=threshold, complete=by != "national")
+    rows = _indicator_rows(request, scenario_id, by, suppressed=who.suppressed)
     if la is not None:
         rows = [r for r in rows if r.get("home_la") == la]
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no children from '{la}'")
-    return {"scenario": scenario_id, "by": by, "suppressed": who.suppressed, "rows": rows}
+    body = {"scenario": scenario_id, "by": by, "suppressed": who.suppressed, "rows": rows}
+    return JSONResponse(body)
+
+
+def _indicator_rows(
+    request: Request, scenario_id: str, by: str, *, suppressed: bool
+) -> list[dict[str, Any]]:
+    """Stored rows, or their suppressed copy (computed once per scenario and grouping)."""
+    state = request.app.state.service
+    rows: list[dict[str, Any]] = (state.store.indicators(scenario_id) or {}).get(_BY[by], [])
+    if not suppressed:
+        return rows
+    threshold = state.settings.suppression_threshold
+    key = (scenario_id, by, str(threshold))
+    cached: list[dict[str, Any]] | None = state.views.get(key)
+    if cached is None:
+        cached = suppress_rows(rows, threshold=threshold, complete=by != "national")
+        if len(state.views) > 4096:
+            state.views.clear()
+        state.views[key] = cached
+    return cached
 
 
 def _table_response(path: Path, *, fmt: str, page: int, size: int, name: str) -> Response:
