@@ -610,6 +610,14 @@ def _solve(built: PlanModel, name: str, options: PlanOptions) -> tuple[mb.Solver
     return solver, status, time.perf_counter() - start
 
 
+def _bound(solver: mb.Solver, status: PlanStatus) -> float:
+    """The proven lower bound; some solvers report none (NA) when presolve proves optimality."""
+    raw = solver.best_objective_bound
+    if raw is None or pd.isna(raw):
+        return float(solver.objective_value) if status is PlanStatus.OPTIMAL else -np.inf
+    return float(raw)
+
+
 def _status(status: Any) -> PlanStatus:
     if status == mb.SolveStatus.OPTIMAL:
         return PlanStatus.OPTIMAL
@@ -781,7 +789,7 @@ def solve_plan(
         extra = pd.concat([extra, more], ignore_index=True).drop_duplicates(_ARC_KEYS)
     notes: list[str] = []
     fell_back = bool(fixed_lp is None or fixed_lp.objective_value > objective_nothing * (1 + 1e-9))
-    mip_bound = float(mip.best_objective_bound)
+    mip_bound = _bound(mip, status)
     if fell_back or fixed_lp is None:
         notes.append(
             f"the {options.solver} solve ended {mip_status.name} without a plan better than "
