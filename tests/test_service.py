@@ -158,6 +158,21 @@ def test_reference_data(env: Env) -> None:
     assert GM in presets["pathfinders"]["North West: Greater Manchester"]
 
 
+def test_openapi_has_examples_for_every_request_body(env: Env) -> None:
+    spec = env.client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    bodies = 0
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            assert path.startswith("/v1/"), path
+            for media, content in op.get("requestBody", {}).get("content", {}).items():
+                bodies += 1
+                ref = content.get("schema", {}).get("$ref", "")
+                model = schemas.get(ref.rsplit("/", 1)[-1], {})
+                assert content.get("examples") or model.get("examples"), (method, path, media)
+    assert bodies >= 3  # datasets (JSON, multipart) and scenarios
+
+
 # ----------------------------------------------------------------------------- datasets
 
 

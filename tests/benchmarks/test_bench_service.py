@@ -43,9 +43,9 @@ def gm_problem() -> Problem:
 
 
 async def reader(
-    client: httpx.AsyncClient, sid: str, stop: float, log: list[tuple[str, float, int]]
+    client: httpx.AsyncClient, sid: str, stop: float, log: list[tuple[str, float, int]], seed: int
 ) -> None:
-    rng = random.Random(hash(sid) ^ id(log) ^ len(log))
+    rng = random.Random(seed)  # each client its own seeded sequence
     paths = {
         "indicators": [f"/v1/scenarios/{sid}/indicators?by={b}" for b in ("la", "rcc", "need")],
         "map": [f"/v1/scenarios/{sid}/maps/{k}" for k in ("out-of-area", "flows", "rccs")],
@@ -102,7 +102,7 @@ async def load(url: str, key: str, sid: str, dataset: str) -> dict[str, Any]:
         stop = time.perf_counter() + SECONDS
         await asyncio.gather(
             submitter(client, dataset, stop, times, errors),
-            *(reader(client, sid, stop, log) for _ in range(CLIENTS)),
+            *(reader(client, sid, stop, log, seed) for seed in range(CLIENTS)),
         )
     return {"log": log, "times": times, "errors": errors}
 
