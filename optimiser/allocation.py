@@ -401,6 +401,7 @@ class _Pricing:
 
 
 _KEY_SHIFT = 40  # children are sorted by (block, -u) packed into one int64 key
+_SHARED = 8  # placements a sibling group may share, cheapest first
 
 
 def _price(
@@ -457,7 +458,7 @@ def _price(
     spent = np.cumsum(sizes) - np.repeat(
         (np.cumsum(sizes) - sizes)[block_first], np.diff(np.r_[block_first, len(sb)])
     )
-    budget = np.maximum(block_budget * blocks.sizes()[sb], 200_000)
+    budget = block_budget * blocks.sizes()[sb]
     over = spent > budget
     complete = not over.any()
     if not complete:
@@ -556,13 +557,43 @@ def _sibling_bound(
             together = np.where(
                 pc.eligible.all(axis=0), (pc.total + wf[places]).sum(axis=0), np.inf
             )
-            best = np.argsort(together, kind="stable")[:3]
+            best = np.argsort(together, kind="stable")[:_SHARED]
             best = best[np.isfinite(together[best])]
             if len(best):
                 options.append(float(together[best[0]]))
                 shared[g] = places[best]
         total += min(options)
     return total - float((model.p_cap * wf).sum()), shared
+
+
+def _together_first(
+    model: PairModel,
+    arcs: tuple[IntArray, IntArray],
+    shared: dict[int, IntArray],
+    unplaced: int,
+) -> IntArray:
+    """A second starting point: reserve for each sibling group (largest first) the cheapest of
+    its shared placements that still has room for all of it, then place everyone else by the
+    min-cost flow around those reservations."""
+    free = model.p_cap.copy()
+    fixed = np.full(model.n_children, -1, np.int64)
+    sizes = {g: np.flatnonzero(model.c_group == g) for g in shared}
+    for g in sorted(shared, key=lambda g: -len(sizes[g])):
+        for q in shared[g]:
+            if free[q] >= len(sizes[g]):
+                fixed[sizes[g]] = q
+                free[q] -= len(sizes[g])
+                break
+    ci, pi = arcs
+    keep = fixed[ci] < 0
+    held = np.flatnonzero(fixed >= 0)
+    flow = _solve_flow(
+        model,
+        np.concatenate([ci[keep], held]),
+        np.concatenate([pi[keep], fixed[held]]),
+        unplaced,
+    )
+    return flow.assigned
 
 
 def _sibling_repair(
@@ -574,33 +605,34 @@ def _sibling_repair(
     time_limit: float,
     threads: int,
 ) -> IntArray:
-    """Re-place the sibling children with the others fixed, now counting splits (CP-SAT).
+    """Re-place the sibling children, now counting splits (CP-SAT), with the children in the
+    places a group could share free to move too, and everyone else fixed.
 
-    Each sibling may take its candidate pairs, its group's best shared placements, or stay
-    where the flow put it (the hint, so the result is never worse). Rules: each sibling once
-    (placed or unplaced); places left by the other children not exceeded; a group's extra
-    placements >= distinct placements used - 1.
+    Each may take its candidate pairs, siblings their group's best shared placements, or stay
+    where the flow put them (the hint, so the result is never worse). Rules: each once (placed
+    or unplaced); places left by the fixed children not exceeded; a group's extra placements
+    >= distinct placements used - 1.
     """
     from ortools.sat.python import cp_model
 
     pol = model.problem.policy
-    sib = np.flatnonzero(model.c_group >= 0)
-    if len(sib) == 0:
+    if not (model.c_group >= 0).any():
         return assigned
-    others = np.flatnonzero((model.c_group < 0) & (assigned >= 0))
-    room = model.p_cap - np.bincount(assigned[others], minlength=model.n_placements)
     ci, pi = arcs
+    # the siblings may move, and so may the other children now in the places a sibling group
+    # could share (so a household can be freed for a group)
+    shareable = np.unique(np.concatenate([np.zeros(0, np.int64), *shared.values()]))
+    sib = np.flatnonzero((model.c_group >= 0) | np.isin(assigned, shareable))
+    others = np.setdiff1d(np.flatnonzero(assigned >= 0), sib)
+    room = model.p_cap - np.bincount(assigned[others], minlength=model.n_placements)
     mask = np.isin(ci, sib)
-    cand_c = [ci[mask]]
-    cand_p = [pi[mask]]
-    for c in sib:
-        extra = shared.get(int(model.c_group[c]))
-        if extra is not None:
-            cand_c.append(np.full(len(extra), c))
-            cand_p.append(extra)
-        if assigned[c] >= 0:
-            cand_c.append(np.array([c]))
-            cand_p.append(np.array([assigned[c]]))
+    stay = sib[assigned[sib] >= 0]
+    cand_c = [ci[mask], stay]
+    cand_p = [pi[mask], assigned[stay]]
+    for g, places in shared.items():
+        members = np.flatnonzero(model.c_group == g)
+        cand_c.append(np.repeat(members, len(places)))
+        cand_p.append(np.tile(places, len(members)))
     key = np.unique(np.concatenate(cand_c) * model.n_placements + np.concatenate(cand_p))
     xc, xp = key // model.n_placements, key % model.n_placements
     pc = model.costs(xc, xp)
@@ -621,6 +653,8 @@ def _sibling_repair(
         cp.add(sum(x[k] for k in ks) <= int(max(room[q], 0)))
     used_by_group: dict[int, list[cp_model.IntVar]] = {}
     for (g, q), ks in by_group_place.items():  # group_uses_placement
+        if g < 0:
+            continue
         z = cp.new_bool_var(f"uses[{g},{q}]")
         for k in ks:
             cp.add_implication(x[k], z)
@@ -823,6 +857,9 @@ def solve(
             bound = max(bound, lagrange)
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
         say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")
+        together = _together_first(model, arcs.arrays(model.n_placements), shared, unplaced)
+        if _objective(model, together) < _objective(model, assigned):
+            assigned = together
         assigned = _sibling_repair(
             model,
             assigned,
