@@ -837,7 +837,7 @@ def solve(
         bound = max(bound, pricing.bound / COST_SCALE)
         say(
             f"round {rounds}: {len(ci):,} pairs, cost {flow.cost / COST_SCALE:,.2f}, "
-            f"{len(pricing.child):,} pairs priced in"
+            f"bound {bound:,.2f}, {len(pricing.child):,} pairs priced in"
         )
         if len(pricing.child) == 0 and pricing.complete:
             proven = True
@@ -865,7 +865,7 @@ def solve(
             assigned,
             arcs.arrays(model.n_placements),
             shared,
-            time_limit=30.0 if left is None else max(left, 1.0),
+            time_limit=30.0 if left is None else min(30.0, max(left, 10.0)),
             threads=threads,
         )
         objective = _objective(model, assigned)

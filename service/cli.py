@@ -183,10 +183,11 @@ def demo(
         Path | None, typer.Option(help="LA boundary file for real-geography maps")
     ] = None,
     time_limit: Annotated[
-        float | None, typer.Option(help="Seconds for the allocation before reporting the gap")
-    ] = None,
+        float | None,
+        typer.Option(help="Seconds for the allocation before reporting the proven gap"),
+    ] = 120.0,
     plan: Annotated[bool, typer.Option(help="Also run the five-year sufficiency plan")] = True,
-    plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 90.0,
+    plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 60.0,
 ) -> None:
     """Run the whole pipeline offline on the embedded England: synthesise, allocate, compare
     with today's practice, draw the maps and plan new capacity; print where everything went."""
