@@ -530,3 +530,18 @@ def test_suppression_hides_small_counts_and_what_reveals_them() -> None:
         if total > 5:
             assert len(hidden) != 1, f"one hidden {col} would be recoverable from the total"
     assert rows[0]["unplaced"] == 3  # input untouched
+
+
+def test_job_over_the_wall_time_limit_fails(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, job_wall_limit=0.3, pool_size=1)
+    with TestClient(create_app(settings)) as client:
+        e = Env(client)
+        ds = client.post(
+            "/v1/datasets", json={"synthetic": {"seed": 1, "scale": 0.01}}, headers=e.h(e.planner)
+        )
+        sc = client.post(
+            "/v1/scenarios", json={"dataset_id": ds.json()["id"]}, headers=e.h(e.planner)
+        )
+        done = wait_done(client, sc.json()["id"], e.planner)
+    assert done["state"] == "failed"
+    assert "job time limit of 0.3 s" in done["reason"]
