@@ -772,24 +772,35 @@ def solve_plan(
     without = _by_year(nothing, lp, without_flows, no_actions, "without_plan")
     pricing: dict[str, Any] = {"without_plan": pricing_nothing}
     mip_seconds, fixed_lp, mip_round = 0.0, None, 0
+    notes: list[str] = []
     for mip_round in range(1, max(1, options.mip_rounds) + 1):
         built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
         mip, mip_status, seconds = _solve(built, options.solver, options)
         mip_seconds += seconds
         status = _status(mip_status)
         if status is PlanStatus.NOT_SOLVED:
-            fixed_lp = None
-            break
-        fixed = _fixed_decisions_model(problem, demand, built, mip, costs, options, extra)
+            decided = _rounded_relaxation(built, options)
+            status, rounded_bound = PlanStatus.FEASIBLE, float(decided["bound"][0])
+            notes.append(
+                f"the {options.solver} MIP found no plan within the time limit "
+                f"({mip_status.name}); the plan is its LP relaxation rounded down, with the "
+                "relaxation as the bound"
+            )
+        else:
+            decided = {
+                c: solver_values(mip, built.decisions[c]).round().to_numpy()
+                for c in ("units", "places")
+            }
+            rounded_bound = None
+        fixed = _fixed_decisions_model(problem, demand, decided, costs, options, extra)
         fixed, fixed_lp, pricing["with_plan"], more = _generate_columns(
             problem, fixed, options, max_rounds=rounds
         )
-        if more.empty or mip_round == options.mip_rounds:
+        if more.empty or mip_round == options.mip_rounds or rounded_bound is not None:
             break
         extra = pd.concat([extra, more], ignore_index=True).drop_duplicates(_ARC_KEYS)
-    notes: list[str] = []
     fell_back = bool(fixed_lp is None or fixed_lp.objective_value > objective_nothing * (1 + 1e-9))
-    mip_bound = _bound(mip, status)
+    mip_bound = _bound(mip, status) if rounded_bound is None else rounded_bound
     if fell_back or fixed_lp is None:
         notes.append(
             f"the {options.solver} solve ended {mip_status.name} without a plan better than "
@@ -800,11 +811,11 @@ def solve_plan(
         bound = min(objective_nothing, mip_bound) if np.isfinite(mip_bound) else -np.inf
         objective = mip_objective = objective_nothing
     else:
-        actions = _actions(built, mip)
+        actions = _actions(fixed, fixed_lp)
         with_flows = _flow_values(fixed, fixed_lp)
         with_ = _by_year(fixed, fixed_lp, with_flows, actions, "with_plan")
         objective, bound = float(fixed_lp.objective_value), mip_bound
-        mip_objective = float(mip.objective_value)
+        mip_objective = float(mip.objective_value) if rounded_bound is None else objective
         if end_private:
             pool_with = solver_values(fixed_lp, fixed.pools["var"])
             pool_without = solver_values(lp, nothing.pools["var"])
@@ -955,19 +966,35 @@ def _generate_columns(
     return built, lp, stats, extra
 
 
+def _rounded_relaxation(built: PlanModel, options: PlanOptions) -> dict[str, np.ndarray]:
+    """A feasible plan from the LP relaxation when the MIP found none in time: units rounded
+    down, places = min(floor(places), max_per_unit x units). Places stay >= min_per_unit x
+    units (the relaxation had places >= min x units and min is whole), and capital only falls,
+    so every budget still holds."""
+    for column in ("units", "places"):
+        for var in built.decisions[column]:
+            var.is_integral = False
+    lp, status, _ = _solve(built, "glop", options)
+    if status != mb.SolveStatus.OPTIMAL:
+        raise RuntimeError(f"the plan's LP relaxation did not solve: {lp.status_string}")
+    units = np.floor(solver_values(lp, built.decisions["units"]).to_numpy() + 1e-9)
+    places = np.floor(solver_values(lp, built.decisions["places"]).to_numpy() + 1e-9)
+    places = np.minimum(places, np.floor(built.decisions["max_per_unit"].to_numpy() * units))
+    return {"units": units, "places": places, "bound": np.array([lp.objective_value])}
+
+
 def _fixed_decisions_model(
     problem: Problem,
     demand: pd.DataFrame,
-    built: PlanModel,
-    mip: mb.Solver,
+    decided: dict[str, np.ndarray],
     costs: PlanCosts,
     options: PlanOptions,
     extra_arcs: pd.DataFrame,
 ) -> PlanModel:
-    """The plan model again with every decision fixed at the MIP's values (an LP)."""
+    """The plan model again with every decision fixed at given values (an LP)."""
     fixed = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra_arcs)
     for column in ("units", "places"):
-        values = solver_values(mip, built.decisions[column]).round().to_numpy()
+        values = decided[column]
         for var, value in zip(fixed.decisions[column], values, strict=True):
             var.is_integral = False
             var.lower_bound = var.upper_bound = float(value)

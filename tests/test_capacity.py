@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,9 @@ from optimiser.capacity import (
     ACTION_COLUMNS,
     PlanOptions,
     PlanResult,
+    _rounded_relaxation,
     apply_actions,
+    build_plan_model,
     plan_problem,
     plan_summary,
     solve_plan,
@@ -270,3 +273,21 @@ def test_pruned_arcs_are_priced_with_duals_and_added() -> None:
     # The reduced cost is exactly the weekly saving of the better arc.
     saving = priced_only.pricing["without_plan"]["most_negative_weekly"]
     assert -saving * 52 * 2 == pytest.approx(priced_only.objective - wide.objective)
+
+
+def test_rounded_relaxation_keeps_unit_sizes_and_budgets() -> None:
+    # The relaxation would open a fractional home; rounding down must stay feasible.
+    problem = make_problem([(HARTLEPOOL, "residential", 14)] * 7, [])
+    costs = homes_only(capital_budget=2_100_000, capital_per_year=1_500_000)
+    built = build_plan_model(problem, forecast_demand(problem, years=3), costs=costs)
+    decided = _rounded_relaxation(built, OPTIONS)
+    units, places = decided["units"], decided["places"]
+    d = built.decisions
+    assert (units == np.floor(units)).all() and (places == np.floor(places)).all()
+    assert (places >= d["min_per_unit"].to_numpy() * units).all()
+    assert (places <= d["max_per_unit"].to_numpy() * units).all()
+    capital = d["capital_per_unit"].to_numpy() * units + d["capital_per_place"].to_numpy() * places
+    assert capital.sum() <= 2_100_000
+    assert pd.Series(capital).groupby(d["year"].to_numpy()).sum().le(1_500_000).all()
+    assert units.sum() >= 1  # the relaxation wants homes; whole ones survive the rounding
+    assert decided["bound"][0] <= plan(problem, 3, costs).objective + 1e-6
