@@ -8,8 +8,10 @@ The simulation, seeded and deterministic:
 3. Otherwise the LA uses its own in-house places first (in-house fostering, LA-run homes in its
    own area), the nearest one to the child's home; then the nearest eligible place still free
    anywhere in England whose setting meets the need without a step-up; only then a step-up
-   setting (e.g. a children's home for a child who needs fostering). Price breaks ties between
-   places equally near (to 0.1 mile). A sibling goes with an earlier sibling when there is room.
+   setting (e.g. a children's home for a child who needs fostering). Spot purchasing is
+   price-led: of the `offers` nearest free places the council takes the cheapest (offers=1:
+   the nearest; price breaks ties between places equally near, to 0.1 mile). A sibling goes
+   with an earlier sibling when there is room.
 4. A child with no eligible free place left is unplaced.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geodata.distance import METRES_PER_MILE
 from optimiser.allocation import assignment_table, unplaced_reasons
 from optimiser.pairs import IntArray, PairModel
 from optimiser.problem import NEEDS, SETTINGS, Problem
@@ -30,6 +33,7 @@ __all__ = ["BaselineResult", "simulate_baseline"]
 _NEED_ORDER = {"secure": 0, "residential": 1, "supported": 2, "foster": 3}
 _IN_HOUSE = (SETTINGS.index("foster_inhouse"), SETTINGS.index("residential_la"))
 _LOCAL = 300  # placements per (home LA, need) kept as the local market, nearest first
+DEFAULT_OFFERS = 40  # see the module docstring, step 3, and the calibration benchmark
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,9 @@ def _order(model: PairModel, seed: int) -> IntArray:
 class _Market:
     """Free places, and for each (home LA, need, tier) candidate placements nearest first."""
 
-    def __init__(self, model: PairModel) -> None:
+    def __init__(self, model: PairModel, offers: int) -> None:
         self.model = model
+        self.offers = offers
         self.free = model.p_cap.copy()
         self.cache: dict[tuple[int, int, int], tuple[IntArray, float]] = {}
         las = model.problem.las
@@ -90,48 +95,52 @@ class _Market:
         return self.cache[key]
 
     def nearest_free(self, c: int, tier: int) -> int:
-        """The nearest free eligible placement of a tier for child c, or -1."""
+        """For child c, the cheapest of the `offers` nearest free eligible placements of a tier
+        (the nearest one in the LA's own in-house tier), or -1."""
         m = self.model
         la, need = int(m.c_la[c]), int(m.c_need[c])
+        k = 1 if tier == 0 else self.offers
         local, cut = self.local(la, need, tier)
-        found = self.nearest(c, local)
+        found, reach = self.nearest(c, local, k)
         offset = np.hypot(m.c_e[c] - self.la_e[la], m.c_n[c] - self.la_n[la])
-        if found >= 0 and np.isinf(cut):
-            return found
-        if found >= 0:
-            d = np.hypot(m.p_e[found] - m.c_e[c], m.p_n[found] - m.c_n[c])
-            if d <= cut - offset:
-                return found
-        return self.nearest(c, self.tier_members(la, need, tier))
+        if found >= 0 and (np.isinf(cut) or reach <= cut - offset):
+            return found  # nothing outside the local list can be nearer
+        return self.nearest(c, self.tier_members(la, need, tier), k)[0]
 
-    def nearest(self, c: int, places: IntArray) -> int:
+    def nearest(self, c: int, places: IntArray, k: int = 1) -> tuple[int, float]:
+        """The cheapest of the k nearest free eligible placements among `places` (ties in
+        distance, to 0.1 mile, broken by price), and the distance in metres of the farthest
+        of those k; (-1, inf) when there is none."""
         places = places[self.free[places] > 0]
         if len(places) == 0:
-            return -1
+            return -1, np.inf
         pc = self.model.costs(np.full(len(places), c), places)
         ok = pc.eligible
         if not ok.any():
-            return -1
+            return -1, np.inf
         miles = np.round(pc.miles[ok], 1)
         cand = places[ok]
-        best = np.lexsort((self.model.p_weekly[cand], miles))[0]
-        return int(cand[best])
+        near = np.lexsort((self.model.p_weekly[cand], miles))[:k]
+        pick = near[np.argmin(self.model.p_weekly[cand[near]])]
+        return int(cand[pick]), float(pc.miles[ok][near].max() * METRES_PER_MILE)
 
 
-def simulate_baseline(problem: Problem, *, seed: int = 2024) -> BaselineResult:
+def simulate_baseline(
+    problem: Problem, *, seed: int = 2024, offers: int = DEFAULT_OFFERS
+) -> BaselineResult:
     """Simulate council-by-council placement (module docstring) and measure it."""
     model = PairModel.from_problem(problem)
-    market = _Market(model)
+    market = _Market(model, offers)
     assigned = np.full(model.n_children, -1, np.int64)
     group_place: dict[int, int] = {}
     for c in _order(model, seed):
         choice = -1
         cur = int(model.c_current[c])
         if cur >= 0 and market.free[cur] > 0:
-            choice = market.nearest(c, np.array([cur]))
+            choice = market.nearest(c, np.array([cur]))[0]
         g = int(model.c_group[c])
         if choice < 0 and g in group_place:
-            choice = market.nearest(c, np.array([group_place[g]]))
+            choice = market.nearest(c, np.array([group_place[g]]))[0]
         for tier in (0, 1, 2):
             if choice >= 0:
                 break
