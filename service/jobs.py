@@ -142,6 +142,25 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any) -> None:
     a = run.result.assignments
     tables = {name: _records(indicators(a, by=by)) for name, by in INDICATOR_GROUPS.items()}
     (out / "indicators.json").write_text(json.dumps(tables), encoding="utf-8")
+    if request.get("plan"):
+        progress("forecasting demand and solving the sufficiency plan")
+        growth = changes.get("growth", request["plan"].get("growth", "care-review"))
+        _plan(problem, request["plan"], growth, out / "plan", float(spec["time_limit"]))
+
+
+def _plan(problem: Any, plan: dict[str, Any], growth: Any, out: Path, limit: float) -> None:
+    """`rcc plan` on the scenario's problem: plan_actions.csv, plan_summary.json, ... in `out`."""
+    from dataclasses import replace
+
+    from optimiser.capacity import PlanOptions, solve_plan, write_plan_outputs
+    from optimiser.costs import PlanCosts, parse_money
+    from optimiser.forecast import forecast_demand, parse_growth
+
+    demand = forecast_demand(problem, years=int(plan["years"]), growth=parse_growth(growth))
+    costs = replace(PlanCosts(), capital_budget=parse_money(plan["capital_budget"]))
+    seconds = min(float(plan.get("time_limit") or limit), limit)
+    result = solve_plan(problem, demand, costs=costs, options=PlanOptions(time_limit=seconds))
+    write_plan_outputs(result, problem, demand, out)
 
 
 @dataclass
@@ -288,6 +307,9 @@ class JobRunner:
             return
         summary = json.loads((run.folder / "summary.json").read_text(encoding="utf-8"))
         summary.pop("inputs", None)  # a server path, not part of the result
+        plan_summary = run.folder / "plan" / "plan_summary.json"
+        if plan_summary.exists():
+            summary["plan"] = json.loads(plan_summary.read_text(encoding="utf-8"))
         tables = json.loads((run.folder / "indicators.json").read_text(encoding="utf-8"))
         if self.store.finish_job(
             run.job, summary=summary, indicators=tables, folder=str(run.folder)

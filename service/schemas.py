@@ -11,6 +11,7 @@ __all__ = [
     "DatasetOut",
     "ErrorOut",
     "IssueOut",
+    "PlanSpec",
     "RccSpec",
     "ScenarioIn",
     "ScenarioOut",
@@ -109,6 +110,20 @@ class RccSpec(BaseModel):
     )
 
 
+class PlanSpec(BaseModel):
+    """A sufficiency plan after the allocation (`rcc plan`): forecast demand and choose new
+    homes, foster carers and secure beds within a capital budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    years: int = Field(5, ge=1, le=10, description="Horizon in years")
+    growth: str | float = Field(
+        "care-review", description="flat, care-review, or an annual rate (0.02 or '2%')"
+    )
+    capital_budget: str = Field("50m", max_length=20, description="e.g. 50m, 1.2bn, none")
+    time_limit: float | None = Field(None, gt=0, description="MIP seconds (capped by server)")
+
+
 class ScenarioIn(BaseModel):
     """A scenario: only `dataset_id` is required; the rest default as in `rcc solve`."""
 
@@ -149,6 +164,7 @@ class ScenarioIn(BaseModel):
     )
     time_limit: float | None = Field(None, gt=0, description="Solver seconds (capped by server)")
     baseline: bool = Field(True, description="Also simulate today's practice for comparison")
+    plan: PlanSpec | None = Field(None, description="Also solve a sufficiency plan")
 
 
 class ScenarioOut(BaseModel):

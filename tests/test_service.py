@@ -51,6 +51,7 @@ class Env:
         self.council_any = store.create_key("council")[1]
         self.dataset_id = ""
         self.scenario_id = ""
+        self.plan_id = ""
 
     def h(self, key: str) -> dict[str, str]:
         return {"X-API-Key": key}
@@ -58,7 +59,9 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("svc"), job_time_limit=20, pool_size=2)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("svc"), job_time_limit=20, pool_size=2, max_jobs_per_key=8
+    )
     with TestClient(create_app(settings)) as client:
         e = Env(client)
         r = client.post(
@@ -76,6 +79,15 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         assert r.status_code == 202, r.text
         assert r.headers["Location"] == f"/v1/scenarios/{r.json()['id']}"
         e.scenario_id = r.json()["id"]
+        plan = {  # queued now, checked by the plan test while the rest run
+            "dataset_id": e.dataset_id,
+            "baseline": False,
+            "changes": {"growth": "flat"},
+            "plan": {"years": 1, "capital_budget": "5m", "time_limit": 3},
+        }
+        r = client.post("/v1/scenarios", json=plan, headers=e.h(e.planner))
+        assert r.status_code == 202, r.text
+        e.plan_id = r.json()["id"]
         done = wait_done(client, e.scenario_id, e.planner)
         assert done["state"] == "done", done
         yield e
@@ -447,6 +459,37 @@ def test_idempotent_posts(env: Env) -> None:
     d2 = env.client.post("/v1/datasets", json=ds_body, headers=h)
     assert d1.status_code == d2.status_code == 201 and d1.json()["id"] == d2.json()["id"]
     wait_done(env.client, first.json()["id"], env.planner)
+
+
+def test_growth_needs_a_plan_and_is_never_a_file(env: Env) -> None:
+    h = env.h(env.planner)
+    no_plan = {"dataset_id": env.dataset_id, "changes": {"growth": "flat"}}
+    r = env.client.post("/v1/scenarios", json=no_plan, headers=h)
+    assert r.status_code == 422 and "plan" in r.json()["issues"][0]["message"]
+    sneaky = {"dataset_id": env.dataset_id, "plan": {"growth": "/etc/passwd"}}
+    r = env.client.post("/v1/scenarios", json=sneaky, headers=h)
+    assert r.status_code == 422
+    assert [i["column"] for i in r.json()["issues"]] == ["growth"]
+    assert "root:" not in r.text
+    budget = {"dataset_id": env.dataset_id, "plan": {"capital_budget": "lots"}}
+    r = env.client.post("/v1/scenarios", json=budget, headers=h)
+    assert r.status_code == 422 and r.json()["issues"][0]["column"] == "capital_budget"
+
+
+def test_scenario_with_a_plan(env: Env) -> None:
+    done = wait_done(env.client, env.plan_id, env.planner, timeout=120)
+    assert done["state"] == "done", done
+    plan = done["summary"]["plan"]
+    assert len(plan["years"]) == 1 and plan["capital_budget"] == 5_000_000
+    body = env.client.get(done["links"]["plan"], headers=env.h(env.planner)).json()
+    assert body["summary"] == plan
+    capital = sum(float(a.get("capital") or 0) for a in body["actions"])
+    assert capital <= 5_000_000 + 1e-6
+    page = env.client.get(done["links"]["plan_map"], headers=env.h(env.planner))
+    assert page.status_code == 200 and "leaflet" in page.text.lower()
+    assert env.client.get(done["links"]["plan"], headers=env.h(env.council)).status_code == 403
+    base = env.client.get(f"/v1/scenarios/{env.scenario_id}/maps/plan", headers=env.h(env.planner))
+    assert base.status_code == 409
 
 
 def test_unknown_scenario_is_404(env: Env) -> None:

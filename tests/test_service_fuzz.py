@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -165,7 +166,8 @@ def test_generated_requests_never_get_5xx(target: Target) -> None:
     )
     @given(case=cases)
     def check(case: dict[str, Any]) -> None:
-        url = case["path"].format(**{k: str(v) for k, v in case["path_values"].items()})
+        values = {k: quote(str(v), safe="") for k, v in case["path_values"].items()}
+        url = case["path"].format(**values)
         kwargs: dict[str, Any] = {"params": case["query"], "headers": {"X-API-Key": target.key}}
         if case["body"] is not None:
             kind, value = case["body"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,7 +24,7 @@ from service.views import compare, suppress_rows
 
 router = APIRouter(tags=["scenarios"])
 
-MAP_KINDS = ("out-of-area", "flows", "rccs", "sufficiency")
+MAP_KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
 _BY = {"national": "national", "la": "la", "rcc": "rcc", "need": "need"}
 _map_locks: dict[str, threading.Lock] = {}
 _map_locks_guard = threading.Lock()
@@ -46,6 +47,8 @@ def _out(sc: Scenario) -> ScenarioOut:
             unplaced=f"{base}/unplaced",
             map=f"{base}/maps/out-of-area",
         )
+        if sc.summary and "plan" in sc.summary:
+            links.update(plan=f"{base}/plan", plan_map=f"{base}/maps/plan")
     return ScenarioOut(
         id=sc.id,
         name=sc.name,
@@ -60,6 +63,32 @@ def _out(sc: Scenario) -> ScenarioOut:
         summary=sc.summary,
         links=links,
     )
+
+
+_RATE = re.compile(r"^-?\d+(\.\d+)?%?$")
+
+
+def _growth_issue(value: Any, source: str, *, planned: bool) -> InputIssue | None:
+    """Growth only with a plan, and only as flat, care-review or a rate (never a file name)."""
+    if not planned:
+        return InputIssue(
+            source, None, "growth", 'growth applies to a sufficiency plan: add "plan": {}'
+        )
+    if isinstance(value, dict):
+        return None  # {"rate": ..., "la_rates": {...}} is checked by scenario_from_json
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float) or value in ("flat", "care-review") or _RATE.match(value)
+    ):
+        return InputIssue(
+            source, None, "growth", f"use flat, care-review or an annual rate, not {value!r}"
+        )
+    from optimiser.forecast import parse_growth
+
+    try:
+        parse_growth(value)
+    except ValueError as exc:
+        return InputIssue(source, None, "growth", str(exc))
+    return None
 
 
 def _check_request(body: ScenarioIn, request: Request) -> None:
@@ -77,20 +106,26 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
         except ProblemValidationError as exc:
             issues.extend(exc.issues)
     if body.changes is not None:
-        if "growth" in body.changes:
-            issues.append(
-                InputIssue(
-                    "changes",
-                    None,
-                    "growth",
-                    "growth applies to sufficiency plans (`rcc plan`); scenarios here solve "
-                    "today's allocation",
-                )
-            )
+        changes = dict(body.changes)
+        if "growth" in changes:
+            issue = _growth_issue(changes["growth"], "changes", planned=body.plan is not None)
+            if issue is not None:
+                issues.append(issue)
+                changes.pop("growth")
         try:
-            scenario_from_json(body.changes, source="changes")
+            scenario_from_json(changes, source="changes")
         except ProblemValidationError as exc:
             issues.extend(exc.issues)
+    if body.plan is not None:
+        from optimiser.costs import parse_money
+
+        issue = _growth_issue(body.plan.growth, "plan", planned=True)
+        if issue is not None:
+            issues.append(issue)
+        try:
+            parse_money(body.plan.capital_budget)
+        except ValueError as exc:
+            issues.append(InputIssue("plan", None, "capital_budget", str(exc)))
     if body.rccs is not None:
         ref = state.reference
         if body.rccs.lookup is not None:
@@ -360,6 +395,24 @@ def get_unplaced(
     return _table_response(path, fmt=format, page=page, size=size, name=f"{sc.id}-unplaced.csv")
 
 
+@router.get(
+    "/scenarios/{scenario_id}/plan",
+    summary="The sufficiency plan's summary and actions (new homes, carers, secure beds)",
+    responses={404: {"description": "No such scenario"}, 409: {"description": "No plan"}},
+)
+def get_plan(
+    scenario_id: str, request: Request, _who: Annotated[Principal, Depends(require_planner)]
+) -> dict[str, Any]:
+    sc = _done(request, scenario_id)
+    folder = Path(sc.result_folder or "") / "plan"
+    if not folder.is_dir() or sc.summary is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"scenario '{scenario_id}' was run without a plan"
+        )
+    actions = pd.read_csv(folder / "plan_actions.csv", dtype=str, keep_default_na=False)
+    return {"summary": sc.summary.get("plan"), "actions": actions.to_dict(orient="records")}
+
+
 def _lock_for(path: Path) -> threading.Lock:
     with _map_locks_guard:
         return _map_locks.setdefault(str(path), threading.Lock())
@@ -386,7 +439,8 @@ def _render_map(
                 threshold=state.settings.suppression_threshold, enabled=suppressed
             ),
         )
-        html = render_html(build_map(kind, read_result(folder), settings=settings, la=la))
+        inputs = read_result(folder, plan=kind == "plan", plan_actions=folder / "plan")
+        html = render_html(build_map(kind, inputs, settings=settings, la=la))
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(html, encoding="utf-8")
@@ -407,7 +461,7 @@ def _render_map(
 )
 async def get_map(
     scenario_id: str,
-    kind: Literal["out-of-area", "flows", "rccs", "sufficiency"],
+    kind: Literal["out-of-area", "flows", "rccs", "sufficiency", "plan"],
     request: Request,
     who: Annotated[Principal, Depends(require_reader)],
     la: Annotated[str | None, Query(description="Flows of one council's children")] = None,
@@ -426,6 +480,10 @@ async def get_map(
         )
     if la is not None and la not in request.app.state.service.reference.codes:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"'{la}' is not an LA code")
+    if kind == "plan" and not (Path(sc.result_folder or "") / "plan").is_dir():
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"scenario '{scenario_id}' was run without a plan"
+        )
     suppressed = who.suppressed or public
     path = await run_in_threadpool(
         _render_map, sc, kind, la, suppressed=suppressed, request=request
