@@ -125,12 +125,10 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any) -> None:
     base = read_policy(folder / "policy.json") if (folder / "policy.json").exists() else Policy()
     policy = Policy.from_json({**base.to_json(), **(request.get("policy") or {})}, source="policy")
     problem = read_problem(folder, policy=policy, rccs=lookup_for(request.get("rccs")))
-    changes = request.get("changes") or {}
-    if changes:
+    changes = scenario_from_json(request.get("changes") or {}, source="changes")
+    if request.get("changes"):
         progress("applying the scenario's changes")
-        problem = apply_scenario(
-            problem, scenario_from_json(changes, source="changes"), source="changes"
-        )
+        problem = apply_scenario(problem, changes, source="changes")
     run = run_solve(
         problem,
         time_limit=float(spec["time_limit"]),
@@ -144,19 +142,20 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any) -> None:
     (out / "indicators.json").write_text(json.dumps(tables), encoding="utf-8")
     if request.get("plan"):
         progress("forecasting demand and solving the sufficiency plan")
-        growth = changes.get("growth", request["plan"].get("growth", "care-review"))
-        _plan(problem, request["plan"], growth, out / "plan", float(spec["time_limit"]))
+        _plan(problem, request["plan"], changes.growth, out / "plan", float(spec["time_limit"]))
 
 
 def _plan(problem: Any, plan: dict[str, Any], growth: Any, out: Path, limit: float) -> None:
-    """`rcc plan` on the scenario's problem: plan_actions.csv, plan_summary.json, ... in `out`."""
+    """`rcc plan` on the scenario's problem: plan_actions.csv, plan_summary.json, ... in `out`.
+    `growth` is the changes' Growth (as `rcc plan --scenario`), else the plan's own."""
     from dataclasses import replace
 
     from optimiser.capacity import PlanOptions, solve_plan, write_plan_outputs
     from optimiser.costs import PlanCosts, parse_money
     from optimiser.forecast import forecast_demand, parse_growth
 
-    demand = forecast_demand(problem, years=int(plan["years"]), growth=parse_growth(growth))
+    growth = growth or parse_growth(plan.get("growth", "care-review"))
+    demand = forecast_demand(problem, years=int(plan["years"]), growth=growth)
     costs = replace(PlanCosts(), capital_budget=parse_money(plan["capital_budget"]))
     seconds = min(float(plan.get("time_limit") or limit), limit)
     result = solve_plan(problem, demand, costs=costs, options=PlanOptions(time_limit=seconds))

@@ -82,7 +82,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         plan = {  # queued now, checked by the plan test while the rest run
             "dataset_id": e.dataset_id,
             "baseline": False,
-            "changes": {"growth": "flat"},
+            "changes": {"growth": {"rate": 0.01, "la_rates": {GM: 0.05}}},
             "plan": {"years": 1, "capital_budget": "5m", "time_limit": 3},
         }
         r = client.post("/v1/scenarios", json=plan, headers=e.h(e.planner))
