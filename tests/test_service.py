@@ -588,3 +588,32 @@ def test_job_over_the_wall_time_limit_fails(tmp_path: Path) -> None:
         done = wait_done(client, sc.json()["id"], e.planner)
     assert done["state"] == "failed"
     assert "job time limit of 0.3 s" in done["reason"]
+
+
+def test_logs_carry_ids_and_states_never_child_rows(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    body = {"dataset_id": env.dataset_id, "name": "logged", "baseline": False}
+    sid = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner)).json()["id"]
+    assert wait_done(env.client, sid, env.planner)["state"] == "done"
+    env.client.get(f"/v1/scenarios/{sid}/allocation", headers=env.h(env.planner))
+    assert "done" in caplog.text
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    kids = pd.read_csv(Path(store.get_dataset(env.dataset_id).folder) / "children.csv", dtype=str)
+    assert not [c for c in kids["child_id"] if c in caplog.text]
+
+
+def test_cors_open_only_to_configured_origins(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, cors_origins=["https://council.example"])
+    with TestClient(create_app(settings)) as client:
+        ask = {
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-api-key",
+        }
+        ok = client.options("/v1/las", headers={"Origin": "https://council.example", **ask})
+        assert ok.headers["access-control-allow-origin"] == "https://council.example"
+        other = client.options("/v1/las", headers={"Origin": "https://evil.example", **ask})
+        assert "access-control-allow-origin" not in other.headers
