@@ -132,22 +132,26 @@ class PairModel:
     def n_placements(self) -> int:
         return len(self.p_e)
 
-    def costs(self, ci: IntArray, pi: IntArray) -> PairCosts:
-        """Eligibility and cost parts of pairs (ci, pi); arrays broadcast like numpy."""
-        pol = self.problem.policy
+    def _eligible(self, ci: IntArray, pi: IntArray) -> tuple[FloatArray, FloatArray, BoolArray]:
+        """Miles, substitution penalty (NaN: setting not allowed) and eligibility of pairs:
+        setting allowed for the need, age in range, sex accepted, places > 0, max_miles."""
         miles = dfe_miles(self.c_e[ci], self.c_n[ci], self.p_e[pi], self.p_n[pi])
         sub = self.substitution[self.c_need[ci], self.p_setting[pi]]
         age = self.c_age[ci]
         sexes = self.p_sexes[pi]
-        eligible = (
-            ~np.isnan(sub)
-            & (age >= self.p_min_age[pi])
-            & (age <= self.p_max_age[pi])
-            & ((sexes == 2) | (sexes == self.c_male[ci]))
-            & (self.p_cap[pi] > 0)
-        )
-        if pol.max_miles is not None:
-            eligible &= miles <= pol.max_miles
+        eligible = ~np.isnan(sub)
+        eligible &= age >= self.p_min_age[pi]
+        eligible &= age <= self.p_max_age[pi]
+        eligible &= (sexes == 2) | (sexes == self.c_male[ci])
+        eligible &= self.p_cap[pi] > 0
+        if self.problem.policy.max_miles is not None:
+            eligible &= miles <= self.problem.policy.max_miles
+        return miles, sub, eligible
+
+    def costs(self, ci: IntArray, pi: IntArray) -> PairCosts:
+        """Eligibility and cost parts of pairs (ci, pi); arrays broadcast like numpy."""
+        pol = self.problem.policy
+        miles, sub, eligible = self._eligible(ci, pi)
         current = self.c_current[ci]
         moved = (current >= 0) & (current != pi)
         shape = miles.shape
@@ -165,18 +169,7 @@ class PairModel:
         """Eligibility and total cost of paired index vectors: `costs` without the parts, with
         fewer temporaries, for pricing millions of pairs."""
         pol = self.problem.policy
-        miles = dfe_miles(self.c_e[ci], self.c_n[ci], self.p_e[pi], self.p_n[pi])
-        setting = self.p_setting[pi]
-        sub = self.substitution[self.c_need[ci], setting]
-        age = self.c_age[ci]
-        sexes = self.p_sexes[pi]
-        eligible = ~np.isnan(sub)
-        eligible &= age >= self.p_min_age[pi]
-        eligible &= age <= self.p_max_age[pi]
-        eligible &= (sexes == 2) | (sexes == self.c_male[ci])
-        eligible &= self.p_cap[pi] > 0
-        if pol.max_miles is not None:
-            eligible &= miles <= pol.max_miles
+        miles, sub, eligible = self._eligible(ci, pi)
         total = miles * pol.distance_per_mile
         total += self.p_weekly[pi]
         total += sub
