@@ -122,7 +122,8 @@ class England:
     def unknown_code_message(self, code: str) -> str:
         """'X is not one of the 153 ... Did you mean ...?' for a code that is not known."""
         norm = str(code).strip().upper()
-        near = difflib.get_close_matches(norm, list(self._by_code), n=3, cutoff=0.75)
+        scored = sorted((_edits(norm, c), c) for c in self._by_code)
+        near = [c for d, c in scored[:3] if d <= 2]
         hint = ""
         if near:
             named = ", ".join(f"{c} ({self._by_code[c].name})" for c in near)
@@ -139,6 +140,16 @@ class England:
     def frame(self) -> pd.DataFrame:
         """A fresh DataFrame of every LA, one row each, indexed by nothing (column `code`)."""
         return pd.DataFrame([asdict(la) for la in self.las])
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: the typing slips between a code given and a real one."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 @cache

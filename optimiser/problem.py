@@ -471,9 +471,9 @@ def read_problem(
             policy = read_policy(folder / "policy.json")
         except ProblemValidationError as exc:
             issues.extend(exc.issues)
-    if children is None or placements is None or issues:
+    if children is None or placements is None:
         raise ProblemValidationError(issues)
-    las = las_frame(lookup, las_table)
+    las = las_frame(lookup, las_table if not issues else None)
     kids, places = validate_problem_frames(children, placements, las, issues=issues)
     return Problem(children=kids, placements=places, las=las, policy=policy or Policy())
 

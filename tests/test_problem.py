@@ -1,0 +1,211 @@
+"""The embedded England, and the typed problem's validation: every kind of input error is
+reported at once, naming its file, row and column."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from geodata.adjacency import adjacency_graph, components, is_contiguous
+from geodata.england import UnknownLAError, load_england
+from geodata.rcc import default_lookup, preset_groups
+from optimiser.errors import ProblemValidationError
+from optimiser.problem import Policy, read_policy, read_problem, write_problem
+
+# ----------------------------------------------------------------------------- England
+
+
+def test_england_has_153_las_and_looks_them_up() -> None:
+    england = load_england()
+    assert len(england) == 153
+    assert england.by_code("E08000003").name == "Manchester"
+    assert england.by_name("  manchester ").code == "E08000003"
+    assert len(england.regions()) == 9
+    assert sum(la.cla_31mar2024 for la in england.las) == 83_529
+    assert len(england.region_members("E12000008")) == 19  # South East
+
+
+def test_unknown_codes_and_names_suggest_near_misses() -> None:
+    england = load_england()
+    with pytest.raises(UnknownLAError, match=r"E08000003 \(Manchester\)"):
+        england.check_code("E0800003")
+    with pytest.raises(UnknownLAError, match="Manchester"):
+        england.by_name("Manchster")
+    with pytest.raises(UnknownLAError, match="not one of the 153"):
+        england.check_code("X99")
+
+
+def test_adjacency_joins_the_islands_only_when_asked() -> None:
+    codes = load_england().codes
+    land = adjacency_graph(codes, water=False, islands=False)
+    assert land["E06000053"] == frozenset()  # Isles of Scilly
+    assert land["E06000046"] == frozenset()  # Isle of Wight
+    assert len(components(codes, land)) > 1
+    full = adjacency_graph(codes)
+    assert "E06000052" in full["E06000053"] and "E10000014" in full["E06000046"]
+    assert is_contiguous(codes, full)
+
+
+def test_pathfinder_presets_and_default_lookup() -> None:
+    name, gm = preset_groups("gm")
+    assert name == "North West: Greater Manchester" and len(gm) == 10
+    assert len(preset_groups("south-east")[1]) == 19
+    lookup = default_lookup()
+    assert len(lookup) == 153 and lookup["E08000003"] == name
+    with pytest.raises(ValueError, match="unknown RCC preset"):
+        preset_groups("midlands")
+
+
+# ----------------------------------------------------------------------------- problem files
+
+CHILDREN = """child_id,home_la,need,age,sex,sibling_group,current_placement
+C1,E08000003,foster,7,F,,
+C2,E08000003,residential,14,M,,P2
+"""
+PLACEMENTS = """placement_id,setting,la,capacity,weekly_cost,min_age,max_age,sexes
+P1,foster_inhouse,E08000003,2,600,0,17,any
+P2,residential_private,E08000001,3,6000,10,17,any
+"""
+RCCS = "la_code,rcc\nE08000003,GM\nE08000001,GM\n"
+
+
+def write(folder: Path, children: str = CHILDREN, placements: str = PLACEMENTS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "children.csv").write_text(children, encoding="utf-8")
+    (folder / "placements.csv").write_text(placements, encoding="utf-8")
+    (folder / "rccs.csv").write_text(RCCS, encoding="utf-8")
+    return folder
+
+
+def issues_of(folder: Path) -> list[str]:
+    with pytest.raises(ProblemValidationError) as err:
+        read_problem(folder)
+    return [str(i) for i in err.value.issues]
+
+
+def test_a_valid_folder_reads_with_defaults_filled(tmp_path: Path) -> None:
+    p = read_problem(write(tmp_path))
+    assert list(p.children["child_id"]) == ["C1", "C2"]
+    manchester = p.las.set_index("code").loc["E08000003"]
+    assert p.children.loc[0, "easting"] == manchester["easting"]  # home point defaults
+    assert p.placements["capacity"].tolist() == [2, 3]
+    assert p.rcc_of == {"E08000003": "GM", "E08000001": "GM"}
+
+
+def test_round_trip_through_write_problem(tmp_path: Path) -> None:
+    p = read_problem(write(tmp_path / "a"))
+    write_problem(p, tmp_path / "b")
+    q = read_problem(tmp_path / "b")
+    pd.testing.assert_frame_equal(p.children, q.children)
+    pd.testing.assert_frame_equal(p.placements, q.placements)
+    assert q.policy == p.policy
+
+
+@pytest.mark.parametrize(
+    ("file", "bad", "expected"),
+    [
+        (
+            "children",
+            ("C2,E08000003", "C1,E08000003"),
+            "children.csv row 3, column child_id: duplicate id 'C1' (first seen in row 2)",
+        ),
+        (
+            "children",
+            ("C1,E08000003", "C1,E08000099"),
+            "children.csv row 2, column home_la: 'E08000099' is not one of the 153",
+        ),
+        ("children", ("foster,7", "fostering,7"), "children.csv row 2, column need: unknown need"),
+        ("children", ("foster,7", "foster,18"), "children.csv row 2, column age: 18 is above 17"),
+        (
+            "children",
+            ("foster,7", "foster,seven"),
+            "children.csv row 2, column age: 'seven' is not a whole number",
+        ),
+        ("children", ("7,F", "7,X"), "children.csv row 2, column sex: unknown sex 'X'"),
+        (
+            "children",
+            (",P2", ",P9"),
+            "children.csv row 3, column current_placement: placement 'P9' does not exist",
+        ),
+        ("placements", ("P2,", "P1,"), "placements.csv row 3, column placement_id: duplicate id"),
+        ("placements", ("2,600", "-2,600"), "placements.csv row 2, column capacity: -2 is below 0"),
+        (
+            "placements",
+            ("2,600", "2,-600"),
+            "placements.csv row 2, column weekly_cost: -600 is negative",
+        ),
+        (
+            "placements",
+            ("foster_inhouse", "foster_home"),
+            "placements.csv row 2, column setting: unknown setting 'foster_home'",
+        ),
+        (
+            "placements",
+            ("3,6000,10,17", "3,6000,16,12"),
+            "placements.csv row 3, column min_age: min_age 16 is above max_age",
+        ),
+        (
+            "placements",
+            ("0,17,any\nP2", "0,17,all\nP2"),
+            "placements.csv row 2, column sexes: unknown sexes 'all'",
+        ),
+        (
+            "placements",
+            ("P2,residential_private,E08000001", "P2,residential_private,E08000010"),
+            "placements.csv row 3, column la: LA 'E08000010' is not in the RCC lookup",
+        ),
+    ],
+)
+def test_each_error_names_file_row_and_column(
+    tmp_path: Path, file: str, bad: tuple[str, str], expected: str
+) -> None:
+    children, placements = CHILDREN, PLACEMENTS
+    if file == "children":
+        assert bad[0] in children
+        children = children.replace(bad[0], bad[1], 1)
+    else:
+        assert bad[0] in placements
+        placements = placements.replace(bad[0], bad[1], 1)
+    found = issues_of(write(tmp_path, children, placements))
+    assert any(expected in line for line in found), found
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    children = CHILDREN.replace("foster,7,F", "fostr,19,Q")
+    placements = PLACEMENTS.replace("2,600,0,17", "-1,-5,0,17")
+    found = issues_of(write(tmp_path, children, placements))
+    columns = {line.split("column ")[1].split(":")[0] for line in found}
+    assert {"need", "age", "sex", "capacity", "weekly_cost"} <= columns
+
+
+def test_missing_columns_files_and_rcc_lookup_problems(tmp_path: Path) -> None:
+    folder = write(tmp_path, children=CHILDREN.replace(",sex,", ",gender,"))
+    assert any(
+        "children.csv row 1, column sex: required column is missing" in i for i in issues_of(folder)
+    )
+    (folder / "placements.csv").unlink()
+    assert any("file not found" in i for i in issues_of(folder))
+    folder = write(tmp_path / "b")
+    (folder / "rccs.csv").write_text("la_code,rcc\nE08000003,GM\nE08000003,GM\nE99,X\n")
+    found = issues_of(folder)
+    assert any("rccs.csv row 3, column la_code: duplicate id" in i for i in found)
+    assert any("rccs.csv row 4, column la_code: 'E99' is not one of the 153" in i for i in found)
+    assert any("column la: LA 'E08000001' is not in the RCC lookup" in i for i in found)
+
+
+def test_policy_file_any_key_optional_and_errors_named(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"out_of_la": 50, "substitutions": {"secure": {"secure": 0}}}))
+    policy = read_policy(path)
+    assert policy.out_of_la == 50 and policy.distance_per_mile == Policy().distance_per_mile
+    assert policy.substitutions["secure"] == {"secure": 0.0}
+    assert policy.substitutions["foster"] == {}  # a need left out allows no setting
+    path.write_text(json.dumps({"out_of_la": -1, "speed": 3, "substitutions": {"x": {}}}))
+    with pytest.raises(ProblemValidationError) as err:
+        read_policy(path)
+    text = str(err.value)
+    assert "policy.json, column out_of_la: must be a number >= 0" in text
+    assert "column speed: unknown key" in text and "unknown need 'x'" in text
