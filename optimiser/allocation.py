@@ -189,10 +189,11 @@ class _Arcs:
 
 def _aggregate_flows(
     model: PairModel, blocks: _Groups, groups: _Groups, lb: np.ndarray
-) -> tuple[IntArray, IntArray, IntArray]:
+) -> tuple[IntArray, IntArray, IntArray, np.ndarray, np.ndarray]:
     """The aggregated transportation problem: blocks of children (at their centre) to groups
     of placements (with their total places). Small, and globally capacity-aware: returns the
-    (block, group, children) flows, a good guide to where each child's candidates lie."""
+    (block, group, children) flows, a good guide to where each child's candidates lie, and its
+    dual prices per block and per group (GBP), a first estimate of where places are scarce."""
     n_b, n_g = len(blocks), len(groups)
     b_idx, g_idx = np.nonzero(np.isfinite(lb))
     size = np.array([len(m) for m in blocks.members], np.int64)
@@ -215,21 +216,59 @@ def _aggregate_flows(
     mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
     if mcf.solve() != mcf.OPTIMAL:
         empty = np.zeros(0, np.int64)
-        return empty, empty, empty
+        return empty, empty, empty, np.zeros(n_b), np.zeros(n_g)
     flows = mcf.flows(np.arange(len(b_idx)))
     used = flows > 0
-    return b_idx[used], g_idx[used], flows[used]
+    cost = np.rint(lb[b_idx, g_idx] * 100).astype(np.int64)
+    u, w = _aggregate_duals(
+        b_idx, g_idx, cost, flows, size, round(model.problem.policy.unplaced * 100), n_g
+    )
+    return b_idx[used], g_idx[used], flows[used], u / 100, w / 100
+
+
+def _aggregate_duals(
+    b: IntArray,
+    g: IntArray,
+    cost: IntArray,
+    flow: IntArray,
+    size: IntArray,
+    unplaced: int,
+    n_g: int,
+) -> tuple[IntArray, IntArray]:
+    """Dual prices of the aggregated transportation problem: u_b per block, w_g >= 0 per group.
+
+    The least solution of w_g = max(0, max_b u_b - c_bg) with u_b = max over the block's used
+    arcs of c_bg + w_g (u_b = U when some of the block is unplaced); at the fixed point every
+    used arc has zero reduced cost and none is negative, as optimality requires.
+    """
+    n_b = len(size)
+    sent = np.bincount(b, weights=flow, minlength=n_b)
+    short = sent < size
+    used = flow > 0
+    w = np.zeros(n_g, np.int64)
+    for _ in range(n_b + n_g + 1):
+        u = np.full(n_b, -(2**62), np.int64)
+        np.maximum.at(u, b[used], cost[used] + w[g[used]])
+        u[short] = unplaced
+        new = np.zeros(n_g, np.int64)
+        np.maximum.at(new, g, u[b] - cost)
+        if np.array_equal(new, w):
+            return u, w
+        w = new
+    return u, w
 
 
 _WINDOW = np.arange(-3, 5)
 
 
-def _guided_arcs(model: PairModel, blocks: _Groups, groups: _Groups) -> tuple[IntArray, IntArray]:
+def _guided_arcs(
+    model: PairModel, blocks: _Groups, groups: _Groups
+) -> tuple[IntArray, IntArray, np.ndarray, np.ndarray]:
     """Disaggregate the aggregated flows into one concrete placement per child, consistent with
     every placement's capacity (blocks queue for a group's places one after another), with a
     window of the placements beside it in the queue (ages and sexes may rule some out)."""
     floor = np.array([model.p_weekly[m].mean() for m in groups.members])
-    b_idx, g_idx, f = _aggregate_flows(
+    b_idx, g_idx, f, u_block, w_group = _aggregate_flows(
         model, blocks, groups, _lower_bounds(model, blocks, groups, floor)
     )
     rows: list[IntArray] = []
@@ -247,11 +286,13 @@ def _guided_arcs(model: PairModel, blocks: _Groups, groups: _Groups) -> tuple[In
         pick = np.searchsorted(cum, pos % cum[-1], side="right")[:, None] + _WINDOW[None, :]
         rows.append(np.repeat(kids, len(_WINDOW)))
         cols.append(members[np.clip(pick, 0, len(members) - 1)].ravel())
+    u = u_block[blocks.index_of(model.n_children)]
+    w = w_group[groups.index_of(model.n_placements)]
     if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), u, w
     ci, pi = np.concatenate(rows), np.concatenate(cols)
     ok = model.costs(ci, pi).eligible
-    return ci[ok], pi[ok]
+    return ci[ok], pi[ok], u, w
 
 
 def _initial_arcs(
@@ -264,21 +305,20 @@ def _initial_arcs(
     """Starting pairs that leave room for everyone: the places the aggregated transportation
     problem guides each child to (so a block's children do not all want the same cheapest
     places), its current placement (staying put is always on the table), and its `per_child`
-    cheapest eligible pairs that beat those, found by the pricing routine with zero prices."""
+    best pairs at the aggregated problem's prices, found by the pricing routine."""
     arcs = _Arcs()
-    arcs.add(*_guided_arcs(model, *coarse))
+    gci, gpi, u_agg, w_agg = _guided_arcs(model, *coarse)
+    arcs.add(gci, gpi)
     cur = np.flatnonzero(model.c_current >= 0)
     ok = model.costs(cur, model.c_current[cur]).eligible
     arcs.add(cur[ok], model.c_current[cur[ok]])
     ci, pi = arcs.arrays(model.n_placements)
+    # reduced costs against the aggregated problem's prices: each child's best pairs once
+    # scarce places are priced, at most as dear as its guided pair
     u = np.full(model.n_children, model.problem.policy.unplaced)
-    np.minimum.at(u, ci, model.costs(ci, pi).total)
-    # look for cheaper pairs only up to the block's median guided cost: enough to seed
-    # the flow well without enumerating every place a far-guided child could take
-    blocks = fine[0]
-    for members in blocks.members:
-        u[members] = np.minimum(u[members], np.median(u[members]))
-    cheaper = _price(model, *fine, u, np.zeros(model.n_placements), per_child=per_child)
+    np.minimum.at(u, ci, model.costs(ci, pi).total + w_agg[pi])
+    u = np.minimum(u, np.maximum(u_agg, 0) + model.problem.policy.out_of_la)
+    cheaper = _price(model, *fine, u, w_agg, per_child=per_child)
     arcs.add(cheaper.child, cheaper.place)
     return arcs
 
