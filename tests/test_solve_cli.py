@@ -1,0 +1,176 @@
+"""`rcc solve`, `rcc check` and `rcc demo` as a user runs them; the checker catches every
+broken rule; indicators and today's-practice baseline on hand-made cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_allocation import child, place, problem
+from typer.testing import CliRunner
+
+from optimiser.baseline import simulate_baseline
+from optimiser.indicators import indicators
+from optimiser.validate import check_allocation
+from service.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("solve")
+    data, out = root / "data", root / "out"
+    synth = ["synth", "--out", str(data), "--scale", "0.02", "--no-siblings"]
+    assert runner.invoke(app, synth).exit_code == 0
+    result = runner.invoke(app, ["solve", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Today's practice" in result.output and "Optimised" in result.output
+    return data, out
+
+
+def test_solve_writes_every_file_and_the_summary(solved: tuple[Path, Path]) -> None:
+    data, out = solved
+    for name in (
+        "allocation.csv",
+        "unplaced.csv",
+        "indicators_by_la.csv",
+        "indicators_by_rcc.csv",
+        "summary.json",
+        "policy.json",
+        "supply.csv",
+        "rccs.csv",
+    ):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    fields = ("children", "placed", "unplaced", "weekly_cost", "out_of_la", "out_of_la_pct")
+    fields += ("over_20_miles", "over_20_miles_pct", "out_of_rcc", "out_of_rcc_pct")
+    fields += ("mean_miles", "status", "objective", "bound", "solve_seconds")
+    assert set(fields) <= set(summary)
+    assert set(fields[:11]) <= set(summary["baseline"])
+    children = pd.read_csv(data / "children.csv")
+    allocation = pd.read_csv(out / "allocation.csv", keep_default_na=False)
+    assert sorted(allocation["child_id"]) == sorted(children["child_id"])
+    assert summary["children"] == len(children)
+    assert summary["placed"] + summary["unplaced"] == len(children)
+    policy = json.loads((out / "policy.json").read_text())
+    assert set(policy) == {
+        "distance_per_mile",
+        "out_of_la",
+        "out_of_rcc",
+        "unplaced",
+        "move",
+        "sibling_split",
+        "max_miles",
+        "substitutions",
+    }
+
+
+def test_check_accepts_the_result_and_rejects_a_tampered_one(
+    solved: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, out = solved
+    ok = runner.invoke(app, ["check", str(out)])
+    assert ok.exit_code == 0 and "valid" in ok.output
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in out.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    summary = json.loads((bad / "summary.json").read_text())
+    summary["objective"] += 1000
+    (bad / "summary.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 1 and "reported objective" in result.output
+
+
+def test_solve_with_a_policy_file_and_a_bad_one(solved: tuple[Path, Path], tmp_path: Path) -> None:
+    data, _ = solved
+    (tmp_path / "p.json").write_text(json.dumps({"max_miles": 10, "out_of_rcc": 5000}))
+    result = runner.invoke(
+        app, ["solve", str(data), "--policy", str(tmp_path / "p.json"), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    allocation = pd.read_csv(tmp_path / "allocation.csv", keep_default_na=False)
+    placed = allocation[allocation["placement_id"] != ""]
+    assert (placed["miles"].astype(float) <= 10).all()
+    (tmp_path / "bad.json").write_text('{"max_miles": "far"}')
+    result = runner.invoke(app, ["solve", str(data), "--policy", str(tmp_path / "bad.json")])
+    assert result.exit_code == 1 and "max_miles" in result.output
+
+
+def test_validate_prints_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "children.csv").write_text("child_id,home_la,need,age,sex\nC1,E0800003,x,3,F\n")
+    (tmp_path / "placements.csv").write_text(
+        "placement_id,setting,la,capacity,weekly_cost,min_age,max_age,sexes\n"
+    )
+    (tmp_path / "rccs.csv").write_text("la_code,rcc\nE08000003,GM\n")
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "children.csv row 2, column home_la" in result.output
+    assert "Did you mean E08000003 (Manchester)" in result.output
+    assert "children.csv row 2, column need" in result.output
+
+
+# ----------------------------------------------------------------------------- checker
+
+
+def test_checker_catches_each_broken_rule() -> None:
+    p = problem(
+        [child("a"), child("b"), child("c", need="secure")],
+        [place("p1", capacity=1), place("teen", min_age=12)],
+    )
+    good = pd.DataFrame({"child_id": ["a", "b", "c"], "placement_id": ["p1", "", ""]})
+    verdict = check_allocation(p, good, objective=600.0 + 2 * 10_000.0)
+    assert verdict.ok, str(verdict)
+    cases = {
+        "more than once": pd.concat([good, good.iloc[:1]]),
+        "neither placed nor unplaced": good.iloc[:2],
+        "takes 2 children but has 1": good.assign(placement_id=["p1", "p1", ""]),
+        "age outside": good.assign(placement_id=["p1", "teen", ""]),
+        "setting not allowed": good.assign(placement_id=["p1", "", "teen"]),
+    }
+    for message, table in cases.items():
+        assert message in str(check_allocation(p, table)), message
+    assert "reported objective" in str(check_allocation(p, good, objective=1.0))
+
+
+def test_indicators_follow_the_dfe_definitions() -> None:
+    table = pd.DataFrame(
+        {
+            "child_id": list("abcd"),
+            "home_la": ["L1", "L1", "L1", "L2"],
+            "home_rcc": ["R"] * 4,
+            "need": ["foster"] * 4,
+            "setting": ["foster_ifa", "foster_ifa", "", "foster_inhouse"],
+            "placement_id": ["p", "q", "", "r"],
+            "miles": [30.0, 5.0, np.nan, 20.0],
+            "out_of_la": [True, False, False, True],
+            "out_of_rcc": [True, False, False, False],
+            "over_20_miles": [True, False, False, False],
+            "weekly_cost": [800.0, 700.0, 0.0, 600.0],
+        }
+    )
+    nat = indicators(table).iloc[0]
+    assert (nat["children"], nat["placed"], nat["unplaced"]) == (4, 3, 1)
+    assert nat["out_of_la"] == 2 and nat["out_of_la_pct"] == pytest.approx(66.67)
+    assert nat["over_20_miles"] == 1 and nat["out_of_la_over_20_miles"] == 1  # 20 is not over
+    assert nat["weekly_cost"] == 2100 and nat["annual_cost"] == 2100 * 52
+    assert nat["mean_miles"] == pytest.approx(55 / 3, abs=0.01) and nat["median_miles"] == 20
+    by_la = indicators(table, by="la").set_index("home_la")
+    assert by_la.loc["L2", "out_of_la_pct"] == 100.0 and by_la.loc["L1", "unplaced"] == 1
+
+
+def test_baseline_uses_in_house_first_then_the_nearest_place() -> None:
+    kids = [child("a"), child("b")]
+    places = [
+        place("ifa-near", setting="foster_ifa", miles=1, weekly_cost=800.0),
+        place("inhouse-far", miles=15, weekly_cost=600.0),
+    ]
+    got = simulate_baseline(problem(kids, places), offers=1).assignments
+    assert set(got["placement_id"]) == {"inhouse-far", "ifa-near"}
+    first = got.set_index("child_id")["placement_id"]
+    # whichever child goes first takes the council's own in-house carer
+    assert "inhouse-far" in set(first)
