@@ -185,7 +185,7 @@ def demo(
     time_limit: Annotated[
         float | None,
         typer.Option(help="Seconds for the allocation before reporting the proven gap"),
-    ] = 120.0,
+    ] = 240.0,
     plan: Annotated[bool, typer.Option(help="Also run the five-year sufficiency plan")] = True,
     plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 60.0,
 ) -> None:
