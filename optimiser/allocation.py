@@ -860,7 +860,9 @@ def solve(
             arcs.add(*more)
             continue
         u, w = _dual_prices(model, flow, unplaced)
-        budget = 600
+        # a budgeted check while many pairs still improve; near the end, the complete one
+        nearly = pricing is not None and len(pricing.child) < model.n_children // 50
+        budget = 10**12 if nearly else 600
         while True:  # widen the check until it finds improving pairs or is complete
             pricing = _price(
                 model,
