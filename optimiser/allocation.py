@@ -3,16 +3,21 @@
 The model (DESIGN.md section 4) without sibling groups is a transportation problem. We solve it
 exactly as a min-cost flow (OR-Tools `SimpleMinCostFlow`) over a restricted set of candidate
 pairs, then *prove* that no pair left out could improve it: from the optimal flow we compute dual
-prices (u_c for each child, w_p >= 0 for each placement) and check, block by block with spatial
-lower bounds and exactly where the bounds cannot decide, that every eligible pair has
-non-negative reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are added and the flow is
-solved again (column generation). When the check passes the flow is optimal over **all**
-eligible pairs; in any case sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p is a valid
-lower bound (Lagrangian dual), reported as `bound`.
+prices (u_c for each child, w_p >= 0 for each placement) and check, for children and placements
+grouped by LA, need or setting and 8 km grid cell, with spatial lower bounds and exactly where
+the bounds cannot decide, that every eligible pair has non-negative reduced cost
+cost(c,p) + w_p - u_c >= 0. Pairs that fail are added and the flow is solved again (column
+generation). When the check passes the flow is optimal over **all** eligible pairs; in any case
+sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p is a valid lower bound (Lagrangian
+dual), reported as `bound`. The first candidates come from the aggregated transportation
+problem (LA blocks of children to LA groups of placements) and its dual prices; children left
+unplaced by a restricted flow first get pairs to free places, so prices stay meaningful.
 
 Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
-relaxation without that term is a proven lower bound; a MIP over the sibling children (the other
-children's places fixed) repairs splits into a feasible upper bound; the gap is reported.
+relaxation without that term is a proven lower bound, raised by a Lagrangian bound with the
+flow's prices; groups are then reserved their cheapest shared placement where one has room and
+a CP-SAT repair (siblings and the children in shareable places may move) gives a feasible upper
+bound; the gap is reported.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ import pandas as pd
 from ortools.graph.python import min_cost_flow
 
 from optimiser.pairs import COST_PARTS, COST_SCALE, IntArray, PairModel
-from optimiser.problem import NEEDS, SETTINGS, Problem
+from optimiser.problem import SETTINGS, Problem
 
 __all__ = [
     "AllocationResult",
     "SolveStatus",
+    "assignment_table",
     "solve",
+    "unplaced_reasons",
 ]
 
 Progress = Callable[[str], None]
@@ -936,6 +943,5 @@ def solve(
             "rounds": rounds,
             "pairs": len(flow.arc_child),
             "sibling_splits": splits,
-            "needs": list(NEEDS),
         },
     )
