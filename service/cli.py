@@ -110,10 +110,26 @@ def _comparison_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def _shortfall_table(run: SolveRun, *, shown: int = 12) -> Table:
+    """Where demand exceeds the places that meet it without a step-up, largest gaps first."""
+    worst = sorted(run.shortfalls, key=lambda s: -s.gap)
+    table = Table(
+        title="Before solving: demand above the places that meet it (by RCC and need)",
+        title_justify="left",
+        caption=f"{len(worst) - shown} more in shortfalls.csv" if len(worst) > shown else None,
+        caption_justify="left",
+    )
+    for column in ("RCC", "Need", "Children", "Places", "Short by"):
+        table.add_column(column, justify="left" if column in ("RCC", "Need") else "right")
+    for s in worst[:shown]:
+        table.add_row(s.area, s.need, f"{s.demand:,}", f"{s.places:,}", f"{s.gap:,}")
+    return table
+
+
 def _print_run(run: SolveRun) -> dict[str, Any]:
     summary = run.summary()
-    for shortfall in run.shortfalls:
-        console.print(f"[yellow]Shortfall:[/] {shortfall}", highlight=False)
+    if run.shortfalls:
+        console.print(_shortfall_table(run))
     res = run.result
     console.print(
         f"Solver: {res.solver}; status [bold]{res.status.value}[/], objective "
