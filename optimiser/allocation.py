@@ -906,9 +906,10 @@ def solve(
             bound = max(bound, lagrange)
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
         say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")
-        together = _together_first(model, arcs.arrays(model.n_placements), shared, unplaced)
-        if _objective(model, together) < _objective(model, assigned):
-            assigned = together
+        if shared:
+            together = _together_first(model, arcs.arrays(model.n_placements), shared, unplaced)
+            if _objective(model, together) < _objective(model, assigned):
+                assigned = together
         assigned = _sibling_repair(
             model,
             assigned,
