@@ -100,7 +100,8 @@ def _run(script: str, *args: str) -> tuple[dict, float]:
         [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
-    out = proc.stdout.read()
+    with proc.stdout:
+        out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     assert proc.returncode == 0, out
