@@ -227,13 +227,13 @@ def _aggregate_flows(
     flows = mcf.flows(np.arange(len(b_idx)))
     used = flows > 0
     cost = np.rint(lb[b_idx, g_idx] * 100).astype(np.int64)
-    u, w = _aggregate_duals(
+    u, w = _least_duals(
         b_idx, g_idx, cost, flows, size, round(model.problem.policy.unplaced * 100), n_g
     )
     return b_idx[used], g_idx[used], flows[used], u / 100, w / 100
 
 
-def _aggregate_duals(
+def _least_duals(
     b: IntArray,
     g: IntArray,
     cost: IntArray,
@@ -242,27 +242,33 @@ def _aggregate_duals(
     unplaced: int,
     n_g: int,
 ) -> tuple[IntArray, IntArray]:
-    """Dual prices of the aggregated transportation problem: u_b per block, w_g >= 0 per group.
+    """Optimal duals of an optimal transportation flow: u_b per supply node, w_g >= 0 per
+    capacity node, from its arcs (b, g, cost, flow) and supplies `size`.
 
-    The least solution of w_g = max(0, max_b u_b - c_bg) with u_b = max over the block's used
-    arcs of c_bg + w_g (u_b = U when some of the block is unplaced); at the fixed point every
-    used arc has zero reduced cost and none is negative, as optimality requires.
+    The least solution of w_g = max(0, max_b u_b - c_bg) with u_b = max over b's used arcs of
+    c_bg + w_g (u_b = U when some of b is unplaced); it exists because the flow is optimal (no
+    negative cycle), and at it every used arc has zero reduced cost and none is negative, which
+    is complementary slackness. Iterated to the fixed point.
     """
     n_b = len(size)
-    sent = np.bincount(b, weights=flow, minlength=n_b)
-    short = sent < size
+    short = np.bincount(b, weights=flow, minlength=n_b) < size
     used = flow > 0
+    order = np.argsort(g, kind="stable")
+    b_s, g_s, c_s = b[order], g[order], cost[order]
+    starts = np.flatnonzero(np.r_[len(g_s) > 0, g_s[1:] != g_s[:-1]])
+    heads = g_s[starts]
     w = np.zeros(n_g, np.int64)
     for _ in range(n_b + n_g + 1):
         u = np.full(n_b, -(2**62), np.int64)
         np.maximum.at(u, b[used], cost[used] + w[g[used]])
         u[short] = unplaced
         new = np.zeros(n_g, np.int64)
-        np.maximum.at(new, g, u[b] - cost)
+        if len(heads):
+            new[heads] = np.maximum(np.maximum.reduceat(u[b_s] - c_s, starts), 0)
         if np.array_equal(new, w):
             return u, w
         w = new
-    return u, w
+    raise RuntimeError("dual prices did not converge: the flow is not optimal")
 
 
 _WINDOW = np.arange(-3, 5)
@@ -408,31 +414,13 @@ def _solve_flow(model: PairModel, ci: IntArray, pi: IntArray, unplaced: int) -> 
 
 
 def _dual_prices(model: PairModel, flow: _Flow, unplaced: int) -> tuple[IntArray, IntArray]:
-    """Optimal duals of the restricted flow: u_c (child) and w_p >= 0 (placement), integers.
-
-    The least solution of w_p = max(0, max_c u_c - cost(c,p)) with u_c = cost(c, p(c)) + w_p(c)
-    for placed children and u_c = U for unplaced ones; it exists and satisfies complementary
-    slackness because the flow is optimal (no negative cycle). Iterated to a fixed point.
-    """
-    n_c = model.n_children
-    placed = flow.assigned >= 0
-    base = np.full(n_c, unplaced, np.int64)
-    own = flow.assigned[flow.arc_child] == flow.arc_place
-    base[flow.arc_child[own]] = flow.arc_cost[own]
-    order = np.argsort(flow.arc_place, kind="stable")
-    a_child, a_place, a_cost = flow.arc_child[order], flow.arc_place[order], flow.arc_cost[order]
-    starts = np.flatnonzero(np.r_[len(a_place) > 0, a_place[1:] != a_place[:-1]])
-    heads = a_place[starts]
-    w = np.zeros(model.n_placements, np.int64)
-    for _ in range(model.n_children + model.n_placements + 1):
-        u = base + np.where(placed, w[np.maximum(flow.assigned, 0)], 0)
-        best = np.maximum.reduceat(u[a_child] - a_cost, starts) if len(heads) else heads
-        new_w = np.zeros_like(w)
-        new_w[heads] = np.maximum(best, 0)
-        if np.array_equal(new_w, w):
-            return u, w
-        w = new_w
-    raise RuntimeError("dual prices did not converge: the flow is not optimal")
+    """Optimal duals of the restricted flow: u_c per child, w_p >= 0 per placement (integers);
+    each child is a supply node of one, its candidate pairs the arcs."""
+    used = (flow.assigned[flow.arc_child] == flow.arc_place).astype(np.int64)
+    ones = np.ones(model.n_children, np.int64)
+    return _least_duals(
+        flow.arc_child, flow.arc_place, flow.arc_cost, used, ones, unplaced, model.n_placements
+    )
 
 
 @dataclass(frozen=True)
