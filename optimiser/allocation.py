@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from ortools.graph.python import min_cost_flow
 
+from optimiser import pricing
+from optimiser.flow import Flow
 from optimiser.pairs import COST_PARTS, COST_SCALE, IntArray, PairModel
 from optimiser.problem import SETTINGS, Problem
 
@@ -331,7 +333,7 @@ def _initial_arcs(
     u = np.full(model.n_children, model.problem.policy.unplaced)
     np.minimum.at(u, ci, model.costs(ci, pi).total + w_agg[pi])
     u = np.minimum(u, np.maximum(u_agg, 0) + model.problem.policy.out_of_la)
-    cheaper = _price(model, *fine, u, w_agg, per_child=per_child)
+    cheaper = _price(model, *fine, model.scaled(u), model.scaled(w_agg), per_child=per_child)
     arcs.add(cheaper.child, cheaper.place)
     return arcs
 
@@ -413,14 +415,13 @@ def _solve_flow(model: PairModel, ci: IntArray, pi: IntArray, unplaced: int) -> 
     return _Flow(assigned, ci, pi, cost, int(mcf.optimal_cost()))
 
 
-def _dual_prices(model: PairModel, flow: _Flow, unplaced: int) -> tuple[IntArray, IntArray]:
-    """Optimal duals of the restricted flow: u_c per child, w_p >= 0 per placement (integers);
-    each child is a supply node of one, its candidate pairs the arcs."""
-    used = (flow.assigned[flow.arc_child] == flow.arc_place).astype(np.int64)
-    ones = np.ones(model.n_children, np.int64)
-    return _least_duals(
-        flow.arc_child, flow.arc_place, flow.arc_cost, used, ones, unplaced, model.n_placements
-    )
+def _priced_pairs(
+    model: PairModel, ci: IntArray, pi: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """The eligible pairs among (ci, pi), with their integer costs."""
+    pc = model.costs(ci, pi)
+    keep = pc.eligible
+    return ci[keep], pi[keep], model.scaled(pc.total[keep])
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,6 @@ class _Pricing:
     complete: bool  # every pair was checked (bounds or exactly): no improving pair left out
 
 
-_KEY_SHIFT = 40  # children are sorted by (block, -u) packed into one int64 key
 _SHARED = 8  # placements a sibling group may share, cheapest first
 # The CP-SAT repair after the reservations: on the national instance it seldom improves on them
 # within half a minute (measured), so it gets a short budget.
@@ -446,106 +446,38 @@ def _price(
     model: PairModel,
     blocks: _Groups,
     groups: _Groups,
-    u: np.ndarray,
-    w: np.ndarray,
+    u: IntArray,
+    w: IntArray,
     *,
     per_child: int,
-    chunk: int = 2_000_000,
     block_budget: int = 600,
 ) -> _Pricing:
-    """Check every eligible pair's reduced cost cost(c,p) + w_p - u_c, vectorised.
-
-    A (block, group) pair is skipped when its lower bound is at least the block's largest u;
-    otherwise only the block's children whose u_c exceeds the bound are paired with the group's
-    placements, evaluated a few million pairs at a time. Returns each child's `per_child` most
-    negative pairs, and the dual bound sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p
-    (valid for any w >= 0; equal to the objective when no pair is negative).
-    """
-    tol = 0.5 / COST_SCALE
-    flat, start, size = groups.flat()
-    floor = np.minimum.reduceat((model.p_weekly + w)[flat], start)
-    block_of = blocks.index_of(model.n_children)
-    u_int = np.rint(u * COST_SCALE).astype(np.int64)
-    top = (1 << _KEY_SHIFT) - 1
-    key = (block_of << _KEY_SHIFT) | (top - u_int)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    b_start = np.searchsorted(key, np.arange(len(blocks), dtype=np.int64) << _KEY_SHIFT)
-    u_max = u[order[b_start]]
-    pairs_b, pairs_g, counts, bounds_at = [], [], [], []
-    for rows in range(0, len(blocks), 256):
-        idx = np.arange(rows, min(rows + 256, len(blocks)))
-        lb = _lower_bounds(model, blocks, groups, floor, idx)
-        bi, gi = np.nonzero(lb < u_max[idx, None] - tol)
-        t_int = np.floor((lb[bi, gi] + tol) * COST_SCALE).astype(np.int64)
-        b = idx[bi]
-        n = np.searchsorted(key, (b << _KEY_SHIFT) | (top - np.maximum(t_int, 0))) - b_start[b]
-        pairs_b.append(b[n > 0])
-        pairs_g.append(gi[n > 0])
-        counts.append(n[n > 0])
-        bounds_at.append(lb[bi, gi][n > 0])
-    sb, sg, sn, slb = (np.concatenate(x) for x in (pairs_b, pairs_g, counts, bounds_at))
-    best = np.minimum(u, model.problem.policy.unplaced)
-    # Children with large u (e.g. unplaced in the restricted problem, whose prices spread along
-    # chains) would have every group checked: visit a block's groups in increasing lower bound
-    # up to a budget of pairs; the rest cost at least the first bound left unvisited.
-    by_bound = np.lexsort((slb, sb))
-    sb, sg, sn, slb = sb[by_bound], sg[by_bound], sn[by_bound], slb[by_bound]
-    sizes = sn * size[sg]
-    block_first = np.r_[0, np.flatnonzero(sb[1:] != sb[:-1]) + 1] if len(sb) else np.zeros(0, int)
-    spent = np.cumsum(sizes) - np.repeat(
-        (np.cumsum(sizes) - sizes)[block_first], np.diff(np.r_[block_first, len(sb)])
-    )
-    budget = block_budget * blocks.sizes()[sb]
-    over = spent > budget
-    complete = not over.any()
-    if not complete:
-        first_left = np.full(len(blocks), np.inf)
-        np.minimum.at(first_left, sb[over], slb[over])
-        best = np.minimum(best, first_left[block_of])
-        sb, sg, sn, sizes = sb[~over], sg[~over], sn[~over], sizes[~over]
-    found: list[tuple[IntArray, IntArray, np.ndarray]] = []
-    bounds = np.searchsorted(np.cumsum(sizes), np.arange(chunk, sizes.sum() + chunk, chunk))
-    lo = 0
-    for hi in np.unique(np.minimum(bounds + 1, len(sizes))):
-        part = slice(lo, hi)
-        lo = hi
-        total = int(sizes[part].sum())
-        if total == 0:
-            continue
-        rep = np.repeat(np.arange(hi - part.start), sizes[part])
-        local = np.arange(total) - np.repeat(np.cumsum(sizes[part]) - sizes[part], sizes[part])
-        width = size[sg[part]][rep]
-        child = order[b_start[sb[part]][rep] + local // width]
-        place = flat[start[sg[part]][rep] + local % width]
-        eligible, value = model.total_cost(child, place)
-        value += w[place]
-        value[~eligible] = np.inf
-        np.minimum.at(best, child, value)
-        value -= u[child]  # the reduced cost
-        neg = value < -tol
-        found.append((child[neg], place[neg], value[neg]))
-        if sum(len(f[0]) for f in found) > chunk:
-            found = [_most_negative(found, per_child)]
-    kept = _most_negative(found, per_child)
-    bound = float(best.sum() - (model.p_cap * w).sum())
-    return _Pricing(kept[0], kept[1], round(bound * COST_SCALE), best, int(sizes.sum()), complete)
-
-
-def _most_negative(
-    found: list[tuple[IntArray, IntArray, np.ndarray]], k: int
-) -> tuple[IntArray, IntArray, np.ndarray]:
-    """Each child's k pairs of most negative reduced cost among (child, place, rc) batches."""
-    if not found:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    ci, pi, rc = (np.concatenate(x) for x in zip(*found, strict=True))
-    # one float key sorts by child, then reduced cost (|rc| < 1e6 GBP; 1e-3 resolution)
-    ranked = np.argsort(ci * 4e6 + np.clip(rc, -1.5e6, 1.5e6), kind="stable")
-    ci, pi, rc = ci[ranked], pi[ranked], rc[ranked]
-    first = np.r_[0, np.flatnonzero(ci[1:] != ci[:-1]) + 1] if len(ci) else np.zeros(0, np.int64)
-    rank = np.arange(len(ci)) - np.repeat(first, np.diff(np.r_[first, len(ci)]))
-    keep = rank < k
-    return ci[keep], pi[keep], rc[keep]
+    """Check every eligible pair's reduced cost cost(c,p) + w_p - u_c (integer units), with
+    the spatial bounds of `optimiser.pricing`: each child's `per_child` most negative pairs, and
+    the dual bound sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p (valid for any
+    w >= 0; equal to the objective when no pair is negative)."""
+    pol = model.problem.policy
+    kids, b_start, b_size = blocks.flat()
+    block_of = np.repeat(np.arange(len(blocks)), b_size)
+    kids = kids[np.lexsort((-u[kids], block_of))]
+    places, g_start, _ = groups.flat()
+    max_miles = np.inf if pol.max_miles is None else float(pol.max_miles)
+    policy = np.array([pol.distance_per_mile, pol.out_of_la, pol.out_of_rcc, pol.move, max_miles])
+    m = model
+    top_p, best, evaluated, complete = pricing.price(
+        np.r_[b_start, len(kids)], kids, blocks.e, blocks.n, blocks.radius, blocks.la,
+        blocks.rcc, blocks.kind,
+        np.r_[g_start, len(places)], places, groups.e, groups.n, groups.radius, groups.la,
+        groups.rcc, groups.kind,
+        m.c_e, m.c_n, m.c_la, m.c_rcc, m.c_need, m.c_age, m.c_male, m.c_current,
+        m.p_e, m.p_n, m.p_la, m.p_rcc, m.p_setting, m.p_cap, m.p_weekly, m.p_min_age,
+        m.p_max_age, m.p_sexes, m.substitution, policy, float(COST_SCALE),
+        u, w, round(pol.unplaced * COST_SCALE), per_child, block_budget,
+    )  # fmt: skip
+    found = top_p >= 0
+    child = np.broadcast_to(np.arange(model.n_children)[:, None], top_p.shape)[found]
+    bound = int(best.sum()) - int((model.p_cap * w).sum())
+    return _Pricing(child, top_p[found], bound, best / COST_SCALE, evaluated, complete)
 
 
 # ----------------------------------------------------------------------------- siblings
@@ -858,22 +790,22 @@ def solve(
     groups = _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc, cell=CELL)
     say(f"building candidates for {model.n_children:,} children, {model.n_placements:,} placements")
     arcs = _initial_arcs(model, coarse, (blocks, groups), per_child=candidates_per_child)
-    say(f"{sum(len(a) for a in arcs.child):,} starting pairs")
+    ci, pi = arcs.arrays(model.n_placements)
+    ci, pi, cost = _priced_pairs(model, ci, pi)
+    say(f"{len(ci):,} starting pairs")
+    flow = Flow.solve(model.p_cap, unplaced, ci, pi, cost, model.n_children)
     proven, bound, rounds = False, -np.inf, 0
-    flow: _Flow | None = None
     pricing: _Pricing | None = None
     w = np.zeros(model.n_placements, np.int64)
     for rounds in range(1, max_rounds + 1):
-        if flow and time_limit is not None and time.perf_counter() - started > time_limit:
+        if time_limit is not None and time.perf_counter() - started > time_limit:
             break
-        ci, pi = arcs.arrays(model.n_placements)
-        flow = _solve_flow(model, ci, pi, unplaced)
         more = _free_place_arcs(model, flow.assigned, per_child=candidates_per_child)
         if len(more[0]):
             say(f"round {rounds}: {len(more[0]):,} pairs to free places for unplaced children")
-            arcs.add(*more)
+            flow.add(*_priced_pairs(model, *more))
             continue
-        u, w = _dual_prices(model, flow, unplaced)
+        u, w = flow.duals()
         # a budgeted check while many pairs still improve; near the end, the complete one
         nearly = pricing is not None and len(pricing.child) < model.n_children // 50
         budget = 10**12 if nearly else 600
@@ -882,8 +814,8 @@ def solve(
                 model,
                 blocks,
                 groups,
-                u / COST_SCALE,
-                w / COST_SCALE,
+                u,
+                w,
                 per_child=candidates_per_child,
                 block_budget=budget,
             )
@@ -892,15 +824,16 @@ def solve(
             budget *= 8
         bound = max(bound, pricing.bound / COST_SCALE)
         say(
-            f"round {rounds}: {len(ci):,} pairs, cost {flow.cost / COST_SCALE:,.2f}, "
-            f"bound {bound:,.2f}, {len(pricing.child):,} pairs priced in"
+            f"round {rounds}: {len(flow.keys):,} pairs, cost {flow.cost / COST_SCALE:,.2f}, "
+            f"bound {bound:,.2f}, {pricing.evaluated:,} pairs checked exactly, "
+            f"{len(pricing.child):,} priced in"
         )
         if len(pricing.child) == 0 and pricing.complete:
             proven = True
             break
-        arcs.add(pricing.child, pricing.place)
-    assert flow is not None
-    assigned = flow.assigned
+        flow.add(*_priced_pairs(model, pricing.child, pricing.place))
+    all_pairs = flow.pairs()
+    assigned = flow.assigned.copy()
     objective = flow.cost / COST_SCALE
     if proven:
         bound = objective
@@ -914,13 +847,11 @@ def solve(
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
         say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")
         if shared:
-            assigned = _together_first(
-                model, arcs.arrays(model.n_placements), shared, unplaced, assigned
-            )
+            assigned = _together_first(model, all_pairs, shared, unplaced, assigned)
         assigned = _sibling_repair(
             model,
             assigned,
-            arcs.arrays(model.n_placements),
+            all_pairs,
             shared,
             time_limit=_REPAIR_SECONDS if left is None else min(_REPAIR_SECONDS, max(left, 2.0)),
             threads=threads,
@@ -949,7 +880,7 @@ def solve(
         assignments=table,
         stats={
             "rounds": rounds,
-            "pairs": len(flow.arc_child),
+            "pairs": len(flow.keys),
             "sibling_splits": splits,
         },
     )

@@ -43,9 +43,12 @@ class PairCosts:
 
     @property
     def total(self) -> FloatArray:
-        out = np.zeros_like(self.miles)
-        for part in self.parts.values():
-            out = out + part
+        """The pair cost, summed in the order of `PairModel.total_cost` (so both agree to the
+        last bit, and integer costs never differ between pricing and the flow)."""
+        p = self.parts
+        out = p["distance_cost"] + p["weekly_cost"]
+        for part in ("substitution_cost", "out_of_la_cost", "out_of_rcc_cost", "move_cost"):
+            out = out + p[part]
         return out
 
 

@@ -1,0 +1,222 @@
+"""Pricing every eligible (child, placement) pair against dual prices, compiled with numba.
+
+Given u_c per child and w_p >= 0 per placement (integer units of 1/COST_SCALE GBP), a pair is
+improving when its reduced cost cost(c,p) + w_p - u_c is negative. Children are grouped in
+blocks and placements in groups (same LA and need or setting, one grid cell), each with a
+centre and radius; no pair of block b and group g costs less than
+
+    LB(b, g) = min_g(weekly + w) + substitution + distance_per_mile x (centre gap - radii)
+               + out_of_la + out_of_rcc penalties,
+
+so a (block, group) pair is skipped when LB >= max u of the block, and only children with
+u_c > LB meet the group's placements one by one. A block visits its groups cheapest bound
+first up to a budget of exact evaluations; the groups it leaves are priced by their bound.
+
+The same pass gives best_c = min(U, min_p cost(c,p) + w_p) (or a lower bound on it where a group
+was priced by its bound), so sum_c best_c - sum_p cap_p w_p is a Lagrangian lower bound on the
+objective for any w >= 0, equal to the objective when no pair improves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+METRES_PER_MILE = 1609.3  # as geodata.distance (DfE's formula)
+
+
+@njit(cache=True, inline="always")
+def _pair_cost(
+    c: int,
+    p: int,
+    c_e: FloatArray,
+    c_n: FloatArray,
+    c_la: IntArray,
+    c_rcc: IntArray,
+    c_need: IntArray,
+    c_age: IntArray,
+    c_male: NDArray[np.bool_],
+    c_current: IntArray,
+    p_e: FloatArray,
+    p_n: FloatArray,
+    p_la: IntArray,
+    p_rcc: IntArray,
+    p_setting: IntArray,
+    p_weekly: FloatArray,
+    p_min_age: IntArray,
+    p_max_age: IntArray,
+    p_sexes: IntArray,
+    subst: FloatArray,
+    policy: FloatArray,
+    scale: float,
+) -> int:
+    """The integer cost of pair (c, p) as PairModel.total_cost and .scaled compute it, or -1
+    when the pair is not eligible. policy = [distance_per_mile, out_of_la, out_of_rcc, move,
+    max_miles (inf when none)]."""
+    sub = subst[c_need[c], p_setting[p]]
+    if math.isnan(sub):
+        return -1
+    age = c_age[c]
+    if age < p_min_age[p] or age > p_max_age[p]:
+        return -1
+    sexes = p_sexes[p]
+    if sexes != 2 and sexes != (1 if c_male[c] else 0):
+        return -1
+    miles = math.hypot(c_e[c] - p_e[p], c_n[c] - p_n[p]) / METRES_PER_MILE
+    if miles > policy[4]:
+        return -1
+    total = miles * policy[0]
+    total += p_weekly[p]
+    total += sub
+    total += policy[1] * (1.0 if c_la[c] != p_la[p] else 0.0)
+    total += policy[2] * (1.0 if c_rcc[c] != p_rcc[p] else 0.0)
+    if policy[3] != 0.0:
+        cur = c_current[c]
+        total += policy[3] * (1.0 if cur >= 0 and cur != p else 0.0)
+    return int(np.rint(total * scale))
+
+
+@njit(cache=True)
+def price(
+    b_ptr: IntArray,
+    b_kids: IntArray,
+    b_e: FloatArray,
+    b_n: FloatArray,
+    b_r: FloatArray,
+    b_la: IntArray,
+    b_rcc: IntArray,
+    b_need: IntArray,
+    g_ptr: IntArray,
+    g_places: IntArray,
+    g_e: FloatArray,
+    g_n: FloatArray,
+    g_r: FloatArray,
+    g_la: IntArray,
+    g_rcc: IntArray,
+    g_setting: IntArray,
+    c_e: FloatArray,
+    c_n: FloatArray,
+    c_la: IntArray,
+    c_rcc: IntArray,
+    c_need: IntArray,
+    c_age: IntArray,
+    c_male: NDArray[np.bool_],
+    c_current: IntArray,
+    p_e: FloatArray,
+    p_n: FloatArray,
+    p_la: IntArray,
+    p_rcc: IntArray,
+    p_setting: IntArray,
+    p_cap: IntArray,
+    p_weekly: FloatArray,
+    p_min_age: IntArray,
+    p_max_age: IntArray,
+    p_sexes: IntArray,
+    subst: FloatArray,
+    policy: FloatArray,
+    scale: float,
+    u: IntArray,
+    w: IntArray,
+    unplaced: int,
+    per_child: int,
+    budget: int,
+) -> tuple[IntArray, IntArray, int, bool]:
+    """Each child's `per_child` most negative pairs (placements, -1 where fewer), best_c as
+    in the module docstring, the number of pairs evaluated exactly, and whether every group was
+    visited (no block ran out of budget).
+
+    Blocks list their children by decreasing u (b_kids); groups their placements (g_places)."""
+    n_c = len(u)
+    n_g = len(g_ptr) - 1
+    top_p = np.full((n_c, per_child), -1, np.int64)
+    top_rc = np.zeros((n_c, per_child), np.int64)
+    best = np.minimum(u, unplaced)
+    # each group's cheapest weekly cost plus price, in GBP
+    floor = np.full(n_g, np.inf)
+    for g in range(n_g):
+        for k in range(g_ptr[g], g_ptr[g + 1]):
+            p = g_places[k]
+            if p_cap[p] > 0:
+                floor[g] = min(floor[g], p_weekly[p] + w[p] / scale)
+    evaluated = 0
+    complete = True
+    lb = np.empty(n_g)
+    cand = np.empty(n_g, np.int64)
+    for b in range(len(b_ptr) - 1):
+        k0, k1 = b_ptr[b], b_ptr[b + 1]
+        if k0 == k1:
+            continue
+        u_max = u[b_kids[k0]]
+        n_cand = 0
+        for g in range(n_g):
+            sub = subst[b_need[b], g_setting[g]]
+            if math.isnan(sub) or not math.isfinite(floor[g]):
+                continue
+            gap = math.hypot(b_e[b] - g_e[g], b_n[b] - g_n[g]) - b_r[b] - g_r[g]
+            gap = max(gap, 0.0) / METRES_PER_MILE
+            if gap > policy[4]:
+                continue
+            bound = floor[g] + sub + policy[0] * gap
+            if b_la[b] != g_la[g]:
+                bound += policy[1]
+            if b_rcc[b] != g_rcc[g]:
+                bound += policy[2]
+            if bound * scale < u_max + 1:  # a margin of one unit for rounding
+                lb[n_cand] = bound
+                cand[n_cand] = g
+                n_cand += 1
+        order = np.argsort(lb[:n_cand], kind="mergesort")
+        spent = 0
+        allowance = budget * (k1 - k0)
+        for j in range(n_cand):
+            g = cand[order[j]]
+            bound = lb[order[j]]
+            if spent > allowance:
+                # left unvisited: every pair of this group and later ones costs >= bound
+                complete = False
+                floor_int = np.int64(math.floor(bound * scale)) - 1
+                for k in range(k0, k1):
+                    c = b_kids[k]
+                    if floor_int < best[c]:
+                        best[c] = floor_int
+                break
+            m0, m1 = g_ptr[g], g_ptr[g + 1]
+            for k in range(k0, k1):
+                c = b_kids[k]
+                if bound * scale >= u[c] + 1:
+                    break  # children are in decreasing u: the rest cannot improve here
+                spent += m1 - m0
+                for m in range(m0, m1):
+                    p = g_places[m]
+                    if p_cap[p] <= 0:
+                        continue
+                    cost = _pair_cost(
+                        c, p, c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current,
+                        p_e, p_n, p_la, p_rcc, p_setting, p_weekly, p_min_age, p_max_age,
+                        p_sexes, subst, policy, scale,
+                    )  # fmt: skip
+                    if cost < 0:
+                        continue
+                    evaluated += 1
+                    value = cost + w[p]
+                    if value < best[c]:
+                        best[c] = value
+                    rc = value - u[c]
+                    if rc < 0:  # keep it if among the child's per_child most negative
+                        worst = -1
+                        for s in range(per_child):
+                            if top_p[c, s] < 0:
+                                worst = s
+                                break
+                            if worst < 0 or top_rc[c, s] > top_rc[c, worst]:
+                                worst = s
+                        if top_p[c, worst] < 0 or rc < top_rc[c, worst]:
+                            top_p[c, worst] = p
+                            top_rc[c, worst] = rc
+    return top_p, best, evaluated, complete
