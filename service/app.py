@@ -4,6 +4,7 @@ reference data (loaded once in the lifespan) to the versioned routes under /v1."
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimiser.errors import ProblemValidationError
+from service.cache import BodyCache
 from service.jobs import JobRunner
 from service.reference import Reference, load_reference
 from service.settings import Settings
@@ -33,7 +35,9 @@ class ServiceState:
     store: Store
     runner: JobRunner
     reference: Reference
-    views: dict[tuple[str, ...], Any] = field(default_factory=dict)  # suppressed tables
+    bodies: BodyCache  # response bodies of finished results
+    map_locks: dict[str, threading.Lock] = field(default_factory=dict)  # one drawing per file
+    map_locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
 
 def get_settings(request: Request) -> Settings:
@@ -138,7 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = Store(settings.resolved_database_url(), schema=settings.database_schema)
         store.migrate()
         runner = JobRunner(store, settings)
-        app.state.service = ServiceState(settings, store, runner, load_reference())
+        bodies = BodyCache(settings.read_cache_mb * 1_000_000)
+        app.state.service = ServiceState(settings, store, runner, load_reference(), bodies)
         runner.start()
         log.info("service ready (schema version %d)", store.version())
         try:
@@ -169,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_dataset_body(app)
 
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         return {"status": "ok"}
 
     return app

@@ -3,33 +3,51 @@ limit, progress, cancellation, and re-queueing of jobs a restart interrupted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection as mpc
 import os
+import pickle
 import shutil
 import threading
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from service.mapfiles import draw_standard_maps
 from service.settings import Settings
 from service.store import Job, Store
+from service.views import suppressed_view
 
 __all__ = ["INDICATOR_GROUPS", "JobRunner", "lookup_for", "solve_scenario"]
 
 log = logging.getLogger("rcc.jobs")
 
 INDICATOR_GROUPS = {"national": None, "la": "home_la", "rcc": "home_rcc", "need": "need"}
-_PRELOAD = ["pandas", "optimiser.run", "optimiser.scenario", "service.jobs"]
+# imported once by the fork server, so a job's process starts with them loaded
+_PRELOAD = [
+    "pandas",
+    "optimiser.run",
+    "optimiser.baseline",
+    "optimiser.scenario",
+    "service.jobs",
+    "service.views",
+    "service.mapfiles",
+    "maps",
+]
 _OUTCOME = "outcome.json"
 _PROGRESS = "progress.txt"
+_PUBLIC = "indicators_public.json"
+_TIMINGS = "timings.json"
 
 
 def lookup_for(spec: dict[str, Any] | None) -> dict[str, str] | None:
@@ -70,10 +88,12 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 def solve_scenario(spec: dict[str, Any]) -> None:
     """Worker entry point (runs in a child process): read the dataset, apply the scenario's
     RCC lookup, policy and changes, solve, and write the `rcc solve` files plus
-    indicators.json and outcome.json into the result folder."""
+    indicators.json, indicators_public.json, timings.json and outcome.json into the result
+    folder."""
+    entered = time.time()
     out = Path(spec["out_folder"])
     progress_file = out / _PROGRESS
-    _exit_with_parent()
+    exit_with_parent()
     os.nice(int(spec.get("nice", 0)))  # batch solves yield the CPU to interactive reads
 
     def progress(message: str) -> None:
@@ -85,7 +105,7 @@ def solve_scenario(spec: dict[str, Any]) -> None:
         with warnings.catch_warnings():
             # numpy's "mean of empty slice" from LAs without children in the baseline
             warnings.simplefilter("ignore", RuntimeWarning)
-            _solve(spec, out, progress)
+            _solve(spec, out, progress, entered=entered)
         outcome: dict[str, Any] = {"ok": True}
     except Exception as exc:  # reported to the user as the job's reason
         from optimiser.errors import ProblemValidationError
@@ -99,7 +119,7 @@ def solve_scenario(spec: dict[str, Any]) -> None:
     (out / _OUTCOME).write_text(json.dumps(outcome), encoding="utf-8")
 
 
-def _exit_with_parent() -> None:
+def exit_with_parent() -> None:
     """Stop this worker if the service dies without stopping it (e.g. killed): its job is
     re-queued when the service starts again, so an orphan must not keep solving."""
     parent = os.getppid()
@@ -113,11 +133,67 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="rcc-parent-watch", daemon=True).start()
 
 
-def _solve(spec: dict[str, Any], out: Path, progress: Any) -> None:
+class _Forked:
+    """`fn(*args)` computed in a forked child process while this one goes on (a scenario's
+    baseline beside its solve: on an idle second core it costs no wall time). The child
+    shares the parent's memory copy-on-write, is niced alike, and exits with its parent."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        read, write = os.pipe()
+        with warnings.catch_warnings():
+            # Python 3.12 warns on fork beside other threads: the only other thread here is
+            # exit_with_parent's watcher, which holds no lock the child could need
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
+        if self.pid == 0:  # the child: compute, send, and never return into the caller
+            try:
+                os.close(read)
+                exit_with_parent()
+                try:
+                    data = pickle.dumps((True, fn(*args)))
+                except BaseException as exc:  # raised again in the parent, as it was if it can be
+                    try:
+                        data = pickle.dumps((False, exc))
+                    except Exception:
+                        data = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(data)
+            finally:
+                os._exit(0)  # no cleanup of the parent's state (atexit, buffers, finalizers)
+        os.close(write)
+        self._read = read
+
+    def result(self) -> Any:
+        """Wait for the child and return `fn`'s result (RuntimeError if it failed)."""
+        with os.fdopen(self._read, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        if not data:
+            raise RuntimeError(f"the background process stopped (wait status {status})")
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value
+        return value
+
+
+def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) -> None:
+    from dataclasses import replace
+
+    from optimiser.baseline import simulate_baseline
     from optimiser.indicators import indicators
     from optimiser.problem import Policy, read_policy, read_problem
     from optimiser.run import run_solve, write_outputs
     from optimiser.scenario import apply_scenario, scenario_from_json
+    from service.views import suppress_rows
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
 
     request = spec["request"]
     folder = Path(spec["dataset_folder"])
@@ -129,20 +205,38 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any) -> None:
     if request.get("changes"):
         progress("applying the scenario's changes")
         problem = apply_scenario(problem, changes, source="changes")
+    lap("read")
+    # today's practice (same seed as run_solve's) in a child process beside the solve
+    baseline = _Forked(simulate_baseline, problem) if request.get("baseline", True) else None
     run = run_solve(
-        problem,
-        time_limit=float(spec["time_limit"]),
-        baseline=bool(request.get("baseline", True)),
-        progress=progress,
+        problem, time_limit=float(spec["time_limit"]), baseline=False, progress=progress
     )
+    lap("solve")
+    if baseline is not None:
+        progress("simulating today's practice (council-by-council spot purchasing)")
+        run = replace(run, baseline=baseline.result())
+    lap("baseline")
     progress("writing results")
     write_outputs(run, out)
     a = run.result.assignments
     tables = {name: _records(indicators(a, by=by)) for name, by in INDICATOR_GROUPS.items()}
     (out / "indicators.json").write_text(json.dumps(tables), encoding="utf-8")
+    threshold = int(spec.get("suppression_threshold", 5))
+    public = {
+        name: suppress_rows(rows, threshold=threshold, complete=name != "national")
+        for name, rows in tables.items()
+    }
+    (out / _PUBLIC).write_text(
+        json.dumps({"threshold": threshold, "tables": public}), encoding="utf-8"
+    )
+    lap("write")
     if request.get("plan"):
         progress("forecasting demand and solving the sufficiency plan")
         _plan(problem, request["plan"], changes.growth, out / "plan", float(spec["time_limit"]))
+        lap("plan")
+    (out / _TIMINGS).write_text(
+        json.dumps({"worker_started_at": entered, "seconds": timings}), encoding="utf-8"
+    )
 
 
 def _plan(problem: Any, plan: dict[str, Any], growth: Any, out: Path, limit: float) -> None:
@@ -168,20 +262,26 @@ class _Running:
     process: BaseProcess
     folder: Path
     deadline: float
+    launched: float
     progress_mtime: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class JobRunner:
-    """Runs queued jobs from the store in at most `pool_size` worker processes at a time."""
+    """Runs queued jobs from the store in at most `pool_size` worker processes at a time; when
+    a job is done, draws its standard maps in another (niced) process, at most `pool_size`
+    such drawings at a time."""
 
     def __init__(self, store: Store, settings: Settings, *, poll: float = 0.2) -> None:
         self.store = store
         self.settings = settings
         self.poll = poll
         self._running: dict[str, _Running] = {}
+        self._drawing: list[tuple[BaseProcess, float]] = []
+        self._to_draw: deque[dict[str, Any]] = deque()
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()  # wake() makes the dispatcher look now
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
         self._thread: threading.Thread | None = None
         self._ctx: BaseContext = multiprocessing.get_context("forkserver")
 
@@ -202,25 +302,46 @@ class JobRunner:
         """Stop dispatching and stop the workers; their jobs stay `running` in the store so
         the next start re-queues them."""
         self._stop.set()
-        self._wake.set()
+        self.wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
         for run in list(self._running.values()):
             _kill(run.process)
         self._running.clear()
+        for process, _ in self._drawing:
+            _kill(process)
+        self._drawing.clear()
 
     def wake(self) -> None:
         """A job was queued or cancelled: look now rather than at the next poll."""
-        self._wake.set()
+        with contextlib.suppress(BlockingIOError):  # the pipe is full: a wake is pending
+            os.write(self._wake_write, b"!")
+
+    def __del__(self) -> None:
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _loop(self) -> None:
+        # start the fork server (it imports _PRELOAD) now, not when the first job arrives
+        from multiprocessing import forkserver
+
+        try:
+            forkserver.ensure_running()
+        except Exception:  # the first job starts it instead
+            log.exception("could not start the fork server ahead of the first job")
         while not self._stop.is_set():
             try:
                 self._tick()
             except Exception:  # keep dispatching; the store may be briefly unavailable
                 log.exception("job dispatcher tick failed")
-            self._wake.wait(self.poll)
-            self._wake.clear()
+            # until a worker exits, wake() is called, or the next poll
+            sentinels = [run.process.sentinel for run in self._running.values()]
+            sentinels += [process.sentinel for process, _ in self._drawing]
+            mpc.wait([self._wake_read, *sentinels], timeout=self.poll)
+            with contextlib.suppress(OSError):
+                while os.read(self._wake_read, 512):
+                    pass
 
     def _tick(self) -> None:
         for job_id, run in list(self._running.items()):
@@ -249,6 +370,27 @@ class JobRunner:
             if job is None:
                 break
             self._launch(job)
+        self._tick_drawings()
+
+    def _tick_drawings(self) -> None:
+        """Reap finished map drawings (stopping any past the wall limit); start queued ones."""
+        still = []
+        for process, deadline in self._drawing:
+            if not process.is_alive():
+                process.join()
+            elif time.monotonic() > deadline:
+                _kill(process)
+                log.info("map drawing %s stopped: wall time limit", process.name)
+            else:
+                still.append((process, deadline))
+        self._drawing = still
+        while self._to_draw and len(self._drawing) < self.settings.pool_size:
+            spec = self._to_draw.popleft()
+            process = self._ctx.Process(  # type: ignore[attr-defined]
+                target=draw_standard_maps, args=(spec,), name=f"rcc-maps-{spec['id']}", daemon=True
+            )
+            process.start()
+            self._drawing.append((process, time.monotonic() + self.settings.job_wall_limit))
 
     def _launch(self, job: Job) -> None:
         scenario = self.store.get_scenario(job.scenario_id)
@@ -272,13 +414,15 @@ class JobRunner:
             "request": scenario.request,
             "time_limit": limit,
             "nice": self.settings.job_nice,
+            "suppression_threshold": self.settings.suppression_threshold,
         }
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=solve_scenario, args=(spec,), name=f"rcc-job-{job.id}", daemon=True
         )
-        process.start()
+        launched = time.time()
+        process.start()  # waits while the fork server is still importing _PRELOAD
         deadline = time.monotonic() + self.settings.job_wall_limit
-        self._running[job.id] = _Running(job, process, folder, deadline)
+        self._running[job.id] = _Running(job, process, folder, deadline, launched)
         log.info("job %s started (attempt %d)", job.id, job.attempts)
 
     def _report_progress(self, run: _Running) -> None:
@@ -309,11 +453,30 @@ class JobRunner:
         plan_summary = run.folder / "plan" / "plan_summary.json"
         if plan_summary.exists():
             summary["plan"] = json.loads(plan_summary.read_text(encoding="utf-8"))
+        timings = json.loads((run.folder / _TIMINGS).read_text(encoding="utf-8"))
+        summary["job_seconds"] = {  # where a job's time went, from its launch to now
+            "start": round(timings["worker_started_at"] - run.launched, 3),
+            **timings["seconds"],
+            "total": round(time.time() - run.launched, 3),
+        }
         tables = json.loads((run.folder / "indicators.json").read_text(encoding="utf-8"))
+        public = json.loads((run.folder / _PUBLIC).read_text(encoding="utf-8"))
+        views = {suppressed_view(public["threshold"]): public["tables"]}
         if self.store.finish_job(
-            run.job, summary=summary, indicators=tables, folder=str(run.folder)
+            run.job, summary=summary, indicators=tables, folder=str(run.folder), views=views
         ):
             log.info("job %s done", run.job.id)
+            if self.settings.draw_maps:
+                scenario = self.store.get_scenario(run.job.scenario_id)
+                self._to_draw.append(
+                    {
+                        "id": run.job.id,
+                        "folder": str(run.folder),
+                        "name": scenario.name if scenario else "scenario",
+                        "threshold": self.settings.suppression_threshold,
+                        "nice": self.settings.job_nice,
+                    }
+                )
 
 
 def _kill(process: BaseProcess) -> None:

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     job_nice: int = Field(
         default=10, ge=0, le=19, description="Niceness of solver processes (reads stay quick)"
     )
+    draw_maps: bool = Field(
+        default=True,
+        description="Draw a finished scenario's standard maps at once, in a niced process",
+    )
+    read_cache_mb: int = Field(
+        default=128, ge=0, description="Memory for finished results' response bodies, MB"
+    )
     upload_limit: int = Field(default=50_000_000, ge=1, description="Largest request body, bytes")
     max_children: int = Field(default=200_000, ge=1, description="Most children in one dataset")
     max_jobs_per_key: int = Field(default=4, ge=1, description="Queued or running jobs per API key")

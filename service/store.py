@@ -34,6 +34,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 __all__ = [
     "JOB_STATES",
@@ -126,6 +127,14 @@ results = Table(
     Column("folder", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+result_views = Table(
+    "rcc_result_views",
+    metadata,
+    Column("scenario_id", String(40), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
 _V1_TABLES = (api_keys, datasets, scenarios, jobs, results)
 
 
@@ -142,9 +151,14 @@ def _v2_job_state_index(conn: Connection) -> None:
     _job_queue_index.create(conn)
 
 
+def _v3_result_views(conn: Connection) -> None:
+    result_views.create(conn)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "api keys, datasets, scenarios, jobs, results", _v1_tables),
     (2, "index jobs by state for the queue", _v2_job_state_index),
+    (3, "derived views of a result (suppressed indicator tables)", _v3_result_views),
 )
 
 
@@ -461,6 +475,11 @@ class Store:
                     self._final.popitem(last=False)
         return found
 
+    def cached_scenario(self, scenario_id: str) -> Scenario | None:
+        """A scenario in a final state already read once (memory only, no query); else None.
+        Final scenarios never change, so request handlers use this without a thread hop."""
+        return self._final.get(scenario_id)
+
     def scenario_by_idempotency(self, key_id: str, idem: str) -> Scenario | None:
         with self.engine.connect() as conn:
             sid = conn.execute(
@@ -488,6 +507,24 @@ class Store:
             while len(self._indicators) > 64:
                 self._indicators.popitem(last=False)
         return tables
+
+    def result_view(self, scenario_id: str, name: str) -> Any | None:
+        """A stored view of a finished result (e.g. `indicators:suppressed:5`), or None."""
+        with self.engine.connect() as conn:
+            raw = conn.execute(
+                select(result_views.c.body).where(
+                    result_views.c.scenario_id == scenario_id, result_views.c.name == name
+                )
+            ).scalar()
+        return json.loads(raw) if raw else None
+
+    def add_result_view(self, scenario_id: str, name: str, data: Any) -> None:
+        """Store a view derived after the job finished (a view already stored is kept)."""
+        try:
+            with self._tx() as conn:
+                conn.execute(insert(result_views).values(_view_row(scenario_id, name, data)))
+        except IntegrityError:
+            pass  # stored meanwhile by another request: the same data
 
     # ------------------------------------------------------------------------- jobs
 
@@ -552,8 +589,10 @@ class Store:
         summary: dict[str, Any],
         indicators: dict[str, list[dict[str, Any]]],
         folder: str,
+        views: dict[str, Any] | None = None,
     ) -> bool:
-        """Store the result and mark the job done in one transaction (False if cancelled)."""
+        """Store the result (and its derived `views`) and mark the job done in one transaction
+        (False if cancelled)."""
         with self._tx() as conn:
             res = conn.execute(
                 update(jobs)
@@ -571,6 +610,11 @@ class Store:
                     created_at=now(),
                 )
             )
+            if views:
+                conn.execute(
+                    insert(result_views),
+                    [_view_row(job.scenario_id, name, data) for name, data in views.items()],
+                )
         return True
 
     def fail_job(self, job_id: str, reason: str, *, state: str = "failed") -> bool:
@@ -630,6 +674,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _view_row(scenario_id: str, name: str, data: Any) -> dict[str, Any]:
+    return {"scenario_id": scenario_id, "name": name, "body": json.dumps(data), "created_at": now()}
 
 
 def _key(r: Any) -> ApiKey:

@@ -8,7 +8,7 @@ from typing import Any
 
 from maps.suppress import SUPPRESSED, Group, Suppression, protect
 
-__all__ = ["COUNT_COLUMNS", "compare", "suppress_rows"]
+__all__ = ["COUNT_COLUMNS", "compare", "suppress_rows", "suppressed_view"]
 
 COUNT_COLUMNS = (
     "children",
@@ -35,6 +35,11 @@ _PAIRS = (
     ("over_20_miles", "out_of_la_over_20_miles"),
 )
 _TOTAL = "__all__"
+
+
+def suppressed_view(threshold: int) -> str:
+    """The stored view name of a result's council-facing indicator tables at `threshold`."""
+    return f"indicators:suppressed:{threshold}"
 
 
 def suppress_rows(

@@ -300,6 +300,27 @@ def test_finished_scenario_carries_the_summary(env: Env) -> None:
     assert body["summary"]["status"] == "optimal"
     assert body["summary"]["children"] == body["summary"]["placed"] + body["summary"]["unplaced"]
     assert "inputs" not in body["summary"]
+    seconds = body["summary"]["job_seconds"]  # where the job's time went
+    assert {"start", "read", "solve", "baseline", "write", "total"} <= set(seconds)
+    assert seconds["solve"] <= seconds["total"]
+
+
+def test_baseline_beside_the_solve_is_todays_practice(env: Env) -> None:
+    """The baseline, simulated in a process beside the solve, is the one `rcc solve` makes."""
+    from optimiser.baseline import simulate_baseline
+    from optimiser.indicators import summary
+
+    body = {"dataset_id": env.dataset_id, "name": "with baseline"}
+    r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
+    done = wait_done(env.client, r.json()["id"], env.planner)
+    assert done["state"] == "done", done
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    problem = read_problem(store.get_dataset(env.dataset_id).folder)
+    want = summary(simulate_baseline(problem).assignments)
+    got = done["summary"]["baseline"]
+    for col in ("children", "placed", "unplaced", "out_of_la", "over_20_miles", "out_of_rcc"):
+        assert got[col] == want[col], col
+    assert got["weekly_cost"] == pytest.approx(want["weekly_cost"])
 
 
 def test_indicators_match_a_direct_solve(env: Env) -> None:
@@ -354,6 +375,63 @@ def test_unbound_council_is_suppressed_everywhere(env: Env) -> None:
     ]
     assert "c" in counts
     assert not any(isinstance(v, int) and 1 <= v <= 5 for v in counts)
+
+
+def test_council_tables_stored_when_the_job_finishes(env: Env) -> None:
+    """Suppression is applied once, by the job; a read never recomputes it."""
+    from service.views import suppressed_view
+
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    stored = store.result_view(env.scenario_id, suppressed_view(5))
+    r = env.client.get(
+        f"/v1/scenarios/{env.scenario_id}/indicators?by=need", headers=env.h(env.council_any)
+    )
+    assert r.json()["rows"] == stored["need"]
+    assert stored["la"] == suppress_rows(
+        store.indicators(env.scenario_id)["la"], threshold=5, complete=True
+    )
+
+
+def test_council_tables_of_an_older_result_made_once_and_stored(env: Env) -> None:
+    """A result finished without stored council tables (or under another threshold) gets
+    them on its first council read, stored for every later read."""
+    from sqlalchemy import delete
+
+    from service.store import result_views
+    from service.views import suppressed_view
+
+    state = env.client.app.state.service  # type: ignore[attr-defined]
+    body = {"dataset_id": env.dataset_id, "name": "older", "baseline": False}
+    sid = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner)).json()["id"]
+    assert wait_done(env.client, sid, env.planner)["state"] == "done"
+    with state.store.engine.begin() as conn:
+        conn.execute(delete(result_views).where(result_views.c.scenario_id == sid))
+    assert state.store.result_view(sid, suppressed_view(5)) is None
+    r = env.client.get(f"/v1/scenarios/{sid}/indicators?by=la", headers=env.h(env.council_any))
+    assert r.status_code == 200 and r.json()["suppressed"]
+    want = suppress_rows(state.store.indicators(sid)["la"], threshold=5, complete=True)
+    assert r.json()["rows"] == want
+    assert state.store.result_view(sid, suppressed_view(5))["la"] == want
+
+
+def test_standard_maps_drawn_when_the_job_finishes(env: Env) -> None:
+    """Every standard map, internal and suppressed, is drawn after the job without a read."""
+    from service.mapfiles import STANDARD_KINDS, map_path
+
+    store = env.client.app.state.service.store  # type: ignore[attr-defined]
+    body = {"dataset_id": env.dataset_id, "name": "drawn", "baseline": False}
+    sid = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner)).json()["id"]
+    assert wait_done(env.client, sid, env.planner)["state"] == "done"
+    folder = Path(store.get_scenario(sid).result_folder)
+    want = [map_path(folder, k, None, suppressed=s) for k in STANDARD_KINDS for s in (False, True)]
+    end = time.monotonic() + 120
+    while time.monotonic() < end and not all(p.is_file() for p in want):
+        time.sleep(0.2)
+    assert [p.name for p in want if not p.is_file()] == []
+    assert not list((folder / "maps").glob("*.tmp"))  # written whole, by rename
+    r = env.client.get(f"/v1/scenarios/{sid}/maps/flows", headers=env.h(env.council_any))
+    assert r.status_code == 200
+    assert r.text == map_path(folder, "flows", None, suppressed=True).read_text(encoding="utf-8")
 
 
 def test_allocation_csv_and_pages(env: Env) -> None:

@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, select
@@ -67,7 +68,14 @@ def test_migrations_are_versioned_and_idempotent(store: Store) -> None:
     assert store.version() == MIGRATIONS[-1][0]
     assert store.migrate() == []  # nothing left to apply
     names = set(inspect(store.engine).get_table_names(schema=store.schema))
-    assert {"rcc_api_keys", "rcc_datasets", "rcc_scenarios", "rcc_jobs", "rcc_results"} <= names
+    assert {
+        "rcc_api_keys",
+        "rcc_datasets",
+        "rcc_scenarios",
+        "rcc_jobs",
+        "rcc_results",
+        "rcc_result_views",
+    } <= names
     indexes = {i["name"] for i in inspect(store.engine).get_indexes("rcc_jobs", store.schema)}
     assert "ix_rcc_jobs_state_created" in indexes
 
@@ -114,6 +122,26 @@ def test_queue_runs_oldest_first_and_stores_results(store: Store, tmp_path: Path
     assert not store.finish_job(second, summary={}, indicators=tables, folder="g")
     assert store.get_scenario(b.id).job.reason == "cancelled by key_a"  # type: ignore[union-attr]
     assert store.active_jobs("key_a") == 0
+
+
+def test_result_views_stored_with_the_result_and_once(store: Store, tmp_path: Path) -> None:
+    ds = _dataset(store, tmp_path)
+    sc = store.add_scenario(
+        dataset_id=ds, key_id="k", idempotency_key=None, request_hash="1", name="a", request={}
+    )
+    job = store.claim_next()
+    assert job is not None
+    public = {"la": [{"home_la": "E08000003", "children": "c"}]}
+    tables: dict[str, list[dict[str, Any]]] = {"national": [], "la": [], "rcc": [], "need": []}
+    views = {"indicators:suppressed:5": public}
+    assert store.finish_job(job, summary={}, indicators=tables, folder="f", views=views)
+    assert store.result_view(sc.id, "indicators:suppressed:5") == public
+    assert store.result_view(sc.id, "indicators:suppressed:3") is None
+    store.add_result_view(sc.id, "indicators:suppressed:3", {"la": []})
+    store.add_result_view(sc.id, "indicators:suppressed:3", {"la": [{"x": 1}]})  # kept: first
+    assert store.result_view(sc.id, "indicators:suppressed:3") == {"la": []}
+    assert store.cached_scenario(sc.id) is None  # not read since it finished
+    assert store.get_scenario(sc.id) == store.cached_scenario(sc.id)
 
 
 def test_restart_requeues_then_gives_up(store: Store, tmp_path: Path) -> None:

@@ -13,21 +13,20 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 
 from optimiser.errors import InputIssue, ProblemValidationError
 from service.auth import Principal, require_planner, require_reader
+from service.mapfiles import draw_map, map_path
 from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
 from service.store import Scenario, Store
-from service.views import compare, suppress_rows
+from service.views import compare, suppress_rows, suppressed_view
 
 router = APIRouter(tags=["scenarios"])
 
 MAP_KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
 _BY = {"national": "national", "la": "la", "rcc": "rcc", "need": "need"}
-_map_locks: dict[str, threading.Lock] = {}
-_map_locks_guard = threading.Lock()
 
 
 def _store(request: Request) -> Store:
@@ -213,13 +212,23 @@ def _scenario(request: Request, scenario_id: str) -> Scenario:
 
 
 def _done(request: Request, scenario_id: str) -> Scenario:
-    sc = _scenario(request, scenario_id)
+    return _check_done(_scenario(request, scenario_id))
+
+
+def _check_done(sc: Scenario) -> Scenario:
     if sc.job.state != "done" or sc.result_folder is None:
         why = f": {sc.job.reason}" if sc.job.reason else ""
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"scenario '{scenario_id}' is {sc.job.state}{why}"
-        )
+        raise HTTPException(status.HTTP_409_CONFLICT, f"scenario '{sc.id}' is {sc.job.state}{why}")
     return sc
+
+
+async def _finished(request: Request, scenario_id: str) -> Scenario:
+    """The done scenario (404, 409 otherwise): from memory once read (a finished scenario
+    never changes), else from the database in the thread pool."""
+    sc = _store(request).cached_scenario(scenario_id)
+    if sc is None:
+        sc = await run_in_threadpool(_scenario, request, scenario_id)
+    return _check_done(sc)
 
 
 @router.get(
@@ -293,43 +302,61 @@ def _council_la(who: Principal, la: str | None) -> str | None:
     summary="DfE indicators nationally, by LA, RCC or need (council keys: suppressed)",
     responses={404: {"description": "No such scenario"}, 409: {"description": "Not done"}},
 )
-def get_indicators(
+async def get_indicators(
     scenario_id: str,
     request: Request,
     who: Annotated[Principal, Depends(require_reader)],
     by: Annotated[Literal["national", "la", "rcc", "need"], Query()] = "national",
     la: Annotated[str | None, Query(description="One LA (GSS code); implies by=la")] = None,
-) -> JSONResponse:
-    _done(request, scenario_id)
+) -> Response:
+    """Async: once a scenario's body has been served it is a memory lookup, no thread hop."""
+    await _finished(request, scenario_id)
     la = _council_la(who, la)
     if la is not None or (who.role == "council" and who.la is not None):
         by = "la"
-    rows = _indicator_rows(request, scenario_id, by, suppressed=who.suppressed)
+    bodies = request.app.state.service.bodies
+    key = ("indicators", scenario_id, by, la, who.suppressed)
+    body = bodies.get(key)
+    if body is None:
+        body = await run_in_threadpool(
+            _indicator_body, request, scenario_id, by, la, suppressed=who.suppressed
+        )
+        bodies.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def _indicator_body(
+    request: Request, scenario_id: str, by: str, la: str | None, *, suppressed: bool
+) -> bytes:
+    rows = _indicator_rows(request, scenario_id, by, suppressed=suppressed)
     if la is not None:
         rows = [r for r in rows if r.get("home_la") == la]
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no children from '{la}'")
-    body = {"scenario": scenario_id, "by": by, "suppressed": who.suppressed, "rows": rows}
-    return JSONResponse(body)
+    body = {"scenario": scenario_id, "by": by, "suppressed": suppressed, "rows": rows}
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def _indicator_rows(
     request: Request, scenario_id: str, by: str, *, suppressed: bool
 ) -> list[dict[str, Any]]:
-    """Stored rows, or their suppressed copy (computed once per scenario and grouping)."""
+    """Stored rows, or their stored council-facing copy (made when the job finished; made
+    once here, and stored, only for a result finished under another suppression threshold)."""
     state = request.app.state.service
-    rows: list[dict[str, Any]] = (state.store.indicators(scenario_id) or {}).get(_BY[by], [])
+    store: Store = state.store
     if not suppressed:
+        rows: list[dict[str, Any]] = (store.indicators(scenario_id) or {}).get(_BY[by], [])
         return rows
-    threshold = state.settings.suppression_threshold
-    key = (scenario_id, by, str(threshold))
-    cached: list[dict[str, Any]] | None = state.views.get(key)
-    if cached is None:
-        cached = suppress_rows(rows, threshold=threshold, complete=by != "national")
-        if len(state.views) > 4096:
-            state.views.clear()
-        state.views[key] = cached
-    return cached
+    name = suppressed_view(state.settings.suppression_threshold)
+    tables: dict[str, list[dict[str, Any]]] | None = store.result_view(scenario_id, name)
+    if tables is None:
+        threshold = state.settings.suppression_threshold
+        tables = {
+            group: suppress_rows(rows, threshold=threshold, complete=group != "national")
+            for group, rows in (store.indicators(scenario_id) or {}).items()
+        }
+        store.add_result_view(scenario_id, name, tables)
+    return tables.get(_BY[by], [])
 
 
 def _table_response(path: Path, *, fmt: str, page: int, size: int, name: str) -> Response:
@@ -413,39 +440,30 @@ def get_plan(
     return {"summary": sc.summary.get("plan"), "actions": actions.to_dict(orient="records")}
 
 
-def _lock_for(path: Path) -> threading.Lock:
-    with _map_locks_guard:
-        return _map_locks.setdefault(str(path), threading.Lock())
-
-
-def _render_map(
+def _map_body(
     sc: Scenario, kind: str, la: str | None, *, suppressed: bool, request: Request
-) -> Path:
-    """The map HTML, built once per (kind, LA, suppression) and cached in the result folder."""
-    from maps import MapSettings, Suppression, build_map, read_result, render_html
-
+) -> bytes:
+    """The map's HTML: drawn when the job finished (standard maps) or on first request (one
+    council's flows), once per (kind, LA, suppression), and kept in the result folder."""
     state = request.app.state.service
     folder = Path(sc.result_folder or "")
-    path = folder / "maps" / f"{kind}-{la or 'all'}-{'public' if suppressed else 'internal'}.html"
-    if path.exists():
-        return path
-    with _lock_for(path):
-        if path.exists():
-            return path
-        settings = MapSettings(
-            scenario=sc.name,
-            geometry=state.reference.geometry,
-            suppression=Suppression(
-                threshold=state.settings.suppression_threshold, enabled=suppressed
-            ),
-        )
-        inputs = read_result(folder, plan=kind == "plan", plan_actions=folder / "plan")
-        html = render_html(build_map(kind, inputs, settings=settings, la=la))
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(html, encoding="utf-8")
-        tmp.replace(path)
-    return path
+    if kind == "plan" and not (folder / "plan").is_dir():
+        raise HTTPException(status.HTTP_409_CONFLICT, f"scenario '{sc.id}' was run without a plan")
+    path = map_path(folder, kind, la, suppressed=suppressed)
+    if not path.exists():
+        with state.map_locks_guard:
+            lock = state.map_locks.setdefault(str(path), threading.Lock())
+        with lock:
+            draw_map(
+                folder,
+                kind,
+                la,
+                suppressed=suppressed,
+                threshold=state.settings.suppression_threshold,
+                scenario=sc.name,
+                geometry=state.reference.geometry,
+            )
+    return path.read_bytes()
 
 
 @router.get(
@@ -467,7 +485,8 @@ async def get_map(
     la: Annotated[str | None, Query(description="Flows of one council's children")] = None,
     public: Annotated[bool, Query(description="Planners: suppress small numbers")] = False,
 ) -> Response:
-    sc = await run_in_threadpool(_done, request, scenario_id)
+    """Async: a map already served is a memory lookup, no thread hop and no file read."""
+    sc = await _finished(request, scenario_id)
     la = _council_la(who, la)
     if la is not None and kind != "flows":
         if who.role == "council" and who.la is not None:
@@ -478,17 +497,18 @@ async def get_map(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "?la= applies to the flows map only"
         )
-    if la is not None and la not in request.app.state.service.reference.codes:
+    state = request.app.state.service
+    if la is not None and la not in state.reference.codes:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"'{la}' is not an LA code")
-    if kind == "plan" and not (Path(sc.result_folder or "") / "plan").is_dir():
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"scenario '{scenario_id}' was run without a plan"
-        )
     suppressed = who.suppressed or public
-    path = await run_in_threadpool(
-        _render_map, sc, kind, la, suppressed=suppressed, request=request
-    )
-    return FileResponse(path, media_type="text/html; charset=utf-8")
+    key = ("map", scenario_id, kind, la, suppressed)
+    body = state.bodies.get(key)
+    if body is None:
+        body = await run_in_threadpool(
+            _map_body, sc, kind, la, suppressed=suppressed, request=request
+        )
+        state.bodies.put(key, body)
+    return Response(body, media_type="text/html; charset=utf-8")
 
 
 __all__ = ["MAP_KINDS", "router"]
