@@ -295,6 +295,15 @@ class JobRunner:
         if requeued or failed:
             log.info("restart: %d job(s) re-queued, %d failed", len(requeued), len(failed))
         self._ctx.set_forkserver_preload(_PRELOAD)
+        # start the fork server now and wait until it has imported _PRELOAD, so the first job
+        # starts as quickly as the next (a few seconds once per process, before serving)
+        started = time.perf_counter()
+        ready = self._ctx.Process(  # type: ignore[attr-defined]
+            target=_ready, name="rcc-fork-server-ready", daemon=True
+        )
+        ready.start()
+        ready.join(timeout=120)
+        log.info("job fork server ready in %.1f s", time.perf_counter() - started)
         self._thread = threading.Thread(target=self._loop, name="rcc-jobs", daemon=True)
         self._thread.start()
 
@@ -323,13 +332,6 @@ class JobRunner:
                 os.close(fd)
 
     def _loop(self) -> None:
-        # start the fork server (it imports _PRELOAD) now, not when the first job arrives
-        from multiprocessing import forkserver
-
-        try:
-            forkserver.ensure_running()
-        except Exception:  # the first job starts it instead
-            log.exception("could not start the fork server ahead of the first job")
         while not self._stop.is_set():
             try:
                 self._tick()
@@ -477,6 +479,10 @@ class JobRunner:
                         "nice": self.settings.job_nice,
                     }
                 )
+
+
+def _ready() -> None:
+    """A process that does nothing: started once to bring the fork server up."""
 
 
 def _kill(process: BaseProcess) -> None:

@@ -434,6 +434,42 @@ def test_standard_maps_drawn_when_the_job_finishes(env: Env) -> None:
     assert r.text == map_path(folder, "flows", None, suppressed=True).read_text(encoding="utf-8")
 
 
+def test_finished_bodies_gzipped_for_clients_that_accept_it(env: Env) -> None:
+    base = f"/v1/scenarios/{env.scenario_id}"
+    for path in ("/maps/out-of-area", "/indicators?by=la"):
+        packed = env.client.get(
+            base + path, headers={**env.h(env.planner), "Accept-Encoding": "gzip"}
+        )
+        plain = env.client.get(
+            base + path, headers={**env.h(env.planner), "Accept-Encoding": "identity"}
+        )
+        assert packed.status_code == plain.status_code == 200
+        assert packed.headers.get("content-encoding") == "gzip", path
+        assert "content-encoding" not in plain.headers
+        assert packed.content == plain.content  # decoded by the client
+        assert packed.headers["vary"] == plain.headers["vary"] == "Accept-Encoding"
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("gzip;q=0", False),
+        ("identity", False),
+        ("", False),
+        ("*", True),
+        ("*;q=0.1, gzip;q=0", False),
+        ("x-gzip", True),
+        ("gzip;q=junk", False),
+    ],
+)
+def test_accept_encoding_parsed(header: str, gzip: bool) -> None:
+    from service.cache import accepts_gzip
+
+    assert accepts_gzip(header) is gzip
+
+
 def test_allocation_csv_and_pages(env: Env) -> None:
     base = f"/v1/scenarios/{env.scenario_id}/allocation"
     r = env.client.get(base, headers=env.h(env.planner))

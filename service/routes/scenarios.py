@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from optimiser.errors import InputIssue, ProblemValidationError
 from service.auth import Principal, require_planner, require_reader
+from service.cache import Body, BodyCache
 from service.mapfiles import draw_map, map_path
 from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
 from service.store import Scenario, Store
@@ -314,7 +315,7 @@ async def get_indicators(
     la = _council_la(who, la)
     if la is not None or (who.role == "council" and who.la is not None):
         by = "la"
-    bodies = request.app.state.service.bodies
+    bodies: BodyCache = request.app.state.service.bodies
     key = ("indicators", scenario_id, by, la, who.suppressed)
     body = bodies.get(key)
     if body is None:
@@ -322,19 +323,20 @@ async def get_indicators(
             _indicator_body, request, scenario_id, by, la, suppressed=who.suppressed
         )
         bodies.put(key, body)
-    return Response(body, media_type="application/json")
+    return body.response(request.headers, media_type="application/json")
 
 
 def _indicator_body(
     request: Request, scenario_id: str, by: str, la: str | None, *, suppressed: bool
-) -> bytes:
+) -> Body:
     rows = _indicator_rows(request, scenario_id, by, suppressed=suppressed)
     if la is not None:
         rows = [r for r in rows if r.get("home_la") == la]
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no children from '{la}'")
     body = {"scenario": scenario_id, "by": by, "suppressed": suppressed, "rows": rows}
-    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Body.of(text.encode())
 
 
 def _indicator_rows(
@@ -442,7 +444,7 @@ def get_plan(
 
 def _map_body(
     sc: Scenario, kind: str, la: str | None, *, suppressed: bool, request: Request
-) -> bytes:
+) -> Body:
     """The map's HTML: drawn when the job finished (standard maps) or on first request (one
     council's flows), once per (kind, LA, suppression), and kept in the result folder."""
     state = request.app.state.service
@@ -463,7 +465,7 @@ def _map_body(
                 scenario=sc.name,
                 geometry=state.reference.geometry,
             )
-    return path.read_bytes()
+    return Body.of(path.read_bytes())
 
 
 @router.get(
@@ -508,7 +510,7 @@ async def get_map(
             _map_body, sc, kind, la, suppressed=suppressed, request=request
         )
         state.bodies.put(key, body)
-    return Response(body, media_type="text/html; charset=utf-8")
+    return body.response(request.headers, media_type="text/html; charset=utf-8")
 
 
 __all__ = ["MAP_KINDS", "router"]
