@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
-CELL = 12_000.0  # metres: the grid cells that group children and placements for lower bounds
+CELL = 5_000.0  # metres: the grid cells that group children and placements for lower bounds
 
 
 class SolveStatus(Enum):
@@ -138,6 +138,19 @@ class _Groups:
         """All members in group order, each group's start in that array, and its size."""
         size = np.array([len(m) for m in self.members], np.int64)
         return np.concatenate(self.members), np.r_[0, np.cumsum(size)[:-1]], size
+
+    def coarse(self) -> tuple[IntArray, np.ndarray, np.ndarray, np.ndarray]:
+        """Runs of groups with one LA and kind (consecutive, as groups are sorted): each run's
+        first group, and a circle (centre, radius) holding all of its groups' circles."""
+        ptr = np.r_[0, np.flatnonzero(np.diff(self.la) | np.diff(self.kind)) + 1, len(self)]
+        size = self.sizes().astype(np.float64)
+        run = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+        e = np.bincount(run, size * self.e) / np.bincount(run, size)
+        n = np.bincount(run, size * self.n) / np.bincount(run, size)
+        reach = np.hypot(self.e - e[run], self.n - n[run]) + self.radius
+        radius = np.zeros(len(ptr) - 1)
+        np.maximum.at(radius, run, reach)
+        return ptr.astype(np.int64), e, n, radius * (1 + 1e-9) + 1e-6
 
     def index_of(self, n: int) -> IntArray:
         """The group of each of n members."""
@@ -436,6 +449,9 @@ class _Pricing:
     complete: bool  # every pair was checked (bounds or exactly): no improving pair left out
 
 
+# Pairs dearer than this (GBP, reduced cost at the current prices) are dropped when the flow is
+# solved afresh: it keeps the restricted problem small (measured on synthetic England).
+_KEEP_WITHIN = 200.0
 _SHARED = 8  # placements a sibling group may share, cheapest first
 # The CP-SAT repair after the reservations: on the national instance it seldom improves on them
 # within half a minute (measured), so it gets a short budget.
@@ -466,9 +482,9 @@ def _price(
     m = model
     top_p, best, evaluated, complete = pricing.price(
         np.r_[b_start, len(kids)], kids, blocks.e, blocks.n, blocks.radius, blocks.la,
-        blocks.rcc, blocks.kind,
+        blocks.rcc, blocks.kind, *blocks.coarse(),
         np.r_[g_start, len(places)], places, groups.e, groups.n, groups.radius, groups.la,
-        groups.rcc, groups.kind,
+        groups.rcc, groups.kind, *groups.coarse(),
         m.c_e, m.c_n, m.c_la, m.c_rcc, m.c_need, m.c_age, m.c_male, m.c_current,
         m.p_e, m.p_n, m.p_la, m.p_rcc, m.p_setting, m.p_cap, m.p_weekly, m.p_min_age,
         m.p_max_age, m.p_sexes, m.substitution, policy, float(COST_SCALE),
@@ -769,7 +785,7 @@ def solve(
     time_limit: float | None = None,
     threads: int = 1,
     progress: Progress | None = None,
-    candidates_per_child: int = 6,
+    candidates_per_child: int = 12,
     max_rounds: int = 50,
 ) -> AllocationResult:
     """Allocate the children of `problem` at least cost (see the module docstring).
@@ -794,6 +810,7 @@ def solve(
     ci, pi, cost = _priced_pairs(model, ci, pi)
     say(f"{len(ci):,} starting pairs")
     flow = Flow.solve(model.p_cap, unplaced, ci, pi, cost, model.n_children)
+    keep_within = round(_KEEP_WITHIN * COST_SCALE)
     proven, bound, rounds = False, -np.inf, 0
     pricing: _Pricing | None = None
     w = np.zeros(model.n_placements, np.int64)
@@ -803,7 +820,7 @@ def solve(
         more = _free_place_arcs(model, flow.assigned, per_child=candidates_per_child)
         if len(more[0]):
             say(f"round {rounds}: {len(more[0]):,} pairs to free places for unplaced children")
-            flow.add(*_priced_pairs(model, *more))
+            flow.add(*_priced_pairs(model, *more), keep_within=keep_within)
             continue
         u, w = flow.duals()
         # a budgeted check while many pairs still improve; near the end, the complete one
@@ -831,7 +848,7 @@ def solve(
         if len(pricing.child) == 0 and pricing.complete:
             proven = True
             break
-        flow.add(*_priced_pairs(model, pricing.child, pricing.place))
+        flow.add(*_priced_pairs(model, pricing.child, pricing.place), keep_within=keep_within)
     all_pairs = flow.pairs()
     assigned = flow.assigned.copy()
     objective = flow.cost / COST_SCALE

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+from ortools.graph.python import min_cost_flow
 
 IntArray = NDArray[np.int64]
 
@@ -77,6 +78,37 @@ def _pop(heap_d: IntArray, heap_v: IntArray, pos: IntArray, size: int) -> int:
 
 
 @njit(cache=True)
+def _tree_set(tree: IntArray, i: int, key: int | np.integer) -> None:
+    """Set leaf i of a min segment tree (leaves at len(tree) // 2 ...) and fix its ancestors."""
+    j = i + len(tree) // 2
+    tree[j] = key
+    j >>= 1
+    while j >= 1:
+        m = min(tree[2 * j], tree[2 * j + 1])
+        if tree[j] == m:
+            break
+        tree[j] = m
+        j >>= 1
+
+
+@njit(cache=True)
+def _tree_argmin(tree: IntArray) -> int:
+    half = len(tree) // 2
+    j = 1
+    while j < half:
+        j = 2 * j if tree[2 * j] <= tree[2 * j + 1] else 2 * j + 1
+    return j - half
+
+
+@njit(cache=True)
+def _tree(n: int) -> IntArray:
+    half = 1
+    while half < n:
+        half *= 2
+    return np.full(2 * half, _INF, np.int64)
+
+
+@njit(cache=True)
 def _augment_all(
     n_c: int,
     c_ptr: IntArray,
@@ -95,175 +127,134 @@ def _augment_all(
 ) -> int:
     """Send each free child in `sources` along a shortest path (reduced costs) to a node that
     owes a unit, updating potentials after each path. Returns the number of residual arcs found
-    with a negative reduced cost (0 unless the potentials were not valid)."""
+    with a negative reduced cost (0 unless the potentials were not valid).
+
+    The sink's own arcs (T->p for every placement with children, T->c for every unplaced child)
+    are visited lazily, cheapest first, from two segment trees keyed by potential: a search
+    that passes through T relaxes only the few it needs."""
     n_p = len(cap)
     t_node = n_c + n_p
     n_nodes = t_node + 1
+    lazy_p, lazy_c = n_nodes, n_nodes + 1  # heap entries: the next arc T->p, T->c
     dist = np.full(n_nodes, _INF, np.int64)
     pred = np.full(n_nodes, -1, np.int64)
     kind = np.zeros(n_nodes, np.int64)
     via = np.zeros(n_nodes, np.int64)
-    pos = np.full(n_nodes, -1, np.int64)
+    pos = np.full(n_nodes + 2, -1, np.int64)
     done = np.zeros(n_nodes, np.bool_)
-    heap_d = np.empty(n_nodes, np.int64)
-    heap_v = np.empty(n_nodes, np.int64)
+    heap_d = np.empty(n_nodes + 2, np.int64)
+    heap_v = np.empty(n_nodes + 2, np.int64)
     touched = np.empty(n_nodes, np.int64)
-    bad = 0
-    # the unplaced children (arcs T->c), listed once each, compacted now and then
-    unplaced_list = np.empty(n_c, np.int64)
-    listed = np.zeros(n_c, np.bool_)
-    n_unplaced = 0
+    # T->p exists while p has children (rc = pi_p - pi_T), T->c while c is unplaced
+    # (rc = pi_c - U - pi_T): keys pi_p and pi_c
+    tree_p = _tree(n_p)
+    for p in range(n_p):
+        if load[p] > 0:
+            _tree_set(tree_p, p, pi[n_c + p])
+    tree_c = _tree(n_c)
     for c in range(n_c):
         if assigned[c] == _UNPLACED:
-            unplaced_list[n_unplaced] = c
-            listed[c] = True
-            n_unplaced += 1
+            _tree_set(tree_c, c, pi[c])
+    # the residual arcs out of the node being settled: head, reduced cost, kind, arc or slot
+    width = 2 + max(np.max(np.diff(c_ptr)) if n_c else 0, np.max(cap) if n_p else 0)
+    out_h = np.empty(width, np.int64)
+    out_rc = np.empty(width, np.int64)
+    out_k = np.empty(width, np.int64)
+    out_via = np.empty(width, np.int64)
+    bad = 0
     for s in sources:
-        n_touched = 0
-        size = 0
         dist[s] = 0
         heap_d[0], heap_v[0] = 0, s
         pos[s] = 0
         size = 1
-        touched[n_touched] = s
-        n_touched += 1
+        touched[0] = s
+        n_touched = 1
+        d_sink = _INF
         target = -1
         while size > 0:
             v = _pop(heap_d, heap_v, pos, size)
             size -= 1
-            done[v] = True
-            if deficit[v] > 0:
-                target = v
-                break
-            dv = dist[v]
-            # the residual arcs out of v: (head, reduced cost, kind, via)
-            if v < n_c:
-                for a in range(c_ptr[v], c_ptr[v + 1]):
-                    p = arc_place[a]
-                    if assigned[v] == p:
-                        continue
-                    h = n_c + p
-                    rc = arc_cost[a] - pi[v] + pi[h]
-                    if rc < 0:
-                        bad += 1
-                        rc = 0
-                    nd = dv + rc
-                    if nd < dist[h] and not done[h]:
-                        if dist[h] == _INF:
-                            touched[n_touched] = h
-                            n_touched += 1
-                        dist[h], pred[h], kind[h], via[h] = nd, v, _ARC, a
-                        if pos[h] < 0:
-                            heap_d[size], heap_v[size] = nd, h
-                            size += 1
-                            _sift_up(heap_d, heap_v, pos, size - 1)
-                        else:
-                            heap_d[pos[h]] = nd
-                            _sift_up(heap_d, heap_v, pos, pos[h])
-                if assigned[v] != _UNPLACED:
-                    rc = unplaced_cost - pi[v] + pi[t_node]
-                    if rc < 0:
-                        bad += 1
-                        rc = 0
-                    nd = dv + rc
-                    h = t_node
-                    if nd < dist[h] and not done[h]:
-                        if dist[h] == _INF:
-                            touched[n_touched] = h
-                            n_touched += 1
-                        dist[h], pred[h], kind[h], via[h] = nd, v, _C_T, 0
-                        if pos[h] < 0:
-                            heap_d[size], heap_v[size] = nd, h
-                            size += 1
-                            _sift_up(heap_d, heap_v, pos, size - 1)
-                        else:
-                            heap_d[pos[h]] = nd
-                            _sift_up(heap_d, heap_v, pos, pos[h])
-            elif v < t_node:
-                p = v - n_c
-                for slot in range(slot_ptr[p], slot_ptr[p + 1]):
-                    h = slot_child[slot]
-                    if h < 0:
-                        continue
-                    rc = -assigned_cost[h] - pi[v] + pi[h]
-                    if rc < 0:
-                        bad += 1
-                        rc = 0
-                    nd = dv + rc
-                    if nd < dist[h] and not done[h]:
-                        if dist[h] == _INF:
-                            touched[n_touched] = h
-                            n_touched += 1
-                        dist[h], pred[h], kind[h], via[h] = nd, v, _LEAVE, slot
-                        if pos[h] < 0:
-                            heap_d[size], heap_v[size] = nd, h
-                            size += 1
-                            _sift_up(heap_d, heap_v, pos, size - 1)
-                        else:
-                            heap_d[pos[h]] = nd
-                            _sift_up(heap_d, heap_v, pos, pos[h])
-                if load[p] < cap[p]:
-                    rc = -pi[v] + pi[t_node]
-                    if rc < 0:
-                        bad += 1
-                        rc = 0
-                    nd = dv + rc
-                    h = t_node
-                    if nd < dist[h] and not done[h]:
-                        if dist[h] == _INF:
-                            touched[n_touched] = h
-                            n_touched += 1
-                        dist[h], pred[h], kind[h], via[h] = nd, v, _P_T, 0
-                        if pos[h] < 0:
-                            heap_d[size], heap_v[size] = nd, h
-                            size += 1
-                            _sift_up(heap_d, heap_v, pos, size - 1)
-                        else:
-                            heap_d[pos[h]] = nd
-                            _sift_up(heap_d, heap_v, pos, pos[h])
+            n_out = 0
+            if v >= n_nodes:  # the next cheapest arc out of T
+                tree = tree_p if v == lazy_p else tree_c
+                i = _tree_argmin(tree)
+                extra = 0 if v == lazy_p else unplaced_cost
+                out_h[0] = n_c + i if v == lazy_p else i
+                out_rc[0] = tree[i + len(tree) // 2] - pi[t_node] - extra
+                out_k[0] = _T_P if v == lazy_p else _T_C
+                out_via[0] = 0
+                n_out = 1
+                dv = d_sink
+                u_from = t_node
+                _tree_set(tree, i, _INF)  # restored after the search (its node is touched)
+                if tree[1] < _INF:
+                    heap_d[size] = max(d_sink + tree[1] - pi[t_node] - extra, d_sink)
+                    heap_v[size] = v
+                    size += 1
+                    _sift_up(heap_d, heap_v, pos, size - 1)
             else:
-                for p in range(n_p):
-                    if load[p] == 0:
-                        continue
-                    h = n_c + p
-                    rc = -pi[t_node] + pi[h]
-                    if rc < 0:
-                        bad += 1
-                        rc = 0
-                    nd = dv + rc
-                    if nd < dist[h] and not done[h]:
-                        if dist[h] == _INF:
-                            touched[n_touched] = h
-                            n_touched += 1
-                        dist[h], pred[h], kind[h], via[h] = nd, v, _T_P, 0
-                        if pos[h] < 0:
-                            heap_d[size], heap_v[size] = nd, h
+                done[v] = True
+                if deficit[v] > 0:
+                    target = v
+                    break
+                dv = dist[v]
+                u_from = v
+                if v < n_c:  # child: its candidate pairs, and being unplaced
+                    for a in range(c_ptr[v], c_ptr[v + 1]):
+                        p = arc_place[a]
+                        if assigned[v] != p:
+                            out_h[n_out] = n_c + p
+                            out_rc[n_out] = arc_cost[a] - pi[v] + pi[n_c + p]
+                            out_k[n_out] = _ARC
+                            out_via[n_out] = a
+                            n_out += 1
+                    if assigned[v] != _UNPLACED:
+                        out_h[n_out] = t_node
+                        out_rc[n_out] = unplaced_cost - pi[v] + pi[t_node]
+                        out_k[n_out] = _C_T
+                        n_out += 1
+                elif v < t_node:  # placement: a child leaving it, or a free place
+                    p = v - n_c
+                    for slot in range(slot_ptr[p], slot_ptr[p + 1]):
+                        h = slot_child[slot]
+                        if h >= 0:
+                            out_h[n_out] = h
+                            out_rc[n_out] = -assigned_cost[h] - pi[v] + pi[h]
+                            out_k[n_out] = _LEAVE
+                            out_via[n_out] = slot
+                            n_out += 1
+                    if load[p] < cap[p]:
+                        out_h[n_out] = t_node
+                        out_rc[n_out] = -pi[v] + pi[t_node]
+                        out_k[n_out] = _P_T
+                        n_out += 1
+                else:  # the sink: its arcs come lazily, cheapest first
+                    d_sink = dv
+                    for lazy, tree, extra in ((lazy_p, tree_p, 0), (lazy_c, tree_c, unplaced_cost)):
+                        if tree[1] < _INF:
+                            heap_d[size] = max(dv + tree[1] - pi[t_node] - extra, dv)
+                            heap_v[size] = lazy
                             size += 1
                             _sift_up(heap_d, heap_v, pos, size - 1)
-                        else:
-                            heap_d[pos[h]] = nd
-                            _sift_up(heap_d, heap_v, pos, pos[h])
-                for k in range(n_unplaced):
-                    h = unplaced_list[k]
-                    if assigned[h] != _UNPLACED:
-                        continue
-                    rc = -unplaced_cost - pi[t_node] + pi[h]
-                    if rc < 0:
-                        bad += 1
-                        rc = 0
-                    nd = dv + rc
-                    if nd < dist[h] and not done[h]:
-                        if dist[h] == _INF:
-                            touched[n_touched] = h
-                            n_touched += 1
-                        dist[h], pred[h], kind[h], via[h] = nd, v, _T_C, 0
-                        if pos[h] < 0:
-                            heap_d[size], heap_v[size] = nd, h
-                            size += 1
-                            _sift_up(heap_d, heap_v, pos, size - 1)
-                        else:
-                            heap_d[pos[h]] = nd
-                            _sift_up(heap_d, heap_v, pos, pos[h])
+            for j in range(n_out):
+                h, rc = out_h[j], out_rc[j]
+                if rc < 0:
+                    bad += 1
+                    rc = 0
+                nd = dv + rc
+                if done[h] or nd >= dist[h]:
+                    continue
+                if dist[h] == _INF:
+                    touched[n_touched] = h
+                    n_touched += 1
+                dist[h], pred[h], kind[h], via[h] = nd, u_from, out_k[j], out_via[j]
+                if pos[h] < 0:
+                    heap_d[size], heap_v[size] = nd, h
+                    size += 1
+                    _sift_up(heap_d, heap_v, pos, size - 1)
+                else:
+                    heap_d[pos[h]] = nd
+                    _sift_up(heap_d, heap_v, pos, pos[h])
         # potentials: every node settled before the target rises by d_t - d_v
         d_t = dist[target]
         for k in range(n_touched):
@@ -297,29 +288,117 @@ def _augment_all(
             elif k == _C_T:
                 assigned[u] = _UNPLACED
                 assigned_cost[u] = unplaced_cost
-                if not listed[u]:
-                    unplaced_list[n_unplaced] = u
-                    listed[u] = True
-                    n_unplaced += 1
             v = u
         deficit[target] -= 1
-        # reset the search state
+        # reset the search; the sink's trees take the touched nodes' new potentials and states
+        for k in range(size):
+            pos[heap_v[k]] = -1
         for k in range(n_touched):
             v = touched[k]
             dist[v] = _INF
             pos[v] = -1
             done[v] = False
-        if n_unplaced > 64:
-            m = 0
-            for k in range(n_unplaced):
-                c = unplaced_list[k]
-                if assigned[c] == _UNPLACED:
-                    unplaced_list[m] = c
-                    m += 1
-                else:
-                    listed[c] = False
-            n_unplaced = m
+            if v < n_c:
+                if assigned[v] == _UNPLACED or tree_c[v + len(tree_c) // 2] != _INF:
+                    _tree_set(tree_c, v, pi[v] if assigned[v] == _UNPLACED else _INF)
+            elif v < t_node:
+                key = pi[v] if load[v - n_c] > 0 else _INF
+                if tree_p[v - n_c + len(tree_p) // 2] != key:
+                    _tree_set(tree_p, v - n_c, key)
     return bad
+
+
+@njit(cache=True)
+def _potentials(
+    n_c: int,
+    c_ptr: IntArray,
+    arc_place: IntArray,
+    arc_cost: IntArray,
+    cap: IntArray,
+    unplaced_cost: int,
+    assigned: IntArray,
+    assigned_cost: IntArray,
+    slot_ptr: IntArray,
+    slot_child: IntArray,
+    load: IntArray,
+) -> IntArray:
+    """Potentials proving an optimal flow optimal: minus the shortest distances in its residual
+    graph from a virtual node joined to every node at cost 0 (label-correcting, first in first
+    out); finite because an optimal flow leaves no negative cycle."""
+    n_p = len(cap)
+    t_node = n_c + n_p
+    n_nodes = t_node + 1
+    h = np.zeros(n_nodes, np.int64)
+    queue = np.arange(n_nodes).astype(np.int64)
+    ring = np.empty(n_nodes + 1, np.int64)
+    ring[:n_nodes] = queue
+    head, tail, count = 0, n_nodes, n_nodes
+    queued = np.ones(n_nodes, np.bool_)
+    for _ in range(200 * n_nodes):
+        if count == 0:
+            break
+        v = ring[head]
+        head = (head + 1) % len(ring)
+        count -= 1
+        queued[v] = False
+        if v < n_c:
+            for a in range(c_ptr[v], c_ptr[v + 1]):
+                p = arc_place[a]
+                if assigned[v] == p:
+                    continue
+                nd = h[v] + arc_cost[a]
+                if nd < h[n_c + p]:
+                    h[n_c + p] = nd
+                    if not queued[n_c + p]:
+                        queued[n_c + p] = True
+                        ring[tail] = n_c + p
+                        tail = (tail + 1) % len(ring)
+                        count += 1
+            if assigned[v] != _UNPLACED and h[v] + unplaced_cost < h[t_node]:
+                h[t_node] = h[v] + unplaced_cost
+                if not queued[t_node]:
+                    queued[t_node] = True
+                    ring[tail] = t_node
+                    tail = (tail + 1) % len(ring)
+                    count += 1
+        elif v < t_node:
+            p = v - n_c
+            for slot in range(slot_ptr[p], slot_ptr[p + 1]):
+                c = slot_child[slot]
+                if c >= 0 and h[v] - assigned_cost[c] < h[c]:
+                    h[c] = h[v] - assigned_cost[c]
+                    if not queued[c]:
+                        queued[c] = True
+                        ring[tail] = c
+                        tail = (tail + 1) % len(ring)
+                        count += 1
+            if load[p] < cap[p] and h[v] < h[t_node]:
+                h[t_node] = h[v]
+                if not queued[t_node]:
+                    queued[t_node] = True
+                    ring[tail] = t_node
+                    tail = (tail + 1) % len(ring)
+                    count += 1
+        else:
+            for p in range(n_p):
+                if load[p] > 0 and h[v] < h[n_c + p]:
+                    h[n_c + p] = h[v]
+                    if not queued[n_c + p]:
+                        queued[n_c + p] = True
+                        ring[tail] = n_c + p
+                        tail = (tail + 1) % len(ring)
+                        count += 1
+            for c in range(n_c):
+                if assigned[c] == _UNPLACED and h[v] - unplaced_cost < h[c]:
+                    h[c] = h[v] - unplaced_cost
+                    if not queued[c]:
+                        queued[c] = True
+                        ring[tail] = c
+                        tail = (tail + 1) % len(ring)
+                        count += 1
+    if count:
+        raise RuntimeError("potentials did not converge: the flow is not optimal")
+    return -h
 
 
 @dataclass
@@ -370,14 +449,44 @@ class Flow:
         return flow
 
     def _restart(self) -> None:
-        """Solve again from nothing over the current candidates."""
-        self.assigned[:] = _FREE
+        """Solve again from nothing over the current candidates: OR-Tools' min-cost flow
+        (cost scaling), then potentials from its residual graph."""
+        n_c, n_p = self.n_children, self.n_placements
+        sink = n_c + n_p
+        ci, pi = self.pairs()
+        children = np.arange(n_c, dtype=np.int64)
+        mcf = min_cost_flow.SimpleMinCostFlow()
+        mcf.add_arcs_with_capacity_and_unit_cost(
+            np.concatenate([ci, children, n_c + np.arange(n_p)]),
+            np.concatenate([n_c + pi, np.full(n_c, sink), np.full(n_p, sink)]),
+            np.concatenate([np.ones(len(ci) + n_c, np.int64), self.cap]),
+            np.concatenate(
+                [self.arc_cost, np.full(n_c, self.unplaced_cost), np.zeros(n_p, np.int64)]
+            ),
+        )
+        supplies = np.zeros(sink + 1, np.int64)
+        supplies[:n_c] = 1
+        supplies[sink] = -n_c
+        mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
+        status = mcf.solve()
+        if status != mcf.OPTIMAL:
+            raise RuntimeError(f"min-cost flow failed with status {status}")
+        used = mcf.flows(np.arange(len(ci))) > 0
+        self.assigned[:] = _UNPLACED
+        self.assigned[ci[used]] = pi[used]
+        self.assigned_cost[:] = self.unplaced_cost
+        self.assigned_cost[ci[used]] = self.arc_cost[used]
+        self.load[:] = np.bincount(pi[used], minlength=n_p)
+        # children into their placements' slots, in placement order
+        order = np.argsort(pi[used], kind="stable")
+        rank = np.arange(len(order)) - np.repeat(np.r_[0, np.cumsum(self.load)[:-1]], self.load)
         self.slot_child[:] = -1
-        self.load[:] = 0
-        self.pi[:] = 0
-        deficit = np.zeros(len(self.pi), np.int64)
-        deficit[-1] = self.n_children
-        self._route(np.arange(self.n_children, dtype=np.int64), deficit)
+        self.slot_child[self.slot_ptr[pi[used][order]] + rank] = ci[used][order]
+        ptr, place = self._csr()
+        self.pi[:] = _potentials(
+            n_c, ptr, place, self.arc_cost, self.cap, self.unplaced_cost, self.assigned,
+            self.assigned_cost, self.slot_ptr, self.slot_child, self.load,
+        )  # fmt: skip
 
     @property
     def n_placements(self) -> int:
@@ -429,18 +538,25 @@ class Flow:
         if bad:
             raise RuntimeError(f"flow potentials invalid on {bad} arcs")
 
-    def add(self, ci: IntArray, pi: IntArray, cost: IntArray) -> int:
+    def add(self, ci: IntArray, pi: IntArray, cost: IntArray, *, keep_within: int) -> int:
         """Add candidate pairs and re-optimise; returns how many children were re-routed
-        (all of them when so many had better pairs that solving afresh is quicker)."""
+        (all of them when so many had better pairs that solving afresh is quicker: then the
+        pairs whose reduced cost exceeds `keep_within` are dropped first, as pairs so dear at
+        the current prices seldom return; pricing brings back any that would)."""
         n_c = self.n_children
         rc = cost - self.pi[ci] + self.pi[n_c + pi]
-        self._insert(ci, pi, cost)
         dirty = np.unique(ci[rc < 0])
-        if len(dirty) == 0:
-            return 0
         if len(dirty) > _RESTART_SHARE * n_c:
+            old_c, old_p = self.pairs()
+            old_rc = self.arc_cost - self.pi[old_c] + self.pi[n_c + old_p]
+            keep = (old_rc <= keep_within) | (self.assigned[old_c] == old_p)
+            self.keys, self.arc_cost = self.keys[keep], self.arc_cost[keep]
+            self._insert(ci, pi, cost)
             self._restart()
             return n_c
+        self._insert(ci, pi, cost)
+        if len(dirty) == 0:
+            return 0
         deficit = np.zeros(len(self.pi), np.int64)
         old = self.assigned[dirty]
         placed = old >= 0

@@ -83,6 +83,41 @@ def _pair_cost(
 
 
 @njit(cache=True)
+def _bound(
+    e: float,
+    n: float,
+    r: float,
+    la: int,
+    rcc: int,
+    need: int,
+    g_e: float,
+    g_n: float,
+    g_r: float,
+    g_la: int,
+    g_rcc: int,
+    setting: int,
+    floor: float,
+    subst: FloatArray,
+    policy: FloatArray,
+) -> tuple[float, float]:
+    """Lower bound on the cost plus price of any pair between a circle of children (centre,
+    radius, LA, RCC, need) and a circle of placements (with its cheapest weekly cost plus price
+    `floor`), and its part that does not depend on distance; inf when never eligible."""
+    sub = subst[need, setting]
+    if math.isnan(sub) or not math.isfinite(floor):
+        return np.inf, np.inf
+    gap = max(math.hypot(e - g_e, n - g_n) - r - g_r, 0.0) / METRES_PER_MILE
+    if gap > policy[4]:
+        return np.inf, np.inf
+    fixed = floor + sub
+    if la != g_la:
+        fixed += policy[1]
+    if rcc != g_rcc:
+        fixed += policy[2]
+    return fixed + policy[0] * gap, fixed
+
+
+@njit(cache=True)
 def price(
     b_ptr: IntArray,
     b_kids: IntArray,
@@ -92,6 +127,10 @@ def price(
     b_la: IntArray,
     b_rcc: IntArray,
     b_need: IntArray,
+    cb_ptr: IntArray,
+    cb_e: FloatArray,
+    cb_n: FloatArray,
+    cb_r: FloatArray,
     g_ptr: IntArray,
     g_places: IntArray,
     g_e: FloatArray,
@@ -100,6 +139,10 @@ def price(
     g_la: IntArray,
     g_rcc: IntArray,
     g_setting: IntArray,
+    cg_ptr: IntArray,
+    cg_e: FloatArray,
+    cg_n: FloatArray,
+    cg_r: FloatArray,
     c_e: FloatArray,
     c_n: FloatArray,
     c_la: IntArray,
@@ -144,79 +187,104 @@ def price(
             p = g_places[k]
             if p_cap[p] > 0:
                 floor[g] = min(floor[g], p_weekly[p] + w[p] / scale)
+    # coarse groups (blocks) are runs of groups (blocks) of one LA and setting (need)
+    n_cg = len(cg_ptr) - 1
+    cg_floor = np.full(n_cg, np.inf)
+    for cg in range(n_cg):
+        for g in range(cg_ptr[cg], cg_ptr[cg + 1]):
+            cg_floor[cg] = min(cg_floor[cg], floor[g])
     evaluated = 0
     complete = True
     lb = np.empty(n_g)
+    base = np.empty(n_g)
     cand = np.empty(n_g, np.int64)
-    for b in range(len(b_ptr) - 1):
-        k0, k1 = b_ptr[b], b_ptr[b + 1]
-        if k0 == k1:
-            continue
-        u_max = u[b_kids[k0]]
-        n_cand = 0
-        for g in range(n_g):
-            sub = subst[b_need[b], g_setting[g]]
-            if math.isnan(sub) or not math.isfinite(floor[g]):
+    near = np.empty(n_cg, np.int64)
+    for cb in range(len(cb_ptr) - 1):
+        f = cb_ptr[cb]  # the LA, RCC and need of a coarse block are those of its blocks
+        u_top = -1
+        for b in range(cb_ptr[cb], cb_ptr[cb + 1]):
+            if b_ptr[b] < b_ptr[b + 1]:
+                u_top = max(u_top, u[b_kids[b_ptr[b]]])
+        n_near = 0
+        for cg in range(n_cg):
+            g = cg_ptr[cg]
+            bound, _ = _bound(
+                cb_e[cb], cb_n[cb], cb_r[cb], b_la[f], b_rcc[f], b_need[f], cg_e[cg],
+                cg_n[cg], cg_r[cg], g_la[g], g_rcc[g], g_setting[g], cg_floor[cg], subst,
+                policy,
+            )  # fmt: skip
+            if bound * scale < u_top + 1:  # a margin of one unit for rounding
+                near[n_near] = cg
+                n_near += 1
+        for b in range(cb_ptr[cb], cb_ptr[cb + 1]):
+            k0, k1 = b_ptr[b], b_ptr[b + 1]
+            if k0 == k1:
                 continue
-            gap = math.hypot(b_e[b] - g_e[g], b_n[b] - g_n[g]) - b_r[b] - g_r[g]
-            gap = max(gap, 0.0) / METRES_PER_MILE
-            if gap > policy[4]:
-                continue
-            bound = floor[g] + sub + policy[0] * gap
-            if b_la[b] != g_la[g]:
-                bound += policy[1]
-            if b_rcc[b] != g_rcc[g]:
-                bound += policy[2]
-            if bound * scale < u_max + 1:  # a margin of one unit for rounding
-                lb[n_cand] = bound
-                cand[n_cand] = g
-                n_cand += 1
-        order = np.argsort(lb[:n_cand], kind="mergesort")
-        spent = 0
-        allowance = budget * (k1 - k0)
-        for j in range(n_cand):
-            g = cand[order[j]]
-            bound = lb[order[j]]
-            if spent > allowance:
-                # left unvisited: every pair of this group and later ones costs >= bound
-                complete = False
-                floor_int = np.int64(math.floor(bound * scale)) - 1
+            u_max = u[b_kids[k0]]
+            n_cand = 0
+            for i in range(n_near):
+                for g in range(cg_ptr[near[i]], cg_ptr[near[i] + 1]):
+                    bound, fixed = _bound(
+                        b_e[b], b_n[b], b_r[b], b_la[b], b_rcc[b], b_need[b], g_e[g], g_n[g],
+                        g_r[g], g_la[g], g_rcc[g], g_setting[g], floor[g], subst, policy,
+                    )  # fmt: skip
+                    if bound * scale < u_max + 1:
+                        lb[n_cand] = bound
+                        base[n_cand] = fixed
+                        cand[n_cand] = g
+                        n_cand += 1
+            order = np.argsort(lb[:n_cand], kind="mergesort")
+            spent = 0
+            allowance = budget * (k1 - k0)
+            for j in range(n_cand):
+                g = cand[order[j]]
+                bound = lb[order[j]]
+                if spent > allowance:
+                    # left unvisited: every pair of this group and later ones costs >= bound
+                    complete = False
+                    floor_int = np.int64(math.floor(bound * scale)) - 1
+                    for k in range(k0, k1):
+                        c = b_kids[k]
+                        if floor_int < best[c]:
+                            best[c] = floor_int
+                    break
+                fixed = base[order[j]]
+                m0, m1 = g_ptr[g], g_ptr[g + 1]
                 for k in range(k0, k1):
                     c = b_kids[k]
-                    if floor_int < best[c]:
-                        best[c] = floor_int
-                break
-            m0, m1 = g_ptr[g], g_ptr[g + 1]
-            for k in range(k0, k1):
-                c = b_kids[k]
-                if bound * scale >= u[c] + 1:
-                    break  # children are in decreasing u: the rest cannot improve here
-                spent += m1 - m0
-                for m in range(m0, m1):
-                    p = g_places[m]
-                    if p_cap[p] <= 0:
+                    if bound * scale >= u[c] + 1:
+                        break  # children are in decreasing u: the rest cannot improve here
+                    # the same bound from the child's own point
+                    gap = math.hypot(c_e[c] - g_e[g], c_n[c] - g_n[g]) - g_r[g]
+                    own = fixed + policy[0] * max(gap, 0.0) / METRES_PER_MILE
+                    if own * scale >= u[c] + 1:
                         continue
-                    cost = _pair_cost(
-                        c, p, c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current,
-                        p_e, p_n, p_la, p_rcc, p_setting, p_weekly, p_min_age, p_max_age,
-                        p_sexes, subst, policy, scale,
-                    )  # fmt: skip
-                    if cost < 0:
-                        continue
-                    evaluated += 1
-                    value = cost + w[p]
-                    if value < best[c]:
-                        best[c] = value
-                    rc = value - u[c]
-                    if rc < 0:  # keep it if among the child's per_child most negative
-                        worst = -1
-                        for s in range(per_child):
-                            if top_p[c, s] < 0:
-                                worst = s
-                                break
-                            if worst < 0 or top_rc[c, s] > top_rc[c, worst]:
-                                worst = s
-                        if top_p[c, worst] < 0 or rc < top_rc[c, worst]:
-                            top_p[c, worst] = p
-                            top_rc[c, worst] = rc
+                    spent += m1 - m0
+                    for m in range(m0, m1):
+                        p = g_places[m]
+                        if p_cap[p] <= 0:
+                            continue
+                        cost = _pair_cost(
+                            c, p, c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current,
+                            p_e, p_n, p_la, p_rcc, p_setting, p_weekly, p_min_age, p_max_age,
+                            p_sexes, subst, policy, scale,
+                        )  # fmt: skip
+                        if cost < 0:
+                            continue
+                        evaluated += 1
+                        value = cost + w[p]
+                        if value < best[c]:
+                            best[c] = value
+                        rc = value - u[c]
+                        if rc < 0:  # keep it if among the child's per_child most negative
+                            worst = -1
+                            for s in range(per_child):
+                                if top_p[c, s] < 0:
+                                    worst = s
+                                    break
+                                if worst < 0 or top_rc[c, s] > top_rc[c, worst]:
+                                    worst = s
+                            if top_p[c, worst] < 0 or rc < top_rc[c, worst]:
+                                top_p[c, worst] = p
+                                top_rc[c, worst] = rc
     return top_p, best, evaluated, complete
