@@ -280,6 +280,21 @@ def test_dataset_csv_upload_errors_name_file_row_column(env: Env, tmp_path: Path
     ]
 
 
+def test_dataset_upload_of_files_that_are_not_text_is_422(env: Env, tmp_path: Path) -> None:
+    """Found by the schemathesis fuzz: binary parts were a 500 (UnicodeDecodeError)."""
+    write_problem(synthesize(seed=5, scale=0.01, sibling_groups=False), tmp_path)
+    files = _files(tmp_path)
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+    files["policy"] = ("policy.png", png, "image/png")
+    files["rccs"] = ("rccs.csv", b"la_code,rcc\nE08000003,\xff\n", "text/csv")
+    r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert r.status_code == 422
+    assert [(i["file"], i["message"]) for i in r.json()["issues"]] == [
+        ("rccs.csv", "not UTF-8 text (byte 22 is 0xff)"),
+        ("policy.json", "not UTF-8 text (byte 0 is 0x89)"),
+    ]
+
+
 def test_dataset_needs_json_or_multipart(env: Env) -> None:
     r = env.client.post(
         "/v1/datasets", content=b"a,b", headers={**env.h(env.planner), "content-type": "text/csv"}

@@ -151,13 +151,21 @@ async def _multipart(request: Request, upload: Path) -> str:
                     for k in unknown
                 ]
             )
+        not_text = []
         for name in _FILES:
             part = form.get(name.split(".")[0]) or form.get(name)
             if part is None:
                 continue
             data = await part.read() if isinstance(part, UploadFile) else part.encode("utf-8")
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                message = f"not UTF-8 text (byte {exc.start:,} is {data[exc.start]:#04x})"
+                not_text.append(InputIssue(name, None, None, message))
             (upload / name).write_bytes(data)
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        if not_text:
+            raise ProblemValidationError(not_text)
     finally:
         await form.close()
     missing = [n for n in _FILES[:3] if not (upload / n).exists()]
