@@ -16,8 +16,8 @@ unplaced by a restricted flow first get pairs to free places, so prices stay mea
 Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
 relaxation without that term is a proven lower bound, raised by a Lagrangian bound with the
 flow's prices; groups are then reserved their cheapest shared placement where one has room and
-a CP-SAT repair (siblings and the children in shareable places may move) gives a feasible upper
-bound; the gap is reported.
+a CP-SAT repair (the groups still split and the children in their shareable places may move)
+gives a feasible upper bound; the gap is reported.
 """
 
 from __future__ import annotations
@@ -453,8 +453,7 @@ class _Pricing:
 # solved afresh: it keeps the restricted problem small (measured on synthetic England).
 _KEEP_WITHIN = 200.0
 _SHARED = 8  # placements a sibling group may share, cheapest first
-# The CP-SAT repair after the reservations: on the national instance it seldom improves on them
-# within half a minute (measured), so it gets a short budget.
+# The CP-SAT repair of the groups left split by the reservations gets a short budget.
 _REPAIR_SECONDS = 5.0
 
 
@@ -540,9 +539,9 @@ def _sibling_bound(
         if len(kids) > 1 and len(near):
             places = np.concatenate([groups.members[q] for q in near])
             pc = model.costs(kids[:, None], places[None, :])
-            together = np.where(
-                pc.eligible.all(axis=0), (pc.total + wf[places]).sum(axis=0), np.inf
-            )
+            # a placement can hold the whole group only with the places for it
+            fits = pc.eligible.all(axis=0) & (model.p_cap[places] >= len(kids))
+            together = np.where(fits, (pc.total + wf[places]).sum(axis=0), np.inf)
             best = np.argsort(together, kind="stable")[:_SHARED]
             best = best[np.isfinite(together[best])]
             if len(best):
@@ -570,7 +569,8 @@ def _together_first(
     fixed = np.full(model.n_children, -1, np.int64)
     ci, pi = arcs
     for _ in range(passes):
-        split = [g for g in shared if len(set(best[members[g]])) > 1 or best[members[g][0]] < 0]
+        split_now = _split_groups(model, best)
+        split = [g for g in shared if g in split_now]
         if not split:
             break
         reserved = fixed[fixed >= 0]
@@ -598,6 +598,16 @@ def _together_first(
     return best
 
 
+def _split_groups(model: PairModel, assigned: IntArray) -> set[int]:
+    """The sibling groups spread over placements or with a member unplaced."""
+    kids = np.flatnonzero(model.c_group >= 0)
+    group, where = model.c_group[kids], assigned[kids]
+    unplaced = set(group[where < 0].tolist())
+    pairs = np.unique(np.stack([group, where], axis=1), axis=0)
+    spread = np.bincount(pairs[:, 0], minlength=int(group.max(initial=-1)) + 1) > 1
+    return unplaced | set(np.flatnonzero(spread).tolist())
+
+
 def _sibling_repair(
     model: PairModel,
     assigned: IntArray,
@@ -607,8 +617,10 @@ def _sibling_repair(
     time_limit: float,
     threads: int,
 ) -> IntArray:
-    """Re-place the sibling children, now counting splits (CP-SAT), with the children in the
-    places a group could share free to move too, and everyone else fixed.
+    """Re-place the children of the groups still split, now counting splits (CP-SAT), with
+    the children in the places those groups could share free to move too, and everyone else
+    fixed (a small model: on the whole of England the repair over every sibling group never
+    improved on the reservations within minutes).
 
     Each may take its candidate pairs, siblings their group's best shared placements, or stay
     where the flow put them (the hint, so the result is never worse). Rules: each once (placed
@@ -621,10 +633,16 @@ def _sibling_repair(
     if not (model.c_group >= 0).any():
         return assigned
     ci, pi = arcs
-    # the siblings may move, and so may the other children now in the places a sibling group
+    split_now = _split_groups(model, assigned)
+    split = {g: places for g, places in shared.items() if g in split_now}
+    if not split:
+        return assigned
+    shared = split
+    # their members may move, and so may the other children now in the places such a group
     # could share (so a household can be freed for a group)
     shareable = np.unique(np.concatenate([np.zeros(0, np.int64), *shared.values()]))
-    sib = np.flatnonzero((model.c_group >= 0) | np.isin(assigned, shareable))
+    in_split = np.isin(model.c_group, np.fromiter(shared, np.int64))
+    sib = np.flatnonzero(in_split | np.isin(assigned, shareable))
     others = np.setdiff1d(np.flatnonzero(assigned >= 0), sib)
     room = model.p_cap - np.bincount(assigned[others], minlength=model.n_placements)
     mask = np.isin(ci, sib)
@@ -849,7 +867,12 @@ def solve(
             proven = True
             break
         flow.add(*_priced_pairs(model, pricing.child, pricing.place), keep_within=keep_within)
-    all_pairs = flow.pairs()
+    # the candidate pairs within a sibling split of the flow's prices: where keeping siblings
+    # together may move children (dearer pairs would cost more than the split they save)
+    ci, pi = flow.pairs()
+    u, w = flow.duals()
+    near = flow.arc_cost - u[ci] + w[pi] <= round(problem.policy.sibling_split * COST_SCALE)
+    near_pairs = (ci[near], pi[near])
     assigned = flow.assigned.copy()
     objective = flow.cost / COST_SCALE
     if proven:
@@ -864,11 +887,11 @@ def solve(
         left = None if time_limit is None else time_limit - (time.perf_counter() - started)
         say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")
         if shared:
-            assigned = _together_first(model, all_pairs, shared, unplaced, assigned)
+            assigned = _together_first(model, near_pairs, shared, unplaced, assigned)
         assigned = _sibling_repair(
             model,
             assigned,
-            all_pairs,
+            near_pairs,
             shared,
             time_limit=_REPAIR_SECONDS if left is None else min(_REPAIR_SECONDS, max(left, 2.0)),
             threads=threads,
