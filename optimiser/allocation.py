@@ -803,7 +803,7 @@ def solve(
     time_limit: float | None = None,
     threads: int = 1,
     progress: Progress | None = None,
-    candidates_per_child: int = 12,
+    candidates_per_child: int = 24,
     max_rounds: int = 50,
 ) -> AllocationResult:
     """Allocate the children of `problem` at least cost (see the module docstring).
