@@ -1,21 +1,22 @@
 """Allocate every child to an eligible placement, or report them unplaced, at least cost.
 
 The model (DESIGN.md section 4) without sibling groups is a transportation problem. We solve it
-exactly as a min-cost flow (OR-Tools `SimpleMinCostFlow`) over a restricted set of candidate
-pairs, then *prove* that no pair left out could improve it: from the optimal flow we compute dual
-prices (u_c for each child, w_p >= 0 for each placement) and check, for children and placements
-grouped by LA, need or setting and 8 km grid cell, with spatial lower bounds and exactly where
-the bounds cannot decide, that every eligible pair has non-negative reduced cost
-cost(c,p) + w_p - u_c >= 0. Pairs that fail are added and the flow is solved again (column
-generation). When the check passes the flow is optimal over **all** eligible pairs; in any case
-sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p is a valid lower bound (Lagrangian
+exactly as a min-cost flow over a restricted set of candidate pairs (`optimiser.flow`: OR-Tools'
+`SimpleMinCostFlow` from scratch, or warm-started shortest paths when few children gain new
+pairs), then *prove* that no pair left out could improve it: the flow's potentials are dual
+prices (u_c for each child, w_p >= 0 for each placement), and `optimiser.pricing` checks, for
+children and placements grouped by LA, need or setting and 5 km grid cell, with spatial lower
+bounds and exactly where the bounds cannot decide, that every eligible pair has non-negative
+reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are added and the flow re-optimised
+(column generation). When the check passes the flow is optimal over **all** eligible pairs; in
+any case sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p is a valid lower bound (Lagrangian
 dual), reported as `bound`. The first candidates come from the aggregated transportation
 problem (LA blocks of children to LA groups of placements) and its dual prices; children left
 unplaced by a restricted flow first get pairs to free places, so prices stay meaningful.
 
 Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
 relaxation without that term is a proven lower bound, raised by a Lagrangian bound with the
-flow's prices; groups are then reserved their cheapest shared placement where one has room and
+flow's prices; groups are then reserved their cheapest placement with room for all of them and
 a CP-SAT repair (the groups still split and the children in their shareable places may move)
 gives a feasible upper bound; the gap is reported.
 """
@@ -910,7 +911,7 @@ def solve(
         objective=objective,
         bound=bound,
         wall_seconds=wall,
-        solver="OR-Tools SimpleMinCostFlow + dual pricing",
+        solver="OR-Tools SimpleMinCostFlow, warm-started shortest paths, dual pricing",
         parameters={
             "time_limit": time_limit,
             "threads": threads,
