@@ -1,0 +1,72 @@
+"""The allocation's flow (optimiser/flow.py): optimal over its pairs, from scratch and after
+pairs are added (warm-started shortest paths or a fresh solve), with dual prices that prove it.
+Checked against an LP of the same transportation problem (GLOP through OR-Tools)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ortools.linear_solver import pywraplp
+
+from optimiser.flow import Flow
+
+UNPLACED = 10_000
+
+
+def random_instance(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Children x placements pairs with integer costs; places short of children at times."""
+    rng = np.random.default_rng(seed)
+    n_c, n_p = int(rng.integers(12, 40)), int(rng.integers(2, 15))
+    cap = rng.integers(0, 4, n_p)
+    pairs = np.argwhere(rng.random((n_c, n_p)) < 0.4)
+    cost = rng.integers(0, 3_000, len(pairs))
+    return pairs[:, 0], pairs[:, 1], cost, cap, n_c
+
+
+def lp_optimum(
+    ci: np.ndarray, pi: np.ndarray, cost: np.ndarray, cap: np.ndarray, n_c: int
+) -> float:
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    x = [lp.NumVar(0, 1, "") for _ in ci]
+    y = [lp.NumVar(0, 1, "") for _ in range(n_c)]
+    for c in range(n_c):
+        lp.Add(sum(x[k] for k in np.flatnonzero(ci == c)) + y[c] == 1)
+    for p in range(len(cap)):
+        lp.Add(sum(x[k] for k in np.flatnonzero(pi == p)) <= int(cap[p]))
+    lp.Minimize(sum(int(v) * x[k] for k, v in enumerate(cost)) + UNPLACED * sum(y))
+    assert lp.Solve() == pywraplp.Solver.OPTIMAL
+    return float(lp.Objective().Value())
+
+
+def assert_proven(flow: Flow, ci: np.ndarray, pi: np.ndarray, cost: np.ndarray) -> None:
+    """Dual feasibility on every pair, complementary slackness, and equal objectives."""
+    u, w = flow.duals()
+    assert (w >= 0).all() and (u <= UNPLACED).all()
+    rc = cost - u[ci] + w[pi]
+    assert rc.min() >= 0
+    used = flow.assigned[ci] == pi
+    assert (rc[used] == 0).all()
+    assert (u[flow.assigned < 0] == UNPLACED).all()
+    load = np.bincount(flow.assigned[flow.assigned >= 0], minlength=len(flow.cap))
+    assert (load <= flow.cap).all()
+    assert (w[load < flow.cap] == 0).all()
+    assert flow.cost == int(u.sum() - (flow.cap * w).sum())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_flow_is_optimal_from_scratch_and_after_adding_pairs(seed: int) -> None:
+    ci, pi, cost, cap, n_c = random_instance(seed)
+    best = lp_optimum(ci, pi, cost, cap, n_c)
+    whole = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c)
+    assert whole.cost == pytest.approx(best, abs=1e-6)
+    assert_proven(whole, ci, pi, cost)
+
+    rng = np.random.default_rng(seed + 100)
+    first = rng.random(len(ci)) < 0.5
+    flow = Flow.solve(cap, UNPLACED, ci[first], pi[first], cost[first], n_c)
+    rest = np.flatnonzero(~first)
+    # one pair at a time (its child re-routed by shortest paths), then the rest at once
+    for part in [rest[i : i + 1] for i in range(6)] + [rest[6:]]:
+        flow.add(ci[part], pi[part], cost[part], keep_within=10**9)
+    assert flow.cost == whole.cost
+    assert_proven(flow, ci, pi, cost)
