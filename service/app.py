@@ -61,9 +61,21 @@ class UploadLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._reject(send)
+        length = chunked = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = value
+        if length is not None and length.isdigit():
+            if int(length) > self.limit:
+                await self._reject(send)
+                return
+            # the HTTP server holds the body to its declared length: nothing to count
+            await self.app(scope, receive, send)
+            return
+        if chunked is None:  # no body (most reads)
+            await self.app(scope, receive, send)
             return
         seen = 0
         started = False
@@ -160,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={401: {"description": "Missing or unknown API key"}},
     )
     app.add_exception_handler(ProblemValidationError, _validation_error)
-    for module in (reference, datasets, scenarios):
+    for module in (scenarios, reference, datasets):  # routes are matched in order: hot first
         app.include_router(module.router, prefix="/v1")
     if settings.cors_origins:
         app.add_middleware(

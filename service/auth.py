@@ -40,11 +40,12 @@ async def require_store(request: Request) -> Store:
 
 
 async def get_principal(
-    store: Annotated[Store, Depends(require_store)],
-    key: Annotated[str | None, Security(api_key_header)] = None,
+    request: Request, key: Annotated[str | None, Security(api_key_header)] = None
 ) -> Principal:
     """The caller of a request; 401 without a live key. Async: a key lookup is a cache hit
-    or one indexed query, cheaper than a hop to the thread pool."""
+    or one indexed query, cheaper than a hop to the thread pool. (The store comes from the
+    request, not from a dependency: each dependency costs every request its resolution.)"""
+    store: Store = request.app.state.service.store
     if not key:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -71,6 +72,6 @@ async def require_planner(principal: Annotated[Principal, Depends(get_principal)
     return principal
 
 
-async def require_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    """Any live key may read reference data, scenario status, indicators and maps."""
-    return principal
+# Any live key may read reference data, scenario status, indicators and maps: a reader is
+# any caller (the same dependency, so overriding get_principal overrides readers too).
+require_reader = get_principal
