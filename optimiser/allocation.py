@@ -790,7 +790,7 @@ def unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
     places = np.arange(model.n_placements)
     for rows in _chunks(len(unplaced), len(places)):
         kids = unplaced[rows]
-        any_eligible = model.costs(kids[:, None], places[None, :]).eligible.any(axis=1)
+        any_eligible = model.eligibility(kids[:, None], places[None, :])[2].any(axis=1)
         reasons[kids] = np.where(any_eligible, "no_free_place", "no_eligible_placement")
     return reasons
 

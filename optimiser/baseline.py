@@ -13,18 +13,23 @@ The simulation, seeded and deterministic:
    the nearest; price breaks ties between places equally near, to 0.1 mile). A sibling goes
    with an earlier sibling when there is room.
 4. A child with no eligible free place left is unplaced.
+
+The loop over children is compiled (numba); candidate lists drop full placements as they go.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from geodata.distance import METRES_PER_MILE
 from optimiser.allocation import assignment_table, unplaced_reasons
 from optimiser.pairs import IntArray, PairModel
+from optimiser.pricing import _pair_cost
 from optimiser.problem import NEEDS, SETTINGS, Problem
 from optimiser.validate import recompute_objective
 
@@ -59,70 +64,161 @@ def _order(model: PairModel, seed: int) -> IntArray:
     return np.lexsort((la_rank, position))
 
 
-class _Market:
-    """Free places, and for each (home LA, need, tier) candidate placements nearest first."""
+def _csr(lists: list[IntArray]) -> tuple[IntArray, IntArray]:
+    """Lists of placements as (start pointers, concatenated members)."""
+    ptr = np.r_[0, np.cumsum([len(x) for x in lists])].astype(np.int64)
+    flat = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+    return ptr, flat.astype(np.int64)
 
-    def __init__(self, model: PairModel, offers: int) -> None:
-        self.model = model
-        self.offers = offers
-        self.free = model.p_cap.copy()
-        self.cache: dict[tuple[int, int, int], tuple[IntArray, float]] = {}
-        las = model.problem.las
-        self.la_e = las["easting"].to_numpy(np.float64)
-        self.la_n = las["northing"].to_numpy(np.float64)
 
-    def tier_members(self, la: int, need: int, tier: int) -> IntArray:
-        m = self.model
-        sub = m.substitution[need, m.p_setting]
-        if tier == 0:
-            ok = np.isin(m.p_setting, _IN_HOUSE) & (m.p_la == la) & (sub == 0)
-        elif tier == 1:
-            ok = sub == 0
-        else:
-            ok = sub > 0
-        return np.flatnonzero(ok & (m.p_cap > 0))
+def _markets(model: PairModel) -> tuple[IntArray, ...]:
+    """The placements of each tier: tier 0, an LA's own in-house places for a need (key
+    la * needs + need); tiers 1 and 2, the settings meeting a need without and with a step-up
+    (key las * needs + need * 2 + tier - 1). And for each (home LA, need, tier), key
+    (la * needs + need) * 3 + tier, the `_LOCAL` of them nearest the LA's centre, with the
+    distance past which that list is cut."""
+    las = model.problem.las
+    la_e, la_n = las["easting"].to_numpy(np.float64), las["northing"].to_numpy(np.float64)
+    n_la, n_need = len(model.la_codes), len(NEEDS)
+    places = model.p_cap > 0
+    in_house = np.isin(model.p_setting, _IN_HOUSE)
+    tier0: list[IntArray] = []
+    steps: list[IntArray] = []
+    for need in range(n_need):
+        sub = model.substitution[need, model.p_setting]
+        steps += [np.flatnonzero((sub == 0) & places), np.flatnonzero((sub > 0) & places)]
+    local: list[IntArray] = []
+    cut = np.full(n_la * n_need * 3, np.inf)
+    used = set(zip(model.c_la.tolist(), model.c_need.tolist(), strict=True))
+    for la in range(n_la):
+        for need in range(n_need):
+            sub = model.substitution[need, model.p_setting]
+            tier0.append(np.flatnonzero(in_house & (model.p_la == la) & (sub == 0) & places))
+            for tier in range(3):
+                m = tier0[-1] if tier == 0 else steps[need * 2 + tier - 1]
+                if (la, need) not in used:
+                    m = m[:0]
+                d = np.hypot(model.p_e[m] - la_e[la], model.p_n[m] - la_n[la])
+                order = np.argsort(d, kind="stable")
+                if len(order) > _LOCAL:
+                    cut[(la * n_need + need) * 3 + tier] = d[order[_LOCAL]]
+                local.append(m[order[:_LOCAL]])
+    return (*_csr(tier0 + steps), *_csr(local), cut, la_e, la_n)
 
-    def local(self, la: int, need: int, tier: int) -> tuple[IntArray, float]:
-        """The nearest placements to the LA's centre, and the distance past which it is cut."""
-        key = (la, need, tier)
-        if key not in self.cache:
-            members = self.tier_members(la, need, tier)
-            de = self.model.p_e[members] - self.la_e[la]
-            d = np.hypot(de, self.model.p_n[members] - self.la_n[la])
-            order = np.argsort(d, kind="stable")
-            cut = float(d[order[_LOCAL]]) if len(order) > _LOCAL else np.inf
-            self.cache[key] = (members[order[:_LOCAL]], cut)
-        return self.cache[key]
 
-    def nearest_free(self, c: int, tier: int) -> int:
-        """For child c, the cheapest of the `offers` nearest free eligible placements of a tier
-        (the nearest one in the LA's own in-house tier), or -1."""
-        m = self.model
-        la, need = int(m.c_la[c]), int(m.c_need[c])
-        k = 1 if tier == 0 else self.offers
-        local, cut = self.local(la, need, tier)
-        found, reach = self.nearest(c, local, k)
-        offset = np.hypot(m.c_e[c] - self.la_e[la], m.c_n[c] - self.la_n[la])
-        if found >= 0 and (np.isinf(cut) or reach <= cut - offset):
-            return found  # nothing outside the local list can be nearer
-        return self.nearest(c, self.tier_members(la, need, tier), k)[0]
+@njit(cache=True)
+def _nearest(
+    c: int,
+    places: IntArray,
+    start: int,
+    length: int,
+    k: int,
+    free: IntArray,
+    m: tuple,
+) -> tuple[int, float, int]:
+    """The cheapest of the k nearest free eligible placements among places[start:start +
+    length] (ties in distance, to 0.1 mile, broken by price, then by list order), the distance
+    in metres of the farthest of those k ((-1, inf) when there is none), and the list's new
+    length: full placements are dropped from it in place (places never free up here)."""
+    (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
+     p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
+    # the k best so far by (rounded miles, weekly cost, position), kept sorted
+    top_m = np.empty(k)
+    top_w = np.empty(k)
+    top_p = np.empty(k, np.int64)
+    top_raw = np.empty(k)
+    n = 0
+    kept = start
+    for j in range(start, start + length):
+        p = places[j]
+        if free[p] <= 0:
+            continue
+        places[kept] = p
+        kept += 1
+        raw = math.hypot(c_e[c] - p_e[p], c_n[c] - p_n[p]) / METRES_PER_MILE
+        miles = np.rint(raw * 10.0) / 10.0  # numpy's round(miles, 1)
+        week = p_weekly[p]
+        if n == k and (miles > top_m[n - 1] or (miles == top_m[n - 1] and week >= top_w[n - 1])):
+            continue  # not among the k nearest: no need to check eligibility
+        cost = _pair_cost(
+            c, p, c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la,
+            p_rcc, p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy, 1.0,
+        )  # fmt: skip
+        if cost < 0:
+            continue
+        i = min(n, k - 1)
+        while i > 0 and (miles < top_m[i - 1] or (miles == top_m[i - 1] and week < top_w[i - 1])):
+            if i < k:
+                top_m[i], top_w[i], top_p[i], top_raw[i] = (
+                    top_m[i - 1], top_w[i - 1], top_p[i - 1], top_raw[i - 1],
+                )  # fmt: skip
+            i -= 1
+        top_m[i], top_w[i], top_p[i], top_raw[i] = miles, week, p, raw
+        n = min(n + 1, k)
+    if n == 0:
+        return -1, np.inf, kept - start
+    pick = 0
+    for i in range(1, n):
+        if top_w[i] < top_w[pick]:
+            pick = i
+    return top_p[pick], top_raw[:n].max() * METRES_PER_MILE, kept - start
 
-    def nearest(self, c: int, places: IntArray, k: int = 1) -> tuple[int, float]:
-        """The cheapest of the k nearest free eligible placements among `places` (ties in
-        distance, to 0.1 mile, broken by price), and the distance in metres of the farthest
-        of those k; (-1, inf) when there is none."""
-        places = places[self.free[places] > 0]
-        if len(places) == 0:
-            return -1, np.inf
-        pc = self.model.costs(np.full(len(places), c), places)
-        ok = pc.eligible
-        if not ok.any():
-            return -1, np.inf
-        miles = np.round(pc.miles[ok], 1)
-        cand = places[ok]
-        near = np.lexsort((self.model.p_weekly[cand], miles))[:k]
-        pick = near[np.argmin(self.model.p_weekly[cand[near]])]
-        return int(cand[pick]), float(pc.miles[ok][near].max() * METRES_PER_MILE)
+
+@njit(cache=True)
+def _simulate(
+    order: IntArray,
+    offers: int,
+    cap: IntArray,
+    c_group: IntArray,
+    n_groups: int,
+    markets: tuple,
+    m: tuple,
+) -> IntArray:
+    """The placement of every child (-1 unplaced) by the rules of the module docstring."""
+    t_ptr, t_members, l_ptr, l_members, cut, la_e, la_n = markets
+    t_len = np.diff(t_ptr)  # live lengths: lists shrink as places fill
+    l_len = np.diff(l_ptr)
+    c_e, c_n, c_la, c_need, c_current = m[0], m[1], m[2], m[4], m[7]
+    n_need = len(m[17])  # rows of the substitution table
+    n_tier0 = (len(t_ptr) - 1) - 2 * n_need
+    free = cap.copy()
+    assigned = np.full(len(order), -1, np.int64)
+    group_place = np.full(n_groups, -1, np.int64)
+    one = np.empty(1, np.int64)
+    for c in order:
+        choice = -1
+        cur = c_current[c]
+        if cur >= 0 and free[cur] > 0:
+            one[0] = cur
+            choice = _nearest(c, one, 0, 1, 1, free, m)[0]
+        g = c_group[c]
+        if choice < 0 and g >= 0 and group_place[g] >= 0:
+            one[0] = group_place[g]
+            choice = _nearest(c, one, 0, 1, 1, free, m)[0]
+        for tier in range(3):
+            if choice >= 0:
+                break
+            key = (c_la[c] * n_need + c_need[c]) * 3 + tier
+            k = 1 if tier == 0 else offers
+            found, reach, l_len[key] = _nearest(c, l_members, l_ptr[key], l_len[key], k, free, m)
+            offset = math.hypot(c_e[c] - la_e[c_la[c]], c_n[c] - la_n[c_la[c]])
+            if found >= 0 and (math.isinf(cut[key]) or reach <= cut[key] - offset):
+                choice = found  # nothing outside the local list can be nearer
+            else:
+                full = (
+                    c_la[c] * n_need + c_need[c]
+                    if tier == 0
+                    else n_tier0 + c_need[c] * 2 + tier - 1
+                )
+                choice, _, t_len[full] = _nearest(
+                    c, t_members, t_ptr[full], t_len[full], k, free, m
+                )
+        if choice >= 0:
+            assigned[c] = choice
+            free[choice] -= 1
+            if g >= 0 and group_place[g] < 0:
+                group_place[g] = choice
+    return assigned
 
 
 def simulate_baseline(
@@ -130,25 +226,30 @@ def simulate_baseline(
 ) -> BaselineResult:
     """Simulate council-by-council placement (module docstring) and measure it."""
     model = PairModel.from_problem(problem)
-    market = _Market(model, offers)
-    assigned = np.full(model.n_children, -1, np.int64)
-    group_place: dict[int, int] = {}
-    for c in _order(model, seed):
-        choice = -1
-        cur = int(model.c_current[c])
-        if cur >= 0 and market.free[cur] > 0:
-            choice = market.nearest(c, np.array([cur]))[0]
-        g = int(model.c_group[c])
-        if choice < 0 and g in group_place:
-            choice = market.nearest(c, np.array([group_place[g]]))[0]
-        for tier in (0, 1, 2):
-            if choice >= 0:
-                break
-            choice = market.nearest_free(c, tier)
-        if choice >= 0:
-            assigned[c] = choice
-            market.free[choice] -= 1
-            if g >= 0:
-                group_place.setdefault(g, choice)
+    max_miles = problem.policy.max_miles
+    policy = np.array(
+        [
+            problem.policy.distance_per_mile,
+            problem.policy.out_of_la,
+            problem.policy.out_of_rcc,
+            problem.policy.move,
+            np.inf if max_miles is None else float(max_miles),
+        ]
+    )
+    arrays = (
+        model.c_e, model.c_n, model.c_la, model.c_rcc, model.c_need, model.c_age, model.c_male,
+        model.c_current, model.p_e, model.p_n, model.p_la, model.p_rcc, model.p_setting,
+        model.p_weekly, model.p_min_age, model.p_max_age, model.p_sexes, model.substitution,
+        policy,
+    )  # fmt: skip
+    assigned = _simulate(
+        _order(model, seed),
+        offers,
+        model.p_cap,
+        model.c_group,
+        int(model.c_group.max(initial=-1)) + 1,
+        _markets(model),
+        arrays,
+    )
     table = assignment_table(model, assigned, unplaced_reasons(model, assigned))
     return BaselineResult(table, recompute_objective(problem, table), seed)

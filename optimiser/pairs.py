@@ -135,7 +135,7 @@ class PairModel:
     def n_placements(self) -> int:
         return len(self.p_e)
 
-    def _eligible(self, ci: IntArray, pi: IntArray) -> tuple[FloatArray, FloatArray, BoolArray]:
+    def eligibility(self, ci: IntArray, pi: IntArray) -> tuple[FloatArray, FloatArray, BoolArray]:
         """Miles, substitution penalty (NaN: setting not allowed) and eligibility of pairs:
         setting allowed for the need, age in range, sex accepted, places > 0, max_miles."""
         miles = dfe_miles(self.c_e[ci], self.c_n[ci], self.p_e[pi], self.p_n[pi])
@@ -154,7 +154,7 @@ class PairModel:
     def costs(self, ci: IntArray, pi: IntArray) -> PairCosts:
         """Eligibility and cost parts of pairs (ci, pi); arrays broadcast like numpy."""
         pol = self.problem.policy
-        miles, sub, eligible = self._eligible(ci, pi)
+        miles, sub, eligible = self.eligibility(ci, pi)
         current = self.c_current[ci]
         moved = (current >= 0) & (current != pi)
         shape = miles.shape
@@ -172,7 +172,7 @@ class PairModel:
         """Eligibility and total cost of paired index vectors: `costs` without the parts, with
         fewer temporaries, for pricing millions of pairs."""
         pol = self.problem.policy
-        miles, sub, eligible = self._eligible(ci, pi)
+        miles, sub, eligible = self.eligibility(ci, pi)
         total = miles * pol.distance_per_mile
         total += self.p_weekly[pi]
         total += sub
