@@ -383,52 +383,6 @@ def _free_place_arcs(
 # ----------------------------------------------------------------------------- flow
 
 
-@dataclass(frozen=True)
-class _Flow:
-    """The optimal flow over the candidate pairs: who goes where, and its integer cost."""
-
-    assigned: IntArray  # placement index per child, -1 unplaced
-    arc_child: IntArray
-    arc_place: IntArray
-    arc_cost: IntArray
-    cost: int
-
-
-def _solve_flow(model: PairModel, ci: IntArray, pi: IntArray, unplaced: int) -> _Flow:
-    """Min-cost flow: each child sends one unit to a placement or to 'unplaced'.
-
-    Nodes: children 0..C-1, placements C..C+P-1, sink T. Arcs child->placement (cap 1, cost of
-    the pair), child->T (cap 1, cost `unplaced`), placement->T (cap = places, cost 0).
-    Rule: every child once (supply 1 each); no placement over capacity (arc p->T).
-    """
-    n_c, n_p = model.n_children, model.n_placements
-    sink = n_c + n_p
-    pc = model.costs(ci, pi)
-    keep = pc.eligible
-    ci, pi = ci[keep], pi[keep]
-    cost = model.scaled(pc.total[keep])
-    children = np.arange(n_c, dtype=np.int64)
-    places = np.arange(n_p, dtype=np.int64)
-    tails = np.concatenate([ci, children, n_c + places])
-    heads = np.concatenate([n_c + pi, np.full(n_c, sink), np.full(n_p, sink)])
-    caps = np.concatenate([np.ones(len(ci) + n_c, np.int64), model.p_cap])
-    costs = np.concatenate([cost, np.full(n_c, unplaced, np.int64), np.zeros(n_p, np.int64)])
-    mcf = min_cost_flow.SimpleMinCostFlow()
-    mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    supplies = np.zeros(sink + 1, np.int64)
-    supplies[:n_c] = 1
-    supplies[sink] = -n_c
-    mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
-    status = mcf.solve()
-    if status != mcf.OPTIMAL:
-        raise RuntimeError(f"min-cost flow failed with status {status}")
-    flows = mcf.flows(np.arange(len(ci)))
-    used = flows > 0
-    assigned = np.full(n_c, -1, np.int64)
-    assigned[ci[used]] = pi[used]
-    return _Flow(assigned, ci, pi, cost, int(mcf.optimal_cost()))
-
-
 def _priced_pairs(
     model: PairModel, ci: IntArray, pi: IntArray
 ) -> tuple[IntArray, IntArray, IntArray]:
@@ -586,11 +540,13 @@ def _together_first(
                     break
         keep = fixed[ci] < 0
         held = np.flatnonzero(fixed >= 0)
-        flow = _solve_flow(
-            model,
-            np.concatenate([ci[keep], held]),
-            np.concatenate([pi[keep], fixed[held]]),
+        flow = Flow.solve(
+            model.p_cap,
             unplaced,
+            *_priced_pairs(
+                model, np.concatenate([ci[keep], held]), np.concatenate([pi[keep], fixed[held]])
+            ),
+            model.n_children,
         )
         cost = _objective(model, flow.assigned)
         if cost >= best_cost:
