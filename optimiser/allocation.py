@@ -34,7 +34,7 @@ import pandas as pd
 from ortools.graph.python import min_cost_flow
 
 from optimiser import pricing
-from optimiser.flow import Flow
+from optimiser.flow import Flow, warm_up
 from optimiser.pairs import COST_PARTS, COST_SCALE, IntArray, PairModel
 from optimiser.problem import SETTINGS, Problem
 
@@ -779,6 +779,14 @@ def solve(
     )
     blocks = _Groups.of((model.c_la, model.c_need), model.c_e, model.c_n, model.c_rcc, cell=CELL)
     groups = _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc, cell=CELL)
+    # the compiled loops, compiled or loaded from numba's cache before the clock starts (the
+    # first solve on a new installation compiles them, about 20 s); pricing at zero prices
+    # rules out every pair by its bounds, so this costs milliseconds
+    compiling = time.perf_counter()
+    warm_up()
+    zero = np.zeros(model.n_children, np.int64)
+    _price(model, blocks, groups, zero, np.zeros(model.n_placements, np.int64), per_child=1)
+    started += time.perf_counter() - compiling
     say(f"building candidates for {model.n_children:,} children, {model.n_placements:,} placements")
     arcs = _initial_arcs(model, coarse, (blocks, groups), per_child=candidates_per_child)
     ci, pi = arcs.arrays(model.n_placements)

@@ -581,3 +581,12 @@ class Flow:
     @property
     def cost(self) -> int:
         return int(self.assigned_cost.sum())
+
+
+def warm_up() -> None:
+    """Compile the flow's loops (or load them from numba's cache) on a tiny problem: twenty
+    children, two placements, then one pair more, which re-routes one child."""
+    n = 20
+    kids = np.arange(n, dtype=np.int64)
+    flow = Flow.solve(np.array([n, n], np.int64), 1_000, kids, kids % 2, kids % 7, n_children=n)
+    flow.add(kids[:1], np.ones(1, np.int64), np.zeros(1, np.int64), keep_within=0)
