@@ -117,7 +117,7 @@ def _bound(
     return fixed + policy[0] * gap, fixed
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def price(
     b_ptr: IntArray,
     b_kids: IntArray,
@@ -166,20 +166,23 @@ def price(
     scale: float,
     u: IntArray,
     w: IntArray,
-    unplaced: int,
-    per_child: int,
     budget: int,
-) -> tuple[IntArray, IntArray, int, bool]:
-    """Each child's `per_child` most negative pairs (placements, -1 where fewer), best_c as
-    in the module docstring, the number of pairs evaluated exactly, and whether every group was
-    visited (no block ran out of budget).
+    first: int,
+    last: int,
+    top_p: IntArray,
+    top_rc: IntArray,
+    best: IntArray,
+) -> tuple[int, bool]:
+    """For the children of coarse blocks first..last - 1: each child's most negative pairs
+    into its row of top_p (placements, -1 where fewer) and top_rc, and best_c as in the module
+    docstring into `best` (which holds min(u_c, U) on entry); returns the number of pairs
+    evaluated exactly and whether every group was visited (no block ran out of budget).
+    Calls on disjoint ranges of coarse blocks write disjoint rows, so they may run at once
+    (the loop holds no GIL).
 
     Blocks list their children by decreasing u (b_kids); groups their placements (g_places)."""
-    n_c = len(u)
+    per_child = top_p.shape[1]
     n_g = len(g_ptr) - 1
-    top_p = np.full((n_c, per_child), -1, np.int64)
-    top_rc = np.zeros((n_c, per_child), np.int64)
-    best = np.minimum(u, unplaced)
     # each group's cheapest weekly cost plus price, in GBP
     floor = np.full(n_g, np.inf)
     for g in range(n_g):
@@ -199,7 +202,7 @@ def price(
     base = np.empty(n_g)
     cand = np.empty(n_g, np.int64)
     near = np.empty(n_cg, np.int64)
-    for cb in range(len(cb_ptr) - 1):
+    for cb in range(first, last):
         f = cb_ptr[cb]  # the LA, RCC and need of a coarse block are those of its blocks
         u_top = -1
         for b in range(cb_ptr[cb], cb_ptr[cb + 1]):
@@ -287,4 +290,4 @@ def price(
                             if top_p[c, worst] < 0 or rc < top_rc[c, worst]:
                                 top_p[c, worst] = p
                                 top_rc[c, worst] = rc
-    return top_p, best, evaluated, complete
+    return evaluated, complete
