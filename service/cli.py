@@ -150,7 +150,7 @@ def solve(
     time_limit: Annotated[
         float | None, typer.Option(help="Stop after this many seconds with the proven gap")
     ] = None,
-    threads: Annotated[int, typer.Option(help="Solver threads (sibling repair MIP)")] = 1,
+    threads: Annotated[int, typer.Option(help="Threads sharing the pricing (one per core)")] = 1,
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("out"),
     baseline: Annotated[
         bool, typer.Option(help="Also simulate today's council-by-council practice")
