@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,8 @@ from optimiser.errors import ProblemValidationError
 
 if TYPE_CHECKING:
     from optimiser.run import SolveRun
+
+_CORES = os.cpu_count() or 1  # the pricing's threads by default
 
 app = typer.Typer(
     name="rcc",
@@ -150,7 +153,9 @@ def solve(
     time_limit: Annotated[
         float | None, typer.Option(help="Stop after this many seconds with the proven gap")
     ] = None,
-    threads: Annotated[int, typer.Option(help="Threads sharing the pricing (one per core)")] = 1,
+    threads: Annotated[
+        int, typer.Option(help="Threads sharing the pricing (default: one per core)", min=1)
+    ] = _CORES,
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("out"),
     baseline: Annotated[
         bool, typer.Option(help="Also simulate today's council-by-council practice")
@@ -225,7 +230,7 @@ def demo(
         f"RCCs from {described}. Inputs in [bold]{inputs}[/].",
         highlight=False,
     )
-    run = run_solve(problem, time_limit=time_limit, progress=_progress_printer())
+    run = run_solve(problem, time_limit=time_limit, threads=_CORES, progress=_progress_printer())
     _print_run(run)
     results = out / "allocation"
     write_outputs(run, results, inputs=inputs)
