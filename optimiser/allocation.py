@@ -443,27 +443,25 @@ def _price(
     block_of = np.repeat(np.arange(len(blocks)), b_size)
     kids = kids[np.lexsort((-u[kids], block_of))]
     places, g_start, _ = groups.flat()
-    max_miles = np.inf if pol.max_miles is None else float(pol.max_miles)
-    policy = np.array([pol.distance_per_mile, pol.out_of_la, pol.out_of_rcc, pol.move, max_miles])
     top_p = np.full((model.n_children, per_child), -1, np.int64)
     top_rc = np.zeros((model.n_children, per_child), np.int64)
     best = np.minimum(u, round(pol.unplaced * COST_SCALE))
     cb_ptr, cb_e, cb_n, cb_r = blocks.coarse()
     # contiguous runs of coarse blocks with about equal numbers of children per thread
-    children_before = np.r_[b_start, len(kids)][cb_ptr]
-    cuts = np.searchsorted(children_before, np.linspace(0, len(kids), threads + 1)[1:-1])
+    b_ptr = np.r_[b_start, len(kids)]
+    cuts = np.searchsorted(b_ptr[cb_ptr], np.linspace(0, len(kids), threads + 1)[1:-1])
     bounds = np.r_[0, cuts, len(cb_ptr) - 1]
-    m = model
+    g_ptr = np.r_[g_start, len(places)]
+    coarse_groups = groups.coarse()
+    arrays = pricing.pair_arrays(model)
 
     def run(first: int, last: int) -> tuple[int, bool]:
         return pricing.price(
-            np.r_[b_start, len(kids)], kids, blocks.e, blocks.n, blocks.radius, blocks.la,
-            blocks.rcc, blocks.kind, cb_ptr, cb_e, cb_n, cb_r,
-            np.r_[g_start, len(places)], places, groups.e, groups.n, groups.radius, groups.la,
-            groups.rcc, groups.kind, *groups.coarse(),
-            m.c_e, m.c_n, m.c_la, m.c_rcc, m.c_need, m.c_age, m.c_male, m.c_current,
-            m.p_e, m.p_n, m.p_la, m.p_rcc, m.p_setting, m.p_cap, m.p_weekly, m.p_min_age,
-            m.p_max_age, m.p_sexes, m.substitution, policy, float(COST_SCALE),
+            b_ptr, kids, blocks.e, blocks.n, blocks.radius, blocks.la, blocks.rcc, blocks.kind,
+            cb_ptr, cb_e, cb_n, cb_r,
+            g_ptr, places, groups.e, groups.n, groups.radius, groups.la, groups.rcc,
+            groups.kind, *coarse_groups,
+            arrays, model.p_cap, float(COST_SCALE),
             u, w, block_budget, first, last, top_p, top_rc, best,
         )  # fmt: skip
 

@@ -29,7 +29,7 @@ from numba import njit
 from geodata.distance import METRES_PER_MILE
 from optimiser.allocation import assignment_table, unplaced_reasons
 from optimiser.pairs import IntArray, PairModel
-from optimiser.pricing import _pair_cost
+from optimiser.pricing import PairArrays, _pair_cost, pair_arrays
 from optimiser.problem import NEEDS, SETTINGS, Problem
 from optimiser.validate import recompute_objective
 
@@ -114,14 +114,13 @@ def _nearest(
     length: int,
     k: int,
     free: IntArray,
-    m: tuple,
+    m: PairArrays,
 ) -> tuple[int, float, int]:
     """The cheapest of the k nearest free eligible placements among places[start:start +
     length] (ties in distance, to 0.1 mile, broken by price, then by list order), the distance
     in metres of the farthest of those k ((-1, inf) when there is none), and the list's new
     length: full placements are dropped from it in place (places never free up here)."""
-    (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
-     p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
+    c_e, c_n, p_e, p_n, p_weekly = m[0], m[1], m[8], m[9], m[13]  # see pair_arrays
     # the k best so far by (rounded miles, weekly cost, position), kept sorted
     top_m = np.empty(k)
     top_w = np.empty(k)
@@ -140,11 +139,7 @@ def _nearest(
         week = p_weekly[p]
         if n == k and (miles > top_m[n - 1] or (miles == top_m[n - 1] and week >= top_w[n - 1])):
             continue  # not among the k nearest: no need to check eligibility
-        cost = _pair_cost(
-            c, p, c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la,
-            p_rcc, p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy, 1.0,
-        )  # fmt: skip
-        if cost < 0:
+        if _pair_cost(c, p, m, 1.0) < 0:
             continue
         i = min(n, k - 1)
         while i > 0 and (miles < top_m[i - 1] or (miles == top_m[i - 1] and week < top_w[i - 1])):
@@ -172,13 +167,13 @@ def _simulate(
     c_group: IntArray,
     n_groups: int,
     markets: tuple,
-    m: tuple,
+    m: PairArrays,
 ) -> IntArray:
     """The placement of every child (-1 unplaced) by the rules of the module docstring."""
     t_ptr, t_members, l_ptr, l_members, cut, la_e, la_n = markets
     t_len = np.diff(t_ptr)  # live lengths: lists shrink as places fill
     l_len = np.diff(l_ptr)
-    c_e, c_n, c_la, c_need, c_current = m[0], m[1], m[2], m[4], m[7]
+    c_e, c_n, c_la, c_need, c_current = m[0], m[1], m[2], m[4], m[7]  # see pair_arrays
     n_need = len(m[17])  # rows of the substitution table
     n_tier0 = (len(t_ptr) - 1) - 2 * n_need
     free = cap.copy()
@@ -226,22 +221,6 @@ def simulate_baseline(
 ) -> BaselineResult:
     """Simulate council-by-council placement (module docstring) and measure it."""
     model = PairModel.from_problem(problem)
-    max_miles = problem.policy.max_miles
-    policy = np.array(
-        [
-            problem.policy.distance_per_mile,
-            problem.policy.out_of_la,
-            problem.policy.out_of_rcc,
-            problem.policy.move,
-            np.inf if max_miles is None else float(max_miles),
-        ]
-    )
-    arrays = (
-        model.c_e, model.c_n, model.c_la, model.c_rcc, model.c_need, model.c_age, model.c_male,
-        model.c_current, model.p_e, model.p_n, model.p_la, model.p_rcc, model.p_setting,
-        model.p_weekly, model.p_min_age, model.p_max_age, model.p_sexes, model.substitution,
-        policy,
-    )  # fmt: skip
     assigned = _simulate(
         _order(model, seed),
         offers,
@@ -249,7 +228,7 @@ def simulate_baseline(
         model.c_group,
         int(model.c_group.max(initial=-1)) + 1,
         _markets(model),
-        arrays,
+        pair_arrays(model),
     )
     table = assignment_table(model, assigned, unplaced_reasons(model, assigned))
     return BaselineResult(table, recompute_objective(problem, table), seed)

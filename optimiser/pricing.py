@@ -25,40 +25,40 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from optimiser.pairs import PairModel
+
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
 METRES_PER_MILE = 1609.3  # as geodata.distance (DfE's formula)
 
 
+# The arrays of a PairModel the compiled loops read, in this order (see `pair_arrays`).
+PairArrays = tuple
+
+
+def pair_arrays(model: PairModel) -> PairArrays:
+    """The children's and placements' arrays and the policy as the compiled loops take them:
+    (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
+    p_setting, p_weekly, p_min_age, p_max_age, p_sexes, substitution, policy), where policy =
+    [distance_per_mile, out_of_la, out_of_rcc, move, max_miles (inf when none)]."""
+    pol = model.problem.policy
+    max_miles = np.inf if pol.max_miles is None else float(pol.max_miles)
+    policy = np.array([pol.distance_per_mile, pol.out_of_la, pol.out_of_rcc, pol.move, max_miles])
+    m = model
+    return (
+        m.c_e, m.c_n, m.c_la, m.c_rcc, m.c_need, m.c_age, m.c_male, m.c_current, m.p_e, m.p_n,
+        m.p_la, m.p_rcc, m.p_setting, m.p_weekly, m.p_min_age, m.p_max_age, m.p_sexes,
+        m.substitution, policy,
+    )  # fmt: skip
+
+
 @njit(cache=True, inline="always")
-def _pair_cost(
-    c: int,
-    p: int,
-    c_e: FloatArray,
-    c_n: FloatArray,
-    c_la: IntArray,
-    c_rcc: IntArray,
-    c_need: IntArray,
-    c_age: IntArray,
-    c_male: NDArray[np.bool_],
-    c_current: IntArray,
-    p_e: FloatArray,
-    p_n: FloatArray,
-    p_la: IntArray,
-    p_rcc: IntArray,
-    p_setting: IntArray,
-    p_weekly: FloatArray,
-    p_min_age: IntArray,
-    p_max_age: IntArray,
-    p_sexes: IntArray,
-    subst: FloatArray,
-    policy: FloatArray,
-    scale: float,
-) -> int:
+def _pair_cost(c: int, p: int, m: PairArrays, scale: float) -> int:
     """The integer cost of pair (c, p) as PairModel.total_cost and .scaled compute it, or -1
-    when the pair is not eligible. policy = [distance_per_mile, out_of_la, out_of_rcc, move,
-    max_miles (inf when none)]."""
+    when the pair is not eligible; `m` as `pair_arrays` gives it."""
+    (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
+     p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
     sub = subst[c_need[c], p_setting[p]]
     if math.isnan(sub):
         return -1
@@ -143,26 +143,8 @@ def price(
     cg_e: FloatArray,
     cg_n: FloatArray,
     cg_r: FloatArray,
-    c_e: FloatArray,
-    c_n: FloatArray,
-    c_la: IntArray,
-    c_rcc: IntArray,
-    c_need: IntArray,
-    c_age: IntArray,
-    c_male: NDArray[np.bool_],
-    c_current: IntArray,
-    p_e: FloatArray,
-    p_n: FloatArray,
-    p_la: IntArray,
-    p_rcc: IntArray,
-    p_setting: IntArray,
+    m: PairArrays,
     p_cap: IntArray,
-    p_weekly: FloatArray,
-    p_min_age: IntArray,
-    p_max_age: IntArray,
-    p_sexes: IntArray,
-    subst: FloatArray,
-    policy: FloatArray,
     scale: float,
     u: IntArray,
     w: IntArray,
@@ -181,6 +163,7 @@ def price(
     (the loop holds no GIL).
 
     Blocks list their children by decreasing u (b_kids); groups their placements (g_places)."""
+    c_e, c_n, p_weekly, subst, policy = m[0], m[1], m[13], m[17], m[18]
     per_child = top_p.shape[1]
     n_g = len(g_ptr) - 1
     # each group's cheapest weekly cost plus price, in GBP
@@ -263,15 +246,11 @@ def price(
                     if own * scale >= u[c] + 1:
                         continue
                     spent += m1 - m0
-                    for m in range(m0, m1):
-                        p = g_places[m]
+                    for q in range(m0, m1):
+                        p = g_places[q]
                         if p_cap[p] <= 0:
                             continue
-                        cost = _pair_cost(
-                            c, p, c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current,
-                            p_e, p_n, p_la, p_rcc, p_setting, p_weekly, p_min_age, p_max_age,
-                            p_sexes, subst, policy, scale,
-                        )  # fmt: skip
+                        cost = _pair_cost(c, p, m, scale)
                         if cost < 0:
                             continue
                         evaluated += 1
