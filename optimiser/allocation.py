@@ -16,11 +16,11 @@ unplaced by a restricted flow first get pairs to free places, so prices stay mea
 
 Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
 relaxation without that term is a proven lower bound, raised by a Lagrangian bound with the
-flow's prices; groups are then reserved their cheapest placement with room for all of them,
-the flow places everyone else around the reservations, and that feasible allocation is the
-upper bound; the gap is reported. (A CP-SAT repair of the groups still split, tried after the
-reservations, improved 3 of 222 splits on synthetic England at 0.25 and none on Greater
-Manchester, at 2-9 s: removed.)
+flow's prices; groups are then reserved their cheapest placement with room for all of them
+(or, where no placement has the room, the cheapest two), the flow places everyone else around
+the reservations, and that feasible allocation is the upper bound; the gap is reported. (A
+CP-SAT repair of the groups still split, tried after the reservations, improved 3 of 222
+splits on synthetic England at 0.25 and none on Greater Manchester, at 2-9 s: removed.)
 """
 
 from __future__ import annotations
@@ -419,7 +419,7 @@ class _Pricing:
 # Pairs dearer than this (GBP, reduced cost at the current prices) are dropped when the flow is
 # solved afresh: it keeps the restricted problem small (measured on synthetic England).
 _KEEP_WITHIN = 200.0
-_SHARED = 8  # placements a sibling group may share, cheapest first
+_SHARED = 8  # plans kept per sibling group, cheapest first
 
 
 def _price(
@@ -494,8 +494,8 @@ def _sibling_bound(
     w: IntArray,
     pricing: _Pricing,
     unplaced: float,
-) -> tuple[float, dict[int, IntArray]]:
-    """A lower bound with the sibling term, and each group's best shared placements.
+) -> tuple[float, dict[int, list[IntArray]]]:
+    """A lower bound with the sibling term, and each group's best plans (`_group_plans`).
 
     Lagrangian relaxation of capacity with the flow's prices w: each child alone costs at
     least m_c = min(U, min_p cost(c,p) + w_p); a sibling group g at least
@@ -514,7 +514,7 @@ def _sibling_bound(
         block_of[members] = b
     in_group = model.c_group >= 0
     total = float(m[~in_group].sum())
-    shared: dict[int, IntArray] = {}
+    shared: dict[int, list[IntArray]] = {}
     order = np.argsort(model.c_group, kind="stable")
     order = order[model.c_group[order] >= 0]
     cuts = np.flatnonzero(np.diff(model.c_group[order])) + 1
@@ -528,29 +528,63 @@ def _sibling_bound(
         if len(kids) > 1 and len(near):
             places = np.concatenate([groups.members[q] for q in near])
             pc = model.costs(kids[:, None], places[None, :])
-            # a placement can hold the whole group only with the places for it
-            fits = pc.eligible.all(axis=0) & (model.p_cap[places] >= len(kids))
-            together = np.where(fits, (pc.total + wf[places]).sum(axis=0), np.inf)
-            best = np.argsort(together, kind="stable")[:_SHARED]
-            best = best[np.isfinite(together[best])]
-            if len(best):
-                options.append(float(together[best[0]]))
-                shared[g] = places[best]
+            value = np.where(pc.eligible, pc.total + wf[places], np.inf)
+            plans = _group_plans(value, model.p_cap[places])
+            if plans:
+                cost, plan = plans[0]
+                if (plan == plan[0]).all():
+                    options.append(cost)  # kept together: exact under the relaxation
+                shared[g] = [places[p] for _, p in plans]
         total += min(options)
     return total - float((model.p_cap * wf).sum()), shared
+
+
+def _group_plans(value: np.ndarray, cap: IntArray) -> list[tuple[float, IntArray]]:
+    """Ways to house a sibling group, cheapest first: a column per member of `value` (members
+    x placements, the member's cost plus the placement's price, inf where not eligible).
+
+    The `_SHARED` placements with room for the whole group; where none has room, the best
+    splits into two placements (as few as sibling_split allows: a group of four in foster
+    homes of at most three is one split, not three), the larger part on the placement where
+    it is cheapest, the rest on the cheapest placement that can take all of them."""
+    k = len(value)
+    fits = np.isfinite(value).all(axis=0) & (cap >= k)
+    if fits.any():
+        together = np.where(fits, value.sum(axis=0), np.inf)
+        best = np.argsort(together, kind="stable")[:_SHARED]
+        best = best[np.isfinite(together[best])]
+        return [(float(together[p]), np.full(k, p)) for p in best]
+    plans: list[tuple[float, IntArray]] = []
+    ranked = np.sort(value, axis=0)
+    for size in range(k - 1, (k + 1) // 2 - 1, -1):
+        part = np.where(cap >= size, ranked[:size].sum(axis=0), np.inf)
+        for p in np.argsort(part, kind="stable")[:_SHARED]:
+            if not np.isfinite(part[p]):
+                break
+            on_p = np.argsort(value[:, p], kind="stable")[:size]
+            rest = np.setdiff1d(np.arange(k), on_p)
+            other = np.where(cap >= len(rest), value[rest].sum(axis=0), np.inf)
+            other[p] = np.inf
+            q = int(np.argmin(other))
+            if np.isfinite(other[q]):
+                plan = np.full(k, q)
+                plan[on_p] = p
+                plans.append((float(part[p] + other[q]), plan))
+    plans.sort(key=lambda plan: plan[0])
+    return plans[:_SHARED]
 
 
 def _together_first(
     model: PairModel,
     arcs: tuple[IntArray, IntArray],
-    shared: dict[int, IntArray],
+    shared: dict[int, list[IntArray]],
     unplaced: int,
     assigned: IntArray,
     *,
     passes: int = 3,
 ) -> IntArray:
     """Keep sibling groups together by reservation: each split group (largest first) is
-    reserved the cheapest of its shared placements with room for all of it (room not already
+    reserved the cheapest of its plans (`_group_plans`) with room for it (room not already
     reserved), everyone else is placed by the min-cost flow around the reservations; repeated
     for the groups still split while it lowers the objective. Returns the best assignment."""
     best, best_cost = assigned, _objective(model, assigned)
@@ -567,10 +601,11 @@ def _together_first(
         for g in sorted(split, key=lambda g: -len(members[g])):
             if fixed[members[g][0]] >= 0:
                 continue  # reserved in an earlier pass and still split: leave it
-            for q in shared[g]:
-                if free[q] >= len(members[g]):
-                    fixed[members[g]] = q
-                    free[q] -= len(members[g])
+            for plan in shared[g]:
+                where, count = np.unique(plan, return_counts=True)
+                if (free[where] >= count).all():
+                    fixed[members[g]] = plan
+                    free[where] -= count
                     break
         keep = fixed[ci] < 0
         held = np.flatnonzero(fixed >= 0)
@@ -781,7 +816,7 @@ def solve(
     if proven:
         bound = objective
     if (model.c_group >= 0).any():
-        shared: dict[int, IntArray] = {}
+        shared: dict[int, list[IntArray]] = {}
         if pricing is not None and proven:
             lagrange, shared = _sibling_bound(
                 model, blocks, groups, w, pricing, problem.policy.unplaced

@@ -174,6 +174,23 @@ def test_sibling_split_penalty_keeps_siblings_together() -> None:
     ).ok
 
 
+def test_siblings_too_many_for_any_home_split_once_not_three_times() -> None:
+    kids = [child(k, sibling_group="G1") for k in "abcd"]
+    places = [place(f"single{i}", weekly_cost=500.0) for i in range(4)]
+    places.append(place("trio", capacity=3, weekly_cost=560.0))
+    p = problem(kids, places, sibling_split=400.0)
+    # four singles: 4 x 500 + 3 splits x 400 = 3200; the trio and a single: 3 x 560 + 500 +
+    # one split x 400 = 2580; no home takes all four
+    result = solve(p)
+    got = result.assignments["placement_id"]
+    assert (got == "trio").sum() == 3
+    assert got.str.startswith("single").sum() == 1
+    assert result.objective == pytest.approx(2580.0)
+    # the bound: each child at 500 plus one split at least
+    assert 2400.0 - 1e-6 <= result.bound <= result.objective
+    assert check_allocation(p, result.assignments, objective=result.objective).ok
+
+
 def test_secure_demand_far_above_supply_reports_unplaced_and_never_raises() -> None:
     kids = [child(f"s{i}", need="secure", age=14) for i in range(40)]
     places = [place("sch", setting="secure", capacity=3, weekly_cost=8000.0)]
