@@ -583,30 +583,37 @@ def _together_first(
     *,
     passes: int = 3,
 ) -> IntArray:
-    """Keep sibling groups together by reservation: each split group (largest first) is
-    reserved the cheapest of its plans (`_group_plans`) with room for it (room not already
-    reserved), everyone else is placed by the min-cost flow around the reservations; repeated
-    for the groups still split while it lowers the objective. Returns the best assignment."""
+    """Keep sibling groups together by reservation: groups already together keep their
+    placement, each split group (largest first) is reserved the cheapest of its plans
+    (`_group_plans`) with room for it (room not already reserved), everyone else is placed by
+    the min-cost flow around the reservations; repeated for the groups still split while it
+    lowers the objective. Returns the best assignment."""
     best, best_cost = assigned, _objective(model, assigned)
     members = {g: np.flatnonzero(model.c_group == g) for g in shared}
     fixed = np.full(model.n_children, -1, np.int64)
+    # groups already together stay where they are: reservations for the others must not
+    # split them
+    split_now = _split_groups(model, assigned)
+    for g, kids in members.items():
+        if g not in split_now:
+            fixed[kids] = assigned[kids]
     ci, pi = arcs
     for _ in range(passes):
         split_now = _split_groups(model, best)
-        split = [g for g in shared if g in split_now]
-        if not split:
-            break
-        reserved = fixed[fixed >= 0]
-        free = model.p_cap - np.bincount(reserved, minlength=model.n_placements)
+        # split groups not reserved yet (a group reserved two placements stays split)
+        split = [g for g in shared if g in split_now and fixed[members[g][0]] < 0]
+        free = model.p_cap - np.bincount(fixed[fixed >= 0], minlength=model.n_placements)
+        reserved = 0
         for g in sorted(split, key=lambda g: -len(members[g])):
-            if fixed[members[g][0]] >= 0:
-                continue  # reserved in an earlier pass and still split: leave it
             for plan in shared[g]:
                 where, count = np.unique(plan, return_counts=True)
                 if (free[where] >= count).all():
                     fixed[members[g]] = plan
                     free[where] -= count
+                    reserved += 1
                     break
+        if reserved == 0:
+            break
         keep = fixed[ci] < 0
         held = np.flatnonzero(fixed >= 0)
         flow = Flow.solve(

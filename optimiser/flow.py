@@ -34,7 +34,7 @@ _ARC, _LEAVE, _P_T, _T_P, _C_T, _T_C = 0, 1, 2, 3, 4, 5
 _INF = np.int64(2**62)
 # Re-routing a child is a shortest-path search; past this share of children with better pairs,
 # solving afresh (most children take their cheapest free pair at once) is quicker (measured).
-_RESTART_SHARE = 0.1
+_RESTART_SHARE = 0.2
 
 
 @njit(cache=True)
