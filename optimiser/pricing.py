@@ -163,8 +163,19 @@ def price(
     (the loop holds no GIL).
 
     Blocks list their children by decreasing u (b_kids); groups their placements (g_places)."""
-    c_e, c_n, p_weekly, subst, policy = m[0], m[1], m[13], m[17], m[18]
+    c_e, c_n, c_age, c_male, c_current = m[0], m[1], m[5], m[6], m[7]
+    p_weekly, subst, policy = m[13], m[17], m[18]
     per_child = top_p.shape[1]
+    # the placements' arrays in group order, so a group's are read in sequence; within a group
+    # LA, RCC and setting are one
+    q_e, q_n, q_weekly, q_w, q_cap = (
+        m[8][g_places],
+        m[9][g_places],
+        p_weekly[g_places],
+        w[g_places],
+        p_cap[g_places],
+    )
+    q_min, q_max, q_sexes = m[14][g_places], m[15][g_places], m[16][g_places]
     n_g = len(g_ptr) - 1
     # each group's cheapest weekly cost plus price, in GBP
     floor = np.full(n_g, np.inf)
@@ -236,25 +247,42 @@ def price(
                     break
                 fixed = base[order[j]]
                 m0, m1 = g_ptr[g], g_ptr[g + 1]
+                # the terms of _pair_cost that are one for the whole group, added in its order
+                sub = subst[b_need[b], g_setting[g]]
+                out_la = policy[1] * (1.0 if b_la[b] != g_la[g] else 0.0)
+                out_rcc = policy[2] * (1.0 if b_rcc[b] != g_rcc[g] else 0.0)
                 for k in range(k0, k1):
                     c = b_kids[k]
                     if bound * scale >= u[c] + 1:
                         break  # children are in decreasing u: the rest cannot improve here
                     # the same bound from the child's own point
-                    gap = math.hypot(c_e[c] - g_e[g], c_n[c] - g_n[g]) - g_r[g]
+                    e, n = c_e[c], c_n[c]
+                    gap = math.hypot(e - g_e[g], n - g_n[g]) - g_r[g]
                     own = fixed + policy[0] * max(gap, 0.0) / METRES_PER_MILE
                     if own * scale >= u[c] + 1:
                         continue
                     spent += m1 - m0
+                    age, sex, cur = c_age[c], 1 if c_male[c] else 0, c_current[c]
                     for q in range(m0, m1):
+                        if q_cap[q] <= 0 or age < q_min[q] or age > q_max[q]:
+                            continue
+                        if q_sexes[q] != 2 and q_sexes[q] != sex:
+                            continue
+                        # as _pair_cost, term by term (the same rounding)
+                        miles = math.hypot(e - q_e[q], n - q_n[q]) / METRES_PER_MILE
+                        if miles > policy[4]:
+                            continue
+                        total = miles * policy[0]
+                        total += q_weekly[q]
+                        total += sub
+                        total += out_la
+                        total += out_rcc
                         p = g_places[q]
-                        if p_cap[p] <= 0:
-                            continue
-                        cost = _pair_cost(c, p, m, scale)
-                        if cost < 0:
-                            continue
+                        if policy[3] != 0.0:
+                            total += policy[3] * (1.0 if cur >= 0 and cur != p else 0.0)
+                        cost = int(np.rint(total * scale))
                         evaluated += 1
-                        value = cost + w[p]
+                        value = cost + q_w[q]
                         if value < best[c]:
                             best[c] = value
                         rc = value - u[c]
