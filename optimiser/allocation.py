@@ -747,9 +747,10 @@ def solve(
 ) -> AllocationResult:
     """Allocate the children of `problem` at least cost (see the module docstring).
 
-    `time_limit` (seconds) stops the pricing rounds early, with the proven bound reported;
-    `threads` share the pricing of every pair (one per core); `progress` receives one line
-    per stage.
+    `time_limit` (seconds): a pricing round starts only when it (and, with sibling groups,
+    their bound and reservations) should end within it, after the first, which gives the
+    proven bound reported; `threads` share the pricing of every pair (one per core);
+    `progress` receives one line per stage.
     """
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
@@ -783,14 +784,20 @@ def solve(
     # with sibling groups, time left for their bound and reservations (about two fresh solves)
     reserve = 2 * fresh if siblings else 0.0
     keep_within = round(_KEEP_WITHIN * COST_SCALE)
-    proven, bound, rounds = False, -np.inf, 0
-    pricing: _Pricing | None = None
     w = np.zeros(model.n_placements, np.int64)
+    bound = -np.inf
+    if time_limit is not None:  # in case time runs out: each child's cheapest pair at zero
+        # prices, capacity ignored (a search for pairs cheaper than the child's in the flow)
+        bound = _price(model, blocks, groups, flow.assigned_cost, w, per_child=1).bound
+        bound /= COST_SCALE
+    proven, rounds = False, 0
+    pricing: _Pricing | None = None
     last_round = 0.0
     for rounds in range(1, max_rounds + 1):
         now = time.perf_counter()
-        # a round starts only when it should end within the time limit
-        if time_limit is not None and now - started + last_round + reserve > time_limit:
+        # a round starts only when it should end within the time limit, once there is a bound
+        late = time_limit is not None and now - started + last_round + reserve > time_limit
+        if late and pricing is not None:
             break
         more = _free_place_arcs(model, flow.assigned, per_child=candidates_per_child)
         if len(more[0]):

@@ -13,6 +13,7 @@ from ortools.linear_solver import pywraplp
 from optimiser.allocation import SolveStatus, solve
 from optimiser.pairs import PairModel
 from optimiser.problem import NEEDS, SETTINGS, Policy, Problem, default_substitutions, las_frame
+from optimiser.synthetic import synthesize
 from optimiser.validate import check_allocation
 
 MILE = 1609.3
@@ -281,3 +282,13 @@ def test_optimal_and_valid_on_random_problems(p: Problem) -> None:
     assert verdict.ok, str(verdict)
     assert result.status is SolveStatus.OPTIMAL
     assert result.objective == pytest.approx(lp_optimum(p), rel=1e-6)
+
+
+@pytest.mark.parametrize("siblings", [False, True])
+def test_a_time_limit_too_short_still_gives_a_valid_allocation_and_bound(siblings: bool) -> None:
+    p = synthesize(seed=3, scale=0.02, sibling_groups=siblings)
+    result = solve(p, time_limit=0.0)
+    assert check_allocation(p, result.assignments, objective=result.objective).ok
+    assert np.isfinite(result.bound)  # the first pricing round runs: it gives the bound
+    assert 0 < result.bound <= result.objective + 1e-6
+    assert result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
