@@ -550,8 +550,9 @@ def _group_plans(value: np.ndarray, cap: IntArray) -> list[tuple[float, IntArray
 
     The `_SHARED` placements with room for the whole group; where none has room, the best
     splits into two placements (as few as sibling_split allows: a group of four in foster
-    homes of at most three is one split, not three), the larger part on the placement where
-    it is cheapest, the rest on the cheapest placement that can take all of them."""
+    homes of at most three is one split, not three; groups of three or more), the larger part
+    on the placement where it is cheapest, the rest on the cheapest placement that can take all
+    of them."""
     k = len(value)
     fits = np.isfinite(value).all(axis=0) & (cap >= k)
     if fits.any():
@@ -560,6 +561,8 @@ def _group_plans(value: np.ndarray, cap: IntArray) -> list[tuple[float, IntArray
         best = best[np.isfinite(together[best])]
         return [(float(together[p]), np.full(k, p)) for p in best]
     plans: list[tuple[float, IntArray]] = []
+    if k < 3:
+        return plans  # two apart is any split: the flow's choice
     ranked = np.sort(value, axis=0)
     for size in range(k - 1, (k + 1) // 2 - 1, -1):
         part = np.where(cap >= size, ranked[:size].sum(axis=0), np.inf)
