@@ -365,12 +365,13 @@ def _initial_arcs(
 
 
 def _free_place_arcs(
-    model: PairModel, assigned: IntArray, *, per_child: int
+    model: PairModel, assigned: IntArray, *, per_child: int, kids: IntArray | None = None
 ) -> tuple[IntArray, IntArray]:
-    """For each child the restricted flow left unplaced, its cheapest eligible placements that
-    still have a free place: restores feasibility before dual prices are worth computing (an
-    unplaced child prices every place it touches at nearly the unplaced penalty)."""
-    kids = np.flatnonzero(assigned < 0)
+    """For each child the restricted flow left unplaced (or each of `kids`), its cheapest
+    eligible placements that still have a free place: restores feasibility before dual prices
+    are worth computing (an unplaced child prices every place it touches at nearly the
+    unplaced penalty)."""
+    kids = np.flatnonzero(assigned < 0) if kids is None else kids
     placed = assigned[assigned >= 0]
     free = np.flatnonzero(model.p_cap - np.bincount(placed, minlength=model.n_placements) > 0)
     empty = np.zeros(0, np.int64)
@@ -632,6 +633,12 @@ def _together_first(
             ),
             model.n_children,
         )
+        # children the reservations pushed out of every pair they had: their cheapest free
+        # places (the candidates kept are those near the flow's prices)
+        pushed = np.flatnonzero((flow.assigned < 0) & (assigned >= 0))
+        if len(pushed):
+            more = _free_place_arcs(model, flow.assigned, per_child=_SHARED, kids=pushed)
+            flow.add(*_priced_pairs(model, *more), keep_within=unplaced)
         cost = _objective(model, flow.assigned)
         if cost >= best_cost:
             break
