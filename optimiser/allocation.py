@@ -623,26 +623,25 @@ def _together_first(
                     break
         if reserved == 0:
             break
-        keep = fixed[ci] < 0
-        held = np.flatnonzero(fixed >= 0)
+        # everyone else around the reservations: the places reserved are taken out
+        held = fixed >= 0
+        room = model.p_cap - np.bincount(fixed[held], minlength=model.n_placements)
+        keep = ~held[ci]
         flow = Flow.solve(
-            model.p_cap,
-            unplaced,
-            *_priced_pairs(
-                model, np.concatenate([ci[keep], held]), np.concatenate([pi[keep], fixed[held]])
-            ),
-            model.n_children,
+            room, unplaced, *_priced_pairs(model, ci[keep], pi[keep]), model.n_children
         )
-        # children the reservations pushed out of every pair they had: their cheapest free
-        # places (the candidates kept are those near the flow's prices)
-        pushed = np.flatnonzero((flow.assigned < 0) & (assigned >= 0))
+        # children pushed out of every pair they had (the candidates are those near the
+        # flow's prices): their cheapest free places
+        pushed = np.flatnonzero(~held & (flow.assigned < 0) & (assigned >= 0))
         if len(pushed):
-            more = _free_place_arcs(model, flow.assigned, per_child=_SHARED, kids=pushed)
+            now = np.where(held, fixed, flow.assigned)
+            more = _free_place_arcs(model, now, per_child=_SHARED, kids=pushed)
             flow.add(*_priced_pairs(model, *more), keep_within=unplaced)
-        cost = _objective(model, flow.assigned)
+        placed = np.where(held, fixed, flow.assigned)
+        cost = _objective(model, placed)
         if cost >= best_cost:
             break
-        best, best_cost = flow.assigned, cost
+        best, best_cost = placed, cost
     return best
 
 

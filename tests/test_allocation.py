@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.linear_solver import pywraplp
 
-from optimiser.allocation import CELL, SolveStatus, _Groups, _price, solve
+from optimiser.allocation import CELL, SolveStatus, _Groups, _price, _together_first, solve
 from optimiser.pairs import COST_SCALE, PairModel
 from optimiser.problem import NEEDS, SETTINGS, Policy, Problem, default_substitutions, las_frame
 from optimiser.synthetic import synthesize
@@ -338,3 +338,15 @@ def test_a_time_limit_too_short_still_gives_a_valid_allocation_and_bound(sibling
     assert np.isfinite(result.bound)  # the first pricing round runs: it gives the bound
     assert 0 < result.bound <= result.objective + 1e-6
     assert result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
+def test_a_child_the_sibling_reservations_push_out_gets_a_free_place() -> None:
+    kids = [child("a", sibling_group="G1"), child("b", sibling_group="G1"), child("c")]
+    places = [place("P1", capacity=2, weekly_cost=500.0), place("P2", weekly_cost=600.0)]
+    model = PairModel.from_problem(problem(kids, places, sibling_split=400.0))
+    group = int(model.c_group[0])
+    # the relaxation split the siblings (a and c in P1, b in P2); c's only candidate is P1
+    assigned = np.array([0, 1, 0])
+    arcs = (np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 0]))
+    got = _together_first(model, arcs, {group: [np.array([0, 0])]}, 1_000_000_000, assigned)
+    assert got.tolist() == [0, 0, 1]  # the siblings together in P1, c in P2's free place
