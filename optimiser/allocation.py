@@ -497,14 +497,13 @@ def _sibling_bound(
     model: PairModel,
     blocks: _Groups,
     groups: _Groups,
-    w: IntArray,
     pricing: _Pricing,
     unplaced: float,
 ) -> tuple[float, dict[int, list[IntArray]]]:
     """A lower bound with the sibling term, and each group's best plans (`_group_plans`).
 
-    Lagrangian relaxation of capacity with the flow's prices w: each child alone costs at
-    least m_c = min(U, min_p cost(c,p) + w_p); a sibling group g at least
+    Lagrangian relaxation of capacity with the prices w the pricing checked against: each child
+    alone costs at least m_c = min(U, min_p cost(c,p) + w_p); a sibling group g at least
     LB_g = min(sum m_c + split, together_g, min_c sum m + U - m_c), where together_g =
     min_p sum_c cost(c,p) + w_p over placements eligible for every member (the group kept
     together), the middle option leaves a member unplaced. Placements whose lower bound for the
@@ -512,7 +511,7 @@ def _sibling_bound(
     bound = sum_(c alone) m_c + sum_g LB_g - sum_p cap_p w_p.
     """
     split = model.problem.policy.sibling_split
-    wf = w / COST_SCALE
+    wf = pricing.w / COST_SCALE
     m = pricing.least
     floor = np.array([(model.p_weekly[q] + wf[q]).min() for q in groups.members])
     block_of = np.empty(model.n_children, np.int64)
@@ -793,11 +792,11 @@ def solve(
     # with sibling groups, time left for their bound and reservations (about two fresh solves)
     reserve = 2 * fresh if siblings else 0.0
     keep_within = round(_KEEP_WITHIN * COST_SCALE)
-    w = np.zeros(model.n_placements, np.int64)
     bound = -np.inf
     if time_limit is not None:  # in case time runs out: each child's cheapest pair at zero
         # prices, capacity ignored (a search for pairs cheaper than the child's in the flow)
-        bound = _price(model, blocks, groups, flow.assigned_cost, w, per_child=1).bound
+        free = np.zeros(model.n_placements, np.int64)
+        bound = _price(model, blocks, groups, flow.assigned_cost, free, per_child=1).bound
         bound /= COST_SCALE
     proven, rounds = False, 0
     pricing: _Pricing | None = None
@@ -844,12 +843,6 @@ def solve(
             break
         flow.add(*_priced_pairs(model, pricing.child, pricing.place), keep_within=keep_within)
         last_round = time.perf_counter() - now
-    # the candidate pairs within a sibling split of the flow's prices: where keeping siblings
-    # together may move children (dearer pairs would cost more than the split they save)
-    ci, pi = flow.pairs()
-    u, w = flow.duals()
-    near = flow.arc_cost - u[ci] + w[pi] <= round(problem.policy.sibling_split * COST_SCALE)
-    near_pairs = (ci[near], pi[near])
     assigned = flow.assigned.copy()
     objective = flow.cost / COST_SCALE
     if proven:
@@ -858,12 +851,18 @@ def solve(
         shared: dict[int, list[IntArray]] = {}
         if pricing is not None:
             lagrange, shared = _sibling_bound(
-                model, blocks, groups, pricing.w, pricing, problem.policy.unplaced
+                model, blocks, groups, pricing, problem.policy.unplaced
             )
             bound = max(bound, lagrange)
         say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")
         if shared:
-            assigned = _together_first(model, near_pairs, shared, unplaced, assigned)
+            # the candidate pairs within a sibling split of the flow's prices: where keeping
+            # siblings together may move children (dearer pairs cost more than the split)
+            ci, pi = flow.pairs()
+            u, w = flow.duals()
+            split = round(problem.policy.sibling_split * COST_SCALE)
+            near = flow.arc_cost - u[ci] + w[pi] <= split
+            assigned = _together_first(model, (ci[near], pi[near]), shared, unplaced, assigned)
         objective = _objective(model, assigned)
     splits = _sibling_splits(model, assigned)
     gap = (objective - bound) / max(abs(objective), 1e-9)

@@ -54,6 +54,35 @@ def pair_arrays(model: PairModel) -> PairArrays:
 
 
 @njit(cache=True, inline="always")
+def _accepts(age: int, sex: int, min_age: int, max_age: int, sexes: int) -> bool:
+    """A placement's age range and sexes (0 F, 1 M, 2 any) admit the child (sex 0 F, 1 M)."""
+    return min_age <= age <= max_age and (sexes == 2 or sexes == sex)
+
+
+@njit(cache=True, inline="always")
+def _total(
+    miles: float,
+    weekly: float,
+    sub: float,
+    out_la: float,
+    out_rcc: float,
+    moved: bool,
+    policy: FloatArray,
+    scale: float,
+) -> int:
+    """A pair's cost in integer units, its parts added in PairModel.total_cost's order (the
+    same rounding); out_la and out_rcc are the penalties that apply (0 when none)."""
+    total = miles * policy[0]
+    total += weekly
+    total += sub
+    total += out_la
+    total += out_rcc
+    if policy[3] != 0.0:
+        total += policy[3] * (1.0 if moved else 0.0)
+    return int(np.rint(total * scale))
+
+
+@njit(cache=True, inline="always")
 def _pair_cost(c: int, p: int, m: PairArrays, scale: float) -> int:
     """The integer cost of pair (c, p) as PairModel.total_cost and .scaled compute it, or -1
     when the pair is not eligible; `m` as `pair_arrays` gives it."""
@@ -62,24 +91,16 @@ def _pair_cost(c: int, p: int, m: PairArrays, scale: float) -> int:
     sub = subst[c_need[c], p_setting[p]]
     if math.isnan(sub):
         return -1
-    age = c_age[c]
-    if age < p_min_age[p] or age > p_max_age[p]:
-        return -1
-    sexes = p_sexes[p]
-    if sexes != 2 and sexes != (1 if c_male[c] else 0):
+    sex = 1 if c_male[c] else 0
+    if not _accepts(c_age[c], sex, p_min_age[p], p_max_age[p], p_sexes[p]):
         return -1
     miles = math.hypot(c_e[c] - p_e[p], c_n[c] - p_n[p]) / METRES_PER_MILE
     if miles > policy[4]:
         return -1
-    total = miles * policy[0]
-    total += p_weekly[p]
-    total += sub
-    total += policy[1] * (1.0 if c_la[c] != p_la[p] else 0.0)
-    total += policy[2] * (1.0 if c_rcc[c] != p_rcc[p] else 0.0)
-    if policy[3] != 0.0:
-        cur = c_current[c]
-        total += policy[3] * (1.0 if cur >= 0 and cur != p else 0.0)
-    return int(np.rint(total * scale))
+    out_la = policy[1] * (1.0 if c_la[c] != p_la[p] else 0.0)
+    out_rcc = policy[2] * (1.0 if c_rcc[c] != p_rcc[p] else 0.0)
+    moved = c_current[c] >= 0 and c_current[c] != p
+    return _total(miles, p_weekly[p], sub, out_la, out_rcc, moved, policy, scale)
 
 
 @njit(cache=True)
@@ -164,14 +185,14 @@ def price(
 
     Blocks list their children by decreasing u (b_kids); groups their placements (g_places)."""
     c_e, c_n, c_age, c_male, c_current = m[0], m[1], m[5], m[6], m[7]
-    p_weekly, subst, policy = m[13], m[17], m[18]
+    subst, policy = m[17], m[18]
     per_child = top_p.shape[1]
     # the placements' arrays in group order, so a group's are read in sequence; within a group
     # LA, RCC and setting are one
     q_e, q_n, q_weekly, q_w, q_cap = (
         m[8][g_places],
         m[9][g_places],
-        p_weekly[g_places],
+        m[13][g_places],
         w[g_places],
         p_cap[g_places],
     )
@@ -180,10 +201,9 @@ def price(
     # each group's cheapest weekly cost plus price, in GBP
     floor = np.full(n_g, np.inf)
     for g in range(n_g):
-        for k in range(g_ptr[g], g_ptr[g + 1]):
-            p = g_places[k]
-            if p_cap[p] > 0:
-                floor[g] = min(floor[g], p_weekly[p] + w[p] / scale)
+        for q in range(g_ptr[g], g_ptr[g + 1]):
+            if q_cap[q] > 0:
+                floor[g] = min(floor[g], q_weekly[q] + q_w[q] / scale)
     # coarse groups (blocks) are runs of groups (blocks) of one LA and setting (need)
     n_cg = len(cg_ptr) - 1
     cg_floor = np.full(n_cg, np.inf)
@@ -247,7 +267,7 @@ def price(
                     break
                 fixed = base[order[j]]
                 m0, m1 = g_ptr[g], g_ptr[g + 1]
-                # the terms of _pair_cost that are one for the whole group, added in its order
+                # the terms of _pair_cost that are one for the whole group
                 sub = subst[b_need[b], g_setting[g]]
                 out_la = policy[1] * (1.0 if b_la[b] != g_la[g] else 0.0)
                 out_rcc = policy[2] * (1.0 if b_rcc[b] != g_rcc[g] else 0.0)
@@ -264,23 +284,16 @@ def price(
                     spent += m1 - m0
                     age, sex, cur = c_age[c], 1 if c_male[c] else 0, c_current[c]
                     for q in range(m0, m1):
-                        if q_cap[q] <= 0 or age < q_min[q] or age > q_max[q]:
+                        if q_cap[q] <= 0 or not _accepts(age, sex, q_min[q], q_max[q], q_sexes[q]):
                             continue
-                        if q_sexes[q] != 2 and q_sexes[q] != sex:
-                            continue
-                        # as _pair_cost, term by term (the same rounding)
                         miles = math.hypot(e - q_e[q], n - q_n[q]) / METRES_PER_MILE
                         if miles > policy[4]:
                             continue
-                        total = miles * policy[0]
-                        total += q_weekly[q]
-                        total += sub
-                        total += out_la
-                        total += out_rcc
                         p = g_places[q]
-                        if policy[3] != 0.0:
-                            total += policy[3] * (1.0 if cur >= 0 and cur != p else 0.0)
-                        cost = int(np.rint(total * scale))
+                        moved = cur >= 0 and cur != p
+                        cost = _total(
+                            miles, q_weekly[q], sub, out_la, out_rcc, moved, policy, scale
+                        )
                         evaluated += 1
                         value = cost + q_w[q]
                         if value < best[c]:
