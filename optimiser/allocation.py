@@ -418,8 +418,11 @@ class _Pricing:
     w: IntArray  # the placements' prices checked against
 
 
-# Pairs dearer than this (GBP, reduced cost at the current prices) are dropped when the flow is
-# solved afresh: it keeps the restricted problem small (measured on synthetic England).
+# When the flow is solved afresh, each child keeps at most this many of its other pairs, the
+# cheapest at the current prices, none dearer than _KEEP_WITHIN GBP: it keeps the restricted
+# problem small (measured on synthetic England, scale 1: keeping 6 or 8 took 26-27 s, 16 28-29 s,
+# all those within GBP 200 38-43 s, 4 36-37 s)
+_KEEP_BEST = 8
 _KEEP_WITHIN = 200.0
 _SHARED = 8  # plans kept per sibling group, cheapest first
 # With sibling groups the relaxation's column generation stops at this relative gap: the
@@ -810,7 +813,7 @@ def solve(
         more = _free_place_arcs(model, flow.assigned, per_child=candidates_per_child)
         if len(more[0]):
             say(f"round {rounds}: {len(more[0]):,} pairs to free places for unplaced children")
-            flow.add(*_priced_pairs(model, *more), keep_within=keep_within)
+            flow.add(*_priced_pairs(model, *more), keep_within=keep_within, keep_best=_KEEP_BEST)
             continue
         u, w = flow.duals()
         # a budgeted check while many pairs still improve; near the end, the complete one
@@ -841,7 +844,11 @@ def solve(
             break
         if siblings and flow.cost / COST_SCALE - bound <= _SIBLING_CG_GAP * abs(bound):
             break
-        flow.add(*_priced_pairs(model, pricing.child, pricing.place), keep_within=keep_within)
+        flow.add(
+            *_priced_pairs(model, pricing.child, pricing.place),
+            keep_within=keep_within,
+            keep_best=_KEEP_BEST,
+        )
         last_round = time.perf_counter() - now
     assigned = flow.assigned.copy()
     objective = flow.cost / COST_SCALE
@@ -862,7 +869,15 @@ def solve(
             u, w = flow.duals()
             split = round(problem.policy.sibling_split * COST_SCALE)
             near = flow.arc_cost - u[ci] + w[pi] <= split
-            assigned = _together_first(model, (ci[near], pi[near]), shared, unplaced, assigned)
+            # and each child's cheapest pairs within _KEEP_WITHIN of its price, as the flow
+            # kept few: reservations move children from their pairs in the flow
+            wide = _price(
+                model, blocks, groups, u + keep_within, w,
+                per_child=candidates_per_child, block_budget=10**12, threads=threads,
+            )  # fmt: skip
+            say(f"sibling groups: {len(wide.child):,} pairs near the prices for reservations")
+            ci, pi = np.r_[ci[near], wide.child], np.r_[pi[near], wide.place]
+            assigned = _together_first(model, (ci, pi), shared, unplaced, assigned)
         objective = _objective(model, assigned)
     splits = _sibling_splits(model, assigned)
     gap = (objective - bound) / max(abs(objective), 1e-9)

@@ -538,18 +538,34 @@ class Flow:
         if bad:
             raise RuntimeError(f"flow potentials invalid on {bad} arcs")
 
-    def add(self, ci: IntArray, pi: IntArray, cost: IntArray, *, keep_within: int) -> int:
+    def add(
+        self,
+        ci: IntArray,
+        pi: IntArray,
+        cost: IntArray,
+        *,
+        keep_within: int,
+        keep_best: int | None = None,
+    ) -> int:
         """Add candidate pairs and re-optimise; returns how many children were re-routed
-        (all of them when so many had better pairs that solving afresh is quicker: then the
-        pairs whose reduced cost exceeds `keep_within` are dropped first, as pairs so dear at
-        the current prices seldom return; pricing brings back any that would)."""
+        (all of them when so many had better pairs that solving afresh is quicker: then each
+        child keeps its `keep_best` pairs of least reduced cost within `keep_within`, and its
+        pair in the flow, as pairs dear at the current prices seldom return and every pair
+        kept slows the solve; pricing brings back any that would)."""
         n_c = self.n_children
         rc = cost - self.pi[ci] + self.pi[n_c + pi]
         dirty = np.unique(ci[rc < 0])
         if len(dirty) > _RESTART_SHARE * n_c:
             old_c, old_p = self.pairs()
             old_rc = self.arc_cost - self.pi[old_c] + self.pi[n_c + old_p]
-            keep = (old_rc <= keep_within) | (self.assigned[old_c] == old_p)
+            keep = old_rc <= keep_within
+            if keep_best is not None:  # old_c is sorted: rank each child's pairs by rc
+                order = np.lexsort((old_rc, old_c))
+                first = np.searchsorted(old_c, old_c[order])
+                rank = np.empty(len(order), np.int64)
+                rank[order] = np.arange(len(order)) - first
+                keep &= rank < keep_best
+            keep |= self.assigned[old_c] == old_p
             self.keys, self.arc_cost = self.keys[keep], self.arc_cost[keep]
             self._insert(ci, pi, cost)
             self._restart()

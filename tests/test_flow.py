@@ -70,3 +70,27 @@ def test_flow_is_optimal_from_scratch_and_after_adding_pairs(seed: int) -> None:
         flow.add(ci[part], pi[part], cost[part], keep_within=10**9)
     assert flow.cost == whole.cost
     assert_proven(flow, ci, pi, cost)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fresh_solve_keeps_each_childs_cheapest_pairs(seed: int) -> None:
+    """Many better pairs at once solve afresh: each child keeps its `keep_best` old pairs of
+    least reduced cost, and its pair in the flow; the new flow is optimal over what it kept."""
+    ci, pi, cost, cap, n_c = random_instance(seed)
+    first = np.random.default_rng(seed + 200).random(len(ci)) < 0.2
+    flow = Flow.solve(cap, UNPLACED, ci[first], pi[first], cost[first], n_c)
+    old_c, old_p = flow.pairs()
+    old_rc = flow.arc_cost - flow.pi[old_c] + flow.pi[n_c + old_p]
+    in_flow = flow.assigned[old_c] == old_p
+    rerouted = flow.add(ci[~first], pi[~first], cost[~first], keep_within=10**9, keep_best=2)
+    assert rerouted == n_c  # solved afresh
+    kept_c, kept_p = flow.pairs()
+    kept = np.isin(old_c * len(cap) + old_p, kept_c * len(cap) + kept_p)
+    assert kept[in_flow].all()
+    for c in range(n_c):
+        mine = old_c == c
+        assert kept[mine].sum() in (min(2, mine.sum()), 3)  # 3: the pair in flow ranked third
+        dropped = mine & ~kept
+        if dropped.any():
+            assert old_rc[mine & kept & ~in_flow].max() <= old_rc[dropped].min()
+    assert_proven(flow, kept_c, kept_p, flow.arc_cost)
