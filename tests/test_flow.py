@@ -38,15 +38,17 @@ def lp_optimum(
     return float(lp.Objective().Value())
 
 
-def assert_proven(flow: Flow, ci: np.ndarray, pi: np.ndarray, cost: np.ndarray) -> None:
+def assert_proven(
+    flow: Flow, ci: np.ndarray, pi: np.ndarray, cost: np.ndarray, unplaced: int = UNPLACED
+) -> None:
     """Dual feasibility on every pair, complementary slackness, and equal objectives."""
     u, w = flow.duals()
-    assert (w >= 0).all() and (u <= UNPLACED).all()
+    assert (w >= 0).all() and (u <= unplaced).all()
     rc = cost - u[ci] + w[pi]
     assert rc.min() >= 0
     used = flow.assigned[ci] == pi
     assert (rc[used] == 0).all()
-    assert (u[flow.assigned < 0] == UNPLACED).all()
+    assert (u[flow.assigned < 0] == unplaced).all()
     load = np.bincount(flow.assigned[flow.assigned >= 0], minlength=len(flow.cap))
     assert (load <= flow.cap).all()
     assert (w[load < flow.cap] == 0).all()
@@ -94,3 +96,19 @@ def test_fresh_solve_keeps_each_childs_cheapest_pairs(seed: int) -> None:
         if dropped.any():
             assert old_rc[mine & kept & ~in_flow].max() <= old_rc[dropped].min()
     assert_proven(flow, kept_c, kept_p, flow.arc_cost)
+
+
+@pytest.mark.parametrize(("unplaced", "expected"), [(10_000, 9_000), (8_000, 8_000)])
+def test_a_long_chain_of_moves_beats_leaving_a_child_unplaced(unplaced: int, expected: int) -> None:
+    """Four children, four places of one each. Placing everyone takes three moves of 3,000 (y,
+    z and w each one place along), 9,000 in all; else x is left unplaced. OR-Tools solves with
+    an unplaced cost of twice the dearest pair (6,000), where leaving x out is cheaper: the
+    flow must still reach the optimum at the real cost."""
+    x, y, z, w = range(4)
+    ci = np.array([x, y, y, z, z, w, w])
+    pi = np.array([0, 0, 1, 1, 2, 2, 3])
+    cost = np.array([0, 0, 3_000, 0, 3_000, 0, 3_000])
+    flow = Flow.solve(np.ones(4, np.int64), unplaced, ci, pi, cost, 4)
+    assert flow.cost == expected
+    assert (flow.assigned >= 0).sum() == (4 if expected == 9_000 else 3)
+    assert_proven(flow, ci, pi, cost, unplaced)
