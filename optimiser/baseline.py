@@ -107,6 +107,17 @@ def _markets(model: PairModel) -> tuple[IntArray, ...]:
 
 
 @njit(cache=True)
+def _before(miles: float, week: float, p: int, miles2: float, week2: float, p2: int) -> bool:
+    """Whether placement p comes before p2 among offers: nearer (to 0.1 mile), then cheaper,
+    then the lower index (so the order never depends on the list searched)."""
+    if miles != miles2:
+        return miles < miles2
+    if week != week2:
+        return week < week2
+    return p < p2
+
+
+@njit(cache=True)
 def _nearest(
     c: int,
     places: IntArray,
@@ -117,11 +128,12 @@ def _nearest(
     m: PairArrays,
 ) -> tuple[int, float, int]:
     """The cheapest of the k nearest free eligible placements among places[start:start +
-    length] (ties in distance, to 0.1 mile, broken by price, then by list order), the distance
-    in metres of the farthest of those k ((-1, inf) when there is none), and the list's new
-    length: full placements are dropped from it in place (places never free up here)."""
+    length] (ties in distance, to 0.1 mile, broken by price, then by index), the distance
+    in metres of the farthest of those k (inf when fewer than k were found; -1 and inf when
+    none was), and the list's new length: full placements are dropped from it in place
+    (places never free up here)."""
     c_e, c_n, p_e, p_n, p_weekly = m[0], m[1], m[8], m[9], m[13]  # see pair_arrays
-    # the k best so far by (rounded miles, weekly cost, position), kept sorted
+    # the k best so far by (rounded miles, weekly cost, index), kept sorted
     top_m = np.empty(k)
     top_w = np.empty(k)
     top_p = np.empty(k, np.int64)
@@ -137,12 +149,12 @@ def _nearest(
         raw = math.hypot(c_e[c] - p_e[p], c_n[c] - p_n[p]) / METRES_PER_MILE
         miles = np.rint(raw * 10.0) / 10.0  # numpy's round(miles, 1)
         week = p_weekly[p]
-        if n == k and (miles > top_m[n - 1] or (miles == top_m[n - 1] and week >= top_w[n - 1])):
+        if n == k and not _before(miles, week, p, top_m[n - 1], top_w[n - 1], top_p[n - 1]):
             continue  # not among the k nearest: no need to check eligibility
         if _pair_cost(c, p, m, 1.0) < 0:
             continue
         i = min(n, k - 1)
-        while i > 0 and (miles < top_m[i - 1] or (miles == top_m[i - 1] and week < top_w[i - 1])):
+        while i > 0 and _before(miles, week, p, top_m[i - 1], top_w[i - 1], top_p[i - 1]):
             if i < k:
                 top_m[i], top_w[i], top_p[i], top_raw[i] = (
                     top_m[i - 1], top_w[i - 1], top_p[i - 1], top_raw[i - 1],
@@ -156,7 +168,43 @@ def _nearest(
     for i in range(1, n):
         if top_w[i] < top_w[pick]:
             pick = i
-    return top_p[pick], top_raw[:n].max() * METRES_PER_MILE, kept - start
+    reach = top_raw[:n].max() * METRES_PER_MILE if n == k else np.inf
+    return top_p[pick], reach, kept - start
+
+
+@njit(cache=True)
+def _refill(
+    places: IntArray,
+    start: int,
+    length: int,
+    local: IntArray,
+    l_start: int,
+    size: int,
+    free: IntArray,
+    e: float,
+    n: float,
+    m: PairArrays,
+) -> tuple[int, int, float]:
+    """Refill a local list (local[l_start:l_start + size]) with the free placements of
+    places[start:start + length] nearest the point (e, n); drops full placements from `places`
+    in place. Returns the new lengths of both lists and the distance of the nearest placement
+    left out (inf when none is)."""
+    p_e, p_n = m[8], m[9]  # see pair_arrays
+    kept = start
+    for j in range(start, start + length):
+        if free[places[j]] > 0:
+            places[kept] = places[j]
+            kept += 1
+    live = places[start:kept]
+    d = np.empty(len(live))
+    for j in range(len(live)):
+        d[j] = math.hypot(p_e[live[j]] - e, p_n[live[j]] - n)
+    order = np.argsort(d, kind="mergesort")
+    take = min(size, len(live))
+    for j in range(take):
+        local[l_start + j] = live[order[j]]
+    cut = d[order[take]] if take < len(live) else np.inf
+    return kept - start, take, cut
 
 
 @njit(cache=True)
@@ -195,19 +243,29 @@ def _simulate(
                 break
             key = (c_la[c] * n_need + c_need[c]) * 3 + tier
             k = 1 if tier == 0 else offers
-            found, reach, l_len[key] = _nearest(c, l_members, l_ptr[key], l_len[key], k, free, m)
+            full = c_la[c] * n_need + c_need[c] if tier == 0 else n_tier0 + c_need[c] * 2 + tier - 1
             offset = math.hypot(c_e[c] - la_e[c_la[c]], c_n[c] - la_n[c_la[c]])
-            if found >= 0 and (math.isinf(cut[key]) or reach <= cut[key] - offset):
-                choice = found  # nothing outside the local list can be nearer
-            else:
-                full = (
-                    c_la[c] * n_need + c_need[c]
-                    if tier == 0
-                    else n_tier0 + c_need[c] * 2 + tier - 1
+            for attempt in range(2):
+                found, reach, l_len[key] = _nearest(
+                    c, l_members, l_ptr[key], l_len[key], k, free, m
                 )
-                choice, _, t_len[full] = _nearest(
-                    c, t_members, t_ptr[full], t_len[full], k, free, m
-                )
+                if found >= 0 and (
+                    math.isinf(cut[key]) or reach + METRES_PER_MILE / 10 <= cut[key] - offset
+                ):
+                    choice = found  # nothing outside the local list ranks before (0.1 mile)
+                    break
+                # a list half emptied by full places is refilled from the tier's free places
+                # and searched again; otherwise (or still unproven) the whole tier is searched
+                if attempt or math.isinf(cut[key]) or 2 * l_len[key] > l_ptr[key + 1] - l_ptr[key]:
+                    choice, _, t_len[full] = _nearest(
+                        c, t_members, t_ptr[full], t_len[full], k, free, m
+                    )
+                    break
+                la = c_la[c]
+                t_len[full], l_len[key], cut[key] = _refill(
+                    t_members, t_ptr[full], t_len[full], l_members, l_ptr[key],
+                    l_ptr[key + 1] - l_ptr[key], free, la_e[la], la_n[la], m,
+                )  # fmt: skip
         if choice >= 0:
             assigned[c] = choice
             free[choice] -= 1

@@ -174,3 +174,21 @@ def test_baseline_uses_in_house_first_then_the_nearest_place() -> None:
     first = got.set_index("child_id")["placement_id"]
     # whichever child goes first takes the council's own in-house carer
     assert "inhouse-far" in set(first)
+
+
+def test_baseline_searches_short_local_lists_exactly_as_the_whole_country(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each council's list of nearest places is a shortcut (cut short, refilled as places
+    fill, the whole tier searched when it proves nothing): lists of 5 must place every child
+    exactly where searching every placement each time does."""
+    from optimiser import baseline
+    from optimiser.synthetic import synthesize
+
+    problem = synthesize(seed=3, scale=0.03, sibling_groups=False)
+    monkeypatch.setattr(baseline, "_LOCAL", 10**9)  # every list holds its whole tier
+    everything = simulate_baseline(problem).assignments["placement_id"]
+    monkeypatch.setattr(baseline, "_LOCAL", 5)
+    short = simulate_baseline(problem).assignments["placement_id"]
+    assert (everything != "").sum() > 1_000
+    assert (short == everything).all()
