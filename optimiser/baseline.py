@@ -173,6 +173,14 @@ def _nearest(
 
 
 @njit(cache=True)
+def _proven(found: int, reach: float, cut: float, offset: float) -> bool:
+    """Whether a search of a local list found what the whole tier would: its list holds the
+    whole tier (cut inf), or every place left out, at least cut - offset from the child, ranks
+    after the farthest offer found (0.1 mile beyond it, for the rounding)."""
+    return found >= 0 and (math.isinf(cut) or reach + METRES_PER_MILE / 10 <= cut - offset)
+
+
+@njit(cache=True)
 def _refill(
     places: IntArray,
     start: int,
@@ -245,27 +253,26 @@ def _simulate(
             k = 1 if tier == 0 else offers
             full = c_la[c] * n_need + c_need[c] if tier == 0 else n_tier0 + c_need[c] * 2 + tier - 1
             offset = math.hypot(c_e[c] - la_e[c_la[c]], c_n[c] - la_n[c_la[c]])
-            for attempt in range(2):
+            found, reach, l_len[key] = _nearest(c, l_members, l_ptr[key], l_len[key], k, free, m)
+            size = l_ptr[key + 1] - l_ptr[key]
+            refill = not math.isinf(cut[key]) and 2 * l_len[key] <= size
+            if refill and not _proven(found, reach, cut[key], offset):
+                # a list cut short and half emptied by full places: refilled from the tier's
+                # free places
+                la = c_la[c]
+                t_len[full], l_len[key], cut[key] = _refill(
+                    t_members, t_ptr[full], t_len[full], l_members, l_ptr[key], size, free,
+                    la_e[la], la_n[la], m,
+                )  # fmt: skip
                 found, reach, l_len[key] = _nearest(
                     c, l_members, l_ptr[key], l_len[key], k, free, m
                 )
-                if found >= 0 and (
-                    math.isinf(cut[key]) or reach + METRES_PER_MILE / 10 <= cut[key] - offset
-                ):
-                    choice = found  # nothing outside the local list ranks before (0.1 mile)
-                    break
-                # a list half emptied by full places is refilled from the tier's free places
-                # and searched again; otherwise (or still unproven) the whole tier is searched
-                if attempt or math.isinf(cut[key]) or 2 * l_len[key] > l_ptr[key + 1] - l_ptr[key]:
-                    choice, _, t_len[full] = _nearest(
-                        c, t_members, t_ptr[full], t_len[full], k, free, m
-                    )
-                    break
-                la = c_la[c]
-                t_len[full], l_len[key], cut[key] = _refill(
-                    t_members, t_ptr[full], t_len[full], l_members, l_ptr[key],
-                    l_ptr[key + 1] - l_ptr[key], free, la_e[la], la_n[la], m,
-                )  # fmt: skip
+            if _proven(found, reach, cut[key], offset):
+                choice = found
+            else:  # the whole tier
+                choice, _, t_len[full] = _nearest(
+                    c, t_members, t_ptr[full], t_len[full], k, free, m
+                )
         if choice >= 0:
             assigned[c] = choice
             free[choice] -= 1

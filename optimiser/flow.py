@@ -570,10 +570,9 @@ class Flow:
             old_rc = self.arc_cost - self.pi[old_c] + self.pi[n_c + old_p]
             keep = old_rc <= keep_within
             if keep_best is not None:  # old_c is sorted: rank each child's pairs by rc
-                order = np.lexsort((old_rc, old_c))
-                first = np.searchsorted(old_c, old_c[order])
+                order = np.lexsort((old_rc, old_c))  # old_c[order] is old_c
                 rank = np.empty(len(order), np.int64)
-                rank[order] = np.arange(len(order)) - first
+                rank[order] = np.arange(len(order)) - np.searchsorted(old_c, old_c)
                 keep &= rank < keep_best
             keep |= self.assigned[old_c] == old_p
             self.keys, self.arc_cost = self.keys[keep], self.arc_cost[keep]
