@@ -326,3 +326,84 @@ def price(
                                 top_p[c, worst] = p
                                 top_rc[c, worst] = rc
     return evaluated, complete
+
+
+@njit(cache=True)
+def nearest_children(
+    la_ptr: IntArray, kids: IntArray, places: IntArray, m: PairArrays, scale: float, k: int
+) -> tuple[IntArray, IntArray]:
+    """For each placement in `places`, the `k` children of its own LA with the cheapest
+    eligible pairs to it (fewer where the LA has fewer): (child, placement) pairs.
+
+    `kids` holds each LA's children sorted by easting, LA l's at kids[la_ptr[l]:la_ptr[l+1]].
+    A placement sweeps outwards from its own easting in both directions and stops each way
+    once distance alone (east-west) makes any further child dearer than its k-th cheapest."""
+    c_e, p_e, p_la, p_setting, p_weekly = m[0], m[8], m[10], m[12], m[13]
+    subst, policy = m[17], m[18]
+    out_c = np.full((len(places), k), -1, np.int64)
+    top = np.empty(k, np.int64)
+    for i in range(len(places)):
+        p = places[i]
+        lo, hi = la_ptr[p_la[p]], la_ptr[p_la[p] + 1]
+        if hi == lo:
+            continue
+        # the least substitution any need pays for this setting: the bound's fixed part
+        least_sub = np.inf
+        for need in range(subst.shape[0]):
+            s = subst[need, p_setting[p]]
+            if not math.isnan(s) and s < least_sub:
+                least_sub = s
+        if not math.isfinite(least_sub):
+            continue
+        fixed = p_weekly[p] + least_sub
+        found = 0
+        # the first child east of the placement; `left` walks west, `right` east
+        a, b = lo, hi
+        while a < b:
+            mid = (a + b) // 2
+            if c_e[kids[mid]] < p_e[p]:
+                a = mid + 1
+            else:
+                b = mid
+        left, right = a - 1, a
+        while left >= lo or right < hi:
+            # the nearer side first (in easting)
+            go_left = right >= hi or (
+                left >= lo and p_e[p] - c_e[kids[left]] <= c_e[kids[right]] - p_e[p]
+            )
+            j = left if go_left else right
+            c = kids[j]
+            if found == k:
+                reach = (fixed + policy[0] * abs(c_e[c] - p_e[p]) / METRES_PER_MILE) * scale
+                if reach >= top[k - 1]:
+                    if go_left:
+                        left = lo - 1
+                    else:
+                        right = hi
+                    continue
+            if go_left:
+                left -= 1
+            else:
+                right += 1
+            cost = _pair_cost(c, p, m, scale)
+            if cost < 0 or (found == k and cost >= top[k - 1]):
+                continue
+            # insert into the sorted top list
+            s = found if found < k else k - 1
+            while s > 0 and top[s - 1] > cost:
+                top[s] = top[s - 1]
+                out_c[i, s] = out_c[i, s - 1]
+                s -= 1
+            top[s] = cost
+            out_c[i, s] = c
+            found = min(found + 1, k)
+    keep = out_c >= 0
+    rows = np.empty(keep.sum(), np.int64)
+    cols = np.empty(len(rows), np.int64)
+    n = 0
+    for i in range(len(places)):
+        for s in range(k):
+            if out_c[i, s] >= 0:
+                rows[n], cols[n] = out_c[i, s], places[i]
+                n += 1
+    return rows, cols

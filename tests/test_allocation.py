@@ -10,7 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.linear_solver import pywraplp
 
-from optimiser.allocation import CELL, SolveStatus, _Groups, _price, _together_first, solve
+from optimiser.allocation import (
+    CELL,
+    SolveStatus,
+    _Groups,
+    _nearest_children,
+    _price,
+    _together_first,
+    solve,
+)
 from optimiser.pairs import COST_SCALE, PairModel
 from optimiser.problem import NEEDS, SETTINGS, Policy, Problem, default_substitutions, las_frame
 from optimiser.synthetic import synthesize
@@ -328,6 +336,58 @@ def test_compiled_pricing_costs_equal_the_pair_model(p: Problem) -> None:
     got = price(u)
     below = {pair for pair, v in expected.items() if v < u[pair[0]]}
     assert {(int(c), int(q)) for c, q in zip(got.child, got.place, strict=True)} == below
+
+
+@st.composite
+def crowded_las(draw: st.DrawFn) -> Problem:
+    """Many children per LA, spread far in every direction, some already placed (no move
+    penalty there) and with needs that pay substitution penalties: the cheapest children of a
+    placement are often not the nearest in easting."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    n_p = draw(st.integers(1, 6))
+    kids = [
+        child(
+            f"c{i}",
+            home_la=str(rng.choice(list(LOOKUP))),
+            need=str(rng.choice(["foster", "supported"])),
+            age=int(rng.integers(0, 18)),
+            easting=HOME[0] + rng.normal(0, 30_000),
+            northing=HOME[1] + rng.normal(0, 30_000),
+            current_placement=f"p{rng.integers(0, n_p)}" if rng.random() < 0.3 else "",
+        )
+        for i in range(draw(st.integers(1, 80)))
+    ]
+    places = [
+        place(
+            f"p{j}",
+            setting=str(rng.choice(SETTINGS)),
+            la=str(rng.choice(list(LOOKUP))),
+            miles=float(rng.uniform(-30, 30)),
+            min_age=int(rng.integers(0, 12)),
+        )
+        for j in range(n_p)
+    ]
+    return problem(kids, places, distance_per_mile=12.0, move=1500.0)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crowded_las(), st.integers(1, 6))
+def test_each_placement_starts_with_its_own_las_cheapest_children(p: Problem, k: int) -> None:
+    model = PairModel.from_problem(p)
+    places = np.flatnonzero(model.p_cap > 0)
+    ci, pi = _nearest_children(model, places, k)
+    got: dict[int, list[int]] = {int(q): [] for q in places}
+    for c, q in zip(ci, pi, strict=True):
+        got[int(q)].append(int(c))
+    for q in places:  # every child of the LA, brute force: the k least costs, ties either way
+        kids = np.flatnonzero(model.c_la == model.p_la[q])
+        pc = model.costs(kids, np.full(len(kids), q))
+        costs = np.sort(model.scaled(pc.total[pc.eligible]))[:k]
+        assert len(set(got[int(q)])) == len(got[int(q)]) == len(costs)
+        assert all(model.c_la[got[int(q)]] == model.p_la[q])
+        mine = model.costs(np.array(got[int(q)], np.int64), np.full(len(got[int(q)]), q))
+        assert mine.eligible.all()
+        assert np.array_equal(np.sort(model.scaled(mine.total)), costs)
 
 
 @pytest.mark.parametrize("siblings", [False, True])
