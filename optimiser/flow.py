@@ -401,6 +401,16 @@ def _potentials(
     return -h
 
 
+def distinct(keys: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct values of `keys`, sorted, and where each occurs in `keys` (np.unique by
+    sorting: numpy 2's hashing np.unique takes seconds on millions of wide integer keys)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    first = np.ones(len(ordered), np.bool_)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first], order[first]
+
+
 @dataclass
 class Flow:
     """An optimal flow over the candidate pairs so far, with potentials proving it optimal."""
@@ -504,7 +514,7 @@ class Flow:
 
     def _insert(self, ci: IntArray, pi: IntArray, cost: IntArray) -> None:
         """Add pairs not yet among the candidates (keeping them sorted by child)."""
-        key, first = np.unique(ci.astype(np.int64) * self.n_placements + pi, return_index=True)
+        key, first = distinct(ci.astype(np.int64) * self.n_placements + pi)
         cost = np.asarray(cost, np.int64)[first]
         at = np.asarray(np.searchsorted(self.keys, key), np.int64)
         new = np.r_[self.keys, -1][at] != key
@@ -564,7 +574,7 @@ class Flow:
         kept slows the solve; pricing brings back any that would)."""
         n_c = self.n_children
         rc = cost - self.pi[ci] + self.pi[n_c + pi]
-        dirty = np.unique(ci[rc < 0])
+        dirty = np.flatnonzero(np.bincount(ci[rc < 0], minlength=n_c))
         if len(dirty) > _RESTART_SHARE * n_c:
             old_c, old_p = self.pairs()
             old_rc = self.arc_cost - self.pi[old_c] + self.pi[n_c + old_p]

@@ -328,25 +328,36 @@ def price(
     return evaluated, complete
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def nearest_children(
-    la_ptr: IntArray, kids: IntArray, places: IntArray, m: PairArrays, scale: float, k: int
+    cell_ptr: IntArray,
+    kids: IntArray,
+    origin: FloatArray,
+    size: float,
+    ny: int,
+    la_box: IntArray,
+    places: IntArray,
+    m: PairArrays,
+    scale: float,
+    k: int,
 ) -> tuple[IntArray, IntArray]:
     """For each placement in `places`, the `k` children of its own LA with the cheapest
     eligible pairs to it (fewer where the LA has fewer): (child, placement) pairs.
 
-    `kids` holds each LA's children sorted by easting, LA l's at kids[la_ptr[l]:la_ptr[l+1]].
-    A placement sweeps outwards from its own easting in both directions and stops each way
-    once distance alone (east-west) makes any further child dearer than its k-th cheapest."""
-    c_e, p_e, p_la, p_setting, p_weekly = m[0], m[8], m[10], m[12], m[13]
-    subst, policy = m[17], m[18]
+    Children lie in a grid of square cells of side `size` from `origin` (cell (i, j) holds
+    kids[cell_ptr[i * ny + j]:cell_ptr[i * ny + j + 1]]); la_box[l] = (i0, i1, j0, j1), the
+    cells LA l's children occupy. A placement searches rings of cells outwards, within its LA's
+    box, until distance alone makes every child further out dearer than its k-th cheapest."""
+    c_la, p_e, p_n, p_la = m[2], m[8], m[9], m[10]
+    p_setting, p_weekly, subst, policy = m[12], m[13], m[17], m[18]
     out_c = np.full((len(places), k), -1, np.int64)
     top = np.empty(k, np.int64)
     for i in range(len(places)):
         p = places[i]
-        lo, hi = la_ptr[p_la[p]], la_ptr[p_la[p] + 1]
-        if hi == lo:
-            continue
+        la = p_la[p]
+        i0, i1, j0, j1 = la_box[la, 0], la_box[la, 1], la_box[la, 2], la_box[la, 3]
+        if i1 < i0:
+            continue  # the LA has no children
         # the least substitution any need pays for this setting: the bound's fixed part
         least_sub = np.inf
         for need in range(subst.shape[0]):
@@ -356,47 +367,37 @@ def nearest_children(
         if not math.isfinite(least_sub):
             continue
         fixed = p_weekly[p] + least_sub
+        pi_ = int((p_e[p] - origin[0]) // size)
+        pj = int((p_n[p] - origin[1]) // size)
+        far = max(abs(pi_ - i0), abs(pi_ - i1), abs(pj - j0), abs(pj - j1))
         found = 0
-        # the first child east of the placement; `left` walks west, `right` east
-        a, b = lo, hi
-        while a < b:
-            mid = (a + b) // 2
-            if c_e[kids[mid]] < p_e[p]:
-                a = mid + 1
-            else:
-                b = mid
-        left, right = a - 1, a
-        while left >= lo or right < hi:
-            # the nearer side first (in easting)
-            go_left = right >= hi or (
-                left >= lo and p_e[p] - c_e[kids[left]] <= c_e[kids[right]] - p_e[p]
-            )
-            j = left if go_left else right
-            c = kids[j]
-            if found == k:
-                reach = (fixed + policy[0] * abs(c_e[c] - p_e[p]) / METRES_PER_MILE) * scale
-                if reach >= top[k - 1]:
-                    if go_left:
-                        left = lo - 1
-                    else:
-                        right = hi
-                    continue
-            if go_left:
-                left -= 1
-            else:
-                right += 1
-            cost = _pair_cost(c, p, m, scale)
-            if cost < 0 or (found == k and cost >= top[k - 1]):
-                continue
-            # insert into the sorted top list
-            s = found if found < k else k - 1
-            while s > 0 and top[s - 1] > cost:
-                top[s] = top[s - 1]
-                out_c[i, s] = out_c[i, s - 1]
-                s -= 1
-            top[s] = cost
-            out_c[i, s] = c
-            found = min(found + 1, k)
+        for r in range(far + 1):
+            # every child in ring r is at least r - 1 cells away
+            reach = (fixed + policy[0] * max(r - 1, 0) * size / METRES_PER_MILE) * scale
+            if found == k and reach >= top[k - 1]:
+                break
+            for ci in range(max(pi_ - r, i0), min(pi_ + r, i1) + 1):
+                edge = abs(ci - pi_) == r
+                for cj in range(max(pj - r, j0), min(pj + r, j1) + 1):
+                    if not edge and abs(cj - pj) != r:
+                        continue
+                    cell = ci * ny + cj
+                    for j in range(cell_ptr[cell], cell_ptr[cell + 1]):
+                        c = kids[j]
+                        if c_la[c] != la:
+                            continue
+                        cost = _pair_cost(c, p, m, scale)
+                        if cost < 0 or (found == k and cost >= top[k - 1]):
+                            continue
+                        # insert into the sorted top list
+                        s = found if found < k else k - 1
+                        while s > 0 and top[s - 1] > cost:
+                            top[s] = top[s - 1]
+                            out_c[i, s] = out_c[i, s - 1]
+                            s -= 1
+                        top[s] = cost
+                        out_c[i, s] = c
+                        found = min(found + 1, k)
     keep = out_c >= 0
     rows = np.empty(keep.sum(), np.int64)
     cols = np.empty(len(rows), np.int64)
