@@ -777,11 +777,19 @@ def unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
     the child; 'no_free_place' when eligible ones exist but are full."""
     reasons = np.full(model.n_children, "", dtype=object)
     unplaced = np.flatnonzero(assigned < 0)
+    ask, inverse = unplaced, np.arange(len(unplaced))
+    if model.problem.policy.max_miles is None:
+        # eligibility then depends on need, age and sex alone: one child answers for its kind
+        kind = np.column_stack(
+            [model.c_need[unplaced], model.c_age[unplaced], model.c_male[unplaced]]
+        )
+        _, first, inverse = np.unique(kind, axis=0, return_index=True, return_inverse=True)
+        ask, inverse = unplaced[first], inverse.reshape(-1)
     places = np.arange(model.n_placements)
-    for rows in _chunks(len(unplaced), len(places)):
-        kids = unplaced[rows]
-        any_eligible = model.eligibility(kids[:, None], places[None, :])[2].any(axis=1)
-        reasons[kids] = np.where(any_eligible, "no_free_place", "no_eligible_placement")
+    answer = np.zeros(len(ask), np.bool_)
+    for rows in _chunks(len(ask), len(places)):
+        answer[rows] = model.eligibility(ask[rows][:, None], places[None, :])[2].any(axis=1)
+    reasons[unplaced] = np.where(answer[inverse], "no_free_place", "no_eligible_placement")
     return reasons
 
 

@@ -3,6 +3,8 @@ tests against an independent LP of the same problem."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from optimiser.allocation import (
     _price,
     _together_first,
     solve,
+    unplaced_reasons,
 )
 from optimiser.pairs import COST_SCALE, PairModel
 from optimiser.problem import NEEDS, SETTINGS, Policy, Problem, default_substitutions, las_frame
@@ -388,6 +391,21 @@ def test_each_placement_starts_with_its_own_las_cheapest_children(p: Problem, k:
         mine = model.costs(np.array(got[int(q)], np.int64), np.full(len(got[int(q)]), q))
         assert mine.eligible.all()
         assert np.array_equal(np.sort(model.scaled(mine.total)), costs)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(), st.integers(0, 2**31 - 1))
+def test_unplaced_reasons_match_every_pair_checked(p: Problem, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    if rng.random() < 0.5:  # without max_miles, children of one kind are answered together
+        p = p.with_policy(dataclasses.replace(p.policy, max_miles=None))
+    model = PairModel.from_problem(p)
+    assigned = np.where(rng.random(model.n_children) < 0.7, -1, 0)
+    reasons = unplaced_reasons(model, assigned)
+    for c in range(model.n_children):
+        ok = model.eligibility(np.full(model.n_placements, c), np.arange(model.n_placements))[2]
+        expected = "no_free_place" if ok.any() else "no_eligible_placement"
+        assert reasons[c] == ("" if assigned[c] >= 0 else expected)
 
 
 @pytest.mark.parametrize("siblings", [False, True])
