@@ -186,9 +186,10 @@ def test_baseline_searches_short_local_lists_exactly_as_the_whole_country(
     from optimiser.synthetic import synthesize
 
     problem = synthesize(seed=3, scale=0.03, sibling_groups=False)
-    monkeypatch.setattr(baseline, "_LOCAL", 10**9)  # every list holds its whole tier
+    monkeypatch.setattr(baseline, "_LOCAL_LEAST", 10**9)  # every list holds its whole tier
     everything = simulate_baseline(problem).assignments["placement_id"]
-    monkeypatch.setattr(baseline, "_LOCAL", 5)
+    monkeypatch.setattr(baseline, "_LOCAL_LEAST", 5)
+    monkeypatch.setattr(baseline, "_LOCAL_PER_LA", 0)
     short = simulate_baseline(problem).assignments["placement_id"]
     assert (everything != "").sum() > 1_000
     assert (short == everything).all()
