@@ -11,8 +11,10 @@ reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are added and the flow 
 (column generation). When the check passes the flow is optimal over **all** eligible pairs; in
 any case sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p is a valid lower bound (Lagrangian
 dual), reported as `bound`. The first candidates come from the aggregated transportation
-problem (LA blocks of children to LA groups of placements) and its dual prices; children left
-unplaced by a restricted flow first get pairs to free places, so prices stay meaningful.
+problem (LA blocks of children to LA groups of placements) and its dual prices, and from each
+placement's cheapest children of its own LA (its rivals, without which the first prices are far
+off); children left unplaced by a restricted flow first get pairs to free places, so prices stay
+meaningful.
 
 Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
 relaxation without that term is a proven lower bound, raised by a Lagrangian bound with the
@@ -461,8 +463,8 @@ class _Pricing:
 # all those within GBP 200 38-43 s, 4 36-37 s)
 _KEEP_BEST = 8
 _KEEP_WITHIN = 200.0
-# Starting pairs per placement (its own LA's cheapest children; measured at scale 1: 8 and 16
-# about equal, national solve 23 s -> 17.5-18.5 s)
+# Starting pairs per placement, its own LA's cheapest children (national solve at scale 1, one
+# process each: 8 per placement 17.6-19.1 s, 16: 20.0-20.6 s, 32: 20.0 s, none 22.9-23.0 s)
 _PER_PLACEMENT = 8
 _NEAR_CELL = 2_000.0  # metres: the grid that finds them
 _SHARED = 8  # plans kept per sibling group, cheapest first

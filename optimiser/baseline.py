@@ -41,8 +41,8 @@ _IN_HOUSE = (SETTINGS.index("foster_inhouse"), SETTINGS.index("residential_la"))
 # placements per LA (at least 300). Any length gives the same placements (a list that cannot prove
 # its answer is refilled or the whole tier searched); with the market's density the lists must
 # grow or most children fall back to the whole tier (measured, simulation only: scale 1 1.75 s
-# with 300, 1.11 s with 600; scale 2 7.0 s with 300, 3.1 s with 1,200; scale 5 16.6 s with
-# 1,200, 13.6 s with 3,000, 15.8 s with 6,000)
+# with 300, 1.11 s with 600; scale 2 7.0 s with 300, 3.1 s with 1,200; scale 5 51.9 s with 300,
+# 16.6 s with 1,200, 13.6 s with 3,000, 15.8 s with 6,000)
 _LOCAL_PER_LA = 3
 _LOCAL_LEAST = 300
 DEFAULT_OFFERS = 40  # see the module docstring, step 3, and the calibration benchmark
