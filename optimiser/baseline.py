@@ -107,14 +107,12 @@ def _markets(model: PairModel) -> tuple[IntArray, ...]:
                 if (la, need) not in used:
                     m = m[:0]
                 d = np.hypot(model.p_e[m] - la_e[la], model.p_n[m] - la_n[la])
-                if len(d) > size:  # the `size` nearest, then the distance of the next
-                    near = np.argpartition(d, size)[: size + 1]
-                    order = near[np.lexsort((near, d[near]))]
+                # the `size` nearest (ties by index), and the distance of the next
+                near = np.argpartition(d, size)[: size + 1] if len(d) > size else np.arange(len(d))
+                order = near[np.lexsort((near, d[near]))]
+                if len(order) > size:
                     cut[(la * n_need + need) * 3 + tier] = d[order[size]]
-                    order = order[:size]
-                else:
-                    order = np.argsort(d, kind="stable")
-                local.append(m[order])
+                local.append(m[order[:size]])
     return (*_csr(tier0 + steps), *_csr(local), cut, la_e, la_n)
 
 

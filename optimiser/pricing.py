@@ -352,21 +352,19 @@ def nearest_children(
     p_setting, p_weekly, subst, policy = m[12], m[13], m[17], m[18]
     out_c = np.full((len(places), k), -1, np.int64)
     top = np.empty(k, np.int64)
+    # per setting, the least substitution any need pays for it: the bound's fixed part
+    least_sub = np.full(subst.shape[1], np.inf)
+    for need in range(subst.shape[0]):
+        for setting in range(subst.shape[1]):
+            if not math.isnan(subst[need, setting]):
+                least_sub[setting] = min(least_sub[setting], subst[need, setting])
     for i in range(len(places)):
         p = places[i]
         la = p_la[p]
         i0, i1, j0, j1 = la_box[la, 0], la_box[la, 1], la_box[la, 2], la_box[la, 3]
-        if i1 < i0:
-            continue  # the LA has no children
-        # the least substitution any need pays for this setting: the bound's fixed part
-        least_sub = np.inf
-        for need in range(subst.shape[0]):
-            s = subst[need, p_setting[p]]
-            if not math.isnan(s) and s < least_sub:
-                least_sub = s
-        if not math.isfinite(least_sub):
-            continue
-        fixed = p_weekly[p] + least_sub
+        if i1 < i0 or not math.isfinite(least_sub[p_setting[p]]):
+            continue  # the LA has no children, or no need may use this setting
+        fixed = p_weekly[p] + least_sub[p_setting[p]]
         pi_ = int((p_e[p] - origin[0]) // size)
         pj = int((p_n[p] - origin[1]) // size)
         far = max(abs(pi_ - i0), abs(pi_ - i1), abs(pj - j0), abs(pj - j1))
