@@ -1,5 +1,6 @@
 """The allocation's flow (optimiser/flow.py): optimal over its pairs, from scratch and after
-pairs are added (warm-started shortest paths or a fresh solve), with dual prices that prove it.
+pairs are added (warm-started shortest paths or a fresh solve), with dual prices that prove it;
+and within a tolerance (the auction), then exactly.
 Checked against an LP of the same transportation problem (GLOP through OR-Tools)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from ortools.linear_solver import pywraplp
 
+from optimiser import flow as flow_module
 from optimiser.flow import Flow
 
 UNPLACED = 10_000
@@ -96,6 +98,43 @@ def test_fresh_solve_keeps_each_childs_cheapest_pairs(seed: int) -> None:
         if dropped.any():
             assert old_rc[mine & kept & ~in_flow].max() <= old_rc[dropped].min()
     assert_proven(flow, kept_c, kept_p, flow.arc_cost)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_within_a_tolerance_then_exactly(seed: int) -> None:
+    """With a tolerance the auction stops short of the optimum: every child within it of its
+    cheapest option at the prices (so the cost within children x tolerance of the optimum),
+    pairs in use at reduced cost 0. Pairs added keep it so; `tighten` reaches the optimum."""
+    ci, pi, cost, cap, n_c = random_instance(seed)
+    best = lp_optimum(ci, pi, cost, cap, n_c)
+    tol = int(np.random.default_rng(seed).integers(1, 400))
+    first = np.random.default_rng(seed + 300).random(len(ci)) < 0.6
+    flow = Flow.solve(cap, UNPLACED, ci[first], pi[first], cost[first], n_c, tolerance=tol)
+    flow.add(ci[~first], pi[~first], cost[~first], keep_within=10**9)
+    kept_c, kept_p = flow.pairs()
+    u, w = flow.duals()
+    assert (w >= 0).all()
+    rc = flow.arc_cost - u[kept_c] + w[kept_p]
+    assert rc.min() >= -tol
+    assert (rc[flow.assigned[kept_c] == kept_p] == 0).all()
+    assert (u[flow.assigned < 0] <= UNPLACED + tol).all()
+    assert best - 1e-6 <= flow.cost <= best + n_c * tol
+    flow.tighten()
+    assert flow.tolerance == 0
+    assert flow.cost == pytest.approx(best, abs=1e-6)
+    assert_proven(flow, ci, pi, cost)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_solved_exactly_when_the_auction_runs_out_of_bids(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ci, pi, cost, cap, n_c = random_instance(seed)
+    monkeypatch.setattr(flow_module, "_MAX_BIDS_PER_CHILD", 0)
+    flow = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c, tolerance=50)
+    assert flow.tolerance == 0
+    assert flow.cost == pytest.approx(lp_optimum(ci, pi, cost, cap, n_c), abs=1e-6)
+    assert_proven(flow, ci, pi, cost)
 
 
 @pytest.mark.parametrize(("unplaced", "expected"), [(10_000, 9_000), (8_000, 8_000)])
