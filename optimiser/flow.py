@@ -554,6 +554,89 @@ def _potentials(
     return -h
 
 
+@njit(cache=True)
+def _least_potentials(
+    n_c: int,
+    c_ptr: IntArray,
+    arc_place: IntArray,
+    arc_cost: IntArray,
+    cap: IntArray,
+    unplaced_cost: int,
+    assigned: IntArray,
+    assigned_cost: IntArray,
+    slot_ptr: IntArray,
+    slot_child: IntArray,
+    load: IntArray,
+    shift: int,
+    phi: IntArray,
+) -> tuple[IntArray, int]:
+    """The potentials `_potentials` finds, given potentials `phi` already valid for the flow
+    (every residual arc's reduced cost >= 0): one Dijkstra over reduced costs from the virtual
+    node instead of label-correcting. Returns them and the number of arcs `phi` left negative
+    (0 unless it was not valid; the potentials are then wrong)."""
+    n_p = len(cap)
+    t_node = n_c + n_p
+    n_nodes = t_node + 1
+    root = np.min(phi)
+    dist = phi - root  # the virtual node's arcs, in reduced costs
+    done = np.zeros(n_nodes, np.bool_)
+    pos = np.full(n_nodes, -1, np.int64)
+    heap_d = np.empty(n_nodes, np.int64)
+    heap_v = np.empty(n_nodes, np.int64)
+    for v in range(n_nodes):
+        heap_d[v], heap_v[v] = dist[v], v
+        pos[v] = v
+        _sift_up(heap_d, heap_v, pos, v)
+    size = n_nodes
+    bad = 0
+    while size > 0:
+        v = _pop(heap_d, heap_v, pos, size)
+        size -= 1
+        done[v] = True
+        dv = dist[v]
+        if v < n_c:  # its candidate pairs, then being unplaced
+            n_out = c_ptr[v + 1] - c_ptr[v] + 1
+        elif v < t_node:  # its slots' children leaving, then a free place
+            n_out = cap[v - n_c] + 1
+        else:  # the sink: unplaced children, placements with children
+            n_out = n_nodes
+        for j in range(n_out):
+            h = -1
+            if v < n_c:
+                if j < n_out - 1:
+                    a = c_ptr[v] + j
+                    if assigned[v] == arc_place[a]:
+                        continue
+                    h, cost = n_c + arc_place[a], arc_cost[a] + shift
+                elif assigned[v] != _UNPLACED:
+                    h, cost = t_node, unplaced_cost + shift
+            elif v < t_node:
+                p = v - n_c
+                if j < n_out - 1:
+                    c = slot_child[slot_ptr[p] + j]
+                    if c >= 0:
+                        h, cost = c, -assigned_cost[c]
+                elif load[p] < cap[p]:
+                    h, cost = t_node, 0
+            elif j < n_c:
+                if assigned[j] == _UNPLACED:
+                    h, cost = j, -unplaced_cost
+            elif j < t_node and load[j - n_c] > 0:
+                h, cost = j, 0
+            if h < 0 or done[h]:
+                continue
+            rc = cost - phi[v] + phi[h]
+            if rc < 0:
+                bad += 1
+                rc = 0
+            if dv + rc < dist[h]:
+                dist[h] = dv + rc
+                heap_d[pos[h]] = dist[h]
+                _sift_up(heap_d, heap_v, pos, pos[h])
+    # distances in costs from the virtual node are dist + root - phi; potentials are minus them
+    return phi - root - dist, bad
+
+
 def distinct(keys: IntArray) -> tuple[IntArray, IntArray]:
     """The distinct values of `keys`, sorted, and where each occurs in `keys` (np.unique by
     sorting: numpy 2's hashing np.unique takes seconds on millions of wide integer keys)."""
@@ -656,10 +739,21 @@ class Flow:
         self.load[:] = np.bincount(self.assigned[placed], minlength=n_p)
         self.slot_child[:] = -1
         self.slot_child[slot_of[placed]] = np.flatnonzero(placed)
-        self.pi[:] = _potentials(
+        # the auction's prices are valid potentials (placements at their cheapest slot's), from
+        # which one Dijkstra finds the least
+        phi = np.zeros(len(self.pi), np.int64)
+        phi[:n_c][placed] = self.price[slot_of[placed]]
+        phi[:n_c] += self.assigned_cost
+        room = self.cap > 0
+        phi[n_c:-1][room] = np.minimum.reduceat(self.price, self.slot_ptr[:-1][room])
+        phi[n_c:-1][~room] = phi[:n_c].max(initial=0)  # no arc leaves them
+        flow = (
             n_c, c_ptr, place, self.arc_cost, self.cap, self.unplaced_cost, self.assigned,
             self.assigned_cost, self.slot_ptr, self.slot_child, self.load, self.tolerance,
         )  # fmt: skip
+        self.pi[:], bad = _least_potentials(*flow, phi)
+        if bad:
+            self.pi[:] = _potentials(*flow)
 
     def tighten(self) -> None:
         """The optimum over the current candidates, from an assignment within `tolerance`."""

@@ -101,16 +101,20 @@ def test_fresh_solve_keeps_each_childs_cheapest_pairs(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_within_a_tolerance_then_exactly(seed: int) -> None:
+def test_within_a_tolerance_then_exactly(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a tolerance the auction stops short of the optimum: every child within it of its
     cheapest option at the prices (so the cost within children x tolerance of the optimum),
-    pairs in use at reduced cost 0. Pairs added keep it so; `tighten` reaches the optimum."""
+    pairs in use at reduced cost 0, potentials found from the auction's prices by Dijkstra equal
+    to label-correcting's. Pairs added keep it so; `tighten` reaches the optimum."""
     ci, pi, cost, cap, n_c = random_instance(seed)
     best = lp_optimum(ci, pi, cost, cap, n_c)
     tol = int(np.random.default_rng(seed).integers(1, 400))
     first = np.random.default_rng(seed + 300).random(len(ci)) < 0.6
+    label_correcting = flow_module._potentials
+    monkeypatch.setattr(flow_module, "_potentials", None)  # not needed within a tolerance
     flow = Flow.solve(cap, UNPLACED, ci[first], pi[first], cost[first], n_c, tolerance=tol)
     flow.add(ci[~first], pi[~first], cost[~first], keep_within=10**9)
+    monkeypatch.setattr(flow_module, "_potentials", label_correcting)
     kept_c, kept_p = flow.pairs()
     u, w = flow.duals()
     assert (w >= 0).all()
@@ -119,6 +123,12 @@ def test_within_a_tolerance_then_exactly(seed: int) -> None:
     assert (rc[flow.assigned[kept_c] == kept_p] == 0).all()
     assert (u[flow.assigned < 0] <= UNPLACED + tol).all()
     assert best - 1e-6 <= flow.cost <= best + n_c * tol
+    ptr, place = flow._csr()
+    least = label_correcting(
+        n_c, ptr, place, flow.arc_cost, flow.cap, UNPLACED, flow.assigned, flow.assigned_cost,
+        flow.slot_ptr, flow.slot_child, flow.load, tol,
+    )  # fmt: skip
+    assert (flow.pi == least).all()
     flow.tighten()
     assert flow.tolerance == 0
     assert flow.cost == pytest.approx(best, abs=1e-6)
