@@ -442,7 +442,7 @@ def _auction(
                 elif gain > b2:
                     b2 = gain
             bids += 1
-            if b1 <= eps:  # no child would move for any price: the slot stays free at 0
+            if b1 <= eps:  # even at price 0 no child gains more than epsilon: free at 0
                 price[s] = 0
             else:
                 price[s] = max(0, b2 - eps)
