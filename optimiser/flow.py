@@ -926,8 +926,13 @@ class Flow:
 
 def warm_up() -> None:
     """Compile the flow's loops (or load them from numba's cache) on a tiny problem: twenty
-    children, two placements, then one pair more, which re-routes one child."""
+    children, two placements, then one pair more, cheaper than child 1's (cost 1), which
+    re-routes it; and the same within a tolerance (the auction), then exactly."""
     n = 20
     kids = np.arange(n, dtype=np.int64)
-    flow = Flow.solve(np.array([n, n], np.int64), 1_000, kids, kids % 2, kids % 7, n_children=n)
-    flow.add(kids[:1], np.ones(1, np.int64), np.zeros(1, np.int64), keep_within=0)
+    for tolerance in (0, 1):
+        flow = Flow.solve(
+            np.array([n, n], np.int64), 1_000, kids, kids % 2, kids % 7, n, tolerance=tolerance
+        )
+        flow.add(kids[1:2], np.zeros(1, np.int64), np.zeros(1, np.int64), keep_within=0)
+        flow.tighten()

@@ -5,6 +5,9 @@ Checked against an LP of the same transportation problem (GLOP through OR-Tools)
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from ortools.linear_solver import pywraplp
@@ -161,3 +164,17 @@ def test_a_long_chain_of_moves_beats_leaving_a_child_unplaced(unplaced: int, exp
     assert flow.cost == expected
     assert (flow.assigned >= 0).sum() == (4 if expected == 9_000 else 3)
     assert_proven(flow, ci, pi, cost, unplaced)
+
+
+def test_warm_up_compiles_every_loop() -> None:
+    """The solve's clock starts after `warm_up`, so it must compile (or load from the cache)
+    every compiled loop `Flow` calls (the loops they call are compiled with them); in a fresh
+    process, as other tests compile them too."""
+    script = (
+        "from optimiser import flow\n"
+        "flow.warm_up()\n"
+        "loops = ['_augment_all', '_potentials', '_auction', '_least_potentials']\n"
+        "print([name for name in loops if not getattr(flow, name).signatures])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
