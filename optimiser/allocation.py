@@ -463,6 +463,7 @@ class _Pricing:
 # problem small (measured on synthetic England, scale 1: keeping 6 or 8 took 26-27 s, 16 28-29 s,
 # all those within GBP 200 38-43 s, 4 36-37 s)
 _KEEP_BEST = 8
+_KEEP_WITHIN = 200.0
 # The first rounds solve each restricted problem only to within _COARSE GBP per child, by the
 # auction (prices still move by pounds there, and an exact solve costs 2-3 s at scale 1), until
 # fewer than _TIGHTEN_SHARE of the children gain pairs or the cost falls by less than _STALL of
@@ -472,7 +473,6 @@ _KEEP_BEST = 8
 _COARSE = 0.05
 _TIGHTEN_SHARE = 0.1
 _STALL = 5e-5
-_KEEP_WITHIN = 200.0
 # Starting pairs per placement, its own LA's cheapest children (national solve at scale 1, one
 # process each: 8 per placement 17.6-19.1 s, 16: 20.0-20.6 s, 32: 20.0 s, none 22.9-23.0 s)
 _PER_PLACEMENT = 8
@@ -856,8 +856,9 @@ def solve(
     )
     fresh = time.perf_counter() - fresh
     siblings = bool((model.c_group >= 0).any())
-    # with sibling groups, time left for their bound and reservations (about two fresh solves)
-    reserve = 2 * fresh if siblings else 0.0
+    # with sibling groups, time left for their bound and reservations (about two exact solves,
+    # each about twice this first one, within a tolerance)
+    reserve = 4 * fresh if siblings else 0.0
     keep_within = round(_KEEP_WITHIN * COST_SCALE)
     bound = -np.inf
     if time_limit is not None:  # in case time runs out: each child's cheapest pair at zero
