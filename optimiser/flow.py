@@ -25,6 +25,7 @@ The loops are compiled with numba; costs are integers (units of 1/COST_SCALE GBP
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -698,11 +699,14 @@ class Flow:
             tolerance=tolerance,
         )
         flow._insert(ci, pi, cost)
-        if tolerance:
-            flow._approximate()
-        else:
-            flow._restart()
+        flow._solve_afresh()
         return flow
+
+    def _solve_afresh(self) -> None:
+        if self.tolerance:
+            self._approximate()
+        else:
+            self._restart()
 
     def _approximate(self) -> None:
         """Solve the current candidates to within `tolerance` per child by the auction
@@ -711,10 +715,10 @@ class Flow:
         the least such: the auction's own prices are high, and price in far more pairs);
         solved exactly instead should the auction exceed its budget of bids."""
         n_c, n_p = self.n_children, self.n_placements
-        ci, pi = self.pairs()
-        c_ptr, place = self._csr()
-        by_place = np.argsort(pi, kind="stable")
-        p_ptr = np.r_[0, np.cumsum(np.bincount(pi, minlength=n_p))].astype(np.int64)
+        graph = self._graph(self.tolerance)  # its arrays are updated in place below
+        _, c_ptr, place = graph[:3]
+        by_place = np.argsort(place, kind="stable")
+        p_ptr = np.r_[0, np.cumsum(np.bincount(place, minlength=n_p))].astype(np.int64)
         slot_of = np.where(self.assigned == _UNPLACED, _UNPLACED, _FREE).astype(np.int64)
         slots = np.flatnonzero(self.slot_child >= 0)
         slot_of[self.slot_child[slots]] = slots
@@ -725,8 +729,8 @@ class Flow:
         while phases[-1] * _EPS_FACTOR <= int(self.arc_cost.max(initial=0)) // _EPS_FIRST:
             phases.append(phases[-1] * _EPS_FACTOR)
         bids = _auction(
-            c_ptr, place, self.arc_cost, p_ptr, ci[by_place], self.arc_cost[by_place],
-            self.slot_ptr, slot_place, self.unplaced_cost, self.price,
+            c_ptr, place, self.arc_cost, p_ptr, (self.keys // n_p)[by_place],
+            self.arc_cost[by_place], self.slot_ptr, slot_place, self.unplaced_cost, self.price,
             np.array(phases[::-1], np.int64), slot_of, self.assigned_cost,
             _MAX_BIDS_PER_CHILD * n_c,
         )  # fmt: skip
@@ -747,13 +751,9 @@ class Flow:
         room = self.cap > 0
         phi[n_c:-1][room] = np.minimum.reduceat(self.price, self.slot_ptr[:-1][room])
         phi[n_c:-1][~room] = phi[:n_c].max(initial=0)  # no arc leaves them
-        flow = (
-            n_c, c_ptr, place, self.arc_cost, self.cap, self.unplaced_cost, self.assigned,
-            self.assigned_cost, self.slot_ptr, self.slot_child, self.load, self.tolerance,
-        )  # fmt: skip
-        self.pi[:], bad = _least_potentials(*flow, phi)
+        self.pi[:], bad = _least_potentials(*(*graph, phi))
         if bad:
-            self.pi[:] = _potentials(*flow)
+            self.pi[:] = _potentials(*graph)
 
     def tighten(self) -> None:
         """The optimum over the current candidates, from an assignment within `tolerance`."""
@@ -800,11 +800,7 @@ class Flow:
         rank = np.arange(len(order)) - np.repeat(np.r_[0, np.cumsum(self.load)[:-1]], self.load)
         self.slot_child[:] = -1
         self.slot_child[self.slot_ptr[pi[used][order]] + rank] = ci[used][order]
-        ptr, place = self._csr()
-        self.pi[:] = _potentials(
-            n_c, ptr, place, self.arc_cost, self.cap, self.unplaced_cost, self.assigned,
-            self.assigned_cost, self.slot_ptr, self.slot_child, self.load,
-        )  # fmt: skip
+        self.pi[:] = _potentials(*self._graph())
         free = np.flatnonzero(self.assigned == _FREE)
         if len(free):
             deficit = np.zeros(len(self.pi), np.int64)
@@ -829,6 +825,15 @@ class Flow:
         ptr = np.r_[0, np.cumsum(np.bincount(child, minlength=self.n_children))]
         return ptr.astype(np.int64), self.keys % self.n_placements
 
+    def _graph(self, *more: Any) -> tuple[Any, ...]:
+        """The flow's arrays as its compiled loops take them (the candidates by child, then
+        the placements' capacities, the assignment and the slots), then `more`."""
+        ptr, place = self._csr()
+        return (
+            self.n_children, ptr, place, self.arc_cost, self.cap, self.unplaced_cost,
+            self.assigned, self.assigned_cost, self.slot_ptr, self.slot_child, self.load, *more,
+        )  # fmt: skip
+
     def _min_potential(self, kids: IntArray) -> IntArray:
         """For children with no flow: the largest potential keeping all their arcs' reduced
         costs non-negative, min(U + pi_T, min_p cost + pi_p)."""
@@ -841,23 +846,7 @@ class Flow:
 
     def _route(self, sources: IntArray, deficit: IntArray) -> None:
         self.pi[sources] = self._min_potential(sources)
-        ptr, place = self._csr()
-        bad = _augment_all(
-            self.n_children,
-            ptr,
-            place,
-            self.arc_cost,
-            self.cap,
-            self.unplaced_cost,
-            self.assigned,
-            self.assigned_cost,
-            self.slot_ptr,
-            self.slot_child,
-            self.load,
-            self.pi,
-            deficit,
-            sources,
-        )
+        bad = _augment_all(*self._graph(self.pi, deficit, sources))
         if bad:
             raise RuntimeError(f"flow potentials invalid on {bad} arcs")
 
@@ -890,10 +879,7 @@ class Flow:
             keep |= self.assigned[old_c] == old_p
             self.keys, self.arc_cost = self.keys[keep], self.arc_cost[keep]
             self._insert(ci, pi, cost)
-            if self.tolerance:
-                self._approximate()
-            else:
-                self._restart()
+            self._solve_afresh()
             return n_c
         self._insert(ci, pi, cost)
         if len(dirty) == 0:
