@@ -882,9 +882,11 @@ def solve(
             flow.add(*_priced_pairs(model, *more), keep_within=keep_within, keep_best=_KEEP_BEST)
             continue
         u, w = flow.duals()
-        # a budgeted check while many pairs still improve; near the end, the complete one
+        # a budgeted check while many pairs still improve; near the end (few improve, or the
+        # flow is exact), the complete one: it costs little more there, and at scale 5 the
+        # budgeted check found 976 improving pairs of the complete check's 961,956
         nearly = pricing is not None and len(pricing.child) < model.n_children // 50
-        budget = 10**12 if nearly else 600
+        budget = 10**12 if nearly or not flow.tolerance else 600
         while True:  # widen the check until it finds improving pairs or is complete
             pricing = _price(
                 model,
