@@ -858,26 +858,24 @@ class Flow:
         *,
         keep_within: int,
         keep_best: int | None = None,
+        exactly: bool = False,
     ) -> int:
         """Add candidate pairs and re-optimise; returns how many children were re-routed
         (all of them when so many had better pairs that solving afresh is quicker: then each
         child keeps its `keep_best` pairs of least reduced cost within `keep_within`, and its
         pair in the flow, as pairs dear at the current prices seldom return and every pair
-        kept slows the solve; pricing brings back any that would)."""
+        kept slows the solve; pricing brings back any that would). `exactly`: a flow within a
+        tolerance keeps every pair and is solved exactly from here on, as by `tighten` but with
+        the new pairs in the same one solve."""
         n_c = self.n_children
         rc = cost - self.pi[ci] + self.pi[n_c + pi]
         dirty = np.flatnonzero(np.bincount(ci[rc < 0], minlength=n_c))
         if len(dirty) > _RESTART_SHARE * n_c or self.tolerance:
-            old_c, old_p = self.pairs()
-            old_rc = self.arc_cost - self.pi[old_c] + self.pi[n_c + old_p]
-            keep = old_rc <= keep_within
-            if keep_best is not None:  # old_c is sorted: rank each child's pairs by rc
-                order = np.lexsort((old_rc, old_c))  # old_c[order] is old_c
-                rank = np.empty(len(order), np.int64)
-                rank[order] = np.arange(len(order)) - np.searchsorted(old_c, old_c)
-                keep &= rank < keep_best
-            keep |= self.assigned[old_c] == old_p
-            self.keys, self.arc_cost = self.keys[keep], self.arc_cost[keep]
+            if exactly:  # as `tighten`: every pair stays (pruning by prices within a
+                # tolerance dropped pairs the optimum needs, and cost rounds at scale 2)
+                self.tolerance, self.price = 0, None
+            else:
+                self._prune(keep_within, keep_best)
             self._insert(ci, pi, cost)
             self._solve_afresh()
             return n_c
@@ -894,6 +892,21 @@ class Flow:
         self.slot_child[taken] = -1
         self._route(dirty, deficit)
         return len(dirty)
+
+    def _prune(self, keep_within: int, keep_best: int | None) -> None:
+        """Keep each child's pair in the flow and its `keep_best` other pairs of least
+        reduced cost within `keep_within`."""
+        n_c = self.n_children
+        old_c, old_p = self.pairs()
+        old_rc = self.arc_cost - self.pi[old_c] + self.pi[n_c + old_p]
+        keep = old_rc <= keep_within
+        if keep_best is not None:  # old_c is sorted: rank each child's pairs by rc
+            order = np.lexsort((old_rc, old_c))  # old_c[order] is old_c
+            rank = np.empty(len(order), np.int64)
+            rank[order] = np.arange(len(order)) - np.searchsorted(old_c, old_c)
+            keep &= rank < keep_best
+        keep |= self.assigned[old_c] == old_p
+        self.keys, self.arc_cost = self.keys[keep], self.arc_cost[keep]
 
     def pairs(self) -> tuple[IntArray, IntArray]:
         """The candidate pairs (child, placement)."""

@@ -13,7 +13,7 @@ import pytest
 from ortools.linear_solver import pywraplp
 
 from optimiser import flow as flow_module
-from optimiser.flow import Flow
+from optimiser.flow import Flow, distinct
 
 UNPLACED = 10_000
 
@@ -135,6 +135,20 @@ def test_within_a_tolerance_then_exactly(seed: int, monkeypatch: pytest.MonkeyPa
     flow.tighten()
     assert flow.tolerance == 0
     assert flow.cost == pytest.approx(best, abs=1e-6)
+    assert_proven(flow, ci, pi, cost)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pairs_added_exactly_to_a_flow_within_a_tolerance(seed: int) -> None:
+    """`add(..., exactly=True)` ends within no tolerance at the optimum over every pair, the
+    old ones included even where their reduced cost is far above `keep_within`."""
+    ci, pi, cost, cap, n_c = random_instance(seed)
+    first = np.random.default_rng(seed + 400).random(len(ci)) < 0.5
+    flow = Flow.solve(cap, UNPLACED, ci[first], pi[first], cost[first], n_c, tolerance=60)
+    flow.add(ci[~first], pi[~first], cost[~first], keep_within=0, keep_best=0, exactly=True)
+    assert flow.tolerance == 0
+    assert len(flow.keys) == len(distinct(ci * len(cap) + pi)[0])
+    assert flow.cost == pytest.approx(lp_optimum(ci, pi, cost, cap, n_c), abs=1e-6)
     assert_proven(flow, ci, pi, cost)
 
 
