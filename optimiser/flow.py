@@ -115,6 +115,22 @@ def _tree_argmin(tree: IntArray) -> int:
 
 
 @njit(cache=True)
+def _cheapest_each(ptr: IntArray, rc: IntArray, k: int) -> NDArray[np.bool_]:
+    """True for each child's `k` pairs of least reduced cost, the first of equals (pairs by
+    child: child c's are ptr[c]:ptr[c + 1])."""
+    keep = np.zeros(len(rc), np.bool_)
+    for c in range(len(ptr) - 1):
+        a, b = ptr[c], ptr[c + 1]
+        if b - a <= k:
+            keep[a:b] = True
+        else:
+            order = np.argsort(rc[a:b], kind="mergesort")
+            for j in range(k):
+                keep[a + order[j]] = True
+    return keep
+
+
+@njit(cache=True)
 def _tree(n: int) -> IntArray:
     half = 1
     while half < n:
@@ -897,15 +913,13 @@ class Flow:
         """Keep each child's pair in the flow and its `keep_best` other pairs of least
         reduced cost within `keep_within`."""
         n_c = self.n_children
-        old_c, old_p = self.pairs()
-        old_rc = self.arc_cost - self.pi[old_c] + self.pi[n_c + old_p]
-        keep = old_rc <= keep_within
-        if keep_best is not None:  # old_c is sorted: rank each child's pairs by rc
-            order = np.lexsort((old_rc, old_c))  # old_c[order] is old_c
-            rank = np.empty(len(order), np.int64)
-            rank[order] = np.arange(len(order)) - np.searchsorted(old_c, old_c)
-            keep &= rank < keep_best
-        keep |= self.assigned[old_c] == old_p
+        ptr, place = self._csr()
+        child = np.repeat(np.arange(n_c), np.diff(ptr))
+        rc = self.arc_cost - self.pi[child] + self.pi[n_c + place]
+        keep = rc <= keep_within
+        if keep_best is not None:
+            keep &= _cheapest_each(ptr, rc, keep_best)
+        keep |= self.assigned[child] == place
         self.keys, self.arc_cost = self.keys[keep], self.arc_cost[keep]
 
     def pairs(self) -> tuple[IntArray, IntArray]:
@@ -926,12 +940,14 @@ class Flow:
 def warm_up() -> None:
     """Compile the flow's loops (or load them from numba's cache) on a tiny problem: twenty
     children, two placements, then one pair more, cheaper than child 1's (cost 1), which
-    re-routes it; and the same within a tolerance (the auction), then exactly."""
+    re-routes it; and the same within a tolerance (the auction, and the pruning of pairs when
+    it solves afresh), then exactly."""
     n = 20
     kids = np.arange(n, dtype=np.int64)
     for tolerance in (0, 1):
         flow = Flow.solve(
             np.array([n, n], np.int64), 1_000, kids, kids % 2, kids % 7, n, tolerance=tolerance
         )
-        flow.add(kids[1:2], np.zeros(1, np.int64), np.zeros(1, np.int64), keep_within=0)
+        one = np.zeros(1, np.int64)
+        flow.add(kids[1:2], one, one, keep_within=0, keep_best=1)
         flow.tighten()

@@ -153,6 +153,22 @@ def test_pairs_added_exactly_to_a_flow_within_a_tolerance(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_cheapest_pairs_of_each_child(seed: int) -> None:
+    """`_cheapest_each` keeps each child's k pairs of least reduced cost, the first of equals:
+    as ranking every pair by (child, reduced cost, position) would."""
+    rng = np.random.default_rng(seed)
+    size = rng.integers(0, 12, 50)
+    ptr = np.r_[0, np.cumsum(size)].astype(np.int64)
+    rc = rng.integers(-5, 5, int(ptr[-1])).astype(np.int64)  # many equal
+    child = np.repeat(np.arange(50), size)
+    order = np.lexsort((np.arange(len(rc)), rc, child))
+    rank = np.empty(len(rc), np.int64)
+    rank[order] = np.arange(len(rc)) - ptr[child[order]]
+    for k in (1, 3, 8):
+        assert (flow_module._cheapest_each(ptr, rc, k) == (rank < k)).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_solved_exactly_when_the_auction_runs_out_of_bids(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,7 +203,8 @@ def test_warm_up_compiles_every_loop() -> None:
     script = (
         "from optimiser import flow\n"
         "flow.warm_up()\n"
-        "loops = ['_augment_all', '_potentials', '_auction', '_least_potentials']\n"
+        "loops = ['_augment_all', '_potentials', '_auction', '_least_potentials',"
+        " '_cheapest_each']\n"
         "print([name for name in loops if not getattr(flow, name).signatures])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
