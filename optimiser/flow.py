@@ -17,7 +17,10 @@ With a `tolerance`, the candidates are solved only to within it per child, by th
 auction with epsilon-scaling (`_auction`, each place a slot with its own price), warm-started
 from the last prices and assignment: the first rounds of the allocation, where the prices still
 move by pounds, work so, in a fraction of an exact solve's time; the potentials are exact for the
-flow with every child's other options dearer by the tolerance. `tighten` then solves exactly.
+flow with every child's other options dearer by the tolerance. `tighten` then solves exactly,
+from there: only the children with an option cheaper than theirs at those potentials (by less
+than the tolerance) are re-routed by shortest paths, which are short, as the potentials are
+nearly the optimum's (scale 1: 23,805 children in 0.45 s, against 1.9 s for OR-Tools afresh).
 
 The loops are compiled with numba; costs are integers (units of 1/COST_SCALE GBP).
 """
@@ -751,7 +754,8 @@ class Flow:
             _MAX_BIDS_PER_CHILD * n_c,
         )  # fmt: skip
         if bids < 0:
-            self.tighten()
+            self.tolerance, self.price = 0, None
+            self._restart()
             return
         placed = slot_of >= 0
         self.assigned[:] = _UNPLACED
@@ -772,10 +776,19 @@ class Flow:
             self.pi[:] = _potentials(*graph)
 
     def tighten(self) -> None:
-        """The optimum over the current candidates, from an assignment within `tolerance`."""
-        if self.tolerance:
-            self.tolerance, self.price = 0, None
-            self._restart()
+        """The optimum over the current candidates, from an assignment within `tolerance`:
+        the potentials are exact for the flow with each child's other options dearer by it, so
+        only arcs from children (to other placements, or to being unplaced) can have negative
+        reduced costs, none below minus the tolerance; those children are re-routed."""
+        if not self.tolerance:
+            return
+        self.tolerance, self.price = 0, None
+        n_c = self.n_children
+        ci, pi = self.pairs()
+        rc = self.arc_cost - self.pi[ci] + self.pi[n_c + pi]
+        dirty = np.bincount(ci[rc < 0], minlength=n_c) > 0
+        dirty |= (self.assigned >= 0) & (self.unplaced_cost - self.pi[:n_c] + self.pi[-1] < 0)
+        self._reroute(np.flatnonzero(dirty))
 
     def _restart(self) -> None:
         """Solve again from nothing over the current candidates: OR-Tools' min-cost flow
@@ -884,20 +897,28 @@ class Flow:
         tolerance keeps every pair and is solved exactly from here on, as by `tighten` but with
         the new pairs in the same one solve."""
         n_c = self.n_children
+        if exactly and self.tolerance:  # every pair stays (pruning by prices within a
+            # tolerance dropped pairs the optimum needs, and cost rounds at scale 2)
+            self._insert(ci, pi, cost)
+            self.tighten()
+            return n_c
         rc = cost - self.pi[ci] + self.pi[n_c + pi]
         dirty = np.flatnonzero(np.bincount(ci[rc < 0], minlength=n_c))
         if len(dirty) > _RESTART_SHARE * n_c or self.tolerance:
-            if exactly:  # as `tighten`: every pair stays (pruning by prices within a
-                # tolerance dropped pairs the optimum needs, and cost rounds at scale 2)
-                self.tolerance, self.price = 0, None
-            else:
-                self._prune(keep_within, keep_best)
+            self._prune(keep_within, keep_best)
             self._insert(ci, pi, cost)
             self._solve_afresh()
             return n_c
         self._insert(ci, pi, cost)
+        self._reroute(dirty)
+        return len(dirty)
+
+    def _reroute(self, dirty: IntArray) -> None:
+        """Take children out of their placements (or being unplaced) and send them back by
+        shortest paths."""
         if len(dirty) == 0:
-            return 0
+            return
+        n_c = self.n_children
         deficit = np.zeros(len(self.pi), np.int64)
         old = self.assigned[dirty]
         placed = old >= 0
@@ -907,7 +928,6 @@ class Flow:
         taken = np.isin(self.slot_child, dirty)
         self.slot_child[taken] = -1
         self._route(dirty, deficit)
-        return len(dirty)
 
     def _prune(self, keep_within: int, keep_best: int | None) -> None:
         """Keep each child's pair in the flow and its `keep_best` other pairs of least
