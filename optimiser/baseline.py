@@ -225,7 +225,7 @@ def _refill(
     return kept - start, take, cut
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # run_solve runs it beside the solve
 def _simulate(
     order: IntArray,
     offers: int,

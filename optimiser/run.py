@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,14 +84,19 @@ def run_solve(
     baseline: bool = True,
     baseline_seed: int = 2024,
 ) -> SolveRun:
-    """Check supply, solve, and simulate today's practice on the same problem."""
+    """Check supply, solve, and simulate today's practice on the same problem (with more than
+    one thread, beside the solve: most of the solve keeps one core busy, the simulation one)."""
+
+    def simulate() -> BaselineResult | None:
+        return simulate_baseline(problem, seed=baseline_seed) if baseline else None
+
     shortfalls = tuple(supply_shortfalls(problem))
-    result = solve(problem, time_limit=time_limit, threads=threads, progress=progress)
-    base = None
-    if baseline:
-        if progress:
-            progress("simulating today's practice (council-by-council spot purchasing)")
-        base = simulate_baseline(problem, seed=baseline_seed)
+    if baseline and progress:
+        progress("simulating today's practice (council-by-council spot purchasing)")
+    with ThreadPoolExecutor(1) as pool:
+        beside = pool.submit(simulate) if threads > 1 else None
+        result = solve(problem, time_limit=time_limit, threads=threads, progress=progress)
+        base = beside.result() if beside else simulate()
     return SolveRun(problem, shortfalls, result, base)
 
 
