@@ -29,6 +29,7 @@ splits on synthetic England at 0.25 and none on Greater Manchester, at 2-9 s: re
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -377,26 +378,32 @@ def _nearest_children(
     model: PairModel, places: IntArray, k: int, *, threads: int = 1
 ) -> tuple[IntArray, IntArray]:
     """The `k` children of each placement's own LA with its cheapest eligible pairs (the
-    placements shared between `threads` threads)."""
+    placements shared between `threads` threads), from grids of each LA's children of each
+    need (see `pricing.nearest_children`)."""
     origin = np.array([model.c_e.min(initial=0.0), model.c_n.min(initial=0.0)])
-    ci = ((model.c_e - origin[0]) // _NEAR_CELL).astype(np.int64)
-    cj = ((model.c_n - origin[1]) // _NEAR_CELL).astype(np.int64)
-    nx, ny = int(ci.max(initial=0)) + 1, int(cj.max(initial=0)) + 1
-    cell = ci * ny + cj
+    extent = np.array([model.c_e.max(initial=0.0), model.c_n.max(initial=0.0)]) - origin
+    side = max(math.sqrt(extent.prod() / max(model.n_children, 1) / _NEAR_CELLS), 100.0)
+    ci = ((model.c_e - origin[0]) // side).astype(np.int64)
+    cj = ((model.c_n - origin[1]) // side).astype(np.int64)
+    n_need = model.substitution.shape[0]
+    kind = model.c_la * n_need + model.c_need
+    boxes = np.empty((len(model.la_codes) * n_need, 5), np.int64)
+    boxes[:, [0, 2]], boxes[:, [1, 3]] = np.iinfo(np.int64).max, -1
+    np.minimum.at(boxes[:, 0], kind, ci)
+    np.maximum.at(boxes[:, 1], kind, ci)
+    np.minimum.at(boxes[:, 2], kind, cj)
+    np.maximum.at(boxes[:, 3], kind, cj)
+    width = np.maximum(boxes[:, 3] - boxes[:, 2] + 1, 0)
+    cells = np.maximum(boxes[:, 1] - boxes[:, 0] + 1, 0) * width
+    boxes[:, 4] = np.r_[0, np.cumsum(cells)[:-1]]
+    cell = boxes[kind, 4] + (ci - boxes[kind, 0]) * width[kind] + cj - boxes[kind, 2]
     kids = np.argsort(cell, kind="stable").astype(np.int64)
-    cell_ptr = np.r_[0, np.cumsum(np.bincount(cell, minlength=nx * ny))].astype(np.int64)
-    n_la = len(model.la_codes)
-    box = np.empty((n_la, 4), np.int64)
-    box[:, [0, 2]], box[:, [1, 3]] = np.iinfo(np.int64).max, -1
-    np.minimum.at(box[:, 0], model.c_la, ci)
-    np.maximum.at(box[:, 1], model.c_la, ci)
-    np.minimum.at(box[:, 2], model.c_la, cj)
-    np.maximum.at(box[:, 3], model.c_la, cj)
+    cell_ptr = np.r_[0, np.cumsum(np.bincount(cell, minlength=int(cells.sum())))].astype(np.int64)
     arrays = pricing.pair_arrays(model)
 
     def run(part: IntArray) -> tuple[IntArray, IntArray]:
         return pricing.nearest_children(
-            cell_ptr, kids, origin, _NEAR_CELL, ny, box, part, arrays, float(COST_SCALE), k
+            cell_ptr, kids, origin, side, boxes, part, arrays, float(COST_SCALE), k
         )
 
     with ThreadPoolExecutor(threads) as pool:
@@ -476,7 +483,10 @@ _STALL = 5e-5
 # Starting pairs per placement, its own LA's cheapest children (national solve at scale 1, one
 # process each: 8 per placement 17.6-19.1 s, 16: 20.0-20.6 s, 32: 20.0 s, none 22.9-23.0 s)
 _PER_PLACEMENT = 8
-_NEAR_CELL = 2_000.0  # metres: the grid that finds them
+# the grids that find them: cells of a fifth of the area per child over the children's box
+# (the quickest of 1/1.25-1/80 at scale 1 and 5, about 1 km and 450 m: 0.15 and 0.82 s; a
+# fixed 2 km took 0.22 and 4.2 s, as a cell held some 140 children of a city at scale 5)
+_NEAR_CELLS = 5.0
 _SHARED = 8  # plans kept per sibling group, cheapest first
 # With sibling groups the relaxation's column generation stops at this relative gap: the
 # sibling bound's own gap is larger (0.07% nationally), and the last rounds close only pennies

@@ -334,8 +334,7 @@ def nearest_children(
     kids: IntArray,
     origin: FloatArray,
     size: float,
-    ny: int,
-    la_box: IntArray,
+    boxes: IntArray,
     places: IntArray,
     m: PairArrays,
     scale: float,
@@ -344,58 +343,58 @@ def nearest_children(
     """For each placement in `places`, the `k` children of its own LA with the cheapest
     eligible pairs to it (fewer where the LA has fewer): (child, placement) pairs.
 
-    Children lie in a grid of square cells of side `size` from `origin` (cell (i, j) holds
-    kids[cell_ptr[i * ny + j]:cell_ptr[i * ny + j + 1]]); la_box[l] = (i0, i1, j0, j1), the
-    cells LA l's children occupy. A placement searches rings of cells outwards, within its LA's
-    box, until distance alone makes every child further out dearer than its k-th cheapest."""
-    c_la, p_e, p_n, p_la = m[2], m[8], m[9], m[10]
+    The children of each LA and need lie in a grid of their own, of square cells of side
+    `size` from `origin` over the box they occupy: boxes[la * needs + need] = (i0, i1, j0, j1,
+    first), and cell (i, j) of it holds kids[cell_ptr[first + (i - i0) * (j1 - j0 + 1) + j - j0]
+    : ... + 1]. A placement searches the grid of each need that may use its setting in rings of
+    cells outwards, until distance alone makes every child further out dearer than its k-th
+    cheapest (children of other LAs and of needs that may not use the setting are not
+    visited: one grid of every child took 5.4 s at scale 5, these 4.4 s, with cells of 2 km)."""
+    p_e, p_n, p_la = m[8], m[9], m[10]
     p_setting, p_weekly, subst, policy = m[12], m[13], m[17], m[18]
+    n_need = subst.shape[0]
     out_c = np.full((len(places), k), -1, np.int64)
     top = np.empty(k, np.int64)
-    # per setting, the least substitution any need pays for it: the bound's fixed part
-    least_sub = np.full(subst.shape[1], np.inf)
-    for need in range(subst.shape[0]):
-        for setting in range(subst.shape[1]):
-            if not math.isnan(subst[need, setting]):
-                least_sub[setting] = min(least_sub[setting], subst[need, setting])
     for i in range(len(places)):
         p = places[i]
-        la = p_la[p]
-        i0, i1, j0, j1 = la_box[la, 0], la_box[la, 1], la_box[la, 2], la_box[la, 3]
-        if i1 < i0 or not math.isfinite(least_sub[p_setting[p]]):
-            continue  # the LA has no children, or no need may use this setting
-        fixed = p_weekly[p] + least_sub[p_setting[p]]
         pi_ = int((p_e[p] - origin[0]) // size)
         pj = int((p_n[p] - origin[1]) // size)
-        far = max(abs(pi_ - i0), abs(pi_ - i1), abs(pj - j0), abs(pj - j1))
         found = 0
-        for r in range(far + 1):
-            # every child in ring r is at least r - 1 cells away
-            reach = (fixed + policy[0] * max(r - 1, 0) * size / METRES_PER_MILE) * scale
-            if found == k and reach >= top[k - 1]:
-                break
-            for ci in range(max(pi_ - r, i0), min(pi_ + r, i1) + 1):
-                edge = abs(ci - pi_) == r
-                for cj in range(max(pj - r, j0), min(pj + r, j1) + 1):
-                    if not edge and abs(cj - pj) != r:
-                        continue
-                    cell = ci * ny + cj
-                    for j in range(cell_ptr[cell], cell_ptr[cell + 1]):
-                        c = kids[j]
-                        if c_la[c] != la:
+        for need in range(n_need):
+            sub = subst[need, p_setting[p]]
+            if math.isnan(sub):
+                continue
+            i0, i1, j0, j1, first = boxes[p_la[p] * n_need + need]
+            if i1 < i0:
+                continue  # no child of the LA has this need
+            width = j1 - j0 + 1
+            fixed = p_weekly[p] + sub
+            far = max(abs(pi_ - i0), abs(pi_ - i1), abs(pj - j0), abs(pj - j1))
+            for r in range(far + 1):
+                # every child in ring r is at least r - 1 cells away
+                reach = (fixed + policy[0] * max(r - 1, 0) * size / METRES_PER_MILE) * scale
+                if found == k and reach >= top[k - 1]:
+                    break
+                for ci in range(max(pi_ - r, i0), min(pi_ + r, i1) + 1):
+                    edge = abs(ci - pi_) == r
+                    for cj in range(max(pj - r, j0), min(pj + r, j1) + 1):
+                        if not edge and abs(cj - pj) != r:
                             continue
-                        cost = _pair_cost(c, p, m, scale)
-                        if cost < 0 or (found == k and cost >= top[k - 1]):
-                            continue
-                        # insert into the sorted top list
-                        s = found if found < k else k - 1
-                        while s > 0 and top[s - 1] > cost:
-                            top[s] = top[s - 1]
-                            out_c[i, s] = out_c[i, s - 1]
-                            s -= 1
-                        top[s] = cost
-                        out_c[i, s] = c
-                        found = min(found + 1, k)
+                        cell = first + (ci - i0) * width + cj - j0
+                        for j in range(cell_ptr[cell], cell_ptr[cell + 1]):
+                            c = kids[j]
+                            cost = _pair_cost(c, p, m, scale)
+                            if cost < 0 or (found == k and cost >= top[k - 1]):
+                                continue
+                            # insert into the sorted top list
+                            s = found if found < k else k - 1
+                            while s > 0 and top[s - 1] > cost:
+                                top[s] = top[s - 1]
+                                out_c[i, s] = out_c[i, s - 1]
+                                s -= 1
+                            top[s] = cost
+                            out_c[i, s] = c
+                            found = min(found + 1, k)
     keep = out_c >= 0
     rows = np.empty(keep.sum(), np.int64)
     cols = np.empty(len(rows), np.int64)
