@@ -447,9 +447,10 @@ def _priced_pairs(
     model: PairModel, ci: IntArray, pi: IntArray
 ) -> tuple[IntArray, IntArray, IntArray]:
     """The eligible pairs among (ci, pi), with their integer costs."""
-    pc = model.costs(ci, pi)
-    keep = pc.eligible
-    return ci[keep], pi[keep], model.scaled(pc.total[keep])
+    ci, pi = np.asarray(ci, np.int64), np.asarray(pi, np.int64)
+    cost = pricing.pair_costs(ci, pi, pricing.pair_arrays(model), float(COST_SCALE))
+    keep = (cost >= 0) & (model.p_cap[pi] > 0)
+    return ci[keep], pi[keep], cost[keep]
 
 
 @dataclass(frozen=True)
@@ -852,6 +853,7 @@ def solve(
     zero = np.zeros(model.n_children, np.int64)
     _price(model, blocks, groups, zero, np.zeros(model.n_placements, np.int64), per_child=1)
     _nearest_children(model, np.zeros(0, np.int64), 1)
+    _priced_pairs(model, zero[:0], zero[:0])
     started += time.perf_counter() - compiling
     say(f"building candidates for {model.n_children:,} children, {model.n_placements:,} placements")
     arcs = _initial_arcs(

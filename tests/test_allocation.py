@@ -18,6 +18,7 @@ from optimiser.allocation import (
     _Groups,
     _nearest_children,
     _price,
+    _priced_pairs,
     _together_first,
     solve,
     unplaced_reasons,
@@ -324,6 +325,9 @@ def test_compiled_pricing_costs_equal_the_pair_model(p: Problem) -> None:
     }
     assert got.complete
     assert len(got.child) == len(expected)
+    # and the flow's pairs cost the same
+    pairs = _priced_pairs(model, ci.ravel(), pi.ravel())
+    assert {(int(c), int(q)): int(v + w[q]) for c, q, v in zip(*pairs, strict=True)} == expected
     rc = {(int(c), int(q)) for c, q in zip(got.child, got.place, strict=True)}
     assert rc == set(expected)
     # the least value per child is its cheapest pair plus price (or U)
