@@ -1,11 +1,12 @@
 """Allocate every child to an eligible placement, or report them unplaced, at least cost.
 
 The model (DESIGN.md section 4) without sibling groups is a transportation problem. We solve it
-exactly as a min-cost flow over a restricted set of candidate pairs (`optimiser.flow`: OR-Tools'
-`SimpleMinCostFlow` from scratch, or warm-started shortest paths when few children gain new
-pairs; in the first rounds, while prices still move by pounds, an auction solves to within GBP
-0.05 per child instead), then *prove* that no pair left out could improve it: the flow's
-potentials are dual prices (u_c for each child, w_p >= 0 for each placement), and
+exactly as a min-cost flow over a restricted set of candidate pairs (`optimiser.flow`: in the
+first rounds, while prices still move by pounds, an auction solves it to within GBP 0.05 per
+child; from there on warm-started shortest paths re-route the children that gain new pairs;
+OR-Tools' `SimpleMinCostFlow` solves the aggregated problem below, and any flow from scratch
+without a tolerance, as for sibling groups), then *prove* that no pair left out could improve
+it: the flow's potentials are dual prices (u_c for each child, w_p >= 0 for each placement), and
 `optimiser.pricing` checks, for children and placements grouped by LA, need or setting and 5 km
 grid cell, with spatial lower bounds and exactly where the bounds cannot decide, that every
 eligible pair has non-negative reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are
@@ -987,7 +988,7 @@ def solve(
         objective=objective,
         bound=bound,
         wall_seconds=wall,
-        solver="OR-Tools SimpleMinCostFlow, warm-started shortest paths, dual pricing",
+        solver="auction and warm-started shortest paths, OR-Tools SimpleMinCostFlow, dual pricing",
         parameters={
             "time_limit": time_limit,
             "threads": threads,
