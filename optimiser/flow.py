@@ -785,6 +785,11 @@ class Flow:
         dirty |= (self.assigned >= 0) & (self.unplaced_cost - self.pi[:n_c] + self.pi[-1] < 0)
         self._reroute(np.flatnonzero(dirty))
 
+    def loosen(self, tolerance: int) -> None:
+        """Solve within `tolerance` again from the next pairs added: the auction, from the
+        current assignment with the flow's prices."""
+        self.tolerance, self.price = tolerance, None
+
     def _restart(self) -> None:
         """Solve again from nothing over the current candidates: OR-Tools' min-cost flow
         (cost scaling), then potentials from its residual graph.

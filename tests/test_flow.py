@@ -166,6 +166,22 @@ def test_pairs_added_exactly_to_a_flow_within_a_tolerance(
     assert_proven(flow, ci, pi, cost)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_an_exact_flow_loosened_then_tightened(seed: int) -> None:
+    """An exact flow loosened to a tolerance takes new pairs by the auction, then ends at
+    the optimum over every pair it kept."""
+    ci, pi, cost, cap, n_c = random_instance(seed)
+    first = np.random.default_rng(seed + 500).random(len(ci)) < 0.5
+    flow = Flow.solve(cap, UNPLACED, ci[first], pi[first], cost[first], n_c)
+    flow.loosen(30)
+    flow.add(ci[~first], pi[~first], cost[~first], keep_within=10**9)
+    assert flow.tolerance == 30 and flow.price is not None
+    assert flow.cost <= lp_optimum(ci, pi, cost, cap, n_c) + n_c * 30
+    flow.tighten()
+    assert flow.cost == pytest.approx(lp_optimum(ci, pi, cost, cap, n_c), abs=1e-6)
+    assert_proven(flow, ci, pi, cost)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_cheapest_pairs_of_each_child(seed: int) -> None:
     """`_cheapest_each` keeps each child's k pairs of least reduced cost, the first of equals:
