@@ -29,7 +29,7 @@ from numba import njit
 from geodata.distance import METRES_PER_MILE
 from optimiser.allocation import assignment_table, unplaced_reasons
 from optimiser.pairs import IntArray, PairModel
-from optimiser.pricing import PairArrays, _pair_cost, pair_arrays
+from optimiser.pricing import PairArrays, _cost, pair_arrays
 from optimiser.problem import NEEDS, SETTINGS, Problem
 from optimiser.validate import recompute_objective
 
@@ -142,7 +142,8 @@ def _nearest(
     in metres of the farthest of those k (inf when fewer than k were found; -1 and inf when
     none was), and the list's new length: full placements are dropped from it in place
     (places never free up here)."""
-    c_e, c_n, p_e, p_n, p_weekly = m[0], m[1], m[8], m[9], m[13]  # see pair_arrays
+    (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
+     p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
     # the k best so far by (rounded miles, weekly cost, index), kept sorted
     top_m = np.empty(k)
     top_w = np.empty(k)
@@ -161,7 +162,12 @@ def _nearest(
         week = p_weekly[p]
         if n == k and not _before(miles, week, p, top_m[n - 1], top_w[n - 1], top_p[n - 1]):
             continue  # not among the k nearest: no need to check eligibility
-        if _pair_cost(c, p, m, 1.0) < 0:
+        eligible = _cost(
+            c_e[c] - p_e[p], c_n[c] - p_n[p], subst[c_need[c], p_setting[p]], c_age[c],
+            c_male[c], p_min_age[p], p_max_age[p], p_sexes[p], week, c_la[c] != p_la[p],
+            c_rcc[c] != p_rcc[p], c_current[c] >= 0 and c_current[c] != p, policy, 1.0,
+        )  # fmt: skip
+        if eligible < 0:
             continue
         i = min(n, k - 1)
         while i > 0 and _before(miles, week, p, top_m[i - 1], top_w[i - 1], top_p[i - 1]):

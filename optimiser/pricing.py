@@ -91,33 +91,54 @@ def _total(
 
 
 @njit(cache=True, inline="always")
-def _pair_cost(c: int, p: int, m: PairArrays, scale: float) -> int:
-    """The integer cost of pair (c, p) as PairModel.total_cost and .scaled compute it, or -1
-    when the pair is not eligible; `m` as `pair_arrays` gives it."""
-    (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
-     p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
-    sub = subst[c_need[c], p_setting[p]]
+def _cost(
+    de: float,
+    dn: float,
+    sub: float,
+    age: int,
+    male: bool,
+    min_age: int,
+    max_age: int,
+    sexes: int,
+    weekly: float,
+    out_la: bool,
+    out_rcc: bool,
+    moved: bool,
+    policy: FloatArray,
+    scale: float,
+) -> int:
+    """The integer cost of a pair as PairModel.total_cost and .scaled compute it, or -1 when it
+    is not eligible, from the child's and the placement's values (their offsets de, dn in
+    metres; the substitution penalty, NaN when not allowed; whether LA and RCC differ, and
+    whether the child moves). Callers read the values themselves: a helper given the 19
+    arrays of `pair_arrays` cost 7 times as much per pair (numba counts references to every
+    array it is passed, at every call)."""
     if math.isnan(sub):
         return -1
-    sex = 1 if c_male[c] else 0
-    if not _accepts(c_age[c], sex, p_min_age[p], p_max_age[p], p_sexes[p]):
+    if not _accepts(age, 1 if male else 0, min_age, max_age, sexes):
         return -1
-    miles = math.hypot(c_e[c] - p_e[p], c_n[c] - p_n[p]) / METRES_PER_MILE
+    miles = math.hypot(de, dn) / METRES_PER_MILE
     if miles > policy[4]:
         return -1
-    out_la = policy[1] * (1.0 if c_la[c] != p_la[p] else 0.0)
-    out_rcc = policy[2] * (1.0 if c_rcc[c] != p_rcc[p] else 0.0)
-    moved = c_current[c] >= 0 and c_current[c] != p
-    return _total(miles, p_weekly[p], sub, out_la, out_rcc, moved, policy, scale)
+    la = policy[1] if out_la else 0.0
+    rcc = policy[2] if out_rcc else 0.0
+    return _total(miles, weekly, sub, la, rcc, moved, policy, scale)
 
 
 @njit(cache=True, nogil=True)
 def pair_costs(ci: IntArray, pi: IntArray, m: PairArrays, scale: float) -> IntArray:
     """The integer cost of each pair (ci[k], pi[k]), -1 where it is not eligible (capacity
     aside): PairModel's, quicker (no cost parts, no temporaries)."""
+    (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
+     p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
     out = np.empty(len(ci), np.int64)
     for k in range(len(ci)):
-        out[k] = _pair_cost(ci[k], pi[k], m, scale)
+        c, p = ci[k], pi[k]
+        out[k] = _cost(
+            c_e[c] - p_e[p], c_n[c] - p_n[p], subst[c_need[c], p_setting[p]], c_age[c],
+            c_male[c], p_min_age[p], p_max_age[p], p_sexes[p], p_weekly[p], c_la[c] != p_la[p],
+            c_rcc[c] != p_rcc[p], c_current[c] >= 0 and c_current[c] != p, policy, scale,
+        )  # fmt: skip
     return out
 
 
@@ -285,7 +306,7 @@ def price(
                     break
                 fixed = base[order[j]]
                 m0, m1 = g_ptr[g], g_ptr[g + 1]
-                # the terms of _pair_cost that are one for the whole group
+                # the terms of _cost that are one for the whole group
                 sub = subst[b_need[b], g_setting[g]]
                 out_la = policy[1] * (1.0 if b_la[b] != g_la[g] else 0.0)
                 out_rcc = policy[2] * (1.0 if b_rcc[b] != g_rcc[g] else 0.0)
@@ -360,8 +381,8 @@ def nearest_children(
     cells outwards, until distance alone makes every child further out dearer than its k-th
     cheapest (children of other LAs and of needs that may not use the setting are not
     visited: one grid of every child took 5.4 s at scale 5, these 4.4 s, with cells of 2 km)."""
-    p_e, p_n, p_la = m[8], m[9], m[10]
-    p_setting, p_weekly, subst, policy = m[12], m[13], m[17], m[18]
+    (c_e, c_n, _, c_rcc, _, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
+     p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
     n_need = subst.shape[0]
     out_c = np.full((len(places), k), -1, np.int64)
     top = np.empty(k, np.int64)
@@ -393,7 +414,12 @@ def nearest_children(
                         cell = first + (ci - i0) * width + cj - j0
                         for j in range(cell_ptr[cell], cell_ptr[cell + 1]):
                             c = kids[j]
-                            cost = _pair_cost(c, p, m, scale)
+                            cost = _cost(
+                                c_e[c] - p_e[p], c_n[c] - p_n[p], sub, c_age[c], c_male[c],
+                                p_min_age[p], p_max_age[p], p_sexes[p], p_weekly[p], False,
+                                c_rcc[c] != p_rcc[p], c_current[c] >= 0 and c_current[c] != p,
+                                policy, scale,
+                            )  # fmt: skip
                             if cost < 0 or (found == k and cost >= top[k - 1]):
                                 continue
                             # insert into the sorted top list
