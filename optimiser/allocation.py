@@ -128,14 +128,15 @@ class _Groups:
         )
         order = np.lexsort((square, kind, la))
         key = np.stack([la[order], kind[order], square[order]], axis=1)
-        starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]).any(axis=1)])
-        members = np.split(order, starts[1:])
+        starts = np.flatnonzero(np.r_[len(order) > 0, (key[1:] != key[:-1]).any(axis=1)])
+        size = np.diff(np.r_[starts, len(order)])
+        group = np.repeat(np.arange(len(starts)), size)  # of each member, in `order`
+        ce = np.bincount(group, e[order], len(starts)) / np.maximum(size, 1)
+        cn = np.bincount(group, n[order], len(starts)) / np.maximum(size, 1)
+        reach = np.hypot(e[order] - ce[group], n[order] - cn[group])
+        radius = np.maximum.reduceat(reach, starts) if len(order) else np.zeros(0)
         first = order[starts]
-        ce = np.array([e[m].mean() for m in members])
-        cn = np.array([n[m].mean() for m in members])
-        radius = np.array(
-            [np.hypot(e[m] - x, n[m] - y).max() for m, x, y in zip(members, ce, cn, strict=True)]
-        )
+        members = np.split(order, starts[1:]) if len(order) else []
         return cls(members, la[first], rcc[first], kind[first], ce, cn, radius)
 
     def __len__(self) -> int:
