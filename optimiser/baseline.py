@@ -162,13 +162,12 @@ def _nearest(
         week = p_weekly[p]
         if n == k and not _before(miles, week, p, top_m[n - 1], top_w[n - 1], top_p[n - 1]):
             continue  # not among the k nearest: no need to check eligibility
-        eligible = _cost(
+        if _cost(
             c_e[c] - p_e[p], c_n[c] - p_n[p], subst[c_need[c], p_setting[p]], c_age[c],
             c_male[c], p_min_age[p], p_max_age[p], p_sexes[p], week, c_la[c] != p_la[p],
             c_rcc[c] != p_rcc[p], c_current[c] >= 0 and c_current[c] != p, policy, 1.0,
-        )  # fmt: skip
-        if eligible < 0:
-            continue
+        ) < 0:  # fmt: skip
+            continue  # not eligible
         i = min(n, k - 1)
         while i > 0 and _before(miles, week, p, top_m[i - 1], top_w[i - 1], top_p[i - 1]):
             if i < k:

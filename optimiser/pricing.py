@@ -111,8 +111,8 @@ def _cost(
     is not eligible, from the child's and the placement's values (their offsets de, dn in
     metres; the substitution penalty, NaN when not allowed; whether LA and RCC differ, and
     whether the child moves). Callers read the values themselves: a helper given the 19
-    arrays of `pair_arrays` cost 7 times as much per pair (numba counts references to every
-    array it is passed, at every call)."""
+    arrays of `pair_arrays` cost 7 times as much per pair (at every call numba passes each
+    array and counts a reference to it), inlined or not."""
     if math.isnan(sub):
         return -1
     if not _accepts(age, 1 if male else 0, min_age, max_age, sexes):
