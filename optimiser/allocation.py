@@ -43,7 +43,7 @@ import pandas as pd
 from ortools.graph.python import min_cost_flow
 
 from optimiser import pricing
-from optimiser.flow import Flow, distinct, warm_up
+from optimiser.flow import Flow, distinct, group_by, warm_up
 from optimiser.pairs import COST_PARTS, COST_SCALE, IntArray, PairModel
 from optimiser.problem import SETTINGS, Problem
 
@@ -399,8 +399,7 @@ def _nearest_children(
     cells = np.maximum(boxes[:, 1] - boxes[:, 0] + 1, 0) * width
     boxes[:, 4] = np.r_[0, np.cumsum(cells)[:-1]]
     cell = boxes[kind, 4] + (ci - boxes[kind, 0]) * width[kind] + cj - boxes[kind, 2]
-    kids = np.argsort(cell, kind="stable").astype(np.int64)
-    cell_ptr = np.r_[0, np.cumsum(np.bincount(cell, minlength=int(cells.sum())))].astype(np.int64)
+    kids, cell_ptr = group_by(cell, int(cells.sum()))
     arrays = pricing.pair_arrays(model)
 
     def run(part: IntArray) -> tuple[IntArray, IntArray]:
@@ -922,8 +921,8 @@ def solve(
             f"{len(pricing.child):,} priced in"
         )
         exactly = False  # from here on the flow is solved exactly
+        gaining = len(distinct(pricing.child)[0])
         if flow.tolerance:
-            gaining = len(distinct(pricing.child)[0])
             stalled = last_cost - flow.cost < _STALL * flow.cost
             last_cost = flow.cost
             exactly = gaining < _TIGHTEN_SHARE * model.n_children or stalled
@@ -931,7 +930,7 @@ def solve(
                 flow.tighten()  # the optimum over the pairs so far, then exact rounds
                 say(f"round {rounds}: optimal over its pairs, cost {flow.cost / COST_SCALE:,.2f}")
                 continue
-        elif len(distinct(pricing.child)[0]) > _TIGHTEN_SHARE * model.n_children:
+        elif gaining > _TIGHTEN_SHARE * model.n_children:
             # so many children gain that the auction is quicker than shortest paths (scale 5,
             # after the first exact solve: 996,586 pairs, 19.6 s by paths; 167 s in all against
             # 181 s), within the tolerance again until few gain
