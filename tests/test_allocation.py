@@ -343,6 +343,14 @@ def test_compiled_pricing_costs_equal_the_pair_model(p: Problem) -> None:
     got = price(u)
     below = {pair for pair, v in expected.items() if v < u[pair[0]]}
     assert {(int(c), int(q)) for c, q in zip(got.child, got.place, strict=True)} == below
+    # with room for two pairs a child, each child's two most negative: once a child has two,
+    # a pair must beat the worse of them to be looked at, which must not lose one
+    u = np.full(model.n_children, 2**50)
+    got = _price(model, blocks, groups, u, w, per_child=2, block_budget=10**12)
+    for c in range(model.n_children):
+        rcs = sorted(v - int(u[c]) for (k, _), v in expected.items() if k == c)[:2]
+        mine = got.child == c
+        assert sorted(v - int(u[c]) for v in (expected[c, int(q)] for q in got.place[mine])) == rcs
 
 
 @st.composite
