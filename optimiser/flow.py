@@ -466,7 +466,7 @@ def _auction(
         while top > 0:
             top -= 1
             s = stack[top]
-            if holder[s] >= 0 or price[s] == 0:
+            if price[s] == 0:
                 continue  # a sibling's bid priced it at 0 (below)
             p = slot_place[s]
             b1, b2, best_c, best_k = -_INF, -_INF, -1, -1
