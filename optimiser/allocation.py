@@ -490,6 +490,7 @@ _PER_PLACEMENT = 8
 # fixed 2 km took 0.22 and 4.2 s, as a cell held some 140 children of a city at scale 5)
 _NEAR_CELLS = 5.0
 _SHARED = 8  # plans kept per sibling group, cheapest first
+_TIES = 16  # pairs at reduced cost 0 kept per child when choosing among equal optima
 # With sibling groups the relaxation's column generation stops at this relative gap: the
 # sibling bound's own gap is larger (0.07% nationally), and the last rounds close only pennies
 _SIBLING_CG_GAP = 5e-5
@@ -712,6 +713,74 @@ def _together_first(
     return best
 
 
+def _pair_hash(ci: IntArray, pi: IntArray) -> IntArray:
+    """A fixed pseudo-random number below 2^24 per pair (the top bits of splitmix64's
+    finaliser of c * 2^32 + p): not linear, so swapping two children's places changes the sum
+    of their pairs' numbers."""
+    x = ci.astype(np.uint64) << np.uint64(32) | pi.astype(np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return ((x ^ (x >> np.uint64(31))) >> np.uint64(40)).astype(np.int64)
+
+
+def _canonical(
+    model: PairModel, blocks: _Groups, groups: _Groups, flow: Flow, *, threads: int
+) -> IntArray:
+    """The optimum made independent of which optimum the flow reached (the two-thread auction
+    reaches one or another by timing; at scale 1 about 40 children of 57,392 differ): of every
+    allocation as cheap (those using only pairs of reduced cost 0 at the flow's optimal prices,
+    found by pricing every pair, filling every place priced above 0, and leaving unplaced only
+    children whose price is the unplaced cost), the one with the fewest miles, further ties
+    broken by a fixed hash of each pair. That set does not depend on which optimal prices the
+    flow holds, so neither does the allocation chosen (short of two such allocations tying on
+    the hash too). A min-cost flow over those pairs, places priced above 0 taking exactly
+    their capacity."""
+    u, w = flow.duals()
+    ties = _price(model, blocks, groups, u + 1, w, per_child=_TIES, block_budget=10**12,
+                  threads=threads)  # fmt: skip
+    n_c, n_p = model.n_children, model.n_placements
+    placed = np.flatnonzero(flow.assigned >= 0)
+    pairs = distinct(np.r_[ties.child * n_p + ties.place, placed * n_p + flow.assigned[placed]])[0]
+    ci, pi, cost = _priced_pairs(model, pairs // n_p, pairs % n_p)
+    tight = cost - u[ci] + w[pi] == 0
+    ci, pi = ci[tight], pi[tight]
+    # a child with one such pair and a price below the unplaced cost takes it in every optimum
+    may_stay = u == flow.unplaced_cost  # children left unplaced at no loss
+    forced = (np.bincount(ci, minlength=n_c) == 1) & ~may_stay
+    assigned = np.full(n_c, -1, np.int64)
+    assigned[ci[forced[ci]]] = pi[forced[ci]]
+    room = model.p_cap - np.bincount(pi[forced[ci]], minlength=n_p)
+    ci, pi = ci[~forced[ci]], pi[~forced[ci]]
+    kids = np.flatnonzero(~forced)
+    node = np.full(n_c, -1, np.int64)
+    node[kids] = np.arange(len(kids))
+    n_k = len(kids)
+    sink = n_k + n_p
+    stay = node[np.flatnonzero(may_stay)]
+    key = np.rint(model.eligibility(ci, pi)[0] * 100).astype(np.int64) << 24 | _pair_hash(ci, pi)
+    free = np.flatnonzero(w == 0)  # places that may keep room
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    mcf.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate([node[ci], stay, n_k + free]),
+        np.concatenate([n_k + pi, np.full(len(stay), sink), np.full(len(free), sink)]),
+        np.concatenate([np.ones(len(ci) + len(stay), np.int64), room[free]]),
+        np.concatenate(
+            [key, np.full(len(stay), key.max(initial=0) + 1), np.zeros(len(free))]
+        ).astype(np.int64),
+    )
+    supplies = np.zeros(sink + 1, np.int64)
+    supplies[:n_k] = 1
+    full = w > 0
+    supplies[n_k:sink][full] = -room[full]
+    supplies[sink] = -(n_k - int(room[full].sum()))
+    mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
+    if mcf.solve() != mcf.OPTIMAL:
+        raise RuntimeError("no allocation as cheap as the flow's over its own pairs")
+    used = mcf.flows(np.arange(len(ci))) > 0
+    assigned[ci[used]] = pi[used]
+    return assigned
+
+
 def _split_groups(model: PairModel, assigned: IntArray) -> set[int]:
     """The sibling groups spread over placements or with a member unplaced."""
     kids = np.flatnonzero(model.c_group >= 0)
@@ -864,9 +933,13 @@ def solve(
     ci, pi, cost = _priced_pairs(model, ci, pi)
     say(f"{len(ci):,} starting pairs")
     fresh = time.perf_counter()
+    # with two threads or more, the auction's forward passes share two (children north and
+    # south of the median, who seldom want the same places)
+    halves = model.c_n > np.median(model.c_n) if threads > 1 and model.n_children else None
     flow = Flow.solve(
-        model.p_cap, unplaced, ci, pi, cost, model.n_children, tolerance=round(_COARSE * COST_SCALE)
-    )
+        model.p_cap, unplaced, ci, pi, cost, model.n_children,
+        tolerance=round(_COARSE * COST_SCALE), halves=halves,
+    )  # fmt: skip
     fresh = time.perf_counter() - fresh
     siblings = bool((model.c_group >= 0).any())
     # with sibling groups, time left for their bound and reservations (about two exact solves,
@@ -952,7 +1025,10 @@ def solve(
         if exactly:
             say(f"round {rounds}: optimal over its pairs, cost {flow.cost / COST_SCALE:,.2f}")
         last_round = time.perf_counter() - now
-    assigned = flow.assigned.copy()
+    if flow.tolerance:
+        assigned = flow.assigned.copy()
+    else:
+        assigned = _canonical(model, blocks, groups, flow, threads=threads)
     objective = flow.cost / COST_SCALE
     if proven:
         bound = objective

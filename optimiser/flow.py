@@ -27,6 +27,7 @@ The loops are compiled with numba; costs are integers (units of 1/COST_SCALE GBP
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ _INF = np.int64(2**62)
 _EPS_FIRST, _EPS_FACTOR = 64, 4
 # bids (forward and reverse) per child past which the auction gives way to an exact solve
 _MAX_BIDS_PER_CHILD = 2_000
+# free children from which a phase's forward pass runs on two threads (see `_auction`)
+_PARALLEL_FROM = 2_000
 
 
 @njit(cache=True)
@@ -367,14 +370,220 @@ def _cheapest_slots(
     low[p], second[p], at[p] = b1, b2, arg
 
 
+@njit(cache=True)
+def _auction_state(
+    slot_ptr: IntArray, price: IntArray, slot_of: IntArray
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Each slot's child (-1 when free), and each placement's least and second least slot
+    price and the slot of the least."""
+    holder = np.full(slot_ptr[-1], -1, np.int64)
+    for c in range(len(slot_of)):
+        if slot_of[c] >= 0:
+            holder[slot_of[c]] = c
+    n_p = len(slot_ptr) - 1
+    low, second, at = np.empty(n_p, np.int64), np.empty(n_p, np.int64), np.empty(n_p, np.int64)
+    for p in range(n_p):
+        _cheapest_slots(p, slot_ptr, price, low, second, at)
+    return holder, low, second, at
+
+
 @njit(cache=True, nogil=True)
-def _auction(
+def _unhappy(
     c_ptr: IntArray,
     arc_place: IntArray,
     arc_cost: IntArray,
+    unplaced_cost: int,
+    price: IntArray,
+    low: IntArray,
+    holder: IntArray,
+    slot_of: IntArray,
+    held: IntArray,
+    eps: int,
+    queue: IntArray,
+) -> int:
+    """Free every child further than `eps` from its cheapest option (and its slot), listing
+    them at the start of `queue`; returns how many."""
+    n = 0
+    for c in range(len(c_ptr) - 1):
+        best = unplaced_cost
+        for a in range(c_ptr[c], c_ptr[c + 1]):
+            best = min(best, arc_cost[a] + low[arc_place[a]])
+        s = slot_of[c]
+        value = _INF if s == _FREE else held[c] + (price[s] if s >= 0 else 0)
+        if value > best + eps:
+            if s >= 0:
+                holder[s] = -1
+            slot_of[c] = _FREE
+            queue[n] = c
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _forward(
+    c_ptr: IntArray,
+    arc_place: IntArray,
+    arc_cost: IntArray,
+    slot_ptr: IntArray,
+    unplaced_cost: int,
+    price: IntArray,
+    low: IntArray,
+    second: IntArray,
+    at: IntArray,
+    holder: IntArray,
+    slot_of: IntArray,
+    held: IntArray,
+    eps: int,
+    queue: IntArray,
+    n: int,
+    max_bids: int,
+) -> int:
+    """The forward pass: the free children of `queue[:n]` (a ring) bid for their cheapest
+    slots, each raising its price by the margin over the child's next best plus `eps`, and
+    the child it displaces bids in turn; returns the bids made (it stops past `max_bids`).
+    Two threads may run it at once on the same prices (see `_auction`): a child no longer free
+    when its turn comes is skipped, and a displaced child that finds the ring full is left
+    free for the serial pass after."""
+    size = len(queue)
+    head, tail, waiting, bids = 0, n % size, n, 0
+    while waiting > 0 and bids <= max_bids:
+        c = queue[head]
+        head = (head + 1) % size
+        waiting -= 1
+        if slot_of[c] != _FREE:
+            continue
+        bids += 1
+        v1, v2, best_p, best_a = _INF, _INF, -1, -1
+        for a in range(c_ptr[c], c_ptr[c + 1]):
+            v = arc_cost[a] + low[arc_place[a]]
+            if v < v1:
+                v1, v2, best_p, best_a = v, v1, arc_place[a], a
+            elif v < v2:
+                v2 = v
+        if unplaced_cost <= v1:
+            slot_of[c], held[c] = _UNPLACED, unplaced_cost
+            continue
+        v2 = min(v2, np.int64(unplaced_cost), arc_cost[best_a] + second[best_p])
+        s = at[best_p]
+        price[s] += v2 - v1 + eps
+        old = holder[s]
+        holder[s], slot_of[c], held[c] = c, s, arc_cost[best_a]
+        _cheapest_slots(best_p, slot_ptr, price, low, second, at)
+        if old >= 0 and old != c:
+            slot_of[old] = _FREE
+            if waiting < size:
+                queue[tail] = old
+                tail = (tail + 1) % size
+                waiting += 1
+    return bids
+
+
+@njit(cache=True, nogil=True)
+def _repair(
+    c_ptr: IntArray,
+    arc_place: IntArray,
+    arc_cost: IntArray,
+    slot_ptr: IntArray,
+    slot_place: IntArray,
+    unplaced_cost: int,
+    price: IntArray,
+    low: IntArray,
+    second: IntArray,
+    at: IntArray,
+    holder: IntArray,
+    slot_of: IntArray,
+    held: IntArray,
+) -> None:
+    """After two threads' forward passes: a slot and a child hold each other or neither (a
+    child that lost its slot to the other thread's bid is free again), each child's `held` is
+    its pair's cost, and each placement's cheapest slots are recomputed."""
+    for s in range(len(holder)):
+        if holder[s] >= 0 and slot_of[holder[s]] != s:
+            holder[s] = -1
+    for c in range(len(c_ptr) - 1):
+        s = slot_of[c]
+        if s == _UNPLACED:
+            held[c] = unplaced_cost
+        elif s >= 0 and holder[s] != c:
+            slot_of[c] = _FREE
+        elif s >= 0:
+            for a in range(c_ptr[c], c_ptr[c + 1]):
+                if arc_place[a] == slot_place[s]:
+                    held[c] = arc_cost[a]
+    for p in range(len(slot_ptr) - 1):
+        _cheapest_slots(p, slot_ptr, price, low, second, at)
+
+
+@njit(cache=True, nogil=True)
+def _reverse(
     p_ptr: IntArray,
     p_child: IntArray,
     p_cost: IntArray,
+    slot_ptr: IntArray,
+    slot_place: IntArray,
+    price: IntArray,
+    low: IntArray,
+    second: IntArray,
+    at: IntArray,
+    holder: IntArray,
+    slot_of: IntArray,
+    held: IntArray,
+    eps: int,
+    stack: IntArray,
+    max_bids: int,
+) -> int:
+    """The reverse pass: each free slot priced above 0 lowers its price to win the child of
+    another placement that gains most by moving, or falls to 0 when none gains more than
+    `eps`; returns the bids made, or -1 past `max_bids`."""
+    top = 0
+    for s in range(len(holder)):
+        if holder[s] < 0 and price[s] > 0:
+            stack[top] = s
+            top += 1
+    bids = 0
+    while top > 0:
+        top -= 1
+        s = stack[top]
+        if price[s] == 0:
+            continue  # a sibling's bid priced it at 0 (below)
+        p = slot_place[s]
+        b1, b2, best_c, best_k = -_INF, -_INF, -1, -1
+        for k in range(p_ptr[p], p_ptr[p + 1]):
+            c = p_child[k]
+            if slot_of[c] >= 0 and slot_place[slot_of[c]] == p:
+                continue  # in a place of p already: see below
+            gain = held[c] + (price[slot_of[c]] if slot_of[c] >= 0 else 0) - p_cost[k]
+            if gain > b1:
+                b1, b2, best_c, best_k = gain, b1, c, k
+            elif gain > b2:
+                b2 = gain
+        bids += 1
+        if b1 <= eps:  # even at price 0 no child gains more than epsilon: free at 0
+            price[s] = 0
+        else:
+            price[s] = b2 - eps if b2 > eps else 0
+            old = slot_of[best_c]
+            holder[s], slot_of[best_c], held[best_c] = best_c, s, p_cost[best_k]
+            if old >= 0:
+                holder[old] = -1
+                if price[old] > 0:
+                    stack[top] = old
+                    top += 1
+        # p's other places no dearer: their children then gain nothing by moving here, and
+        # no child elsewhere gains more than epsilon at this price (moving children between
+        # p's own places, each bid lowering a price by a little, was 62% of the reverse
+        # bids' work at scale 1)
+        for other in range(slot_ptr[p], slot_ptr[p + 1]):
+            price[other] = min(price[other], price[s])
+        _cheapest_slots(p, slot_ptr, price, low, second, at)
+        if bids > max_bids:
+            return -1
+    return bids
+
+
+def _auction(
+    arcs: tuple[IntArray, IntArray, IntArray],
+    by_place: tuple[IntArray, IntArray, IntArray],
     slot_ptr: IntArray,
     slot_place: IntArray,
     unplaced_cost: int,
@@ -383,9 +592,11 @@ def _auction(
     slot_of: IntArray,
     held: IntArray,
     max_bids: int,
+    halves: NDArray[np.bool_] | None = None,
 ) -> int:
     """The forward/reverse auction (Bertsekas and Castanon) with epsilon-scaling, over the
-    candidate pairs (arc_cost, by child; p_cost the same pairs by placement), in place.
+    candidate pairs (`arcs`: c_ptr, placement and cost by child; `by_place`: p_ptr, child and
+    cost, the same pairs by placement), in place.
 
     Each slot of a placement has a price >= 0; a child's value for a slot is its pair's cost
     plus the price, for being unplaced the unplaced cost. A child without a slot bids for its
@@ -396,110 +607,45 @@ def _auction(
     placement changes nothing but prices, by a little each time). Every phase (one per
     epsilon of `phases`) ends with each child within epsilon of its cheapest option and every
     free slot at price 0. `slot_of` (slot, _UNPLACED or _FREE) and `held` (the cost of the
-    child's pair) may start from an assignment; returns the bids made, or -1 past `max_bids`."""
-    n_c = len(c_ptr) - 1
-    n_p = len(slot_ptr) - 1
-    n_s = slot_ptr[-1]
-    holder = np.full(n_s, -1, np.int64)
-    for c in range(n_c):
-        if slot_of[c] >= 0:
-            holder[slot_of[c]] = c
-    low = np.empty(n_p, np.int64)
-    second = np.empty(n_p, np.int64)
-    at = np.empty(n_p, np.int64)
-    for p in range(n_p):
-        _cheapest_slots(p, slot_ptr, price, low, second, at)
+    child's pair) may start from an assignment; returns the bids made, or -1 past `max_bids`.
+
+    With `halves` (True or False per child), a phase's forward pass starting with at least
+    _PARALLEL_FROM free children runs on two threads, each from the free children of one half
+    (the allocation halves England north and south, so the two seldom bid for one slot), on
+    the same prices, without locks. Two bids for one slot at once may leave a child believing
+    it holds a slot the other won, or a price lower than a bid set: `_repair` makes the slots
+    and children agree again, and a serial forward pass from every child then further than
+    epsilon from its cheapest option restores what the phase guarantees (at scale 1 it finds
+    a few dozen such children of 2.6 M bids). The prices, and so the assignment among equally
+    cheap ones, then depend on the threads' timing."""
+    n_c = len(arcs[0]) - 1
+    holder, low, second, at = _auction_state(slot_ptr, price, slot_of)
+    state = (price, low, second, at, holder, slot_of, held)
     queue = np.empty(n_c + 1, np.int64)
-    stack = np.empty(n_s + 1, np.int64)
+    stack = np.empty(int(slot_ptr[-1]) + 1, np.int64)
     bids = 0
     for eps in phases:
-        # children further than epsilon from their cheapest option bid again
-        head = tail = waiting = 0
-        for c in range(n_c):
-            best = unplaced_cost
-            for a in range(c_ptr[c], c_ptr[c + 1]):
-                best = min(best, arc_cost[a] + low[arc_place[a]])
-            s = slot_of[c]
-            value = _INF if s == _FREE else held[c] + (price[s] if s >= 0 else 0)
-            if value > best + eps:
-                if s >= 0:
-                    holder[s] = -1
-                slot_of[c] = _FREE
-                queue[tail] = c
-                tail += 1
-                waiting += 1
-        tail %= n_c + 1
-        while waiting > 0:  # forward: children bid for slots
-            c = queue[head]
-            head = (head + 1) % (n_c + 1)
-            waiting -= 1
-            bids += 1
-            v1, v2, best_p, best_a = _INF, _INF, -1, -1
-            for a in range(c_ptr[c], c_ptr[c + 1]):
-                v = arc_cost[a] + low[arc_place[a]]
-                if v < v1:
-                    v1, v2, best_p, best_a = v, v1, arc_place[a], a
-                elif v < v2:
-                    v2 = v
-            if unplaced_cost <= v1:
-                slot_of[c], held[c] = _UNPLACED, unplaced_cost
-                continue
-            v2 = min(v2, np.int64(unplaced_cost), arc_cost[best_a] + second[best_p])
-            s = at[best_p]
-            price[s] += v2 - v1 + eps
-            old = holder[s]
-            holder[s], slot_of[c], held[c] = c, s, arc_cost[best_a]
-            _cheapest_slots(best_p, slot_ptr, price, low, second, at)
-            if old >= 0:
-                slot_of[old] = _FREE
-                queue[tail] = old
-                tail = (tail + 1) % (n_c + 1)
-                waiting += 1
+        eps = int(eps)
+        n = _unhappy(*arcs, unplaced_cost, price, low, holder, slot_of, held, eps, queue)
+        if halves is not None and n >= _PARALLEL_FROM:
+            free = queue[:n]
+
+            def forward(part: IntArray, eps: int = eps, left: int = max_bids - bids) -> int:
+                ring = np.empty(n_c + 1, np.int64)
+                ring[: len(part)] = part
+                return _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, ring, len(part), left)
+
+            with ThreadPoolExecutor(2) as pool:
+                bids += sum(pool.map(forward, (free[halves[free]], free[~halves[free]])))
+            _repair(*arcs, slot_ptr, slot_place, unplaced_cost, *state)
+            n = _unhappy(*arcs, unplaced_cost, price, low, holder, slot_of, held, eps, queue)
+        bids += _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, queue, n, max_bids - bids)
         if bids > max_bids:
             return -1
-        # reverse: free slots priced above 0 bid for children
-        top = 0
-        for s in range(n_s):
-            if holder[s] < 0 and price[s] > 0:
-                stack[top] = s
-                top += 1
-        while top > 0:
-            top -= 1
-            s = stack[top]
-            if price[s] == 0:
-                continue  # a sibling's bid priced it at 0 (below)
-            p = slot_place[s]
-            b1, b2, best_c, best_k = -_INF, -_INF, -1, -1
-            for k in range(p_ptr[p], p_ptr[p + 1]):
-                c = p_child[k]
-                if slot_of[c] >= 0 and slot_place[slot_of[c]] == p:
-                    continue  # in a place of p already: see below
-                gain = held[c] + (price[slot_of[c]] if slot_of[c] >= 0 else 0) - p_cost[k]
-                if gain > b1:
-                    b1, b2, best_c, best_k = gain, b1, c, k
-                elif gain > b2:
-                    b2 = gain
-            bids += 1
-            if b1 <= eps:  # even at price 0 no child gains more than epsilon: free at 0
-                price[s] = 0
-            else:
-                price[s] = max(0, b2 - eps)
-                old = slot_of[best_c]
-                holder[s], slot_of[best_c], held[best_c] = best_c, s, p_cost[best_k]
-                if old >= 0:
-                    holder[old] = -1
-                    if price[old] > 0:
-                        stack[top] = old
-                        top += 1
-            # p's other places no dearer: their children then gain nothing by moving here, and
-            # no child elsewhere gains more than epsilon at this price (moving children between
-            # p's own places, each bid lowering a price by a little, was 62% of the reverse
-            # bids' work at scale 1)
-            for other in range(slot_ptr[p], slot_ptr[p + 1]):
-                price[other] = min(price[other], price[s])
-            _cheapest_slots(p, slot_ptr, price, low, second, at)
-            if bids > max_bids:
-                return -1
+        more = _reverse(*by_place, slot_ptr, slot_place, *state, eps, stack, max_bids - bids)
+        if more < 0:
+            return -1
+        bids += more
     return bids
 
 
@@ -708,6 +854,7 @@ class Flow:
     pi: IntArray
     tolerance: int = 0  # >0: the assignment is within this of the optimum per child
     price: IntArray | None = None  # the auction's slot prices while tolerance > 0
+    halves: NDArray[np.bool_] | None = None  # the children in two halves: a two-thread auction
 
     @classmethod
     def solve(
@@ -720,10 +867,12 @@ class Flow:
         n_children: int,
         *,
         tolerance: int = 0,
+        halves: NDArray[np.bool_] | None = None,
     ) -> Flow:
         """The optimal flow over pairs (ci, pi) with integer costs, from nothing; or with a
         `tolerance`, an assignment within it of each child's cheapest option at prices that
-        say so (`tighten` makes it optimal)."""
+        say so (`tighten` makes it optimal), by an auction on two threads given `halves` (one
+        bool per child, two halves that seldom want the same places)."""
         n_p = len(cap)
         cap = np.asarray(cap, np.int64)
         slot_ptr = np.r_[0, np.cumsum(cap)].astype(np.int64)
@@ -740,6 +889,7 @@ class Flow:
             load=np.zeros(n_p, np.int64),
             pi=np.zeros(n_children + n_p + 1, np.int64),
             tolerance=tolerance,
+            halves=halves,
         )
         flow._insert(ci, pi, cost)
         flow._solve_afresh()
@@ -771,10 +921,11 @@ class Flow:
         while phases[-1] * _EPS_FACTOR <= int(self.arc_cost.max(initial=0)) // _EPS_FIRST:
             phases.append(phases[-1] * _EPS_FACTOR)
         bids = _auction(
-            c_ptr, place, self.arc_cost, p_ptr, (self.keys // n_p)[by_place],
-            self.arc_cost[by_place], self.slot_ptr, slot_place, self.unplaced_cost, self.price,
+            (c_ptr, place, self.arc_cost),
+            (p_ptr, (self.keys // n_p)[by_place], self.arc_cost[by_place]),
+            self.slot_ptr, slot_place, self.unplaced_cost, self.price,
             np.array(phases[::-1], np.int64), slot_of, self.assigned_cost,
-            _MAX_BIDS_PER_CHILD * n_c,
+            _MAX_BIDS_PER_CHILD * n_c, self.halves,
         )  # fmt: skip
         if bids < 0:
             self.tolerance, self.price = 0, None
@@ -991,7 +1142,7 @@ def warm_up() -> None:
     """Compile the flow's loops (or load them from numba's cache) on a tiny problem: twenty
     children, two placements, then one pair more, cheaper than child 1's (cost 1), which
     re-routes it; and the same within a tolerance (the auction, and the pruning of pairs when
-    it solves afresh), then exactly."""
+    it solves afresh), then exactly; and the two-thread auction's repair, on nothing."""
     n = 20
     kids = np.arange(n, dtype=np.int64)
     for tolerance in (0, 1):
@@ -1001,3 +1152,5 @@ def warm_up() -> None:
         one = np.zeros(1, np.int64)
         flow.add(kids[1:2], one, one, keep_within=0, keep_best=1)
         flow.tighten()
+    none = np.zeros(0, np.int64)
+    _repair(one, none, none, one, none, 1_000, *([none] * 7))

@@ -4,6 +4,7 @@ tests against an independent LP of the same problem."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from ortools.linear_solver import pywraplp
 from optimiser.allocation import (
     CELL,
     SolveStatus,
+    _canonical,
     _Groups,
     _nearest_children,
     _price,
@@ -23,6 +25,7 @@ from optimiser.allocation import (
     solve,
     unplaced_reasons,
 )
+from optimiser.flow import Flow
 from optimiser.pairs import COST_SCALE, PairModel
 from optimiser.problem import NEEDS, SETTINGS, Policy, Problem, default_substitutions, las_frame
 from optimiser.synthetic import synthesize
@@ -440,3 +443,25 @@ def test_a_child_the_sibling_reservations_push_out_gets_a_free_place() -> None:
     arcs = (np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 0]))
     got = _together_first(model, arcs, {group: [np.array([0, 0])]}, 1_000_000_000, assigned)
     assert got.tolist() == [0, 0, 1]  # the siblings together in P1, c in P2's free place
+
+
+def test_every_optimum_of_equally_cheap_places_gives_one_allocation() -> None:
+    """Six identical children and six identical places of one beside them (720 optima), and
+    two dearer places, one nearer: whichever optimum the flow reached, the solve returns one
+    allocation, six children in the six cheap places, the same every time."""
+    kids = [child(f"c{i}") for i in range(6)]
+    places = [place(f"P{i}", miles=1.0) for i in range(6)]
+    places += [place("near", miles=0.5, weekly_cost=700.0), place("far", miles=9.0)]
+    p = problem(kids, places, distance_per_mile=10.0)
+    model = PairModel.from_problem(p)
+    ci, pi = (a.ravel() for a in np.meshgrid(np.arange(6), np.arange(8), indexing="ij"))
+    flow = Flow.solve(model.p_cap, 10**9, *_priced_pairs(model, ci, pi), 6)
+    blocks = _Groups.of((model.c_la, model.c_need), model.c_e, model.c_n, model.c_rcc, cell=CELL)
+    groups = _Groups.of((model.p_la, model.p_setting), model.p_e, model.p_n, model.p_rcc, cell=CELL)
+    reached = flow.assigned.copy()
+    chosen = set()
+    for order in itertools.permutations(range(6)):  # each an optimum the flow could reach
+        flow.assigned[:] = reached[list(order)]
+        chosen.add(tuple(_canonical(model, blocks, groups, flow, threads=1)))
+    assert len(chosen) == 1
+    assert sorted(chosen.pop()) == list(range(6))

@@ -112,19 +112,27 @@ def test_fresh_solve_keeps_each_childs_cheapest_pairs(seed: int) -> None:
     assert_proven(flow, kept_c, kept_p, flow.arc_cost)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("seed", range(12))
-def test_within_a_tolerance_then_exactly(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_within_a_tolerance_then_exactly(
+    seed: int, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With a tolerance the auction stops short of the optimum: every child within it of its
     cheapest option at the prices (so the cost within children x tolerance of the optimum),
     pairs in use at reduced cost 0, potentials found from the auction's prices by Dijkstra equal
-    to label-correcting's. Pairs added keep it so; `tighten` reaches the optimum."""
+    to label-correcting's. Pairs added keep it so; `tighten` reaches the optimum. The same with
+    the forward passes on two threads, the children in two random halves."""
     ci, pi, cost, cap, n_c = random_instance(seed)
     best = lp_optimum(ci, pi, cost, cap, n_c)
     tol = int(np.random.default_rng(seed).integers(1, 400))
     first = np.random.default_rng(seed + 300).random(len(ci)) < 0.6
+    halves = np.random.default_rng(seed).random(n_c) < 0.5 if threads == 2 else None
+    monkeypatch.setattr(flow_module, "_PARALLEL_FROM", 1)
     label_correcting = flow_module._potentials
     monkeypatch.setattr(flow_module, "_potentials", None)  # not needed within a tolerance
-    flow = Flow.solve(cap, UNPLACED, ci[first], pi[first], cost[first], n_c, tolerance=tol)
+    flow = Flow.solve(
+        cap, UNPLACED, ci[first], pi[first], cost[first], n_c, tolerance=tol, halves=halves
+    )
     flow.add(ci[~first], pi[~first], cost[~first], keep_within=10**9)
     monkeypatch.setattr(flow_module, "_potentials", label_correcting)
     kept_c, kept_p = flow.pairs()
@@ -233,6 +241,60 @@ def test_a_long_chain_of_moves_beats_leaving_a_child_unplaced(unplaced: int, exp
     assert_proven(flow, ci, pi, cost, unplaced)
 
 
+def test_two_threads_racing_for_the_same_places_still_reach_the_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """3,000 children after 40 placements, halves drawn at random so both threads' children
+    want the same places: the bids collide, and the auction still ends with no place over its
+    capacity, each child's cost its pair's, every child within the tolerance of its cheapest
+    option, and `tighten` at the optimum of the exact flow."""
+    rng = np.random.default_rng(3)
+    n_c, n_p = 3_000, 40
+    pairs = np.argwhere(rng.random((n_c, n_p)) < 0.5)
+    ci, pi = pairs[:, 0], pairs[:, 1]
+    cost = rng.integers(0, 3_000, len(pairs))
+    cap = rng.integers(0, 150, n_p)
+    best = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c).cost
+    monkeypatch.setattr(flow_module, "_PARALLEL_FROM", 1)
+    monkeypatch.setattr(flow_module, "_potentials", None)  # the auction's prices suffice
+    flow = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c, tolerance=20, halves=rng.random(n_c) < 0.5)
+    assert flow.tolerance == 20
+    placed = flow.assigned >= 0
+    assert (np.bincount(flow.assigned[placed], minlength=n_p) <= cap).all()
+    key = np.flatnonzero(placed) * n_p + flow.assigned[placed]
+    assert (flow.assigned_cost[placed] == flow.arc_cost[np.searchsorted(flow.keys, key)]).all()
+    u, w = flow.duals()
+    rc = flow.arc_cost - u[ci] + w[pi]
+    assert rc.min() >= -20 and (rc[flow.assigned[ci] == pi] == 0).all()
+    assert best <= flow.cost <= best + 20 * n_c
+    flow.tighten()
+    assert flow.cost == best
+
+
+def test_repair_makes_slots_and_children_agree() -> None:
+    """After two threads' bids: children 0 and 1 both believe they hold slot 0, which child 1
+    won (child 0 is free again); child 2 holds slot 1 with another pair's cost (set right);
+    slot 2 names child 3, who moved on (freed); each placement's cheapest slots recomputed."""
+    c_ptr = np.array([0, 1, 2, 4, 5], np.int64)  # children 0-3; placements 0 (slots 0, 1), 1
+    arc_place = np.array([0, 0, 1, 0, 1], np.int64)
+    arc_cost = np.array([10, 20, 30, 40, 50], np.int64)
+    slot_ptr = np.array([0, 2, 3], np.int64)
+    slot_place = np.array([0, 0, 1], np.int64)
+    price = np.array([7, 3, 5], np.int64)
+    low, second, at = (np.zeros(2, np.int64) for _ in range(3))
+    holder = np.array([1, 2, 3], np.int64)
+    slot_of = np.array([0, 0, 1, flow_module._UNPLACED], np.int64)
+    held = np.array([10, 20, 999, 0], np.int64)
+    flow_module._repair(
+        c_ptr, arc_place, arc_cost, slot_ptr, slot_place, UNPLACED, price, low, second, at,
+        holder, slot_of, held,
+    )  # fmt: skip
+    assert slot_of.tolist() == [flow_module._FREE, 0, 1, flow_module._UNPLACED]
+    assert holder.tolist() == [1, 2, -1]
+    assert held[1:].tolist() == [20, 40, UNPLACED]
+    assert low.tolist() == [3, 5] and second.tolist() == [7, 2**62] and at.tolist() == [1, 2]
+
+
 def test_warm_up_compiles_every_loop() -> None:
     """The solve's clock starts after `warm_up`, so it must compile (or load from the cache)
     every compiled loop `Flow` calls (the loops they call are compiled with them); in a fresh
@@ -240,8 +302,8 @@ def test_warm_up_compiles_every_loop() -> None:
     script = (
         "from optimiser import flow\n"
         "flow.warm_up()\n"
-        "loops = ['_augment_all', '_potentials', '_auction', '_least_potentials',"
-        " '_cheapest_each', 'group_by']\n"
+        "loops = ['_augment_all', '_potentials', '_auction_state', '_unhappy', '_forward',"
+        " '_repair', '_reverse', '_least_potentials', '_cheapest_each', 'group_by']\n"
         "print([name for name in loops if not getattr(flow, name).signatures])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
