@@ -193,3 +193,22 @@ def test_baseline_searches_short_local_lists_exactly_as_the_whole_country(
     short = simulate_baseline(problem).assignments["placement_id"]
     assert (everything != "").sum() > 1_000
     assert (short == everything).all()
+
+
+def test_write_csv_writes_what_pandas_writes(tmp_path: Path) -> None:
+    """The outputs' quicker writer, byte for byte pandas' `to_csv(index=False)`: missing values
+    empty, floats as repr, booleans, and text that needs quoting."""
+    from optimiser.run import write_csv
+
+    frame = pd.DataFrame(
+        {
+            "child_id": ["C1", "C2", None, "C4"],
+            "miles": [0.1 + 0.2, np.nan, 12.0, 1e-7],
+            "out_of_la": [True, False, True, False],
+            "age": [3, 17, 0, 9],
+            "reason": ["", 'no place, "secure"', "line\nbreak", float("nan")],
+        }
+    )
+    write_csv(frame, tmp_path / "ours.csv")
+    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
