@@ -16,7 +16,8 @@ is a valid lower bound (Lagrangian dual), reported as `bound`. The first candida
 the aggregated transportation problem (LA blocks of children to LA groups of placements) and its
 dual prices, and from each placement's cheapest children of its own LA (its rivals, without
 which the first prices are far off); children left unplaced by a restricted flow first get
-pairs to free places, so prices stay meaningful.
+pairs to free places, so prices stay meaningful. Of equally cheap optima, the one with the
+fewest miles (then a fixed order of pairs) is returned, whichever the flow reached.
 
 Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
 relaxation without that term is a proven lower bound, raised by a Lagrangian bound with the

@@ -17,7 +17,7 @@ from optimiser.errors import ProblemValidationError
 if TYPE_CHECKING:
     from optimiser.run import SolveRun
 
-_CORES = os.cpu_count() or 1  # the pricing's threads by default
+_CORES = os.cpu_count() or 1  # threads for the pricing and the auction by default
 
 app = typer.Typer(
     name="rcc",
@@ -154,7 +154,7 @@ def solve(
         float | None, typer.Option(help="Stop after this many seconds with the proven gap")
     ] = None,
     threads: Annotated[
-        int, typer.Option(help="Threads sharing the pricing (default: one per core)", min=1)
+        int, typer.Option(help="Threads for pricing and auction (default: one per core)", min=1)
     ] = _CORES,
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("out"),
     baseline: Annotated[
