@@ -393,23 +393,43 @@ def _unhappy(
     c_ptr: IntArray,
     arc_place: IntArray,
     arc_cost: IntArray,
+    slot_ptr: IntArray,
+    slot_place: IntArray,
     unplaced_cost: int,
     price: IntArray,
     low: IntArray,
+    second: IntArray,
+    at: IntArray,
     holder: IntArray,
     slot_of: IntArray,
     held: IntArray,
     eps: int,
     queue: IntArray,
+    repair: bool,
 ) -> int:
     """Free every child further than `eps` from its cheapest option (and its slot), listing
-    them at the start of `queue`; returns how many."""
+    them at the start of `queue`; returns how many. With `repair` (after two threads' forward
+    passes), first a slot and a child hold each other or neither (a child that lost its slot to
+    the other thread's bid is free again), each placement's cheapest slots are recomputed, and
+    each child's `held` is its pair's cost again."""
+    if repair:
+        for s in range(len(holder)):
+            if holder[s] >= 0 and slot_of[holder[s]] != s:
+                holder[s] = -1
+        for p in range(len(slot_ptr) - 1):
+            _cheapest_slots(p, slot_ptr, price, low, second, at)
     n = 0
     for c in range(len(c_ptr) - 1):
+        s = slot_of[c]
+        if repair and s >= 0 and holder[s] != c:
+            s = _FREE
+        elif repair and s == _UNPLACED:
+            held[c] = unplaced_cost
         best = unplaced_cost
         for a in range(c_ptr[c], c_ptr[c + 1]):
             best = min(best, arc_cost[a] + low[arc_place[a]])
-        s = slot_of[c]
+            if repair and s >= 0 and arc_place[a] == slot_place[s]:
+                held[c] = arc_cost[a]
         value = _INF if s == _FREE else held[c] + (price[s] if s >= 0 else 0)
         if value > best + eps:
             if s >= 0:
@@ -477,42 +497,6 @@ def _forward(
                 tail = (tail + 1) % size
                 waiting += 1
     return bids
-
-
-@njit(cache=True, nogil=True)
-def _repair(
-    c_ptr: IntArray,
-    arc_place: IntArray,
-    arc_cost: IntArray,
-    slot_ptr: IntArray,
-    slot_place: IntArray,
-    unplaced_cost: int,
-    price: IntArray,
-    low: IntArray,
-    second: IntArray,
-    at: IntArray,
-    holder: IntArray,
-    slot_of: IntArray,
-    held: IntArray,
-) -> None:
-    """After two threads' forward passes: a slot and a child hold each other or neither (a
-    child that lost its slot to the other thread's bid is free again), each child's `held` is
-    its pair's cost, and each placement's cheapest slots are recomputed."""
-    for s in range(len(holder)):
-        if holder[s] >= 0 and slot_of[holder[s]] != s:
-            holder[s] = -1
-    for c in range(len(c_ptr) - 1):
-        s = slot_of[c]
-        if s == _UNPLACED:
-            held[c] = unplaced_cost
-        elif s >= 0 and holder[s] != c:
-            slot_of[c] = _FREE
-        elif s >= 0:
-            for a in range(c_ptr[c], c_ptr[c + 1]):
-                if arc_place[a] == slot_place[s]:
-                    held[c] = arc_cost[a]
-    for p in range(len(slot_ptr) - 1):
-        _cheapest_slots(p, slot_ptr, price, low, second, at)
 
 
 @njit(cache=True, nogil=True)
@@ -614,7 +598,7 @@ def _auction(
     _PARALLEL_FROM free children runs on two threads, each from the free children of one half
     (the allocation halves England north and south, so the two seldom bid for one slot), on
     the same prices, without locks. Two bids for one slot at once may leave a child believing
-    it holds a slot the other won, or a price lower than a bid set: `_repair` makes the slots
+    it holds a slot the other won, or a price lower than a bid set: `_unhappy` makes the slots
     and children agree again, and a serial forward pass from every child then further than
     epsilon from its cheapest option restores what the phase guarantees (at scale 1 it finds
     a few dozen such children of 2.6 M bids). The prices, and so the assignment among equally
@@ -627,7 +611,7 @@ def _auction(
     bids = 0
     for eps in phases:
         eps = int(eps)
-        n = _unhappy(*arcs, unplaced_cost, price, low, holder, slot_of, held, eps, queue)
+        n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, False)
         if halves is not None and n >= _PARALLEL_FROM:
             free = queue[:n]
 
@@ -638,8 +622,7 @@ def _auction(
 
             with ThreadPoolExecutor(2) as pool:
                 bids += sum(pool.map(forward, (free[halves[free]], free[~halves[free]])))
-            _repair(*arcs, slot_ptr, slot_place, unplaced_cost, *state)
-            n = _unhappy(*arcs, unplaced_cost, price, low, holder, slot_of, held, eps, queue)
+            n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, True)
         bids += _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, queue, n, max_bids - bids)
         if bids > max_bids:
             return -1
@@ -1143,7 +1126,7 @@ def warm_up() -> None:
     """Compile the flow's loops (or load them from numba's cache) on a tiny problem: twenty
     children, two placements, then one pair more, cheaper than child 1's (cost 1), which
     re-routes it; and the same within a tolerance (the auction, and the pruning of pairs when
-    it solves afresh), then exactly; and the two-thread auction's repair, on nothing."""
+    it solves afresh), then exactly."""
     n = 20
     kids = np.arange(n, dtype=np.int64)
     for tolerance in (0, 1):
@@ -1153,5 +1136,3 @@ def warm_up() -> None:
         one = np.zeros(1, np.int64)
         flow.add(kids[1:2], one, one, keep_within=0, keep_best=1)
         flow.tighten()
-    none = np.zeros(0, np.int64)
-    _repair(one, none, none, one, none, 1_000, *([none] * 7))

@@ -271,10 +271,11 @@ def test_two_threads_racing_for_the_same_places_still_reach_the_optimum(
     assert flow.cost == best
 
 
-def test_repair_makes_slots_and_children_agree() -> None:
+def test_after_two_threads_bids_slots_and_children_agree_again() -> None:
     """After two threads' bids: children 0 and 1 both believe they hold slot 0, which child 1
-    won (child 0 is free again); child 2 holds slot 1 with another pair's cost (set right);
-    slot 2 names child 3, who moved on (freed); each placement's cheapest slots recomputed."""
+    won (child 0 is free again, and bids first); child 2 holds slot 1 with another pair's cost
+    (set right); slot 2 names child 3, who moved on (freed); each placement's cheapest slots
+    recomputed."""
     c_ptr = np.array([0, 1, 2, 4, 5], np.int64)  # children 0-3; placements 0 (slots 0, 1), 1
     arc_place = np.array([0, 0, 1, 0, 1], np.int64)
     arc_cost = np.array([10, 20, 30, 40, 50], np.int64)
@@ -285,10 +286,12 @@ def test_repair_makes_slots_and_children_agree() -> None:
     holder = np.array([1, 2, 3], np.int64)
     slot_of = np.array([0, 0, 1, flow_module._UNPLACED], np.int64)
     held = np.array([10, 20, 999, 0], np.int64)
-    flow_module._repair(
+    queue = np.zeros(5, np.int64)
+    unhappy = flow_module._unhappy(
         c_ptr, arc_place, arc_cost, slot_ptr, slot_place, UNPLACED, price, low, second, at,
-        holder, slot_of, held,
+        holder, slot_of, held, 10**9, queue, True,
     )  # fmt: skip
+    assert unhappy == 1 and queue[0] == 0
     assert slot_of.tolist() == [flow_module._FREE, 0, 1, flow_module._UNPLACED]
     assert holder.tolist() == [1, 2, -1]
     assert held[1:].tolist() == [20, 40, UNPLACED]
@@ -303,7 +306,7 @@ def test_warm_up_compiles_every_loop() -> None:
         "from optimiser import flow\n"
         "flow.warm_up()\n"
         "loops = ['_augment_all', '_potentials', '_auction_state', '_unhappy', '_forward',"
-        " '_repair', '_reverse', '_least_potentials', '_cheapest_each', 'group_by']\n"
+        " '_reverse', '_least_potentials', '_cheapest_each', 'group_by']\n"
         "print([name for name in loops if not getattr(flow, name).signatures])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
