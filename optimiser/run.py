@@ -116,10 +116,10 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     of 57,392 children)."""
     columns = []
     for name in frame.columns:
-        values = frame[name].tolist()
-        if frame[name].hasnans:
-            values = ["" if pd.isna(v) else v for v in values]
-        columns.append(values)
+        column = frame[name]
+        if column.hasnans:
+            column = column.astype(object).where(column.notna(), "")
+        columns.append(column.tolist())
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(frame.columns)
