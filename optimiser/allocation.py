@@ -775,8 +775,8 @@ def _canonical(
     supplies[n_k:sink][full] = -room[full]
     supplies[sink] = -(n_k - int(room[full].sum()))
     mcf.set_nodes_supplies(np.arange(sink + 1), supplies)
-    if mcf.solve() != mcf.OPTIMAL:
-        raise RuntimeError("no allocation as cheap as the flow's over its own pairs")
+    if mcf.solve() != mcf.OPTIMAL:  # cannot be, as the flow's own allocation is one of them
+        return flow.assigned.copy()
     used = mcf.flows(np.arange(len(ci))) > 0
     assigned[ci[used]] = pi[used]
     return assigned

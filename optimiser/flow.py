@@ -16,9 +16,9 @@ A flow solved from nothing without a tolerance is OR-Tools' min-cost flow's.
 With a `tolerance`, the candidates are solved only to within it per child, by the forward/reverse
 auction with epsilon-scaling (`_auction`, each place a slot with its own price; its forward
 passes on two threads, one for each half of the children), warm-started from the last prices
-and assignment: the first rounds of the allocation, where the prices still
-move by pounds, work so, in a fraction of an exact solve's time; the potentials are exact for the
-flow with every child's other options dearer by the tolerance. `tighten` then solves exactly,
+and assignment: the first rounds of the allocation, where the prices still move by pounds, work
+so, in a fraction of an exact solve's time; the potentials are exact for the flow with every
+child's other options dearer by the tolerance. `tighten` then solves exactly,
 from there: only the children with an option cheaper than theirs at those potentials (by less
 than the tolerance) are re-routed by shortest paths, which are short, as the potentials are
 nearly the optimum's (scale 1: 23,805 children in 0.45 s, against 1.9 s for OR-Tools afresh).
