@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.linear_solver import pywraplp
 
+from optimiser import flow as flow_module
 from optimiser.allocation import (
     CELL,
     SolveStatus,
@@ -290,9 +292,11 @@ def small_problems(draw: st.DrawFn) -> Problem:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_problems())
-def test_optimal_and_valid_on_random_problems(p: Problem) -> None:
-    result = solve(p, candidates_per_child=1)
+@given(small_problems(), st.sampled_from([1, 2]))
+def test_optimal_and_valid_on_random_problems(p: Problem, threads: int) -> None:
+    # on two threads, the auction's forward passes too, however few the children
+    with mock.patch.object(flow_module, "_PARALLEL_FROM", 1):
+        result = solve(p, candidates_per_child=1, threads=threads)
     verdict = check_allocation(p, result.assignments, objective=result.objective)
     assert verdict.ok, str(verdict)
     assert result.status is SolveStatus.OPTIMAL
