@@ -934,9 +934,12 @@ def solve(
     ci, pi, cost = _priced_pairs(model, ci, pi)
     say(f"{len(ci):,} starting pairs")
     fresh = time.perf_counter()
-    # with two threads or more, the auction's forward passes share two (children north and
-    # south of the median, who seldom want the same places)
-    halves = model.c_n > np.median(model.c_n) if threads > 1 and model.n_children else None
+    # with two threads or more, the auction's passes share two (children and placements north
+    # and south of the children's median, who seldom want the same places)
+    halves = None
+    if threads > 1 and model.n_children:
+        north = np.median(model.c_n)
+        halves = (model.c_n > north, model.p_n > north)
     flow = Flow.solve(
         model.p_cap, unplaced, ci, pi, cost, model.n_children,
         tolerance=round(_COARSE * COST_SCALE), halves=halves,

@@ -49,8 +49,9 @@ _INF = np.int64(2**62)
 _EPS_FIRST, _EPS_FACTOR = 64, 4
 # bids (forward and reverse) per child past which the auction gives way to an exact solve
 _MAX_BIDS_PER_CHILD = 2_000
-# free children from which a phase's forward pass runs on two threads (see `_auction`)
-_PARALLEL_FROM = 2_000
+# free children from which a phase's forward pass runs on two threads, and free slots priced
+# above 0 from which its reverse pass does (see `_auction`)
+_PARALLEL_FROM, _PARALLEL_REVERSE_FROM = 2_000, 16
 
 
 @njit(cache=True)
@@ -499,6 +500,17 @@ def _forward(
     return bids
 
 
+@njit(cache=True)
+def _free_priced(holder: IntArray, price: IntArray, stack: IntArray) -> int:
+    """The free slots priced above 0, at the start of `stack`; returns how many."""
+    top = 0
+    for s in range(len(holder)):
+        if holder[s] < 0 and price[s] > 0:
+            stack[top] = s
+            top += 1
+    return top
+
+
 @njit(cache=True, nogil=True)
 def _reverse(
     p_ptr: IntArray,
@@ -515,22 +527,20 @@ def _reverse(
     held: IntArray,
     eps: int,
     stack: IntArray,
+    top: int,
     max_bids: int,
 ) -> int:
-    """The reverse pass: each free slot priced above 0 lowers its price to win the child of
-    another placement that gains most by moving, or falls to 0 when none gains more than
-    `eps`; returns the bids made, or -1 past `max_bids`."""
-    top = 0
-    for s in range(len(holder)):
-        if holder[s] < 0 and price[s] > 0:
-            stack[top] = s
-            top += 1
+    """The reverse pass from the free slots priced above 0 of `stack[:top]` (see
+    `_free_priced`): each lowers its price to win the child of another placement that gains
+    most by moving, or falls to 0 when none gains more than `eps`; returns the bids made, or -1
+    past `max_bids`. Two threads may run it at once (see `_auction`): a slot the other thread
+    filled is skipped, and a slot freed when the stack is full is left for the serial pass."""
     bids = 0
     while top > 0:
         top -= 1
         s = stack[top]
-        if price[s] == 0:
-            continue  # a sibling's bid priced it at 0 (below)
+        if price[s] == 0 or holder[s] >= 0:
+            continue  # a sibling's bid priced it at 0 (below), or the other thread filled it
         p = slot_place[s]
         b1, b2, best_c, best_k = -_INF, -_INF, -1, -1
         for k in range(p_ptr[p], p_ptr[p + 1]):
@@ -551,7 +561,7 @@ def _reverse(
             holder[s], slot_of[best_c], held[best_c] = best_c, s, p_cost[best_k]
             if old >= 0:
                 holder[old] = -1
-                if price[old] > 0:
+                if price[old] > 0 and top < len(stack):
                     stack[top] = old
                     top += 1
         # p's other places no dearer: their children then gain nothing by moving here, and
@@ -577,7 +587,7 @@ def _auction(
     slot_of: IntArray,
     held: IntArray,
     max_bids: int,
-    halves: NDArray[np.bool_] | None = None,
+    halves: tuple[NDArray[np.bool_], NDArray[np.bool_]] | None = None,
 ) -> int:
     """The forward/reverse auction (Bertsekas and Castanon) with epsilon-scaling, over the
     candidate pairs (`arcs`: c_ptr, placement and cost by child; `by_place`: p_ptr, child and
@@ -594,24 +604,26 @@ def _auction(
     free slot at price 0. `slot_of` (slot, _UNPLACED or _FREE) and `held` (the cost of the
     child's pair) may start from an assignment; returns the bids made, or -1 past `max_bids`.
 
-    With `halves` (True or False per child), a phase's forward pass starting with at least
-    _PARALLEL_FROM free children runs on two threads, each from the free children of one half
-    (the allocation halves England north and south, so the two seldom bid for one slot), on
-    the same prices, without locks. Two bids for one slot at once may leave a child believing
-    it holds a slot the other won, or a price lower than a bid set: `_unhappy` makes the slots
-    and children agree again, and a serial forward pass from every child then further than
-    epsilon from its cheapest option restores what the phase guarantees (at scale 1 it finds
-    a few dozen such children of 2.6 M bids). The prices, and so the assignment among equally
-    cheap ones, then depend on the threads' timing."""
+    With `halves` (True or False per child, and per placement), a phase's forward pass
+    starting with at least _PARALLEL_FROM free children runs on two threads, each from the
+    free children of one half (the allocation halves England north and south, so the two
+    seldom bid for one slot), on the same prices, without locks; and so does its reverse pass
+    from at least _PARALLEL_REVERSE_FROM free slots priced above 0, each thread from the slots
+    of one half of the placements. Two bids for one slot (or child) at once may leave a child
+    believing it holds a slot the other won, or a price lower than a bid set: `_unhappy` then
+    makes the slots and children agree again, and a serial forward pass from every child
+    further than epsilon from its cheapest option and a serial reverse pass from every free
+    slot priced above 0 restore what the phase guarantees (at scale 1, a few dozen children of
+    2.6 M bids); after a phase but the last, the next phase's passes do. The prices, and so the
+    assignment among equally cheap ones, then depend on the threads' timing."""
     n_c = len(arcs[0]) - 1
     holder, low, second, at = _auction_state(slot_ptr, price, slot_of)
     state = (price, low, second, at, holder, slot_of, held)
     queue = np.empty(n_c + 1, np.int64)
     stack = np.empty(int(slot_ptr[-1]) + 1, np.int64)
-    bids = 0
-    for eps in phases:
-        eps = int(eps)
-        n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, False)
+    bids, repair = 0, False  # repair: the last reverse pass ran on two threads
+    for phase, eps in enumerate(int(e) for e in phases):
+        n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, repair)
         if halves is not None and n >= _PARALLEL_FROM:
             free = queue[:n]
 
@@ -621,12 +633,34 @@ def _auction(
                 return _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, ring, len(part), left)
 
             with ThreadPoolExecutor(2) as pool:
-                bids += sum(pool.map(forward, (free[halves[free]], free[~halves[free]])))
+                bids += sum(pool.map(forward, (free[halves[0][free]], free[~halves[0][free]])))
             n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, True)
         bids += _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, queue, n, max_bids - bids)
         if bids > max_bids:
             return -1
-        more = _reverse(*by_place, slot_ptr, slot_place, *state, eps, stack, max_bids - bids)
+        top = _free_priced(holder, price, stack)
+        repair = False
+        if halves is not None and top >= _PARALLEL_REVERSE_FROM:
+            repair = True
+            slots = stack[:top]
+            north = halves[1][slot_place[slots]]
+
+            def reverse(part: IntArray, eps: int = eps, left: int = max_bids - bids) -> int:
+                own = np.empty(len(stack), np.int64)
+                own[: len(part)] = part
+                return _reverse(*by_place, slot_ptr, slot_place, *state, eps, own, len(part), left)
+
+            with ThreadPoolExecutor(2) as pool:
+                done = list(pool.map(reverse, (slots[north], slots[~north])))
+            if min(done) < 0:
+                return -1
+            bids += sum(done)
+            if phase < len(phases) - 1:
+                continue
+            n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, True)
+            bids += _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, queue, n, max_bids - bids)
+            top = _free_priced(holder, price, stack)
+        more = _reverse(*by_place, slot_ptr, slot_place, *state, eps, stack, top, max_bids - bids)
         if more < 0:
             return -1
         bids += more
@@ -838,7 +872,8 @@ class Flow:
     pi: IntArray
     tolerance: int = 0  # >0: the assignment is within this of the optimum per child
     price: IntArray | None = None  # the auction's slot prices while tolerance > 0
-    halves: NDArray[np.bool_] | None = None  # the children in two halves: a two-thread auction
+    # the children and the placements in two halves: a two-thread auction
+    halves: tuple[NDArray[np.bool_], NDArray[np.bool_]] | None = None
 
     @classmethod
     def solve(
@@ -851,12 +886,12 @@ class Flow:
         n_children: int,
         *,
         tolerance: int = 0,
-        halves: NDArray[np.bool_] | None = None,
+        halves: tuple[NDArray[np.bool_], NDArray[np.bool_]] | None = None,
     ) -> Flow:
         """The optimal flow over pairs (ci, pi) with integer costs, from nothing; or with a
         `tolerance`, an assignment within it of each child's cheapest option at prices that
-        say so (`tighten` makes it optimal), by an auction on two threads given `halves` (one
-        bool per child, two halves that seldom want the same places)."""
+        say so (`tighten` makes it optimal), by an auction on two threads given `halves` (a
+        bool per child and per placement: two halves that seldom want the same places)."""
         n_p = len(cap)
         cap = np.asarray(cap, np.int64)
         slot_ptr = np.r_[0, np.cumsum(cap)].astype(np.int64)

@@ -294,8 +294,11 @@ def small_problems(draw: st.DrawFn) -> Problem:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_problems(), st.sampled_from([1, 2]))
 def test_optimal_and_valid_on_random_problems(p: Problem, threads: int) -> None:
-    # on two threads, the auction's forward passes too, however few the children
-    with mock.patch.object(flow_module, "_PARALLEL_FROM", 1):
+    # on two threads, the auction's passes too, however few the children and free places
+    with (
+        mock.patch.object(flow_module, "_PARALLEL_FROM", 1),
+        mock.patch.object(flow_module, "_PARALLEL_REVERSE_FROM", 1),
+    ):
         result = solve(p, candidates_per_child=1, threads=threads)
     verdict = check_allocation(p, result.assignments, objective=result.objective)
     assert verdict.ok, str(verdict)

@@ -121,13 +121,15 @@ def test_within_a_tolerance_then_exactly(
     cheapest option at the prices (so the cost within children x tolerance of the optimum),
     pairs in use at reduced cost 0, potentials found from the auction's prices by Dijkstra equal
     to label-correcting's. Pairs added keep it so; `tighten` reaches the optimum. The same with
-    the forward passes on two threads, the children in two random halves."""
+    the passes on two threads, children and placements in two random halves."""
     ci, pi, cost, cap, n_c = random_instance(seed)
     best = lp_optimum(ci, pi, cost, cap, n_c)
     tol = int(np.random.default_rng(seed).integers(1, 400))
     first = np.random.default_rng(seed + 300).random(len(ci)) < 0.6
-    halves = np.random.default_rng(seed).random(n_c) < 0.5 if threads == 2 else None
+    rng = np.random.default_rng(seed)
+    halves = (rng.random(n_c) < 0.5, rng.random(len(cap)) < 0.5) if threads == 2 else None
     monkeypatch.setattr(flow_module, "_PARALLEL_FROM", 1)
+    monkeypatch.setattr(flow_module, "_PARALLEL_REVERSE_FROM", 1)
     label_correcting = flow_module._potentials
     monkeypatch.setattr(flow_module, "_potentials", None)  # not needed within a tolerance
     flow = Flow.solve(
@@ -245,9 +247,10 @@ def test_two_threads_racing_for_the_same_places_still_reach_the_optimum(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """3,000 children after 40 placements, halves drawn at random so both threads' children
-    want the same places: the bids collide, and the auction still ends with no place over its
-    capacity, each child's cost its pair's, every child within the tolerance of its cheapest
-    option, and `tighten` at the optimum of the exact flow."""
+    want the same places (and placements in random halves for the reverse passes): the bids
+    collide, and the auction still ends with no place over its capacity, each child's cost its
+    pair's, every child within the tolerance of its cheapest option, and `tighten` at the
+    optimum of the exact flow."""
     rng = np.random.default_rng(3)
     n_c, n_p = 3_000, 40
     pairs = np.argwhere(rng.random((n_c, n_p)) < 0.5)
@@ -256,8 +259,10 @@ def test_two_threads_racing_for_the_same_places_still_reach_the_optimum(
     cap = rng.integers(0, 150, n_p)
     best = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c).cost
     monkeypatch.setattr(flow_module, "_PARALLEL_FROM", 1)
+    monkeypatch.setattr(flow_module, "_PARALLEL_REVERSE_FROM", 1)
     monkeypatch.setattr(flow_module, "_potentials", None)  # the auction's prices suffice
-    flow = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c, tolerance=20, halves=rng.random(n_c) < 0.5)
+    halves = (rng.random(n_c) < 0.5, rng.random(n_p) < 0.5)
+    flow = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c, tolerance=20, halves=halves)
     assert flow.tolerance == 20
     placed = flow.assigned >= 0
     assert (np.bincount(flow.assigned[placed], minlength=n_p) <= cap).all()
@@ -306,7 +311,7 @@ def test_warm_up_compiles_every_loop() -> None:
         "from optimiser import flow\n"
         "flow.warm_up()\n"
         "loops = ['_augment_all', '_potentials', '_auction_state', '_unhappy', '_forward',"
-        " '_reverse', '_least_potentials', '_cheapest_each', 'group_by']\n"
+        " '_free_priced', '_reverse', '_least_potentials', '_cheapest_each', 'group_by']\n"
         "print([name for name in loops if not getattr(flow, name).signatures])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
