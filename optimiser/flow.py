@@ -38,6 +38,13 @@ from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
 IntArray = NDArray[np.int64]
+# the auction's arrays: pairs by child (c_ptr, placement, cost) or by placement (p_ptr, child,
+# cost); slots (slot_ptr per placement, placement per slot); and its state: price per slot,
+# least and second least price and the slot of the least per placement, child per slot, slot
+# per child and the cost of each child's pair
+Arcs = tuple[IntArray, IntArray, IntArray]
+Slots = tuple[IntArray, IntArray]
+AuctionState = tuple[IntArray, IntArray, IntArray, IntArray, IntArray, IntArray, IntArray]
 
 _FREE = -2  # assigned[c]: a child waiting for a path (an excess of one)
 _UNPLACED = -1
@@ -391,19 +398,10 @@ def _auction_state(
 
 @njit(cache=True, nogil=True)
 def _unhappy(
-    c_ptr: IntArray,
-    arc_place: IntArray,
-    arc_cost: IntArray,
-    slot_ptr: IntArray,
-    slot_place: IntArray,
+    arcs: Arcs,
+    slots: Slots,
     unplaced_cost: int,
-    price: IntArray,
-    low: IntArray,
-    second: IntArray,
-    at: IntArray,
-    holder: IntArray,
-    slot_of: IntArray,
-    held: IntArray,
+    state: AuctionState,
     eps: int,
     queue: IntArray,
     repair: bool,
@@ -413,6 +411,9 @@ def _unhappy(
     passes), first a slot and a child hold each other or neither (a child that lost its slot to
     the other thread's bid is free again), each placement's cheapest slots are recomputed, and
     each child's `held` is its pair's cost again."""
+    c_ptr, arc_place, arc_cost = arcs
+    slot_ptr, slot_place = slots
+    price, low, second, at, holder, slot_of, held = state
     if repair:
         for s in range(len(holder)):
             if holder[s] >= 0 and slot_of[holder[s]] != s:
@@ -443,18 +444,10 @@ def _unhappy(
 
 @njit(cache=True, nogil=True)
 def _forward(
-    c_ptr: IntArray,
-    arc_place: IntArray,
-    arc_cost: IntArray,
-    slot_ptr: IntArray,
+    arcs: Arcs,
+    slots: Slots,
     unplaced_cost: int,
-    price: IntArray,
-    low: IntArray,
-    second: IntArray,
-    at: IntArray,
-    holder: IntArray,
-    slot_of: IntArray,
-    held: IntArray,
+    state: AuctionState,
     eps: int,
     queue: IntArray,
     n: int,
@@ -466,6 +459,9 @@ def _forward(
     Two threads may run it at once on the same prices (see `_auction`): a child no longer free
     when its turn comes is skipped, and a displaced child that finds the ring full is left
     free for the serial pass after."""
+    c_ptr, arc_place, arc_cost = arcs
+    slot_ptr = slots[0]
+    price, low, second, at, holder, slot_of, held = state
     size = len(queue)
     head, tail, waiting, bids = 0, n % size, n, 0
     while waiting > 0 and bids <= max_bids:
@@ -513,18 +509,9 @@ def _free_priced(holder: IntArray, price: IntArray, stack: IntArray) -> int:
 
 @njit(cache=True, nogil=True)
 def _reverse(
-    p_ptr: IntArray,
-    p_child: IntArray,
-    p_cost: IntArray,
-    slot_ptr: IntArray,
-    slot_place: IntArray,
-    price: IntArray,
-    low: IntArray,
-    second: IntArray,
-    at: IntArray,
-    holder: IntArray,
-    slot_of: IntArray,
-    held: IntArray,
+    by_place: Arcs,
+    slots: Slots,
+    state: AuctionState,
     eps: int,
     stack: IntArray,
     top: int,
@@ -535,6 +522,9 @@ def _reverse(
     most by moving, or falls to 0 when none gains more than `eps`; returns the bids made, or -1
     past `max_bids`. Two threads may run it at once (see `_auction`): a slot the other thread
     filled is skipped, and a slot freed when the stack is full is left for the serial pass."""
+    p_ptr, p_child, p_cost = by_place
+    slot_ptr, slot_place = slots
+    price, low, second, at, holder, slot_of, held = state
     bids = 0
     while top > 0:
         top -= 1
@@ -619,48 +609,49 @@ def _auction(
     n_c = len(arcs[0]) - 1
     holder, low, second, at = _auction_state(slot_ptr, price, slot_of)
     state = (price, low, second, at, holder, slot_of, held)
+    slots = (slot_ptr, slot_place)
     queue = np.empty(n_c + 1, np.int64)
     stack = np.empty(int(slot_ptr[-1]) + 1, np.int64)
     bids, repair = 0, False  # repair: the last reverse pass ran on two threads
     for phase, eps in enumerate(int(e) for e in phases):
-        n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, repair)
+        n = _unhappy(arcs, slots, unplaced_cost, state, eps, queue, repair)
         if halves is not None and n >= _PARALLEL_FROM:
             free = queue[:n]
 
             def forward(part: IntArray, eps: int = eps, left: int = max_bids - bids) -> int:
                 ring = np.empty(n_c + 1, np.int64)
                 ring[: len(part)] = part
-                return _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, ring, len(part), left)
+                return _forward(arcs, slots, unplaced_cost, state, eps, ring, len(part), left)
 
             with ThreadPoolExecutor(2) as pool:
                 bids += sum(pool.map(forward, (free[halves[0][free]], free[~halves[0][free]])))
-            n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, True)
-        bids += _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, queue, n, max_bids - bids)
+            n = _unhappy(arcs, slots, unplaced_cost, state, eps, queue, True)
+        bids += _forward(arcs, slots, unplaced_cost, state, eps, queue, n, max_bids - bids)
         if bids > max_bids:
             return -1
         top = _free_priced(holder, price, stack)
         repair = False
         if halves is not None and top >= _PARALLEL_REVERSE_FROM:
             repair = True
-            slots = stack[:top]
-            north = halves[1][slot_place[slots]]
+            priced = stack[:top]
+            north = halves[1][slot_place[priced]]
 
             def reverse(part: IntArray, eps: int = eps, left: int = max_bids - bids) -> int:
                 own = np.empty(len(stack), np.int64)
                 own[: len(part)] = part
-                return _reverse(*by_place, slot_ptr, slot_place, *state, eps, own, len(part), left)
+                return _reverse(by_place, slots, state, eps, own, len(part), left)
 
             with ThreadPoolExecutor(2) as pool:
-                done = list(pool.map(reverse, (slots[north], slots[~north])))
+                done = list(pool.map(reverse, (priced[north], priced[~north])))
             if min(done) < 0:
                 return -1
             bids += sum(done)
             if phase < len(phases) - 1:
                 continue
-            n = _unhappy(*arcs, slot_ptr, slot_place, unplaced_cost, *state, eps, queue, True)
-            bids += _forward(*arcs, slot_ptr, unplaced_cost, *state, eps, queue, n, max_bids - bids)
+            n = _unhappy(arcs, slots, unplaced_cost, state, eps, queue, True)
+            bids += _forward(arcs, slots, unplaced_cost, state, eps, queue, n, max_bids - bids)
             top = _free_priced(holder, price, stack)
-        more = _reverse(*by_place, slot_ptr, slot_place, *state, eps, stack, top, max_bids - bids)
+        more = _reverse(by_place, slots, state, eps, stack, top, max_bids - bids)
         if more < 0:
             return -1
         bids += more

@@ -292,10 +292,10 @@ def test_after_two_threads_bids_slots_and_children_agree_again() -> None:
     slot_of = np.array([0, 0, 1, flow_module._UNPLACED], np.int64)
     held = np.array([10, 20, 999, 0], np.int64)
     queue = np.zeros(5, np.int64)
+    state = (price, low, second, at, holder, slot_of, held)
     unhappy = flow_module._unhappy(
-        c_ptr, arc_place, arc_cost, slot_ptr, slot_place, UNPLACED, price, low, second, at,
-        holder, slot_of, held, 10**9, queue, True,
-    )  # fmt: skip
+        (c_ptr, arc_place, arc_cost), (slot_ptr, slot_place), UNPLACED, state, 10**9, queue, True
+    )
     assert unhappy == 1 and queue[0] == 0
     assert slot_of.tolist() == [flow_module._FREE, 0, 1, flow_module._UNPLACED]
     assert holder.tolist() == [1, 2, -1]
