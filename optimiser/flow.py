@@ -14,8 +14,8 @@ primal-dual method, warm-started, so a round costs a few short searches instead 
 A flow solved from nothing without a tolerance is OR-Tools' min-cost flow's.
 
 With a `tolerance`, the candidates are solved only to within it per child, by the forward/reverse
-auction with epsilon-scaling (`_auction`, each place a slot with its own price; its forward
-passes on two threads, one for each half of the children), warm-started from the last prices
+auction with epsilon-scaling (`_auction`, each place a slot with its own price; its passes on
+two threads, one for each half of the children or places), warm-started from the last prices
 and assignment: the first rounds of the allocation, where the prices still move by pounds, work
 so, in a fraction of an exact solve's time; the potentials are exact for the flow with every
 child's other options dearer by the tolerance. `tighten` then solves exactly,
@@ -28,8 +28,10 @@ The loops are compiled with numba; costs are integers (units of 1/COST_SCALE GBP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -566,9 +568,27 @@ def _reverse(
     return bids
 
 
+def _on_two_threads(
+    pass_: Callable[[IntArray, int, int], int],
+    parts: tuple[IntArray, IntArray],
+    size: int,
+    max_bids: int,
+) -> list[int]:
+    """A forward or reverse pass on two threads at once, each from one part (children or
+    slots) copied into a queue or stack of its own of `size`; the bids each made."""
+
+    def run(part: IntArray) -> int:
+        own = np.empty(size, np.int64)
+        own[: len(part)] = part
+        return pass_(own, len(part), max_bids)
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(run, parts))
+
+
 def _auction(
-    arcs: tuple[IntArray, IntArray, IntArray],
-    by_place: tuple[IntArray, IntArray, IntArray],
+    arcs: Arcs,
+    by_place: Arcs,
     slot_ptr: IntArray,
     slot_place: IntArray,
     unplaced_cost: int,
@@ -617,14 +637,9 @@ def _auction(
         n = _unhappy(arcs, slots, unplaced_cost, state, eps, queue, repair)
         if halves is not None and n >= _PARALLEL_FROM:
             free = queue[:n]
-
-            def forward(part: IntArray, eps: int = eps, left: int = max_bids - bids) -> int:
-                ring = np.empty(n_c + 1, np.int64)
-                ring[: len(part)] = part
-                return _forward(arcs, slots, unplaced_cost, state, eps, ring, len(part), left)
-
-            with ThreadPoolExecutor(2) as pool:
-                bids += sum(pool.map(forward, (free[halves[0][free]], free[~halves[0][free]])))
+            forward = partial(_forward, arcs, slots, unplaced_cost, state, eps)
+            parts = (free[halves[0][free]], free[~halves[0][free]])
+            bids += sum(_on_two_threads(forward, parts, n_c + 1, max_bids - bids))
             n = _unhappy(arcs, slots, unplaced_cost, state, eps, queue, True)
         bids += _forward(arcs, slots, unplaced_cost, state, eps, queue, n, max_bids - bids)
         if bids > max_bids:
@@ -635,14 +650,9 @@ def _auction(
             repair = True
             priced = stack[:top]
             north = halves[1][slot_place[priced]]
-
-            def reverse(part: IntArray, eps: int = eps, left: int = max_bids - bids) -> int:
-                own = np.empty(len(stack), np.int64)
-                own[: len(part)] = part
-                return _reverse(by_place, slots, state, eps, own, len(part), left)
-
-            with ThreadPoolExecutor(2) as pool:
-                done = list(pool.map(reverse, (priced[north], priced[~north])))
+            reverse = partial(_reverse, by_place, slots, state, eps)
+            parts = (priced[north], priced[~north])
+            done = _on_two_threads(reverse, parts, len(stack), max_bids - bids)
             if min(done) < 0:
                 return -1
             bids += sum(done)
