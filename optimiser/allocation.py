@@ -44,7 +44,7 @@ import pandas as pd
 from ortools.graph.python import min_cost_flow
 
 from optimiser import pricing
-from optimiser.flow import Flow, distinct, group_by, warm_up
+from optimiser.flow import Flow, distinct, group_by, pair_order, warm_up
 from optimiser.pairs import COST_PARTS, COST_SCALE, IntArray, PairModel
 from optimiser.problem import SETTINGS, Problem
 
@@ -213,11 +213,13 @@ class _Arcs:
         self.child.append(ci.astype(np.int64))
         self.place.append(pi.astype(np.int64))
 
-    def arrays(self, n_places: int) -> tuple[IntArray, IntArray]:
+    def arrays(self, n_children: int, n_places: int) -> tuple[IntArray, IntArray]:
         ci = np.concatenate(self.child) if self.child else np.zeros(0, np.int64)
         pi = np.concatenate(self.place) if self.place else np.zeros(0, np.int64)
-        key = distinct(ci * n_places + pi)[0]
-        self.child, self.place = [key // n_places], [key % n_places]
+        order = pair_order(ci, pi, n_children, n_places)
+        ci, pi = ci[order], pi[order]
+        first = np.r_[True, (ci[1:] != ci[:-1]) | (pi[1:] != pi[:-1])][: len(ci)]
+        self.child, self.place = [ci[first]], [pi[first]]
         return self.child[0], self.place[0]
 
 
@@ -357,7 +359,7 @@ def _initial_arcs(
     cur = np.flatnonzero(model.c_current >= 0)
     ok = model.costs(cur, model.c_current[cur]).eligible
     arcs.add(cur[ok], model.c_current[cur[ok]])
-    ci, pi = arcs.arrays(model.n_placements)
+    ci, pi = arcs.arrays(model.n_children, model.n_placements)
     # reduced costs against the aggregated problem's prices: each child's best pairs once
     # scarce places are priced, at most as dear as its guided pair
     u = np.full(model.n_children, model.problem.policy.unplaced)
@@ -930,7 +932,7 @@ def solve(
     arcs = _initial_arcs(
         model, coarse, (blocks, groups), per_child=candidates_per_child, threads=threads
     )
-    ci, pi = arcs.arrays(model.n_placements)
+    ci, pi = arcs.arrays(model.n_children, model.n_placements)
     ci, pi, cost = _priced_pairs(model, ci, pi)
     say(f"{len(ci):,} starting pairs")
     fresh = time.perf_counter()
@@ -998,7 +1000,7 @@ def solve(
             f"{len(pricing.child):,} priced in"
         )
         exactly = False  # from here on the flow is solved exactly
-        gaining = len(distinct(pricing.child)[0])
+        gaining = int(np.count_nonzero(np.bincount(pricing.child, minlength=model.n_children)))
         if flow.tolerance:
             stalled = last_cost - flow.cost < _STALL * flow.cost
             last_cost = flow.cost

@@ -193,19 +193,53 @@ def test_an_exact_flow_loosened_then_tightened(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_cheapest_pairs_of_each_child(seed: int) -> None:
-    """`_cheapest_each` keeps each child's k pairs of least reduced cost, the first of equals:
-    as ranking every pair by (child, reduced cost, position) would."""
+def test_kept_pairs_of_each_child(seed: int) -> None:
+    """`_kept` keeps each child's pair in the flow and its k pairs of least reduced cost within
+    a limit, the first of equals: as ranking every pair by (child, reduced cost, position)
+    would."""
     rng = np.random.default_rng(seed)
-    size = rng.integers(0, 12, 50)
+    n_c, n_p = 50, 12
+    size = rng.integers(0, n_p, n_c)
     ptr = np.r_[0, np.cumsum(size)].astype(np.int64)
-    rc = rng.integers(-5, 5, int(ptr[-1])).astype(np.int64)  # many equal
-    child = np.repeat(np.arange(50), size)
+    child = np.repeat(np.arange(n_c), size)
+    place = np.concatenate([rng.permutation(n_p)[:k] for k in size]).astype(np.int64)
+    pi = rng.integers(-3, 3, n_c + n_p + 1).astype(np.int64)
+    cost = rng.integers(0, 6, int(ptr[-1])).astype(np.int64)
+    rc = cost - pi[child] + pi[n_c + place]  # many equal
+    assigned = np.where(size > 0, place[np.minimum(ptr[:-1], len(place) - 1)], -1)
     order = np.lexsort((np.arange(len(rc)), rc, child))
     rank = np.empty(len(rc), np.int64)
     rank[order] = np.arange(len(rc)) - ptr[child[order]]
-    for k in (1, 3, 8):
-        assert (flow_module._cheapest_each(ptr, rc, k) == (rank < k)).all()
+    for k, within in ((1, 10), (3, 10), (8, 10), (3, 0), (8, -2)):
+        kept = flow_module._kept(ptr, place, cost, pi, assigned, within, k)
+        assert (kept == (((rank < k) & (rc <= within)) | (assigned[child] == place))).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pairs_sorted_and_merged(seed: int) -> None:
+    """`pair_order` sorts pairs by child then placement, the first of equals first; `_merge`
+    joins them, without repeats, to sorted pairs, keeping the costs of the pairs already there
+    and of the first of equal new ones."""
+    rng = np.random.default_rng(seed)
+    n_c, n_p = 30, 20
+    ci, pi = rng.integers(0, n_c, 400), rng.integers(0, n_p, 400)  # many repeats
+    order = flow_module.pair_order(ci, pi, n_c, n_p)
+    assert (order == np.lexsort((np.arange(400), pi, ci))).all()
+    # pairs that come by child (as pricing finds them) are sorted within each child's run,
+    # however long
+    by_child = np.sort(np.r_[ci, np.full(200, 3)], kind="stable")
+    places = rng.integers(0, n_p, len(by_child))
+    expected = np.lexsort((np.arange(len(by_child)), places, by_child))
+    assert (flow_module.pair_order(by_child, places, n_c, n_p) == expected).all()
+    old = np.unique(rng.integers(0, n_c * n_p, 150)).astype(np.int64)
+    old_cost = rng.integers(0, 99, len(old)).astype(np.int64)
+    new = (ci * n_p + pi)[order].astype(np.int64)
+    new_cost = rng.integers(0, 99, 400)[order].astype(np.int64)
+    keys, cost = flow_module._merge(old, old_cost, new, new_cost)
+    assert (keys == np.union1d(old, new)).all()
+    expected = dict(zip(new[::-1].tolist(), new_cost[::-1].tolist(), strict=True))
+    expected.update(zip(old.tolist(), old_cost.tolist(), strict=True))
+    assert cost.tolist() == [expected[k] for k in keys.tolist()]
 
 
 def test_group_by_sorts_keys_stably() -> None:
@@ -311,7 +345,8 @@ def test_warm_up_compiles_every_loop() -> None:
         "from optimiser import flow\n"
         "flow.warm_up()\n"
         "loops = ['_augment_all', '_potentials', '_auction_state', '_unhappy', '_forward',"
-        " '_free_priced', '_reverse', '_least_potentials', '_cheapest_each', 'group_by']\n"
+        " '_free_priced', '_reverse', '_least_potentials', '_kept', '_merge', '_order_by_child',"
+        " 'group_by']\n"
         "print([name for name in loops if not getattr(flow, name).signatures])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
