@@ -230,8 +230,8 @@ def _order_by_child(ci: IntArray, pi: IntArray) -> tuple[IntArray, bool]:
 def pair_order(ci: IntArray, pi: IntArray, n_children: int, n_places: int) -> IntArray:
     """The positions of pairs (ci, pi) sorted by child, then placement, the first of equals
     first, in time linear in the pairs: within each child's run where they come by child,
-    else by two counting sorts (by placement, then stably by child). An argsort of keys
-    ci x n_places + pi took seconds on the tens of millions of pairs of a solve at scale 5."""
+    else by two counting sorts (by placement, then stably by child); `distinct`'s argsort of
+    keys ci x n_places + pi took 2.7 s in all of a solve at scale 5 (profiled)."""
     ci, pi = np.asarray(ci, np.int64), np.asarray(pi, np.int64)
     order, by_child = _order_by_child(ci, pi)
     if by_child:
