@@ -44,7 +44,7 @@ import pandas as pd
 from ortools.graph.python import min_cost_flow
 
 from optimiser import pricing
-from optimiser.flow import Flow, distinct, group_by, pair_order, warm_up
+from optimiser.flow import Flow, distinct_pairs, group_by, warm_up
 from optimiser.pairs import COST_PARTS, COST_SCALE, IntArray, PairModel
 from optimiser.problem import SETTINGS, Problem
 
@@ -216,11 +216,9 @@ class _Arcs:
     def arrays(self, n_children: int, n_places: int) -> tuple[IntArray, IntArray]:
         ci = np.concatenate(self.child) if self.child else np.zeros(0, np.int64)
         pi = np.concatenate(self.place) if self.place else np.zeros(0, np.int64)
-        order = pair_order(ci, pi, n_children, n_places)
-        ci, pi = ci[order], pi[order]
-        first = np.r_[True, (ci[1:] != ci[:-1]) | (pi[1:] != pi[:-1])][: len(ci)]
-        self.child, self.place = [ci[first]], [pi[first]]
-        return self.child[0], self.place[0]
+        ci, pi = distinct_pairs(ci, pi, n_children, n_places)
+        self.child, self.place = [ci], [pi]
+        return ci, pi
 
 
 def _aggregate_flows(
@@ -743,8 +741,10 @@ def _canonical(
                   threads=threads)  # fmt: skip
     n_c, n_p = model.n_children, model.n_placements
     placed = np.flatnonzero(flow.assigned >= 0)
-    pairs = distinct(np.r_[ties.child * n_p + ties.place, placed * n_p + flow.assigned[placed]])[0]
-    ci, pi, cost = _priced_pairs(model, pairs // n_p, pairs % n_p)
+    ci, pi = distinct_pairs(
+        np.r_[ties.child, placed], np.r_[ties.place, flow.assigned[placed]], n_c, n_p
+    )
+    ci, pi, cost = _priced_pairs(model, ci, pi)
     tight = cost - u[ci] + w[pi] == 0
     ci, pi = ci[tight], pi[tight]
     # a child with one such pair and a price below the unplaced cost takes it in every optimum

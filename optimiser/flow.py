@@ -230,7 +230,7 @@ def _order_by_child(ci: IntArray, pi: IntArray) -> tuple[IntArray, bool]:
 def pair_order(ci: IntArray, pi: IntArray, n_children: int, n_places: int) -> IntArray:
     """The positions of pairs (ci, pi) sorted by child, then placement, the first of equals
     first, in time linear in the pairs: within each child's run where they come by child,
-    else by two counting sorts (by placement, then stably by child); `distinct`'s argsort of
+    else by two counting sorts (by placement, then stably by child); an argsort of
     keys ci x n_places + pi took 2.7 s in all of a solve at scale 5 (profiled)."""
     ci, pi = np.asarray(ci, np.int64), np.asarray(pi, np.int64)
     order, by_child = _order_by_child(ci, pi)
@@ -238,6 +238,16 @@ def pair_order(ci: IntArray, pi: IntArray, n_children: int, n_places: int) -> In
         return order
     by_place = group_by(pi, n_places)[0]
     return by_place[group_by(ci[by_place], n_children)[0]]
+
+
+def distinct_pairs(
+    ci: IntArray, pi: IntArray, n_children: int, n_places: int
+) -> tuple[IntArray, IntArray]:
+    """The distinct pairs among (ci, pi), sorted by child, then placement."""
+    order = pair_order(ci, pi, n_children, n_places)
+    ci, pi = np.asarray(ci, np.int64)[order], np.asarray(pi, np.int64)[order]
+    first = np.r_[True, (ci[1:] != ci[:-1]) | (pi[1:] != pi[:-1])][: len(ci)]
+    return ci[first], pi[first]
 
 
 @njit(cache=True)
@@ -925,16 +935,6 @@ def _least_potentials(
                 _sift_up(heap_d, heap_v, pos, pos[h])
     # distances in costs from the virtual node are dist + root - phi; potentials are minus them
     return phi - root - dist, bad
-
-
-def distinct(keys: IntArray) -> tuple[IntArray, IntArray]:
-    """The distinct values of `keys`, sorted, and where each occurs in `keys` (np.unique by
-    sorting: numpy 2's hashing np.unique takes seconds on millions of wide integer keys)."""
-    order = np.argsort(keys)
-    ordered = keys[order]
-    first = np.ones(len(ordered), np.bool_)
-    first[1:] = ordered[1:] != ordered[:-1]
-    return ordered[first], order[first]
 
 
 @dataclass
