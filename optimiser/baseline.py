@@ -14,7 +14,9 @@ The simulation, seeded and deterministic:
    with an earlier sibling when there is room.
 4. A child with no eligible free place left is unplaced.
 
-The loop over children is compiled (numba); candidate lists drop full placements as they go.
+The loop over children is compiled (numba). A council's list of the places nearest its centre
+is searched nearest first, dropping full placements, until no place further on can be among the
+offers; a whole tier, held from west to east, is searched outwards from the child's easting.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from numba import njit
 
 from geodata.distance import METRES_PER_MILE
 from optimiser.allocation import assignment_table, unplaced_reasons
-from optimiser.pairs import IntArray, PairModel
+from optimiser.pairs import FloatArray, IntArray, PairModel
 from optimiser.pricing import PairArrays, _cost, pair_arrays
 from optimiser.problem import NEEDS, SETTINGS, Problem
 from optimiser.validate import recompute_objective
@@ -78,12 +80,13 @@ def _csr(lists: list[IntArray]) -> tuple[IntArray, IntArray]:
     return ptr, flat.astype(np.int64)
 
 
-def _markets(model: PairModel) -> tuple[IntArray, ...]:
-    """The placements of each tier: tier 0, an LA's own in-house places for a need (key
-    la * needs + need); tiers 1 and 2, the settings meeting a need without and with a step-up
-    (key las * needs + need * 2 + tier - 1). And for each (home LA, need, tier), key
+def _markets(model: PairModel) -> tuple[np.ndarray, ...]:
+    """The placements of each tier, west to east: tier 0, an LA's own in-house places for a need
+    (key la * needs + need); tiers 1 and 2, the settings meeting a need without and with a
+    step-up (key las * needs + need * 2 + tier - 1). And for each (home LA, need, tier), key
     (la * needs + need) * 3 + tier, the local market: those nearest the LA's centre (see
-    _LOCAL_PER_LA; ties by index), with the distance past which that list is cut."""
+    _LOCAL_PER_LA; ties by index), nearest first with each one's distance from the centre, and
+    the distance past which that list is cut."""
     las = model.problem.las
     la_e, la_n = las["easting"].to_numpy(np.float64), las["northing"].to_numpy(np.float64)
     n_la, n_need = len(model.la_codes), len(NEEDS)
@@ -95,6 +98,7 @@ def _markets(model: PairModel) -> tuple[IntArray, ...]:
         sub = model.substitution[need, model.p_setting]
         steps += [np.flatnonzero((sub == 0) & places), np.flatnonzero((sub > 0) & places)]
     local: list[IntArray] = []
+    reach: list[FloatArray] = []  # each local placement's distance from the LA's centre
     cut = np.full(n_la * n_need * 3, np.inf)
     used = set(zip(model.c_la.tolist(), model.c_need.tolist(), strict=True))
     size = max(_LOCAL_LEAST, _LOCAL_PER_LA * model.n_placements // max(n_la, 1))
@@ -113,7 +117,12 @@ def _markets(model: PairModel) -> tuple[IntArray, ...]:
                 if len(order) > size:
                     cut[(la * n_need + need) * 3 + tier] = d[order[size]]
                 local.append(m[order[:size]])
-    return (*_csr(tier0 + steps), *_csr(local), cut, la_e, la_n)
+                reach.append(d[order[:size]])
+    l_ptr, l_members = _csr(local)
+    l_dist = np.concatenate(reach) if reach else np.zeros(0)
+    # each tier from west to east (ties by index), for `_nearest`
+    tiers = [x[np.lexsort((x, model.p_e[x]))] for x in tier0 + steps]
+    return (*_csr(tiers), l_ptr, l_members, l_dist, cut, la_e, la_n)
 
 
 @njit(cache=True)
@@ -131,17 +140,26 @@ def _before(miles: float, week: float, p: int, miles2: float, week2: float, p2: 
 def _nearest(
     c: int,
     places: IntArray,
+    dist: FloatArray,
     start: int,
     length: int,
     k: int,
     free: IntArray,
     m: PairArrays,
+    offset: float,
 ) -> tuple[int, float, int]:
     """The cheapest of the k nearest free eligible placements among places[start:start +
     length] (ties in distance, to 0.1 mile, broken by price, then by index), the distance
     in metres of the farthest of those k (inf when fewer than k were found; -1 and inf when
-    none was), and the list's new length: full placements are dropped from it in place
-    (places never free up here)."""
+    none was), and the list's new length.
+
+    With `offset` >= 0, the child's distance from a point and `dist` each placement's, in
+    ascending order: the list is searched in order, full placements dropped from it in place
+    (places never free up here) with their `dist`, until a placement that must be further
+    (by dist - offset) than the k-th found; it and all after it rank after the k. With
+    `offset` < 0, the list holds placements in ascending order of easting (`dist` is not
+    read): it is searched outwards from the child's easting, on the side nearer in easting
+    first, each side until its next placement must be further than the k-th found."""
     (c_e, c_n, c_la, c_rcc, c_need, c_age, c_male, c_current, p_e, p_n, p_la, p_rcc,
      p_setting, p_weekly, p_min_age, p_max_age, p_sexes, subst, policy) = m  # fmt: skip
     # the k best so far by (rounded miles, weekly cost, index), kept sorted
@@ -150,13 +168,50 @@ def _nearest(
     top_p = np.empty(k, np.int64)
     top_raw = np.empty(k)
     n = 0
-    kept = start
-    for j in range(start, start + length):
+    end = start + length
+    kept, j = start, start
+    west, east = start, end  # by easting: the next placement west of the child, and east
+    if offset < 0:
+        while west < east:  # bisection: the first placement at or east of the child
+            mid = (west + east) // 2
+            if p_e[places[mid]] < c_e[c]:
+                west = mid + 1
+            else:
+                east = mid
+        west -= 1
+    while True:
+        if offset >= 0:
+            if j == end:
+                break
+            gap = dist[j] - offset
+        else:
+            gap_w = c_e[c] - p_e[places[west]] if west >= start else np.inf
+            gap_e = p_e[places[east]] - c_e[c] if east < end else np.inf
+            gap = min(gap_w, gap_e)
+            if np.isinf(gap):
+                break
+            j = west if gap_w <= gap_e else east
+        # every placement from here on at least `gap` metres from the child (a metre less, for
+        # the rounding of hypot) ranks after the k found, to 0.1 mile
+        least = max(gap - 1.0, 0.0) / METRES_PER_MILE
+        if n == k and np.rint(least * 10.0) / 10.0 > top_m[k - 1]:
+            if offset >= 0 and kept < j:  # the rest of the list, kept as it is
+                for i in range(j, end):
+                    places[kept], dist[kept] = places[i], dist[i]
+                    kept += 1
+            elif offset >= 0:
+                kept = end
+            break
         p = places[j]
+        if offset < 0:
+            west, east = (west - 1, east) if j == west else (west, east + 1)
+        else:
+            j += 1
         if free[p] <= 0:
             continue
-        places[kept] = p
-        kept += 1
+        if offset >= 0:
+            places[kept], dist[kept] = p, dist[j - 1]
+            kept += 1
         raw = math.hypot(c_e[c] - p_e[p], c_n[c] - p_n[p]) / METRES_PER_MILE
         miles = np.rint(raw * 10.0) / 10.0  # numpy's round(miles, 1)
         week = p_weekly[p]
@@ -177,22 +232,24 @@ def _nearest(
             i -= 1
         top_m[i], top_w[i], top_p[i], top_raw[i] = miles, week, p, raw
         n = min(n + 1, k)
+    new_length = kept - start if offset >= 0 else length
     if n == 0:
-        return -1, np.inf, kept - start
+        return -1, np.inf, new_length
     pick = 0
     for i in range(1, n):
         if top_w[i] < top_w[pick]:
             pick = i
     reach = top_raw[:n].max() * METRES_PER_MILE if n == k else np.inf
-    return top_p[pick], reach, kept - start
+    return top_p[pick], reach, new_length
 
 
 @njit(cache=True)
 def _proven(found: int, reach: float, cut: float, offset: float) -> bool:
-    """Whether a search of a local list found what the whole tier would: its list holds the
-    whole tier (cut inf), or every place left out, at least cut - offset from the child, ranks
-    after the farthest offer found (0.1 mile beyond it, for the rounding)."""
-    return found >= 0 and (math.isinf(cut) or reach + METRES_PER_MILE / 10 <= cut - offset)
+    """Whether a search of a local list found what the whole tier would (a placement, or that
+    none is free): its list holds the whole tier (cut inf), or it found a placement and every
+    place left out, at least cut - offset from the child, ranks after the farthest offer found
+    (0.1 mile beyond it, for the rounding)."""
+    return math.isinf(cut) or (found >= 0 and reach + METRES_PER_MILE / 10 <= cut - offset)
 
 
 @njit(cache=True)
@@ -201,6 +258,7 @@ def _refill(
     start: int,
     length: int,
     local: IntArray,
+    l_dist: FloatArray,
     l_start: int,
     size: int,
     free: IntArray,
@@ -208,10 +266,11 @@ def _refill(
     n: float,
     m: PairArrays,
 ) -> tuple[int, int, float]:
-    """Refill a local list (local[l_start:l_start + size]) with the free placements of
-    places[start:start + length] nearest the point (e, n); drops full placements from `places`
-    in place. Returns the new lengths of both lists and the distance of the nearest placement
-    left out (inf when none is)."""
+    """Refill a local list (local[l_start:l_start + size], their distances from the point
+    (e, n) in l_dist) with the free placements of places[start:start + length] nearest that
+    point, nearest first; drops full placements from `places` in place. Returns the new
+    lengths of both lists and the distance of the nearest placement left out (inf when none
+    is)."""
     p_e, p_n = m[8], m[9]  # see pair_arrays
     kept = start
     for j in range(start, start + length):
@@ -226,6 +285,7 @@ def _refill(
     take = min(size, len(live))
     for j in range(take):
         local[l_start + j] = live[order[j]]
+        l_dist[l_start + j] = d[order[j]]
     cut = d[order[take]] if take < len(live) else np.inf
     return kept - start, take, cut
 
@@ -241,7 +301,7 @@ def _simulate(
     m: PairArrays,
 ) -> IntArray:
     """The placement of every child (-1 unplaced) by the rules of the module docstring."""
-    t_ptr, t_members, l_ptr, l_members, cut, la_e, la_n = markets
+    t_ptr, t_members, l_ptr, l_members, l_dist, cut, la_e, la_n = markets
     t_len = np.diff(t_ptr)  # live lengths: lists shrink as places fill
     l_len = np.diff(l_ptr)
     c_e, c_n, c_la, c_need, c_current = m[0], m[1], m[2], m[4], m[7]  # see pair_arrays
@@ -256,11 +316,11 @@ def _simulate(
         cur = c_current[c]
         if cur >= 0 and free[cur] > 0:
             one[0] = cur
-            choice = _nearest(c, one, 0, 1, 1, free, m)[0]
+            choice = _nearest(c, one, l_dist, 0, 1, 1, free, m, -1.0)[0]
         g = c_group[c]
         if choice < 0 and g >= 0 and group_place[g] >= 0:
             one[0] = group_place[g]
-            choice = _nearest(c, one, 0, 1, 1, free, m)[0]
+            choice = _nearest(c, one, l_dist, 0, 1, 1, free, m, -1.0)[0]
         for tier in range(3):
             if choice >= 0:
                 break
@@ -268,7 +328,8 @@ def _simulate(
             k = 1 if tier == 0 else offers
             full = c_la[c] * n_need + c_need[c] if tier == 0 else n_tier0 + c_need[c] * 2 + tier - 1
             offset = math.hypot(c_e[c] - la_e[c_la[c]], c_n[c] - la_n[c_la[c]])
-            found, reach, l_len[key] = _nearest(c, l_members, l_ptr[key], l_len[key], k, free, m)
+            local = (l_members, l_dist, l_ptr[key], l_len[key], k, free, m, offset)
+            found, reach, l_len[key] = _nearest(c, *local)
             size = l_ptr[key + 1] - l_ptr[key]
             refill = not math.isinf(cut[key]) and 2 * l_len[key] <= size
             if refill and not _proven(found, reach, cut[key], offset):
@@ -276,18 +337,16 @@ def _simulate(
                 # free places
                 la = c_la[c]
                 t_len[full], l_len[key], cut[key] = _refill(
-                    t_members, t_ptr[full], t_len[full], l_members, l_ptr[key], size, free,
-                    la_e[la], la_n[la], m,
+                    t_members, t_ptr[full], t_len[full], l_members, l_dist, l_ptr[key], size,
+                    free, la_e[la], la_n[la], m,
                 )  # fmt: skip
-                found, reach, l_len[key] = _nearest(
-                    c, l_members, l_ptr[key], l_len[key], k, free, m
-                )
+                local = (l_members, l_dist, l_ptr[key], l_len[key], k, free, m, offset)
+                found, reach, l_len[key] = _nearest(c, *local)
             if _proven(found, reach, cut[key], offset):
                 choice = found
             else:  # the whole tier
-                choice, _, t_len[full] = _nearest(
-                    c, t_members, t_ptr[full], t_len[full], k, free, m
-                )
+                tier_list = (t_members, l_dist, t_ptr[full], t_len[full], k, free, m, -1.0)
+                choice = _nearest(c, *tier_list)[0]
         if choice >= 0:
             assigned[c] = choice
             free[choice] -= 1
