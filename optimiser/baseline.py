@@ -195,12 +195,13 @@ def _nearest(
         # the rounding of hypot) ranks after the k found, to 0.1 mile
         least = max(gap - 1.0, 0.0) / METRES_PER_MILE
         if n == k and np.rint(least * 10.0) / 10.0 > top_m[k - 1]:
-            if offset >= 0 and kept < j:  # the rest of the list, kept as it is
-                for i in range(j, end):
-                    places[kept], dist[kept] = places[i], dist[i]
-                    kept += 1
-            elif offset >= 0:
-                kept = end
+            if offset >= 0:  # the rest of the list, kept as it is
+                if kept == j:
+                    kept = end
+                else:
+                    for i in range(j, end):
+                        places[kept], dist[kept] = places[i], dist[i]
+                        kept += 1
             break
         p = places[j]
         if offset < 0:
@@ -328,8 +329,9 @@ def _simulate(
             k = 1 if tier == 0 else offers
             full = c_la[c] * n_need + c_need[c] if tier == 0 else n_tier0 + c_need[c] * 2 + tier - 1
             offset = math.hypot(c_e[c] - la_e[c_la[c]], c_n[c] - la_n[c_la[c]])
-            local = (l_members, l_dist, l_ptr[key], l_len[key], k, free, m, offset)
-            found, reach, l_len[key] = _nearest(c, *local)
+            found, reach, l_len[key] = _nearest(
+                c, l_members, l_dist, l_ptr[key], l_len[key], k, free, m, offset
+            )
             size = l_ptr[key + 1] - l_ptr[key]
             refill = not math.isinf(cut[key]) and 2 * l_len[key] <= size
             if refill and not _proven(found, reach, cut[key], offset):
@@ -340,13 +342,15 @@ def _simulate(
                     t_members, t_ptr[full], t_len[full], l_members, l_dist, l_ptr[key], size,
                     free, la_e[la], la_n[la], m,
                 )  # fmt: skip
-                local = (l_members, l_dist, l_ptr[key], l_len[key], k, free, m, offset)
-                found, reach, l_len[key] = _nearest(c, *local)
+                found, reach, l_len[key] = _nearest(
+                    c, l_members, l_dist, l_ptr[key], l_len[key], k, free, m, offset
+                )
             if _proven(found, reach, cut[key], offset):
                 choice = found
             else:  # the whole tier
-                tier_list = (t_members, l_dist, t_ptr[full], t_len[full], k, free, m, -1.0)
-                choice = _nearest(c, *tier_list)[0]
+                choice, _, _ = _nearest(
+                    c, t_members, l_dist, t_ptr[full], t_len[full], k, free, m, -1.0
+                )
         if choice >= 0:
             assigned[c] = choice
             free[choice] -= 1
