@@ -306,7 +306,7 @@ class _Plan:
     mean: float
     lo: float
     hi: float
-    parts: tuple[tuple[tuple[str, ...], int], ...]  # (component LAs, RCCs it can hold: chosen)
+    parts: tuple[tuple[tuple[str, ...], int, int], ...]  # (component LAs, fewest, most RCCs)
 
 
 def _plan_graph(
@@ -417,26 +417,17 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
             f"of unlocked LAs need between {need_lo} and {need_hi} RCCs at the balance band "
             f"{band}; likely cause: {' with '.join(causes)}"
         )
-    counts = _allocate_counts([(cla, low, high) for _, cla, low, high in ranges], k_proposed)
-    parts = tuple((tuple(p), n_) for (p, _, _, _), n_ in zip(ranges, counts, strict=True))
+    parts = tuple((tuple(p), low, high) for p, _, low, high in ranges)
     return _Plan(unlocked, graph, k_proposed, mean, lo, hi, parts)
 
 
-def _allocate_counts(ranges: list[tuple[int, int, int]], k: int) -> list[int]:
-    """RCCs per separate piece: near cla/mean, within each piece's range, summing to k."""
-    total = sum(r[0] for r in ranges)
-    counts = [min(max(round(cla * k / total), low), high) for cla, low, high in ranges]
-    while sum(counts) != k:
-        step = 1 if sum(counts) < k else -1
-        best = None
-        for i, (cla, low, high) in enumerate(ranges):
-            new = counts[i] + step
-            if low <= new <= high:
-                err = abs(cla * k / total - new)
-                if best is None or err < best[0]:
-                    best = (err, i)
-        assert best is not None  # guaranteed by the range check in check_request
-        counts[best[1]] += step
+def _draw_counts(plan: _Plan, rng: np.random.Generator) -> list[int]:
+    """RCCs per separate piece for one draw: each piece its fewest, then the rest one at a time
+    to a random piece with room (every choice the balance band allows can be drawn)."""
+    counts = [low for _, low, _ in plan.parts]
+    for _ in range(plan.k_proposed - sum(counts)):
+        room = [n for n, (_, _, high) in enumerate(plan.parts) if counts[n] < high]
+        counts[room[int(rng.integers(len(room)))]] += 1  # room: checked in check_request
     return counts
 
 
@@ -575,7 +566,7 @@ def baseline_partition(
         if made >= wanted:
             break
         groups: list[tuple[str, ...]] = []
-        for piece, count in plan.parts:
+        for (piece, _, _), count in zip(plan.parts, _draw_counts(plan, rng), strict=True):
             split = _tree_partition(piece, plan.graph, weight, count, plan.lo, plan.hi, rng)
             if split is None:
                 break
@@ -844,7 +835,7 @@ def _candidates(
 ) -> dict[int, list[int]]:
     """C(i): centres j within max_miles (and the same piece) that can reach i inside S_j."""
     idx = inst.index
-    piece_of = {c: k for k, (piece, _) in enumerate(plan.parts) for c in piece}
+    piece_of = {c: k for k, (piece, _, _) in enumerate(plan.parts) for c in piece}
     unlocked = [idx[c] for c in plan.unlocked]
     cand: dict[int, list[int]] = {i: [] for i in unlocked}
     for j in unlocked:
@@ -885,12 +876,17 @@ def add_each_la_in_one_rcc(
 
 
 def add_rcc_count(
-    model: cp_model.CpModel, x: Mapping[tuple[int, int], cp_model.IntVar], plan_parts: Any
+    model: cp_model.CpModel,
+    x: Mapping[tuple[int, int], cp_model.IntVar],
+    k: int,
+    pieces: Sequence[tuple[Sequence[int], int, int]],
 ) -> None:
-    """Exactly K' proposed RCCs, and each separate piece its planned number:
-    sum_{j in piece} x[j,j] = n_piece."""
-    for centres, count in plan_parts:
-        model.add(sum(x[j, j] for j in centres) == count)
+    """Exactly K' proposed RCCs: sum_j x[j,j] = K'. Each separate piece holds a number the
+    balance band allows (implied by balance, stated to help the search):
+    low_piece <= sum_{j in piece} x[j,j] <= high_piece."""
+    model.add(sum(x[j, j] for centres, _, _ in pieces for j in centres) == k)
+    for centres, low, high in pieces:
+        model.add_linear_constraint(sum(x[j, j] for j in centres), low, high)
 
 
 def add_demand_balance(
@@ -1002,7 +998,9 @@ def build_model(inst: RegionsInstance, request: Request, plan: _Plan) -> _Model:
     model = cp_model.CpModel()
     x = add_assignment_vars(model, candidates, inst.codes)
     add_each_la_in_one_rcc(model, x, candidates)
-    add_rcc_count(model, x, [([idx[c] for c in piece], n) for piece, n in plan.parts])
+    add_rcc_count(
+        model, x, plan.k_proposed, [([idx[c] for c in p], few, most) for p, few, most in plan.parts]
+    )
     add_demand_balance(model, x, members_of, inst.cla, plan.lo, plan.hi)
     parent, level = add_contiguity(model, x, candidates, plan.graph, inst.codes)
     settings = inst.objective_settings
