@@ -84,8 +84,9 @@ Baseline
     A seeded recursive spanning-tree partition (as redistricting tools such as GerryChain's
     `recursive_tree_part` do): draw a random spanning tree of the unassigned LAs, cut one edge
     that leaves a piece within the balance limits and a remainder that can still be split,
-    repeat. The best of several seeded draws (by the objective) is the heuristic peer in the
-    comparison; the same draws, polished, give the solver's warm start.
+    repeat; separate pieces of unlocked LAs (cut off by locks or regions) each take RCCs in
+    proportion to their children. The best of several seeded draws (by the objective) is the
+    heuristic peer in the comparison; the same draws, polished, give the solver's warm start.
 """
 
 from __future__ import annotations
@@ -307,6 +308,7 @@ class _Plan:
     lo: float
     hi: float
     parts: tuple[tuple[tuple[str, ...], int, int], ...]  # (component LAs, fewest, most RCCs)
+    shares: tuple[int, ...]  # RCCs per part in proportion to its children (the baseline's)
 
 
 def _plan_graph(
@@ -378,7 +380,7 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
         )
     graph = _plan_graph(inst, set(unlocked), request.within_regions)
     if k_proposed == 0:
-        return _Plan((), graph, 0, 0.0, 0.0, 0.0, ())
+        return _Plan((), graph, 0, 0.0, 0.0, 0.0, (), ())
     total = sum(inst.cla[idx[c]] for c in unlocked)
     mean = total / k_proposed
     lo, hi = (1 - request.tolerance) * mean, (1 + request.tolerance) * mean
@@ -418,16 +420,25 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
             f"{band}; likely cause: {' with '.join(causes)}"
         )
     parts = tuple((tuple(p), low, high) for p, _, low, high in ranges)
-    return _Plan(unlocked, graph, k_proposed, mean, lo, hi, parts)
+    shares = _allocate_counts([(cla, low, high) for _, cla, low, high in ranges], k_proposed)
+    return _Plan(unlocked, graph, k_proposed, mean, lo, hi, parts, tuple(shares))
 
 
-def _draw_counts(plan: _Plan, rng: np.random.Generator) -> list[int]:
-    """RCCs per separate piece for one draw: each piece its fewest, then the rest one at a time
-    to a random piece with room (every choice the balance band allows can be drawn)."""
-    counts = [low for _, low, _ in plan.parts]
-    for _ in range(plan.k_proposed - sum(counts)):
-        room = [n for n, (_, _, high) in enumerate(plan.parts) if counts[n] < high]
-        counts[room[int(rng.integers(len(room)))]] += 1  # room: checked in check_request
+def _allocate_counts(ranges: list[tuple[int, int, int]], k: int) -> list[int]:
+    """RCCs per separate piece: near cla/mean, within each piece's range, summing to k."""
+    total = sum(r[0] for r in ranges)
+    counts = [min(max(round(cla * k / total), low), high) for cla, low, high in ranges]
+    while sum(counts) != k:
+        step = 1 if sum(counts) < k else -1
+        best = None
+        for i, (cla, low, high) in enumerate(ranges):
+            new = counts[i] + step
+            if low <= new <= high:
+                err = abs(cla * k / total - new)
+                if best is None or err < best[0]:
+                    best = (err, i)
+        assert best is not None  # guaranteed by the range check in check_request
+        counts[best[1]] += step
     return counts
 
 
@@ -549,8 +560,10 @@ def baseline_partition(
 ) -> dict[str, str] | None:
     """Best of `draws` seeded recursive spanning-tree partitions (by `evaluate`), or None.
 
-    A draw that dead-ends (no balanced cut left) or misses `fits` is redrawn, up to 20 times
-    per draw; None means no draw succeeded.
+    Where locks or regions cut the unlocked LAs into separate pieces, each piece gets its
+    share of the RCCs in proportion to its children (the solver may give it any number the
+    balance band allows). A draw that dead-ends (no balanced cut left) or misses `fits` is
+    redrawn, up to 20 times per draw; None means no draw succeeded.
 
     Locked groups keep their names; proposed RCCs get readable names. `fits(groups)` may
     reject a draw (used for the solver's warm start, which must respect `max_miles`);
@@ -566,7 +579,7 @@ def baseline_partition(
         if made >= wanted:
             break
         groups: list[tuple[str, ...]] = []
-        for (piece, _, _), count in zip(plan.parts, _draw_counts(plan, rng), strict=True):
+        for (piece, _, _), count in zip(plan.parts, plan.shares, strict=True):
             split = _tree_partition(piece, plan.graph, weight, count, plan.lo, plan.hi, rng)
             if split is None:
                 break
