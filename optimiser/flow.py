@@ -240,6 +240,11 @@ def pair_order(ci: IntArray, pi: IntArray, n_children: int, n_places: int) -> In
     return by_place[group_by(ci[by_place], n_children)[0]]
 
 
+def _pair_children(ptr: IntArray) -> IntArray:
+    """The child of each pair, for pairs by child (child c's are ptr[c]:ptr[c + 1])."""
+    return np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr))
+
+
 def distinct_pairs(
     ci: IntArray, pi: IntArray, n_children: int, n_places: int
 ) -> tuple[IntArray, IntArray]:
@@ -1023,7 +1028,7 @@ class Flow:
             phases.append(phases[-1] * _EPS_FACTOR)
         bids = _auction(
             (c_ptr, place, self.arc_cost),
-            (p_ptr, np.repeat(np.arange(n_c), np.diff(c_ptr))[by_place], self.arc_cost[by_place]),
+            (p_ptr, _pair_children(c_ptr)[by_place], self.arc_cost[by_place]),
             self.slot_ptr, slot_place, self.unplaced_cost, self.price,
             np.array(phases[::-1], np.int64), slot_of, self.assigned_cost,
             _MAX_BIDS_PER_CHILD * n_c, self.halves,
@@ -1221,7 +1226,7 @@ class Flow:
     def pairs(self) -> tuple[IntArray, IntArray]:
         """The candidate pairs (child, placement)."""
         ptr, place = self._csr()
-        return np.repeat(np.arange(self.n_children, dtype=np.int64), np.diff(ptr)), place
+        return _pair_children(ptr), place
 
     def duals(self) -> tuple[IntArray, IntArray]:
         """u_c per child and w_p >= 0 per placement (integers), with u_c - w_p <= cost(c, p)

@@ -405,11 +405,7 @@ def small_instances(draw: st.DrawFn) -> tuple[RegionsInstance, Request]:
     )
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_instances())
 def test_random_graphs_optimal_or_proven_infeasible(case: tuple[RegionsInstance, Request]) -> None:
     inst, request = case
