@@ -29,11 +29,10 @@ import pandas as pd
 from numba import njit
 
 from geodata.distance import METRES_PER_MILE
-from optimiser.allocation import assignment_table, unplaced_reasons
+from optimiser.allocation import _objective, assignment_table, unplaced_reasons
 from optimiser.pairs import FloatArray, IntArray, PairModel
 from optimiser.pricing import PairArrays, _cost, pair_arrays
 from optimiser.problem import NEEDS, SETTINGS, Problem
-from optimiser.validate import recompute_objective
 
 __all__ = ["BaselineResult", "simulate_baseline"]
 
@@ -91,33 +90,41 @@ def _markets(model: PairModel) -> tuple[np.ndarray, ...]:
     la_e, la_n = las["easting"].to_numpy(np.float64), las["northing"].to_numpy(np.float64)
     n_la, n_need = len(model.la_codes), len(NEEDS)
     places = model.p_cap > 0
-    in_house = np.isin(model.p_setting, _IN_HOUSE)
-    tier0: list[IntArray] = []
-    steps: list[IntArray] = []
-    for need in range(n_need):
-        sub = model.substitution[need, model.p_setting]
-        steps += [np.flatnonzero((sub == 0) & places), np.flatnonzero((sub > 0) & places)]
-    local: list[IntArray] = []
-    reach: list[FloatArray] = []  # each local placement's distance from the LA's centre
-    cut = np.full(n_la * n_need * 3, np.inf)
-    used = set(zip(model.c_la.tolist(), model.c_need.tolist(), strict=True))
+    sub = model.substitution[:, model.p_setting]  # need x placement
+    steps = [np.flatnonzero(tier & places) for need in sub for tier in (need == 0, need > 0)]
+    own = np.flatnonzero(np.isin(model.p_setting, _IN_HOUSE) & places)
+    own = own[np.argsort(model.p_la[own], kind="stable")]
+    own_by_la = np.split(own, np.searchsorted(model.p_la[own], np.arange(1, n_la)))
+    tier0 = [m[sub[need, m] == 0] for m in own_by_la for need in range(n_need)]
+    # needs whose tier holds the same placements share its local market (the first such tier)
+    first = [next(j for j, y in enumerate(steps) if np.array_equal(x, y)) for x in steps]
     size = max(_LOCAL_LEAST, _LOCAL_PER_LA * model.n_placements // max(n_la, 1))
+
+    def nearest(m: IntArray, d_all: FloatArray) -> tuple[IntArray, FloatArray, float]:
+        """The `size` of m nearest the LA's centre (ties by index), their distances, and the
+        distance of the next (inf when none is left out)."""
+        d = d_all[m]
+        near = np.argpartition(d, size)[: size + 1] if len(d) > size else np.arange(len(d))
+        order = near[np.lexsort((near, d[near]))]
+        return m[order[:size]], d[order[:size]], d[order[size]] if len(order) > size else np.inf
+
+    used = set(zip(model.c_la.tolist(), model.c_need.tolist(), strict=True))
+    none = (steps[0][:0], np.zeros(0), np.inf)
+    markets: list[tuple[IntArray, FloatArray, float]] = []  # by (la * needs + need) * 3 + tier
     for la in range(n_la):
+        d_all = np.hypot(model.p_e - la_e[la], model.p_n - la_n[la])
+        shared: dict[int, tuple[IntArray, FloatArray, float]] = {}
         for need in range(n_need):
-            sub = model.substitution[need, model.p_setting]
-            tier0.append(np.flatnonzero(in_house & (model.p_la == la) & (sub == 0) & places))
-            for tier in range(3):
-                m = tier0[-1] if tier == 0 else steps[need * 2 + tier - 1]
-                if (la, need) not in used:
-                    m = m[:0]
-                d = np.hypot(model.p_e[m] - la_e[la], model.p_n[m] - la_n[la])
-                # the `size` nearest (ties by index), and the distance of the next
-                near = np.argpartition(d, size)[: size + 1] if len(d) > size else np.arange(len(d))
-                order = near[np.lexsort((near, d[near]))]
-                if len(order) > size:
-                    cut[(la * n_need + need) * 3 + tier] = d[order[size]]
-                local.append(m[order[:size]])
-                reach.append(d[order[:size]])
+            if (la, need) not in used:
+                markets += [none] * 3
+                continue
+            markets.append(nearest(tier0[la * n_need + need], d_all))
+            for step in first[need * 2 : need * 2 + 2]:
+                if step not in shared:
+                    shared[step] = nearest(steps[step], d_all)
+                markets.append(shared[step])
+    local, reach, cuts = (list(x) for x in zip(*markets, strict=True)) if markets else ([], [], [])
+    cut = np.array(cuts, np.float64)
     l_ptr, l_members = _csr(local)
     l_dist = np.concatenate(reach) if reach else np.zeros(0)
     # each tier from west to east (ties by index), for `_nearest`
@@ -282,7 +289,10 @@ def _refill(
     d = np.empty(len(live))
     for j in range(len(live)):
         d[j] = math.hypot(p_e[live[j]] - e, p_n[live[j]] - n)
-    order = np.argsort(d, kind="mergesort")
+    order = np.arange(len(d))
+    if len(d) > size + 1:  # only the size + 1 nearest (and any tied with the last) are sorted
+        order = np.flatnonzero(d <= np.partition(d, size)[size])
+    order = order[np.argsort(d[order], kind="mergesort")]
     take = min(size, len(live))
     for j in range(take):
         local[l_start + j] = live[order[j]]
@@ -362,7 +372,8 @@ def _simulate(
 def simulate_baseline(
     problem: Problem, *, seed: int = 2024, offers: int = DEFAULT_OFFERS
 ) -> BaselineResult:
-    """Simulate council-by-council placement (module docstring) and measure it."""
+    """Simulate council-by-council placement (module docstring) and measure it; its objective
+    is counted as the solver counts its own (each pair to 1/COST_SCALE GBP)."""
     model = PairModel.from_problem(problem)
     assigned = _simulate(
         _order(model, seed),
@@ -374,4 +385,4 @@ def simulate_baseline(
         pair_arrays(model),
     )
     table = assignment_table(model, assigned, unplaced_reasons(model, assigned))
-    return BaselineResult(table, recompute_objective(problem, table), seed)
+    return BaselineResult(table, _objective(model, assigned), seed)
