@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,14 +85,18 @@ def run_solve(
     progress: Progress | None = None,
     baseline: bool = True,
     baseline_seed: int = 2024,
+    checked: Callable[[tuple[Shortfall, ...]], None] | None = None,
 ) -> SolveRun:
     """Check supply, solve, and simulate today's practice on the same problem (with more than
-    one thread, beside the solve: most of the solve keeps one core busy, the simulation one)."""
+    one thread, beside the solve: most of the solve keeps one core busy, the simulation one).
+    `checked` receives the pre-solve check's shortfalls before the solve starts."""
 
     def simulate() -> BaselineResult | None:
         return simulate_baseline(problem, seed=baseline_seed) if baseline else None
 
     shortfalls = tuple(supply_shortfalls(problem))
+    if checked is not None:
+        checked(shortfalls)
     if baseline and progress:
         progress("simulating today's practice (council-by-council spot purchasing)")
     with ThreadPoolExecutor(1) as pool:

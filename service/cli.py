@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +15,7 @@ from rich.table import Table
 from optimiser.errors import ProblemValidationError
 
 if TYPE_CHECKING:
+    from optimiser.presolve import Shortfall
     from optimiser.run import SolveRun
 
 _CORES = os.cpu_count() or 1  # threads for the pricing and the auction by default
@@ -61,14 +62,14 @@ def validate(
 def _progress_printer() -> Callable[[str], None]:
     """Progress lines for long solves: silent for the first second, then one line a stage."""
     started = time.perf_counter()
-    pending: list[str] = []
+    pending: list[tuple[float, str]] = []  # each line with the time it was said
 
     def say(message: str) -> None:
         elapsed = time.perf_counter() - started
-        pending.append(message)
+        pending.append((elapsed, message))
         if elapsed > 1.0:
-            for line in pending:
-                console.print(f"[dim]{elapsed:6.1f}s[/] {line}", highlight=False)
+            for at, line in pending:
+                console.print(f"[dim]{at:6.1f}s[/] {line}", highlight=False)
             pending.clear()
 
     return say
@@ -113,9 +114,12 @@ def _comparison_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def _shortfall_table(run: SolveRun, *, shown: int = 12) -> Table:
-    """Where demand exceeds the places that meet it without a step-up, largest gaps first."""
-    worst = sorted(run.shortfalls, key=lambda s: -s.gap)
+def _print_shortfalls(shortfalls: Sequence[Shortfall], *, shown: int = 12) -> None:
+    """Where demand exceeds the places that meet it without a step-up, largest gaps first:
+    printed before the solve starts (nothing when supply meets every need)."""
+    if not shortfalls:
+        return
+    worst = sorted(shortfalls, key=lambda s: -s.gap)
     table = Table(
         title="Before solving: demand above the places that meet it (by RCC and need)",
         title_justify="left",
@@ -126,13 +130,11 @@ def _shortfall_table(run: SolveRun, *, shown: int = 12) -> Table:
         table.add_column(column, justify="left" if column in ("RCC", "Need") else "right")
     for s in worst[:shown]:
         table.add_row(s.area, s.need, f"{s.demand:,}", f"{s.places:,}", f"{s.gap:,}")
-    return table
+    console.print(table)
 
 
 def _print_run(run: SolveRun) -> dict[str, Any]:
     summary = run.summary()
-    if run.shortfalls:
-        console.print(_shortfall_table(run))
     res = run.result
     console.print(
         f"Solver: {res.solver}; status [bold]{res.status.value}[/], objective "
@@ -176,6 +178,7 @@ def solve(
         threads=threads,
         progress=_progress_printer(),
         baseline=baseline,
+        checked=_print_shortfalls,
     )
     _print_run(run)
     paths = write_outputs(run, out, inputs=directory)
@@ -230,7 +233,13 @@ def demo(
         f"RCCs from {described}. Inputs in [bold]{inputs}[/].",
         highlight=False,
     )
-    run = run_solve(problem, time_limit=time_limit, threads=_CORES, progress=_progress_printer())
+    run = run_solve(
+        problem,
+        time_limit=time_limit,
+        threads=_CORES,
+        progress=_progress_printer(),
+        checked=_print_shortfalls,
+    )
     _print_run(run)
     results = out / "allocation"
     write_outputs(run, results, inputs=inputs)

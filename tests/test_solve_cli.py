@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 
 from optimiser.baseline import simulate_baseline
 from optimiser.indicators import indicators
+from optimiser.presolve import WHOLE, supply_shortfalls
+from optimiser.problem import Problem, write_problem
+from optimiser.run import run_solve
 from optimiser.validate import check_allocation
 from service.cli import app
 
@@ -112,6 +115,57 @@ def test_validate_prints_every_problem(tmp_path: Path) -> None:
     assert "children.csv row 2, column home_la" in result.output
     assert "Did you mean E08000003 (Manchester)" in result.output
     assert "children.csv row 2, column need" in result.output
+
+
+# ----------------------------------------------------------------------------- pre-solve
+
+
+def shortage() -> Problem:
+    """Three secure children in North (Hartlepool, Stockton) with one secure place there and
+    one in South; two fostered children in South with three foster places, one of them
+    in-house in North."""
+    kids = [child(f"s{i}", need="secure", age=14) for i in range(3)]
+    kids += [child(f"f{i}", home_la="E06000002") for i in range(2)]
+    places = [
+        place("sec-north", setting="secure", capacity=1),
+        place("sec-south", setting="secure", la="E06000002", capacity=1),
+        place("ifa-south", setting="foster_ifa", la="E06000002", capacity=2),
+        place("inhouse-north", capacity=1),
+    ]
+    return problem(kids, places)
+
+
+def test_presolve_check_states_each_shortfall_by_rcc_and_need_with_numbers() -> None:
+    found = {(s.area, s.need): s for s in supply_shortfalls(shortage())}
+    # North: 3 secure against 1; England as a whole: 3 against 2; foster meets its need
+    assert set(found) == {("North", "secure"), (WHOLE, "secure")}
+    north = found["North", "secure"]
+    assert (north.demand, north.places, north.gap) == (3, 1, 2)
+    assert str(north).startswith("secure need 3 > available secure places 1 in RCC North")
+    assert (found[WHOLE, "secure"].demand, found[WHOLE, "secure"].places) == (3, 2)
+    # stated before the solve starts
+    events: list[str] = []
+    run_solve(
+        shortage(),
+        progress=events.append,
+        checked=lambda shortfalls: events.append(f"{len(shortfalls)} shortfalls"),
+    )
+    assert events[0] == "2 shortfalls" and any("candidates" in e for e in events[1:])
+
+
+def test_solve_prints_the_shortfalls_before_solving_and_writes_them(tmp_path: Path) -> None:
+    write_problem(shortage(), tmp_path / "in")
+    result = runner.invoke(app, ["solve", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Before solving" in text and "│ North │ secure │ 3 │ 1 │ 2 │" in text
+    written = pd.read_csv(tmp_path / "out" / "shortfalls.csv")
+    assert written.to_dict("records") == [
+        {"area": "North", "need": "secure", "demand": 3, "places": 1, "gap": 2},
+        {"area": WHOLE, "need": "secure", "demand": 3, "places": 2, "gap": 1},
+    ]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["unplaced"] == 1  # the third secure child: two secure places in all
 
 
 # ----------------------------------------------------------------------------- checker
