@@ -16,6 +16,7 @@ from optimiser.errors import ProblemValidationError
 
 if TYPE_CHECKING:
     from optimiser.presolve import Shortfall
+    from optimiser.problem import Problem
     from optimiser.run import SolveRun
 
 _CORES = os.cpu_count() or 1  # threads for the pricing and the auction by default
@@ -133,8 +134,12 @@ def _print_shortfalls(shortfalls: Sequence[Shortfall], *, shown: int = 12) -> No
     console.print(table)
 
 
-def _print_run(run: SolveRun) -> dict[str, Any]:
-    summary = run.summary()
+def _solve_and_print(problem: Problem, **options: Any) -> SolveRun:
+    """`run_solve` with `options` as the command line runs it: the pre-solve shortfalls first,
+    progress lines while it solves, then the solver's result beside today's practice."""
+    from optimiser.run import run_solve
+
+    run = run_solve(problem, progress=_progress_printer(), checked=_print_shortfalls, **options)
     res = run.result
     console.print(
         f"Solver: {res.solver}; status [bold]{res.status.value}[/], objective "
@@ -142,8 +147,8 @@ def _print_run(run: SolveRun) -> dict[str, Any]:
         f"{res.wall_seconds:.1f}s",
         highlight=False,
     )
-    console.print(_comparison_table(summary))
-    return summary
+    console.print(_comparison_table(run.summary()))
+    return run
 
 
 @app.command()
@@ -165,22 +170,14 @@ def solve(
 ) -> None:
     """Allocate every child optimally, compare with today's practice, write the results."""
     from optimiser.problem import read_policy, read_problem
-    from optimiser.run import run_solve, write_outputs
+    from optimiser.run import write_outputs
 
     try:
         chosen = read_policy(policy) if policy else None
         problem = read_problem(directory, policy=chosen)
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
-    run = run_solve(
-        problem,
-        time_limit=time_limit,
-        threads=threads,
-        progress=_progress_printer(),
-        baseline=baseline,
-        checked=_print_shortfalls,
-    )
-    _print_run(run)
+    run = _solve_and_print(problem, time_limit=time_limit, threads=threads, baseline=baseline)
     paths = write_outputs(run, out, inputs=directory)
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
 
@@ -216,7 +213,7 @@ def demo(
     """Run the whole pipeline offline on the embedded England: synthesise, allocate, compare
     with today's practice, draw the maps and plan new capacity; print where everything went."""
     from optimiser.problem import read_rccs, write_problem
-    from optimiser.run import run_solve, write_outputs
+    from optimiser.run import write_outputs
     from optimiser.synthetic import synthesize
 
     try:
@@ -233,14 +230,7 @@ def demo(
         f"RCCs from {described}. Inputs in [bold]{inputs}[/].",
         highlight=False,
     )
-    run = run_solve(
-        problem,
-        time_limit=time_limit,
-        threads=_CORES,
-        progress=_progress_printer(),
-        checked=_print_shortfalls,
-    )
-    _print_run(run)
+    run = _solve_and_print(problem, time_limit=time_limit, threads=_CORES)
     results = out / "allocation"
     write_outputs(run, results, inputs=inputs)
     console.print(f"Allocation, indicators and summary in [bold]{results}[/]", highlight=False)

@@ -260,6 +260,30 @@ def lp_optimum(p: Problem) -> float:
     return float(lp.Objective().Value())
 
 
+def random_child(rng: np.random.Generator, i: int, **kw: object) -> dict[str, object]:
+    """Child c{i} of a random LA of LOOKUP, need, age and sex; `kw` sets the rest."""
+    drawn = {
+        "home_la": str(rng.choice(list(LOOKUP))),
+        "need": str(rng.choice(NEEDS)),
+        "age": int(rng.integers(0, 18)),
+        "sex": str(rng.choice(["F", "M"])),
+    }
+    return child(f"c{i}", **{**drawn, **kw})
+
+
+def random_place(rng: np.random.Generator, j: int, **kw: object) -> dict[str, object]:
+    """Placement p{j} of a random setting, LA of LOOKUP, age range and sexes; `kw` sets the
+    rest."""
+    drawn = {
+        "setting": str(rng.choice(SETTINGS)),
+        "la": str(rng.choice(list(LOOKUP))),
+        "min_age": int(rng.integers(0, 12)),
+        "max_age": int(rng.integers(12, 18)),
+        "sexes": str(rng.choice(["F", "M", "any"])),
+    }
+    return place(f"p{j}", **{**drawn, **kw})
+
+
 @st.composite
 def small_problems(draw: st.DrawFn, *, siblings: bool = False) -> Problem:
     """Up to 25 children and 12 placements at random; with `siblings`, each child in one of
@@ -268,30 +292,22 @@ def small_problems(draw: st.DrawFn, *, siblings: bool = False) -> Problem:
     n_c = draw(st.integers(1, 25))
     n_p = draw(st.integers(1, 12))
     rng = np.random.default_rng(seed)
-    las = list(LOOKUP)
     kids = [
-        child(
-            f"c{i}",
-            home_la=str(rng.choice(las)),
-            need=str(rng.choice(NEEDS)),
-            age=int(rng.integers(0, 18)),
-            sex=str(rng.choice(["F", "M"])),
+        random_child(
+            rng,
+            i,
             easting=HOME[0] + rng.normal(0, 20_000),
             northing=HOME[1] + rng.normal(0, 20_000),
         )
         for i in range(n_c)
     ]
     places = [
-        place(
-            f"p{j}",
-            setting=str(rng.choice(SETTINGS)),
-            la=str(rng.choice(las)),
+        random_place(
+            rng,
+            j,
             miles=float(rng.uniform(0, 40)),
             capacity=int(rng.integers(0, 4)),
             weekly_cost=float(np.round(rng.uniform(400, 9000), 2)),
-            min_age=int(rng.integers(0, 12)),
-            max_age=int(rng.integers(12, 18)),
-            sexes=str(rng.choice(["F", "M", "any"])),
         )
         for j in range(n_p)
     ]

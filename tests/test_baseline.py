@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_allocation import HOME, LOOKUP, child, place, problem
+from test_allocation import HOME, problem, random_child, random_place
 
 from geodata.distance import METRES_PER_MILE
 from optimiser import baseline
 from optimiser.baseline import simulate_baseline
 from optimiser.pairs import PairModel
-from optimiser.problem import NEEDS, SETTINGS, Problem
+from optimiser.problem import SETTINGS, Problem
 from optimiser.validate import check_allocation
 
 IN_HOUSE = {SETTINGS.index("foster_inhouse"), SETTINGS.index("residential_la")}
@@ -79,18 +79,14 @@ def markets(draw: st.DrawFn) -> Problem:
     the tenth of a mile the councils compare), three prices (equal offers), scarce places."""
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
     n_c, n_p = draw(st.integers(1, 30)), draw(st.integers(1, 25))
-    las = list(LOOKUP)
 
     def grid() -> float:
         return float(rng.integers(-60, 61)) * METRES_PER_MILE / 20
 
     kids = [
-        child(
-            f"c{i}",
-            home_la=str(rng.choice(las)),
-            need=str(rng.choice(NEEDS)),
-            age=int(rng.integers(0, 18)),
-            sex=str(rng.choice(["F", "M"])),
+        random_child(
+            rng,
+            i,
             sibling_group=str(rng.choice(["", "", "g1", "g2"])),
             current_placement=f"p{rng.integers(0, n_p)}" if rng.random() < 0.2 else "",
             easting=HOME[0] + grid(),
@@ -99,17 +95,13 @@ def markets(draw: st.DrawFn) -> Problem:
         for i in range(n_c)
     ]
     places = [
-        place(
-            f"p{j}",
-            setting=str(rng.choice(SETTINGS)),
-            la=str(rng.choice(las)),
+        random_place(
+            rng,
+            j,
             easting=HOME[0] + grid(),
             northing=HOME[1] + grid(),
             capacity=int(rng.integers(0, 3)),
             weekly_cost=float(rng.choice([600.0, 800.0, 5000.0])),
-            min_age=int(rng.integers(0, 12)),
-            max_age=int(rng.integers(12, 18)),
-            sexes=str(rng.choice(["F", "M", "any"])),
         )
         for j in range(n_p)
     ]
