@@ -922,6 +922,7 @@ def solve(
     # first solve on a new installation compiles them, about 20 s); pricing at zero prices
     # rules out every pair by its bounds, so this costs milliseconds
     compiling = time.perf_counter()
+    say("loading the solver's compiled loops (compiled on first use, about 20 s once)")
     warm_up()
     zero = np.zeros(model.n_children, np.int64)
     _price(model, blocks, groups, zero, np.zeros(model.n_placements, np.int64), per_child=1)
@@ -995,9 +996,9 @@ def solve(
             budget *= 8
         bound = max(bound, pricing.bound / COST_SCALE)
         say(
-            f"round {rounds}: {len(flow.keys):,} pairs, cost {flow.cost / COST_SCALE:,.2f}, "
-            f"bound {bound:,.2f}, {pricing.evaluated:,} pairs checked exactly, "
-            f"{len(pricing.child):,} priced in"
+            f"round {rounds}: cost {flow.cost / COST_SCALE:,.2f}, bound {bound:,.2f} "
+            f"(gap {(flow.cost / COST_SCALE - bound) / max(flow.cost / COST_SCALE, 1e-9):.3%}); "
+            f"{len(flow.keys):,} candidate pairs, {len(pricing.child):,} more priced in"
         )
         exactly = False  # from here on the flow is solved exactly
         gaining = int(np.count_nonzero(np.bincount(pricing.child, minlength=model.n_children)))
