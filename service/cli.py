@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -60,20 +62,37 @@ def validate(
 # ----------------------------------------------------------------------------- solve
 
 
-def _progress_printer() -> Callable[[str], None]:
-    """Progress lines for long solves: silent for the first second, then one line a stage."""
+@contextmanager
+def _progress_printer(hold: float = 1.0) -> Iterator[Callable[[str], None]]:
+    """Progress lines for long solves: none when it ends within `hold` seconds, else every
+    line, each with the time it was said (a timer shows the lines held back once `hold` has
+    passed, so a long first stage, such as compiling after installation, is not a silent
+    wait)."""
     started = time.perf_counter()
-    pending: list[tuple[float, str]] = []  # each line with the time it was said
+    pending: list[tuple[float, str]] = []  # lines said in the first second, with their times
+    shown = threading.Event()
+    lock = threading.Lock()
 
-    def say(message: str) -> None:
-        elapsed = time.perf_counter() - started
-        pending.append((elapsed, message))
-        if elapsed > 1.0:
+    def show() -> None:
+        with lock:
+            shown.set()
             for at, line in pending:
                 console.print(f"[dim]{at:6.1f}s[/] {line}", highlight=False)
             pending.clear()
 
-    return say
+    def say(message: str) -> None:
+        with lock:
+            pending.append((time.perf_counter() - started, message))
+        if shown.is_set():
+            show()
+
+    timer = threading.Timer(hold, show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield say
+    finally:
+        timer.cancel()
 
 
 def _comparison_table(summary: dict[str, Any]) -> Table:
@@ -139,7 +158,8 @@ def _solve_and_print(problem: Problem, **options: Any) -> SolveRun:
     progress lines while it solves, then the solver's result beside today's practice."""
     from optimiser.run import run_solve
 
-    run = run_solve(problem, progress=_progress_printer(), checked=_print_shortfalls, **options)
+    with _progress_printer() as progress:
+        run = run_solve(problem, progress=progress, checked=_print_shortfalls, **options)
     res = run.result
     console.print(
         f"Solver: {res.solver}; status [bold]{res.status.value}[/], objective "

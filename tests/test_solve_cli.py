@@ -4,6 +4,7 @@ broken rule; indicators and today's-practice baseline on hand-made cases."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +167,23 @@ def test_solve_prints_the_shortfalls_before_solving_and_writes_them(tmp_path: Pa
     ]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["unplaced"] == 1  # the third secure child: two secure places in all
+
+
+def test_progress_lines_held_back_only_while_the_solve_is_short(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from service.cli import _progress_printer
+
+    with _progress_printer(hold=0.05) as say:
+        say("quick stage")
+    time.sleep(0.2)
+    assert "quick stage" not in capsys.readouterr().out  # a short solve prints none
+    with _progress_printer(hold=0.05) as say:
+        say("long first stage")
+        time.sleep(0.5)  # still in that stage: its line is shown by now
+        assert "long first stage" in capsys.readouterr().out
+        say("next stage")
+        assert "next stage" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- checker
