@@ -995,9 +995,10 @@ def solve(
                 break
             budget *= 8
         bound = max(bound, pricing.bound / COST_SCALE)
+        current = flow.cost / COST_SCALE
         say(
-            f"round {rounds}: cost {flow.cost / COST_SCALE:,.2f}, bound {bound:,.2f} "
-            f"(gap {(flow.cost / COST_SCALE - bound) / max(flow.cost / COST_SCALE, 1e-9):.3%}); "
+            f"round {rounds}: cost {current:,.2f}, bound {bound:,.2f} "
+            f"(gap {(current - bound) / max(current, 1e-9):.3%}); "
             f"{len(flow.keys):,} candidate pairs, {len(pricing.child):,} more priced in"
         )
         exactly = False  # from here on the flow is solved exactly
