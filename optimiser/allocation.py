@@ -51,6 +51,7 @@ from optimiser.problem import SETTINGS, Problem
 __all__ = [
     "AllocationResult",
     "SolveStatus",
+    "assignment_objective",
     "assignment_table",
     "solve",
     "unplaced_reasons",
@@ -666,7 +667,7 @@ def _together_first(
     (`_group_plans`) with room for it (room not already reserved), everyone else is placed by
     the min-cost flow around the reservations; repeated for the groups still split while it
     lowers the objective. Returns the best assignment."""
-    best, best_cost = assigned, _objective(model, assigned)
+    best, best_cost = assigned, assignment_objective(model, assigned)
     members = {g: np.flatnonzero(model.c_group == g) for g in shared}
     fixed = np.full(model.n_children, -1, np.int64)
     # groups already together stay where they are: reservations for the others must not
@@ -707,7 +708,7 @@ def _together_first(
             more = _free_place_arcs(model, now, per_child=_SHARED, kids=pushed)
             flow.add(*_priced_pairs(model, *more), keep_within=unplaced)
         placed = np.where(held, fixed, flow.assigned)
-        cost = _objective(model, placed)
+        cost = assignment_objective(model, placed)
         if cost >= best_cost:
             break
         best, best_cost = placed, cost
@@ -797,7 +798,7 @@ def _split_groups(model: PairModel, assigned: IntArray) -> set[int]:
 # ----------------------------------------------------------------------------- result
 
 
-def _objective(model: PairModel, assigned: IntArray) -> float:
+def assignment_objective(model: PairModel, assigned: IntArray) -> float:
     """The objective of an assignment, to 1/COST_SCALE GBP per pair as the flow counts it."""
     idx = np.flatnonzero(assigned >= 0)
     pairs = int(model.scaled(model.costs(idx, assigned[idx]).total).sum())
@@ -1064,7 +1065,7 @@ def solve(
             say(f"sibling groups: {len(wide.child):,} pairs near the prices for reservations")
             ci, pi = np.r_[ci[near], wide.child], np.r_[pi[near], wide.place]
             assigned = _together_first(model, (ci, pi), shared, unplaced, assigned)
-        objective = _objective(model, assigned)
+        objective = assignment_objective(model, assigned)
     splits = _sibling_splits(model, assigned)
     gap = (objective - bound) / max(abs(objective), 1e-9)
     status = SolveStatus.OPTIMAL if proven and gap <= 1e-9 else SolveStatus.FEASIBLE

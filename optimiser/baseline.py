@@ -29,7 +29,7 @@ import pandas as pd
 from numba import njit
 
 from geodata.distance import METRES_PER_MILE
-from optimiser.allocation import _objective, assignment_table, unplaced_reasons
+from optimiser.allocation import assignment_objective, assignment_table, unplaced_reasons
 from optimiser.pairs import FloatArray, IntArray, PairModel
 from optimiser.pricing import PairArrays, _cost, pair_arrays
 from optimiser.problem import NEEDS, SETTINGS, Problem
@@ -385,4 +385,4 @@ def simulate_baseline(
         pair_arrays(model),
     )
     table = assignment_table(model, assigned, unplaced_reasons(model, assigned))
-    return BaselineResult(table, _objective(model, assigned), seed)
+    return BaselineResult(table, assignment_objective(model, assigned), seed)
