@@ -139,6 +139,12 @@ def test_round_trip_through_write_problem(tmp_path: Path) -> None:
         ),
         (
             "placements",
+            ("2,600", "2,£600"),
+            "placements.csv row 2, column weekly_cost: '£600' is not a number",
+        ),
+        ("placements", ("2,600", "2,inf"), "row 2, column weekly_cost: 'inf' is not a number"),
+        (
+            "placements",
             ("foster_inhouse", "foster_home"),
             "placements.csv row 2, column setting: unknown setting 'foster_home'",
         ),
