@@ -245,10 +245,10 @@ def _read_csv(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
     return df.apply(lambda s: s.str.strip())
 
 
-def _float_or_nan(text: str) -> float:
+def _float_or_nan(text: Any) -> float:
     try:
         return float(text)
-    except ValueError:
+    except (TypeError, ValueError):  # not text of a number, or not text at all (None)
         return math.nan
 
 
@@ -258,7 +258,7 @@ def _numbers(raw: pd.Series) -> pd.Series:
     by cell."""
     try:
         return raw.astype(float)
-    except ValueError:
+    except (TypeError, ValueError):
         return pd.Series([_float_or_nan(v) for v in raw], index=raw.index, dtype=float)
 
 

@@ -13,7 +13,13 @@ from geodata.adjacency import adjacency_graph, components, is_contiguous
 from geodata.england import UnknownLAError, load_england
 from geodata.rcc import default_lookup, preset_groups
 from optimiser.errors import ProblemValidationError
-from optimiser.problem import Policy, read_policy, read_problem, write_problem
+from optimiser.problem import (
+    Policy,
+    read_policy,
+    read_problem,
+    validate_problem_frames,
+    write_problem,
+)
 
 # ----------------------------------------------------------------------------- England
 
@@ -177,6 +183,20 @@ def test_each_error_names_file_row_and_column(
         placements = placements.replace(bad[0], bad[1], 1)
     found = issues_of(write(tmp_path, children, placements))
     assert any(expected in line for line in found), found
+
+
+def test_frames_in_memory_with_none_beside_a_bad_number(tmp_path: Path) -> None:
+    """Frames built in code (not read from text) may hold None: reported with the bad number
+    beside it, not raised as a TypeError."""
+    p = read_problem(write(tmp_path))
+    kids = p.children.astype(object)
+    kids["easting"] = [None, "x"]
+    with pytest.raises(ProblemValidationError) as err:
+        validate_problem_frames(kids, p.placements.astype(object), p.las)
+    assert [str(i) for i in err.value.issues] == [
+        "children.csv row 2, column easting: 'None' is not a number",
+        "children.csv row 3, column easting: 'x' is not a number",
+    ]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
