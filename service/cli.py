@@ -212,7 +212,14 @@ def _embedded_lookup() -> tuple[dict[str, str], str]:
         return default_lookup(), "the nine regions with Greater Manchester as its own RCC"
 
 
-@app.command()
+_DEMO_HELP = (
+    "Run everything offline on the embedded England: solve, compare, map and plan.\n\n"
+    "Synthesise the inputs, allocate every child, compare with today's practice, draw the maps "
+    "and plan new capacity; print where everything went."
+)
+
+
+@app.command(help=_DEMO_HELP)
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("rcc-demo"),
     scale: Annotated[float, typer.Option(help="Scale of the synthetic England")] = 1.0,
@@ -230,8 +237,7 @@ def demo(
     plan: Annotated[bool, typer.Option(help="Also run the five-year sufficiency plan")] = True,
     plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 60.0,
 ) -> None:
-    """Run the whole pipeline offline on the embedded England: synthesise, allocate, compare
-    with today's practice, draw the maps and plan new capacity; print where everything went."""
+    """Run the demo (see `_DEMO_HELP`)."""
     from optimiser.problem import read_rccs, write_problem
     from optimiser.run import write_outputs
     from optimiser.synthetic import synthesize
