@@ -430,12 +430,15 @@ def _money(value: float) -> str:
 
 def _plan_tables(result: Any) -> list[Any]:
     """One table of actions per RCC, then the final year with and without the plan."""
+    from rich import box
+
     tables: list[Any] = []
     actions = result.actions
     for rcc, part in actions.groupby("rcc", sort=True):
-        from rich import box
-
-        table = Table(title=f"{rcc}: plan actions", box=box.SIMPLE_HEAD)
+        # compact, so that an 80-column terminal shows every code, action and sum whole
+        table = Table(
+            title=f"{rcc}: plan actions", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False
+        )
         for name in ("year", "opens", "LA", "action", "units", "places", "capital", "weekly"):
             table.add_column(name, justify="left" if name in ("LA", "action") else "right")
         for row in part.itertuples(index=False):

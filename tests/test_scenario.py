@@ -152,6 +152,9 @@ def test_rcc_plan_and_compare_commands(tmp_path: Path) -> None:
         outs.append(out)
     base = outs[0]
     assert "North East: plan actions" in result.output
+    # every action is named whole in the terminal's table (80 columns here), not cut short
+    shown = pd.read_csv(outs[1] / "plan_actions.csv")
+    assert len(shown) and all(f" {action} " in result.output for action in shown["action"])
     actions = pd.read_csv(base / "plan_actions.csv")
     assert list(actions.columns[:2]) == ["year", "opens"]
     assert {"rcc", "la_code", "action", "units", "places", "capital", "weekly_running"} <= set(
