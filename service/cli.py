@@ -77,7 +77,12 @@ def _progress_printer(hold: float = 1.0) -> Iterator[Callable[[str], None]]:
         with lock:
             shown.set()
             for at, line in pending:
-                console.print(f"[dim]{at:6.1f}s[/] {line}", highlight=False)
+                # a grid, so a line too long for the terminal wraps under its message
+                row = Table.grid(padding=(0, 1))
+                row.add_column(justify="right", style="dim", min_width=6, no_wrap=True)
+                row.add_column()
+                row.add_row(f"{at:.1f}s", line)
+                console.print(row, highlight=False)
             pending.clear()
 
     def say(message: str) -> None:
