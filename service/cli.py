@@ -35,7 +35,18 @@ err_console = Console(stderr=True)
 
 def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
     """Print a user-facing error (never a traceback) and return the Exit to raise."""
-    err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+    first, *rest = str(exc).split("\n")
+    err_console.print(f"[bold red]Error:[/] {first}", highlight=False)
+    for line in rest:  # e.g. "  - children.csv row 7, ...": wrapped under its text
+        text = line.lstrip(" -")
+        if text == line:
+            err_console.print(line, highlight=False)
+            continue
+        row = Table.grid()
+        row.add_column(width=len(line) - len(text), no_wrap=True)
+        row.add_column()
+        row.add_row(line[: len(line) - len(text)], text)
+        err_console.print(row, highlight=False)
     return typer.Exit(code)
 
 

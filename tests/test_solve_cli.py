@@ -116,6 +116,10 @@ def test_validate_prints_every_problem(tmp_path: Path) -> None:
     assert "children.csv row 2, column home_la" in result.output
     assert "Did you mean E08000003 (Manchester)" in result.output
     assert "children.csv row 2, column need" in result.output
+    # one line per problem; a long one wraps under its text, not at the terminal's edge
+    lines = result.output.splitlines()[1:]
+    assert any(line.startswith("    ") for line in lines)  # the list of needs wraps
+    assert all(line.startswith(("  - ", "    ")) and line[4] != " " for line in lines)
 
 
 # ----------------------------------------------------------------------------- pre-solve
