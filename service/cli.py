@@ -333,7 +333,18 @@ def check(
     from optimiser.problem import read_policy, read_problem
     from optimiser.validate import check_allocation
 
-    summary = json.loads((result_dir / "summary.json").read_text(encoding="utf-8"))
+    for name in ("summary.json", "policy.json", "allocation.csv"):
+        if not (result_dir / name).is_file():
+            wrote = f"{result_dir / name} not found: rcc check reads a folder that rcc solve wrote"
+            raise fail_with(ValueError(wrote))
+    try:
+        summary = json.loads((result_dir / "summary.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise fail_with(
+            ValueError(f"{result_dir / 'summary.json'}: not valid JSON ({exc})")
+        ) from None
+    if not isinstance(summary, dict):
+        raise fail_with(ValueError(f"{result_dir / 'summary.json'}: not a JSON object"))
     folder = inputs or (Path(summary["inputs"]) if summary.get("inputs") else result_dir)
     try:
         policy = read_policy(result_dir / "policy.json")
@@ -341,6 +352,9 @@ def check(
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
     allocation = pd.read_csv(result_dir / "allocation.csv", dtype=str, keep_default_na=False)
+    absent = [c for c in ("child_id", "placement_id") if c not in allocation.columns]
+    if absent:
+        raise fail_with(ValueError(f"{result_dir / 'allocation.csv'}: no column {absent[0]}"))
     verdict = check_allocation(problem, allocation, objective=summary.get("objective"))
     console.print(str(verdict), highlight=False)
     if not verdict.ok:

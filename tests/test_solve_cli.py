@@ -90,6 +90,33 @@ def test_check_accepts_the_result_and_rejects_a_tampered_one(
     assert result.exit_code == 1 and "reported objective" in result.output
 
 
+def test_check_names_what_is_missing_or_malformed(
+    solved: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, out = solved
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in out.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    allocation = pd.read_csv(bad / "allocation.csv", dtype=str, keep_default_na=False)
+    allocation.drop(columns="placement_id").to_csv(bad / "allocation.csv", index=False)
+    cases = [
+        ("allocation.csv: no column placement_id", None),
+        ("summary.json: not valid JSON", '{"objective": '),
+        ("summary.json: not a JSON object", "[1, 2]"),
+        ("summary.json not found", ""),
+    ]
+    for expected, text in cases:
+        if text == "":
+            (bad / "summary.json").unlink()
+        elif text is not None:
+            (bad / "summary.json").write_text(text)
+        result = runner.invoke(app, ["check", str(bad)])
+        said = "".join(result.output.split())  # a long path wraps anywhere
+        assert result.exit_code == 1 and expected.replace(" ", "") in said, result.output
+        assert "Traceback" not in result.output
+
+
 def test_solve_with_a_policy_file_and_a_bad_one(solved: tuple[Path, Path], tmp_path: Path) -> None:
     data, _ = solved
     (tmp_path / "p.json").write_text(json.dumps({"max_miles": 10, "out_of_rcc": 5000}))
