@@ -909,6 +909,16 @@ def solve(
     proven bound reported; `threads` share the pricing of every pair (one per core);
     `progress` receives one line per stage.
     """
+    if time_limit is not None and not time_limit >= 0:
+        raise ValueError(f"time_limit must be >= 0 seconds, got {time_limit}")
+    counts = {
+        "threads": threads,
+        "candidates_per_child": candidates_per_child,
+        "max_rounds": max_rounds,
+    }
+    for name, value in counts.items():
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     model = PairModel.from_problem(problem)

@@ -153,6 +153,17 @@ class PlanOptions:
     pricing_rounds: int = 8
     mip_rounds: int = 2
 
+    def __post_init__(self) -> None:
+        if not mb.Solver(self.solver).solver_is_supported():
+            raise ValueError(f"solver '{self.solver}' is not available in this OR-Tools build")
+        if self.time_limit is not None and not self.time_limit >= 0:
+            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
+        if not self.relative_gap >= 0:
+            raise ValueError(f"relative_gap must be >= 0, got {self.relative_gap}")
+        for name in ("k_nearest", "price_tiers", "threads", "pricing_rounds", "mip_rounds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
 
 @dataclass(frozen=True)
 class PlanModel:
@@ -598,8 +609,6 @@ def _solver_parameters(options: PlanOptions, name: str) -> str:
 
 def _solve(built: PlanModel, name: str, options: PlanOptions) -> tuple[mb.Solver, Any, float]:
     solver = mb.Solver(name)
-    if not solver.solver_is_supported():
-        raise ValueError(f"solver '{name}' is not available in this OR-Tools build")
     if options.time_limit is not None:
         solver.set_time_limit_in_seconds(options.time_limit)
     params = _solver_parameters(options, name)

@@ -194,7 +194,8 @@ def solve(
         Path | None, typer.Option(help="Policy JSON; any key optional, the rest default")
     ] = None,
     time_limit: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds with the proven gap")
+        float | None,
+        typer.Option(help="Stop after this many seconds with the proven gap", min=0),
     ] = None,
     threads: Annotated[
         int, typer.Option(help="Threads for pricing and auction (default: one per core)", min=1)
@@ -248,10 +249,10 @@ def demo(
     ] = None,
     time_limit: Annotated[
         float | None,
-        typer.Option(help="Seconds for the allocation before reporting the proven gap"),
+        typer.Option(help="Seconds for the allocation before reporting the proven gap", min=0),
     ] = 240.0,
     plan: Annotated[bool, typer.Option(help="Also run the five-year sufficiency plan")] = True,
-    plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 60.0,
+    plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP", min=0)] = 60.0,
 ) -> None:
     """Run the demo (see `_DEMO_HELP`)."""
     from optimiser.problem import read_rccs, write_problem
@@ -565,11 +566,11 @@ def plan(
             if per_rcc is None
             else dict.fromkeys(problem.las["rcc"].unique(), per_rcc),
         )
+        options = PlanOptions(
+            solver=solver, time_limit=time_limit, relative_gap=gap, k_nearest=k_nearest
+        )
     except (ProblemValidationError, ValueError) as exc:
         raise fail_with(exc) from None
-    options = PlanOptions(
-        solver=solver, time_limit=time_limit, relative_gap=gap, k_nearest=k_nearest
-    )
     console.print(
         f"Planning {demand['year'].min()}-{demand['year'].max()} for "
         f"{int(demand.loc[demand['year'] == demand['year'].max(), 'children'].sum()):,} "

@@ -492,6 +492,22 @@ def test_a_time_limit_too_short_still_gives_a_valid_allocation_and_bound(sibling
     assert result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"time_limit": -5.0}, "time_limit must be >= 0"),
+        ({"time_limit": float("nan")}, "time_limit must be >= 0"),
+        ({"threads": 0}, "threads must be at least 1"),
+        ({"candidates_per_child": 0}, "candidates_per_child must be at least 1"),
+        ({"max_rounds": 0}, "max_rounds must be at least 1"),
+    ],
+)
+def test_solve_options_out_of_range_are_refused(option: dict[str, float], message: str) -> None:
+    p = problem([child("a")], [place("P1")])
+    with pytest.raises(ValueError, match=message):
+        solve(p, **option)
+
+
 def test_a_child_the_sibling_reservations_push_out_gets_a_free_place() -> None:
     kids = [child("a", sibling_group="G1"), child("b", sibling_group="G1"), child("c")]
     places = [place("P1", capacity=2, weekly_cost=500.0), place("P2", weekly_cost=600.0)]

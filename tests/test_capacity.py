@@ -195,6 +195,21 @@ def test_solvers_agree_on_the_optimum() -> None:
     assert objectives["scip"] == pytest.approx(objectives["highs"], rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"solver": "bogus"}, "solver 'bogus' is not available"),
+        ({"time_limit": -1.0}, "time_limit must be >= 0"),
+        ({"relative_gap": -0.1}, "relative_gap must be >= 0"),
+        ({"k_nearest": 0}, "k_nearest must be at least 1"),
+        ({"mip_rounds": 0}, "mip_rounds must be at least 1"),
+    ],
+)
+def test_plan_options_out_of_range_are_refused(option: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PlanOptions(**option)  # before any model is built
+
+
 def test_supply_pools_keep_places_and_spend() -> None:
     problem = make_problem(
         [], [("foster_ifa", CITY, c, w) for c, w in ((1, 700), (2, 800), (1, 1000), (3, 900))]

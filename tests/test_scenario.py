@@ -180,6 +180,11 @@ def test_rcc_plan_reports_bad_inputs(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(tmp_path), "--capital-budget", "lots"])
     assert result.exit_code == 1
     assert "'lots' is not an amount" in result.output
+    unknown = CliRunner().invoke(app, ["plan", str(tmp_path), "--solver", "bogus"])
+    assert unknown.exit_code == 1 and "solver 'bogus' is not available" in unknown.output
+    assert unknown.exception is None or isinstance(unknown.exception, SystemExit)
+    negative = CliRunner().invoke(app, ["plan", str(tmp_path), "--gap", "-1"])
+    assert negative.exit_code == 1 and "relative_gap must be >= 0" in negative.output
 
 
 def test_rcc_scenario_writes_a_variant_problem(tmp_path: Path) -> None:

@@ -127,6 +127,8 @@ def test_solve_with_a_policy_file_and_a_bad_one(solved: tuple[Path, Path], tmp_p
     allocation = pd.read_csv(tmp_path / "allocation.csv", keep_default_na=False)
     placed = allocation[allocation["placement_id"] != ""]
     assert (placed["miles"].astype(float) <= 10).all()
+    late = runner.invoke(app, ["solve", str(data), "--time-limit", "-5"])
+    assert late.exit_code == 2 and "greater than or equal to 0" in " ".join(late.output.split())
     (tmp_path / "bad.json").write_text('{"max_miles": "far"}')
     result = runner.invoke(app, ["solve", str(data), "--policy", str(tmp_path / "bad.json")])
     assert result.exit_code == 1 and "max_miles" in result.output
