@@ -1389,7 +1389,7 @@ def import_903(
         "children in children.csv": 0 if problem is None else len(problem.children),
         "placement units from today's placements": 0
         if problem is None
-        else int(problem.placements["placement_id"].str.startswith("P903-").sum()),
+        else int(problem.placements["placement_id"].astype(str).str.startswith("P903-").sum()),
     }
     if ofsted is not None:
         counts["Ofsted homes added"] = 0 if supply is None else len(supply)

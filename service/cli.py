@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from optimiser.errors import ProblemValidationError
 
@@ -37,17 +38,23 @@ def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
     """Print a user-facing error (never a traceback) and return the Exit to raise."""
     first, *rest = str(exc).split("\n")
     err_console.print(f"[bold red]Error:[/] {first}", highlight=False)
-    for line in rest:  # e.g. "  - children.csv row 7, ...": wrapped under its text
+    _print_items(rest)
+    return typer.Exit(code)
+
+
+def _print_items(lines: Iterable[str]) -> None:
+    """Print lines such as "  - children.csv row 7, ..." to stderr, each wrapped at the
+    terminal's edge under its own text (after its indent and bullet), not at column 0."""
+    for line in lines:
         text = line.lstrip(" -")
         if text == line:
-            err_console.print(line, highlight=False)
+            err_console.print(Text(line))
             continue
         row = Table.grid()
         row.add_column(width=len(line) - len(text), no_wrap=True)
         row.add_column()
-        row.add_row(line[: len(line) - len(text)], text)
-        err_console.print(row, highlight=False)
-    return typer.Exit(code)
+        row.add_row(Text(line[: len(line) - len(text)]), Text(text))
+        err_console.print(row)
 
 
 @app.command()
@@ -808,10 +815,10 @@ def import_cmd(
     for name, row in result.location.iterrows():
         location.add_row(str(name), *(f"{v:,}" for v in row))
     console.print(counts, location)
-    for issue in report.errors[:20]:
-        err_console.print(f"  - {issue}", highlight=False, markup=False)
+    listed = [f"  - {issue}" for issue in report.errors[:20]]
     if len(report.errors) > 20:
-        err_console.print(f"  ... and {len(report.errors) - 20} more in import_report.txt")
+        listed.append(f"  ... and {len(report.errors) - 20} more in import_report.txt")
+    _print_items(listed)
     console.print(f"Wrote {', '.join(p.name for p in paths)} to {out}.", highlight=False)
     if not write_all:
         raise fail_with(

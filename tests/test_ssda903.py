@@ -190,6 +190,16 @@ def test_baseline_indicators_by_la(clean: ImportResult) -> None:
     assert la["placed_with_parents"] == 1 and la["residential_schools"] == 1
 
 
+def test_a_return_whose_every_child_has_an_error_is_reported_not_raised(tmp_path: Path) -> None:
+    # no LA column and no --la: the one child has an error, so no placement is built
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nC01,1,01/01/2012\n")
+    episodes = "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER\nC01,01/06/2022,C2,U4,PR1\n"
+    (tmp_path / "episodes.csv").write_text(episodes)
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", year=2024)
+    assert any("no responsible LA" in str(e) for e in result.report.errors)
+    assert result.report.counts["placement units from today's placements"] == 0
+
+
 def test_without_a_lookup_columns_are_used_else_unknown(tmp_path: Path) -> None:
     episodes = tmp_path / "episodes.csv"
     episodes.write_text(
