@@ -60,6 +60,12 @@ def test_solve_writes_every_file_and_the_summary(solved: tuple[Path, Path]) -> N
     assert sorted(allocation["child_id"]) == sorted(children["child_id"])
     assert summary["children"] == len(children)
     assert summary["placed"] + summary["unplaced"] == len(children)
+    by_la = pd.read_csv(out / "indicators_by_la.csv")  # named, with its RCC, for readers
+    assert list(by_la.columns[:3]) == ["home_la", "la_name", "rcc"]
+    las = pd.read_csv(data / "las.csv").set_index("code")
+    assert (by_la["la_name"] == by_la["home_la"].map(las["name"])).all()
+    lookup = pd.read_csv(data / "rccs.csv").set_index("la_code")["rcc"]
+    assert (by_la["rcc"] == by_la["home_la"].map(lookup)).all()
     policy = json.loads((out / "policy.json").read_text())
     assert set(policy) == {
         "distance_per_mile",
