@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -752,8 +752,10 @@ def solve_plan(
     costs: PlanCosts | None = None,
     options: PlanOptions | None = None,
     end_private: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> PlanResult:
-    """Solve doing nothing and the plan on the same forecast; return a `PlanResult`.
+    """Solve doing nothing and the plan on the same forecast; return a `PlanResult`
+    (`progress` receives one line per stage).
 
     1. The do-nothing LP over the k-nearest arcs, then column generation: arcs left out are
        priced with its duals and the best added until none prices negative (exact over all
@@ -769,11 +771,12 @@ def solve_plan(
     """
     costs = costs or PlanCosts()
     options = options or PlanOptions()
+    say = progress or (lambda _msg: None)
     start = time.perf_counter()
     rounds = options.pricing_rounds
     nothing = build_plan_model(problem, demand, costs=costs, options=options, with_actions=False)
     nothing, lp, pricing_nothing, extra = _generate_columns(
-        problem, nothing, options, max_rounds=rounds
+        problem, nothing, options, max_rounds=rounds, say=lambda m: say(f"doing nothing: {m}")
     )
     objective_nothing = float(lp.objective_value)
     without_flows = _flow_values(nothing, lp)
@@ -784,9 +787,15 @@ def solve_plan(
     notes: list[str] = []
     for mip_round in range(1, max(1, options.mip_rounds) + 1):
         built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
+        limit = "" if options.time_limit is None else f", stops after {options.time_limit:g} s"
+        say(
+            f"the plan: {options.solver} MIP, {built.size['variables']:,} variables "
+            f"({built.size['integer_variables']:,} integer){limit}"
+        )
         mip, mip_status, seconds = _solve(built, options.solver, options)
         mip_seconds += seconds
         status = _status(mip_status)
+        say(f"the plan: MIP {mip_status.name.lower()} in {seconds:.1f} s")
         if status is PlanStatus.NOT_SOLVED:
             decided = _rounded_relaxation(built, options)
             status, rounded_bound = PlanStatus.FEASIBLE, float(decided["bound"][0])
@@ -803,7 +812,7 @@ def solve_plan(
             rounded_bound = None
         fixed = _fixed_decisions_model(problem, demand, decided, costs, options, extra)
         fixed, fixed_lp, pricing["with_plan"], more = _generate_columns(
-            problem, fixed, options, max_rounds=rounds
+            problem, fixed, options, max_rounds=rounds, say=lambda m: say(f"with the plan: {m}")
         )
         if more.empty or mip_round == options.mip_rounds or rounded_bound is not None:
             break
@@ -953,9 +962,15 @@ def add_arcs(model: mb.Model, built: PlanModel, arcs: pd.DataFrame, *, tag: str)
 
 
 def _generate_columns(
-    problem: Problem, built: PlanModel, options: PlanOptions, *, max_rounds: int
+    problem: Problem,
+    built: PlanModel,
+    options: PlanOptions,
+    *,
+    max_rounds: int,
+    say: Callable[[str], None],
 ) -> tuple[PlanModel, mb.Solver, dict[str, Any], pd.DataFrame]:
-    """Solve an LP, price the arcs left out, add the best, repeat until none prices negative.
+    """Solve an LP, price the arcs left out, add the best, repeat until none prices negative
+    (`say` receives a line per round).
 
     Returns the final model, its solver, the last pricing (with `rounds` and `arcs_added`) and
     every arc added. When `negative` is 0 the LP is optimal over all arcs.
@@ -967,6 +982,7 @@ def _generate_columns(
             raise RuntimeError(f"a plan LP did not solve: {lp.status_string}")
         stats, best = price_pruned_arcs(problem, built, lp)
         stats = {**stats, "rounds": round_, "arcs_added": int(sum(len(a) for a in added))}
+        say(f"LP round {round_}: {len(best):,} more arc{'s' * (len(best) != 1)} priced in")
         if best.empty or round_ == max_rounds:
             break
         added.append(best)

@@ -299,9 +299,9 @@ def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
 
     demand = forecast_demand(problem, years=5, growth=parse_growth("care-review"))
     console.print("Planning five years of new capacity (Care Review growth)...")
-    result = solve_plan(
-        problem, demand, costs=PlanCosts(), options=PlanOptions(time_limit=time_limit)
-    )
+    with _progress_printer() as progress:
+        options = PlanOptions(time_limit=time_limit)
+        result = solve_plan(problem, demand, costs=PlanCosts(), options=options, progress=progress)
     for table in _plan_tables(result):
         console.print(table)
     write_plan_outputs(result, problem, demand, folder)
@@ -584,7 +584,8 @@ def plan(
         f"children in the final year (growth: {demand.attrs.get('growth')}).",
         highlight=False,
     )
-    result = solve_plan(problem, demand, costs=costs, options=options)
+    with _progress_printer() as progress:
+        result = solve_plan(problem, demand, costs=costs, options=options, progress=progress)
     for table in _plan_tables(result):
         console.print(table)
     for note in result.notes:

@@ -232,14 +232,17 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     lap("write")
     if request.get("plan"):
         progress("forecasting demand and solving the sufficiency plan")
-        _plan(problem, request["plan"], changes.growth, out / "plan", float(spec["time_limit"]))
+        limit = float(spec["time_limit"])
+        _plan(problem, request["plan"], changes.growth, out / "plan", limit, progress)
         lap("plan")
     (out / _TIMINGS).write_text(
         json.dumps({"worker_started_at": entered, "seconds": timings}), encoding="utf-8"
     )
 
 
-def _plan(problem: Any, plan: dict[str, Any], growth: Any, out: Path, limit: float) -> None:
+def _plan(
+    problem: Any, plan: dict[str, Any], growth: Any, out: Path, limit: float, progress: Any
+) -> None:
     """`rcc plan` on the scenario's problem: plan_actions.csv, plan_summary.json, ... in `out`.
     `growth` is the changes' Growth (as `rcc plan --scenario`), else the plan's own."""
     from dataclasses import replace
@@ -252,7 +255,8 @@ def _plan(problem: Any, plan: dict[str, Any], growth: Any, out: Path, limit: flo
     demand = forecast_demand(problem, years=int(plan["years"]), growth=growth)
     costs = replace(PlanCosts(), capital_budget=parse_money(plan["capital_budget"]))
     seconds = min(float(plan.get("time_limit") or limit), limit)
-    result = solve_plan(problem, demand, costs=costs, options=PlanOptions(time_limit=seconds))
+    options = PlanOptions(time_limit=seconds)
+    result = solve_plan(problem, demand, costs=costs, options=options, progress=progress)
     write_plan_outputs(result, problem, demand, out)
 
 

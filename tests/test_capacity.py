@@ -225,7 +225,12 @@ def test_supply_pools_keep_places_and_spend() -> None:
 
 def test_summary_has_final_year_with_and_without_plan() -> None:
     problem = make_problem(THREE_RESIDENTIAL, [])
-    result = plan(problem, 3, homes_only())
+    said: list[str] = []
+    result = plan(problem, 3, homes_only(), progress=said.append)
+    # a line per stage, in order: doing nothing's LP, the MIP, the plan's LP
+    stages = [line.split(":")[0] for line in said]
+    assert stages[0] == "doing nothing" and stages[-1] == "with the plan", said
+    assert "the plan: highs MIP" in " ".join(said) and "the plan: MIP optimal" in " ".join(said)
     summary = plan_summary(result)
     for key in ("years", "capital_budget", "capital_total", "weekly_running_added"):
         assert key in summary
