@@ -1097,16 +1097,21 @@ def _hint(
 
 
 class _Trace(cp_model.CpSolverSolutionCallback):
-    """Records (seconds since start, objective in points) of every improving solution."""
+    """Records (seconds since start, objective in points) of every improving solution, and
+    says each with the proven bound."""
 
-    def __init__(self, start: float, scale: float, constant: float) -> None:
+    def __init__(
+        self, start: float, scale: float, constant: float, say: Callable[[str], None]
+    ) -> None:
         super().__init__()
-        self.start, self.scale, self.constant = start, scale, constant
+        self.start, self.scale, self.constant, self.say = start, scale, constant, say
         self.points: list[tuple[float, float]] = []
 
     def on_solution_callback(self) -> None:
         value = self.objective_value / self.scale + self.constant
         self.points.append((time.perf_counter() - self.start, value))
+        bound = self.best_objective_bound / self.scale + self.constant
+        self.say(f"solution {len(self.points)}: {value:,.1f} points, bound {bound:,.1f}")
 
 
 def _fits_radius(
@@ -1125,9 +1130,13 @@ def _fits_radius(
     return fits
 
 
-def propose(inst: RegionsInstance, request: Request) -> Proposal:
-    """Solve the request: pre-check, warm start, CP-SAT within the time limit, read back."""
+def propose(
+    inst: RegionsInstance, request: Request, *, progress: Callable[[str], None] | None = None
+) -> Proposal:
+    """Solve the request: pre-check, warm start, CP-SAT within the time limit, read back
+    (`progress` receives a line per stage and per improving solution)."""
     start = time.perf_counter()
+    say = progress or (lambda _msg: None)
     plan = check_request(inst, request)
     locked_lookup = {c: lock.name for lock in request.locks for c in lock.members}
     if plan.k_proposed == 0:
@@ -1144,6 +1153,7 @@ def propose(inst: RegionsInstance, request: Request) -> Proposal:
             (),
         )
     miles = inst.miles()
+    say("warm start: the best of seeded spanning-tree partitions, polished")
     warm = baseline_partition(
         inst,
         request,
@@ -1162,7 +1172,11 @@ def propose(inst: RegionsInstance, request: Request) -> Proposal:
     # Probing the ~70k contiguity clauses takes seconds on the national model for little gain;
     # without it the warm start is loaded within a few seconds.
     solver.parameters.cp_model_probing_level = 0
-    trace = _Trace(start, built.scale, built.constant)
+    say(
+        f"CP-SAT: {len(built.x):,} assignment variables, "
+        f"stops after {solver.parameters.max_time_in_seconds:.0f} s"
+    )
+    trace = _Trace(start, built.scale, built.constant, say)
     code = solver.solve(built.model, trace)
     if code == cp_model.INFEASIBLE or code == cp_model.MODEL_INVALID:
         raise InfeasibleRequestError(_infeasible_message(request, plan, code))

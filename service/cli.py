@@ -1054,7 +1054,8 @@ def rccs_propose(
         )
         inst = england_instance()
         console.print(f"Solving K={k} (locked: {', '.join(x.name for x in locks) or 'none'}) ...")
-        proposal = propose(inst, request)
+        with _progress_printer() as progress:
+            proposal = propose(inst, request, progress=progress)
         baseline = baseline_partition(inst, request)
     except (InfeasibleRequestError, ProblemValidationError, ValueError) as exc:
         raise fail_with(exc) from None

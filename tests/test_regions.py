@@ -140,8 +140,13 @@ def assert_valid(inst: RegionsInstance, request: Request, lookup: Mapping[str, s
 
 
 def solve(inst: RegionsInstance, request: Request) -> Proposal:
-    proposal = propose(inst, request)
+    said: list[str] = []
+    proposal = propose(inst, request, progress=said.append)
     assert_valid(inst, request, proposal.lookup)
+    # the stages, then a line for each improving solution
+    solutions = [line for line in said if line.startswith("solution ")]
+    assert said[0].startswith("warm start") and said[1].startswith("CP-SAT")
+    assert len(solutions) == len(proposal.trace) > 0
     return proposal
 
 
