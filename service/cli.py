@@ -42,19 +42,22 @@ def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _hanging(head: str, text: str, *, style: str = "") -> Table:
+    """`head`, then `text` wrapped at the terminal's edge under itself, not under `head`."""
+    row = Table.grid()
+    row.add_column(width=len(head), style=style, no_wrap=True)
+    row.add_column()
+    row.add_row(Text(head), Text(text))
+    return row
+
+
 def _print_items(lines: Iterable[str]) -> None:
-    """Print lines such as "  - children.csv row 7, ..." to stderr, each wrapped at the
-    terminal's edge under its own text (after its indent and bullet), not at column 0."""
+    """Print lines such as "  - children.csv row 7, ..." to stderr, each wrapped under its
+    own text (after its indent and bullet)."""
     for line in lines:
         text = line.lstrip(" -")
-        if text == line:
-            err_console.print(Text(line))
-            continue
-        row = Table.grid()
-        row.add_column(width=len(line) - len(text), no_wrap=True)
-        row.add_column()
-        row.add_row(Text(line[: len(line) - len(text)]), Text(text))
-        err_console.print(row)
+        head = line[: len(line) - len(text)]
+        err_console.print(_hanging(head, text) if head else Text(line))
 
 
 @app.command()
@@ -95,12 +98,7 @@ def _progress_printer(hold: float = 1.0) -> Iterator[Callable[[str], None]]:
         with lock:
             shown.set()
             for at, line in pending:
-                # a grid, so a line too long for the terminal wraps under its message
-                row = Table.grid(padding=(0, 1))
-                row.add_column(justify="right", style="dim", min_width=6, no_wrap=True)
-                row.add_column()
-                row.add_row(f"{at:.1f}s", line)
-                console.print(row, highlight=False)
+                console.print(_hanging(f"{at:6.1f}s ", line, style="dim"))
             pending.clear()
 
     def say(message: str) -> None:
