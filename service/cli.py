@@ -626,11 +626,22 @@ def compare(
         table.add_row(str(row.indicator), num(row.a), num(row.b), num(row.diff, "+"))
     console.print(table)
     if by_rcc is not None and not by_rcc.empty:
-        rcc_table = Table(title="By RCC (B - A)")
-        for name in by_rcc.columns:
-            rcc_table.add_column(str(name), justify="left" if name == "rcc" else "right")
-        for row in by_rcc.itertuples(index=False):
-            rcc_table.add_row(str(row[0]), *(f"{v:+,.0f}" for v in row[1:]))
+        from rich import box
+
+        # compact, with headers that wrap at their words, so 80 columns show every figure whole
+        rcc_table = Table(
+            title="By RCC (B - A)", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False
+        )
+        import textwrap
+
+        cells = by_rcc.iloc[:, 1:].map(lambda v: f"{v:+,.0f}")
+        rcc_table.add_column("rcc", ratio=1)
+        for name, column in cells.items():
+            width = max(7, column.str.len().max())  # the header in lines as wide as its figures
+            header = textwrap.fill(str(name).replace("_", " "), width, break_long_words=False)
+            rcc_table.add_column(header, justify="right", no_wrap=True)
+        for rcc, row in zip(by_rcc.iloc[:, 0], cells.itertuples(index=False), strict=True):
+            rcc_table.add_row(str(rcc), *row)
         console.print(rcc_table)
 
 

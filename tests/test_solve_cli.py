@@ -96,6 +96,20 @@ def test_check_accepts_the_result_and_rejects_a_tampered_one(
     assert result.exit_code == 1 and "reported objective" in result.output
 
 
+def test_compare_shows_every_rcc_figure_whole(solved: tuple[Path, Path], tmp_path: Path) -> None:
+    _, out = solved
+    again = tmp_path / "again"
+    again.mkdir()
+    for f in out.iterdir():
+        (again / f.name).write_bytes(f.read_bytes())
+    result = runner.invoke(app, ["compare", str(out), str(again)])
+    assert result.exit_code == 0, result.output
+    by_rcc = result.output.split("By RCC (B - A)")[1]
+    assert "…" not in by_rcc and "weekly" in by_rcc  # in 80 columns, nothing cut short
+    rccs = pd.read_csv(out / "indicators_by_rcc.csv")["home_rcc"]
+    assert all(name.split()[0] in by_rcc for name in rccs)
+
+
 def test_check_names_what_is_missing_or_malformed(
     solved: tuple[Path, Path], tmp_path: Path
 ) -> None:
