@@ -189,6 +189,19 @@ def _solve_and_print(problem: Problem, **options: Any) -> SolveRun:
         highlight=False,
     )
     console.print(_comparison_table(run.summary()))
+    unplaced = res.unplaced
+    if len(unplaced):
+        why = {
+            "no_eligible_placement": "no eligible placement at all",
+            "no_free_place": "eligible placements all full",
+        }
+        table = Table(title="Unplaced children by need and reason")
+        for name in ("need", "reason", "children"):
+            table.add_column(name, justify="right" if name == "children" else "left")
+        counts = unplaced.groupby(["need", "unplaced_reason"]).size()
+        for (need, reason), n in counts.sort_values(ascending=False).items():
+            table.add_row(str(need), why.get(str(reason), str(reason)), f"{n:,}")
+        console.print(table)
     return run
 
 

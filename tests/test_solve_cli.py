@@ -220,6 +220,9 @@ def test_solve_prints_the_shortfalls_before_solving_and_writes_them(tmp_path: Pa
     ]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["unplaced"] == 1  # the third secure child: two secure places in all
+    # and after the solve, who is unplaced and why
+    assert "Unplaced children by need and reason" in text
+    assert "│ secure │ eligible placements all full │ 1 │" in text
 
 
 def test_progress_lines_held_back_only_while_the_solve_is_short(
