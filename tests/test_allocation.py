@@ -482,6 +482,27 @@ def test_unplaced_reasons_match_every_pair_checked(p: Problem, seed: int) -> Non
         assert reasons[c] == ("" if assigned[c] >= 0 else expected)
 
 
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {},  # the defaults
+        {"max_miles": 8.0, "move": 5000.0, "distance_per_mile": 1.0},
+        {"out_of_la": 2000.0, "move": 0.0, "distance_per_mile": 40.0},
+    ],
+)
+def test_optimal_on_a_synthetic_england_as_an_independent_lp_finds(
+    policy: dict[str, float],
+) -> None:
+    # hundreds of children in their own homes, as the national instance: several pricing
+    # rounds, the auction and the exact rounds all run (the random problems above are small)
+    p = synthesize(seed=5, scale=0.005, sibling_groups=False)
+    p = dataclasses.replace(p, policy=dataclasses.replace(p.policy, **policy))
+    result = solve(p, threads=2)
+    assert check_allocation(p, result.assignments, objective=result.objective).ok
+    assert result.status is SolveStatus.OPTIMAL and result.stats["rounds"] > 1
+    assert result.objective == pytest.approx(lp_optimum(p), rel=1e-6)
+
+
 @pytest.mark.parametrize("siblings", [False, True])
 def test_a_time_limit_too_short_still_gives_a_valid_allocation_and_bound(siblings: bool) -> None:
     p = synthesize(seed=3, scale=0.02, sibling_groups=siblings)
