@@ -597,11 +597,11 @@ def set_objective(
 
 
 def _solver_parameters(options: PlanOptions, name: str) -> str:
-    gap, threads = options.relative_gap, max(1, options.threads)
+    gap, threads = options.relative_gap, options.threads
     if name == "scip":
         return f"limits/gap = {gap}\nparallel/maxnthreads = {threads}"
     if name == "sat":
-        return f"relative_gap_limit:{gap},num_workers:{max(threads, 1)}"
+        return f"relative_gap_limit:{gap},num_workers:{threads}"
     if name == "highs":
         return f"mip_rel_gap={gap}\nthreads={threads}\noutput_flag=false"
     return ""
@@ -785,7 +785,7 @@ def solve_plan(
     pricing: dict[str, Any] = {"without_plan": pricing_nothing}
     mip_seconds, fixed_lp, mip_round = 0.0, None, 0
     notes: list[str] = []
-    for mip_round in range(1, max(1, options.mip_rounds) + 1):
+    for mip_round in range(1, options.mip_rounds + 1):
         built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
         limit = "" if options.time_limit is None else f", stops after {options.time_limit:g} s"
         say(
