@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["BY", "INDICATOR_COLUMNS", "indicators", "summary"]
+__all__ = ["BY", "INDICATOR_COLUMNS", "indicators", "summary", "with_la_names"]
 
 WEEKS_PER_YEAR = 52
 BY = {None: None, "la": "home_la", "rcc": "home_rcc", "need": "need", "setting": "setting"}
@@ -77,6 +77,16 @@ def indicators(assignments: pd.DataFrame, *, by: str | None = None) -> pd.DataFr
     out = out[list(INDICATOR_COLUMNS)].astype({c: "int64" for c in _COUNTS})
     out.index.name = column or "area"
     return out.reset_index()
+
+
+def with_la_names(by_la: pd.DataFrame, las: pd.DataFrame) -> pd.DataFrame:
+    """Indicators by home LA with each LA's name and RCC beside its code (`las`: code, name,
+    rcc), for readers who do not know the codes."""
+    lookup = las.set_index("code")
+    out = by_la.copy()
+    out.insert(1, "la_name", out["home_la"].map(lookup["name"]))
+    out.insert(2, "rcc", out["home_la"].map(lookup["rcc"]))
+    return out
 
 
 def summary(assignments: pd.DataFrame) -> dict[str, float | int | None]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from optimiser.allocation import AllocationResult, Progress, solve
 from optimiser.baseline import BaselineResult, simulate_baseline
-from optimiser.indicators import indicators, summary
+from optimiser.indicators import indicators, summary, with_la_names
 from optimiser.presolve import Shortfall, shortfall_table, supply_shortfalls
 from optimiser.problem import Problem
 
@@ -139,14 +139,10 @@ def write_outputs(run: SolveRun, out: Path | str, *, inputs: Path | None = None)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     a = run.result.assignments
-    by_la = indicators(a, by="home_la")
-    las = run.problem.las.set_index("code")
-    by_la.insert(1, "la_name", by_la["home_la"].map(las["name"]))  # for readers, not codes
-    by_la.insert(2, "rcc", by_la["home_la"].map(las["rcc"]))
     frames = {
         "allocation.csv": a,
         "unplaced.csv": run.result.unplaced,
-        "indicators_by_la.csv": by_la,
+        "indicators_by_la.csv": with_la_names(indicators(a, by="home_la"), run.problem.las),
         "indicators_by_rcc.csv": indicators(a, by="home_rcc"),
         "indicators_by_need.csv": indicators(a, by="need"),
         "indicators_by_setting.csv": indicators(a[a["placement_id"] != ""], by="setting"),

@@ -180,7 +180,7 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     from dataclasses import replace
 
     from optimiser.baseline import simulate_baseline
-    from optimiser.indicators import indicators
+    from optimiser.indicators import indicators, with_la_names
     from optimiser.problem import Policy, read_policy, read_problem
     from optimiser.run import run_solve, write_outputs
     from optimiser.scenario import apply_scenario, scenario_from_json
@@ -219,7 +219,9 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     progress("writing results")
     write_outputs(run, out)
     a = run.result.assignments
-    tables = {name: _records(indicators(a, by=by)) for name, by in INDICATOR_GROUPS.items()}
+    frames = {name: indicators(a, by=by) for name, by in INDICATOR_GROUPS.items()}
+    frames["la"] = with_la_names(frames["la"], problem.las)
+    tables = {name: _records(frame) for name, frame in frames.items()}
     (out / "indicators.json").write_text(json.dumps(tables), encoding="utf-8")
     threshold = int(spec.get("suppression_threshold", 5))
     public = {

@@ -146,7 +146,8 @@ def test_end_to_end_matches_rcc_solve(server: Server, tmp_path: Path) -> None:
     )
     want = pd.read_csv(out / "indicators_by_la.csv")
     assert by_la["home_la"].tolist() == want["home_la"].tolist()
-    for col in ("children", "placed", "unplaced", "out_of_la", "over_20_miles", "out_of_rcc"):
+    same = ("la_name", "rcc", "children", "placed", "unplaced")
+    for col in (*same, "out_of_la", "over_20_miles", "out_of_rcc"):
         assert by_la[col].tolist() == want[col].tolist(), col
     assert by_la["weekly_cost"].sum() == pytest.approx(want["weekly_cost"].sum())
     cli_alloc = pd.read_csv(out / "allocation.csv", dtype=str, keep_default_na=False)
