@@ -785,9 +785,9 @@ def solve_plan(
     pricing: dict[str, Any] = {"without_plan": pricing_nothing}
     mip_seconds, fixed_lp, mip_round = 0.0, None, 0
     notes: list[str] = []
+    limit = "" if options.time_limit is None else f", stops after {options.time_limit:g} s"
     for mip_round in range(1, options.mip_rounds + 1):
         built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
-        limit = "" if options.time_limit is None else f", stops after {options.time_limit:g} s"
         say(
             f"the plan: {options.solver} MIP, {built.size['variables']:,} variables "
             f"({built.size['integer_variables']:,} integer){limit}"

@@ -20,7 +20,14 @@ from optimiser.indicators import indicators, summary, with_la_names
 from optimiser.presolve import Shortfall, shortfall_table, supply_shortfalls
 from optimiser.problem import Problem
 
-__all__ = ["SUMMARY_FIELDS", "SolveRun", "run_solve", "write_csv", "write_outputs"]
+__all__ = [
+    "SUMMARY_FIELDS",
+    "SolveRun",
+    "indicator_tables",
+    "run_solve",
+    "write_csv",
+    "write_outputs",
+]
 
 SUMMARY_FIELDS = (
     "children",
@@ -131,6 +138,19 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         writer.writerows(zip(*columns, strict=True))
 
 
+def indicator_tables(run: SolveRun) -> dict[str, pd.DataFrame]:
+    """The indicators nationally and by home LA (named, with its RCC), home RCC, need and
+    setting (of the children placed): what `rcc solve` writes and the service stores."""
+    a = run.result.assignments
+    return {
+        "national": indicators(a),
+        "la": with_la_names(indicators(a, by="home_la"), run.problem.las),
+        "rcc": indicators(a, by="home_rcc"),
+        "need": indicators(a, by="need"),
+        "setting": indicators(a[a["placement_id"] != ""], by="setting"),
+    }
+
+
 def write_outputs(run: SolveRun, out: Path | str, *, inputs: Path | None = None) -> list[Path]:
     """Write allocation.csv, unplaced.csv, indicators_by_la.csv, indicators_by_rcc.csv,
     indicators_by_need.csv, indicators_by_setting.csv, shortfalls.csv, supply.csv, rccs.csv,
@@ -139,13 +159,11 @@ def write_outputs(run: SolveRun, out: Path | str, *, inputs: Path | None = None)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     a = run.result.assignments
+    tables = indicator_tables(run)
     frames = {
         "allocation.csv": a,
         "unplaced.csv": run.result.unplaced,
-        "indicators_by_la.csv": with_la_names(indicators(a, by="home_la"), run.problem.las),
-        "indicators_by_rcc.csv": indicators(a, by="home_rcc"),
-        "indicators_by_need.csv": indicators(a, by="need"),
-        "indicators_by_setting.csv": indicators(a[a["placement_id"] != ""], by="setting"),
+        **{f"indicators_by_{by}.csv": tables[by] for by in ("la", "rcc", "need", "setting")},
         "shortfalls.csv": shortfall_table(list(run.shortfalls)),
         "supply.csv": supply_table(run.problem, a),
         "rccs.csv": run.problem.las[["code", "rcc"]].rename(columns={"code": "la_code"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -49,6 +51,12 @@ def _hanging(head: str, text: str, *, style: str = "") -> Table:
     row.add_column()
     row.add_row(Text(head), Text(text))
     return row
+
+
+def _compact_table(title: str) -> Table:
+    """A table with one space between columns and no border at its edges, so that an
+    80-column terminal shows codes, names and sums whole."""
+    return Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
 
 
 def _print_items(lines: Iterable[str]) -> None:
@@ -479,15 +487,10 @@ def _money(value: float) -> str:
 
 def _plan_tables(result: Any) -> list[Any]:
     """One table of actions per RCC, then the final year with and without the plan."""
-    from rich import box
-
     tables: list[Any] = []
     actions = result.actions
     for rcc, part in actions.groupby("rcc", sort=True):
-        # compact, so that an 80-column terminal shows every code, action and sum whole
-        table = Table(
-            title=f"{rcc}: plan actions", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False
-        )
+        table = _compact_table(f"{rcc}: plan actions")
         for name in ("year", "opens", "LA", "action", "units", "places", "capital", "weekly"):
             table.add_column(name, justify="left" if name in ("LA", "action") else "right")
         for row in part.itertuples(index=False):
@@ -639,14 +642,7 @@ def compare(
         table.add_row(str(row.indicator), num(row.a), num(row.b), num(row.diff, "+"))
     console.print(table)
     if by_rcc is not None and not by_rcc.empty:
-        from rich import box
-
-        # compact, with headers that wrap at their words, so 80 columns show every figure whole
-        rcc_table = Table(
-            title="By RCC (B - A)", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False
-        )
-        import textwrap
-
+        rcc_table = _compact_table("By RCC (B - A)")  # headers wrap at their words
         cells = by_rcc.iloc[:, 1:].map(lambda v: f"{v:+,.0f}")
         rcc_table.add_column("rcc", ratio=1)
         for name, column in cells.items():

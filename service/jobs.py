@@ -32,7 +32,7 @@ __all__ = ["INDICATOR_GROUPS", "JobRunner", "lookup_for", "solve_scenario"]
 
 log = logging.getLogger("rcc.jobs")
 
-INDICATOR_GROUPS = {"national": None, "la": "home_la", "rcc": "home_rcc", "need": "need"}
+INDICATOR_GROUPS = ("national", "la", "rcc", "need")
 # imported once by the fork server, so a job's process starts with them loaded
 _PRELOAD = [
     "pandas",
@@ -180,9 +180,8 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     from dataclasses import replace
 
     from optimiser.baseline import simulate_baseline
-    from optimiser.indicators import indicators, with_la_names
     from optimiser.problem import Policy, read_policy, read_problem
-    from optimiser.run import run_solve, write_outputs
+    from optimiser.run import indicator_tables, run_solve, write_outputs
     from optimiser.scenario import apply_scenario, scenario_from_json
     from service.views import suppress_rows
 
@@ -218,10 +217,8 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     lap("baseline")
     progress("writing results")
     write_outputs(run, out)
-    a = run.result.assignments
-    frames = {name: indicators(a, by=by) for name, by in INDICATOR_GROUPS.items()}
-    frames["la"] = with_la_names(frames["la"], problem.las)
-    tables = {name: _records(frame) for name, frame in frames.items()}
+    frames = indicator_tables(run)
+    tables = {name: _records(frames[name]) for name in INDICATOR_GROUPS}
     (out / "indicators.json").write_text(json.dumps(tables), encoding="utf-8")
     threshold = int(spec.get("suppression_threshold", 5))
     public = {
