@@ -11,7 +11,13 @@ import pandas as pd
 
 from geodata.england import load_england
 from maps.inputs import clean_allocation
-from maps.layers import add_choropleth, add_layer_control, add_rcc_outlines, feature_collection
+from maps.layers import (
+    add_choropleth,
+    add_layer_control,
+    add_rcc_outlines,
+    feature,
+    feature_collection,
+)
 from maps.style import (
     DIVERGING,
     HIDDEN_COLOUR,
@@ -148,24 +154,15 @@ def flows_map(
             weights[f"{h}>{d}>{s}"] = (
                 _weight(n, biggest) if disclosure.shown(key) else hidden_weight
             )
+            props = {
+                "from": names.get(h, h),
+                "to": names.get(d, d),
+                "setting": SETTING_LABELS.get(s, s),
+                "children": disclosure.count(key),
+            }
+            line = [[points[h][1], points[h][0]], [points[d][1], points[d][0]]]
             features.append(
-                {
-                    "type": "Feature",
-                    "id": f"{h}>{d}>{s}",
-                    "properties": {
-                        "from": names.get(h, h),
-                        "to": names.get(d, d),
-                        "setting": SETTING_LABELS.get(s, s),
-                        "children": disclosure.count(key),
-                    },
-                    "geometry": {
-                        "type": "LineString",
-                        "coordinates": [
-                            [points[h][1], points[h][0]],
-                            [points[d][1], points[d][0]],
-                        ],
-                    },
-                }
+                feature(f"{h}>{d}>{s}", props, {"type": "LineString", "coordinates": line})
             )
         colour = SETTING_COLOURS.get(setting, "#555555")
         folium.GeoJson(

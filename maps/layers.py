@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,10 +17,19 @@ __all__ = [
     "add_layer_control",
     "add_rcc_outlines",
     "ensure_outline_pane",
+    "feature",
     "feature_collection",
 ]
 
 OUTLINE_PANE = "rcc-outlines"
+
+
+def feature(fid: str, properties: Mapping[str, Any], geometry: Mapping[str, Any]) -> dict[str, Any]:
+    """A GeoJSON feature whose properties are HTML-escaped text: folium's tooltips and popups
+    put them into the page as HTML, and names come from users' files (an RCC called
+    `<img onerror=...>` must show as text, not run)."""
+    props = {k: html.escape(str(v), quote=False) for k, v in properties.items()}
+    return {"type": "Feature", "id": fid, "properties": props, "geometry": dict(geometry)}
 
 
 def feature_collection(
@@ -32,14 +42,7 @@ def feature_collection(
         props = properties.get(row_key)
         if props is None or geom is None:
             continue
-        features.append(
-            {
-                "type": "Feature",
-                "id": str(row_key),
-                "properties": dict(props),
-                "geometry": geom.__geo_interface__,
-            }
-        )
+        features.append(feature(str(row_key), props, geom.__geo_interface__))
     return {"type": "FeatureCollection", "features": features}
 
 

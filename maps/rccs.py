@@ -15,6 +15,7 @@ from maps.layers import (
     add_choropleth,
     add_layer_control,
     ensure_outline_pane,
+    feature,
     feature_collection,
 )
 from maps.style import (
@@ -183,12 +184,7 @@ def _add_pathfinders(
             continue
         shape = chosen.geometry.union_all()
         features.append(
-            {
-                "type": "Feature",
-                "id": name,
-                "properties": {"pathfinder": f"{name} (since 2025)"},
-                "geometry": shape.__geo_interface__,
-            }
+            feature(name, {"pathfinder": f"{name} (since 2025)"}, shape.__geo_interface__)
         )
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},

@@ -11,7 +11,13 @@ import pandas as pd
 import shapely
 
 from maps.inputs import clean_allocation, clean_plan_actions, clean_supply
-from maps.layers import add_choropleth, add_layer_control, add_rcc_outlines, feature_collection
+from maps.layers import (
+    add_choropleth,
+    add_layer_control,
+    add_rcc_outlines,
+    feature,
+    feature_collection,
+)
 from maps.style import (
     DIVERGING,
     HIDDEN_COLOUR,
@@ -274,12 +280,7 @@ def _relative_gap(disclosure: Disclosure, area: str, family: str) -> float:
 
 
 def _point_feature(fid: str, lat: float, lon: float, props: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "id": fid,
-        "properties": props,
-        "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
-    }
+    return feature(fid, props, {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]})
 
 
 def _add_unplaced(

@@ -506,6 +506,30 @@ def test_rcc_map_members_demand_supply_and_pathfinders(
     assert len(parsed.layers["Pathfinders"].features) == 2
 
 
+def test_names_from_users_files_are_text_not_html(
+    allocation: pd.DataFrame, supply: pd.DataFrame, hex_geometry: MapGeometry
+) -> None:
+    """Tooltips put properties into the page as HTML: an RCC named like markup must reach them
+    escaped, in every layer that shows it (it ran as a script on hover before)."""
+    evil = '<img src=x onerror="alert(1)">'
+    lookup = {code: evil for code in default_lookup()}
+    alloc = allocation.assign(home_rcc=evil, placement_rcc=evil)
+    settings = settings_for(hex_geometry, public=False)
+    maps = [
+        rcc_map(alloc, supply, lookup, settings=settings),
+        sufficiency_map(alloc, supply, lookup, settings=settings, level="rcc"),
+    ]
+    for m in maps:
+        shown = [
+            value
+            for layer in parse_map(render_html(m)).layers.values()
+            for f in layer.features
+            for value in f["properties"].values()
+        ]
+        assert '&lt;img src=x onerror="alert(1)"&gt;' in shown
+        assert not any("<img" in str(v) for v in shown)
+
+
 # ---------------------------------------------------------------- sufficiency and plans
 def _tiny() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Two LAs by hand: Hartlepool 8 foster + 2 secure children; Middlesbrough 20 foster."""
