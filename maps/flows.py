@@ -129,6 +129,9 @@ def flows_map(
                 values[("to", code)] = int(to_totals.get(code, 0))
                 groups.append(Group(("to", code), [k for k in flow_keys if k[2] == code]))
         groups.append(Group(("out", la), [("to", c) for c in to_totals.index]))
+        # and of the flows drawn: each line is at least one child, so lines as many as the
+        # total would each be known
+        groups.append(Group(("out", la), flow_keys))
     disclosure = protect(values, suppression=settings.suppression, groups=groups, pairs=pairs)
 
     m = new_map(geometry, tiles=settings.tiles)

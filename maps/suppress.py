@@ -97,10 +97,15 @@ def protect(
     """Decide which published counts to hide.
 
     Primary: every count from 1 to the threshold is hidden. Secondary, repeated until nothing
-    changes: for each shown group total, the part a reader can recover by subtraction
-    (total - shown parts) must be 0 or above the threshold, else the smallest shown part (or
-    the total, see `Group`) is hidden too; for each pair (a, b) whose difference is shown or
-    recoverable, |a - b| must be 0 or above the threshold, else the smaller is hidden.
+    changes, against what a reader can know: the shown counts, and every hidden count that
+    follows from them (a group's one hidden part, from its total and other parts; a hidden
+    total, from its parts), over and over. For each known group total, what is left of it
+    (total - known parts) must be 0 or above the threshold, and must not pin the hidden parts
+    down (each is at least 1, and "c" reads as at most the threshold: n hidden parts adding up
+    to n, or to n x threshold, are each known); else the smallest shown part (or the total, see
+    `Group`) is hidden too, or, when the total is hidden but known, a shown count of a group it
+    is known from. For each pair (a, b) both known, |a - b| must be 0 or above the threshold,
+    else the smaller (or what makes it known) is hidden.
     """
     group_list = [Group(g.total, tuple(g.parts), g.total_first) for g in groups]
     pair_list = list(pairs)
@@ -110,27 +115,82 @@ def protect(
     if not suppression.enabled:
         return Disclosure(values=dict(values), hidden=frozenset())
     hidden = {k for k, v in values.items() if suppression.is_small(v)}
+
+    def unshown(keys: Iterable[Hashable], source: dict[Hashable, Group]) -> Hashable | None:
+        """The smallest shown nonzero count among `keys`, or else of the groups that make a
+        hidden one of them known (followed back as far as needed)."""
+        seen: set[Hashable] = set()
+        todo = list(keys)
+        while todo:
+            shown = [k for k in todo if k not in hidden and values[k] > 0]
+            if shown:
+                return min(shown, key=lambda k: values[k])
+            seen.update(todo)
+            todo = [
+                k
+                for key in todo
+                if key in source
+                for k in (source[key].total, *source[key].parts)
+                if k not in seen
+            ]
+        return None
+
+    def known(key: Hashable, group: Group, source: dict[Hashable, Group]) -> bool:
+        """Shown, or worked out from a group other than `group`."""
+        return key not in hidden or (key in source and source[key] is not group)
+
+    while True:
+        source = _derivable(values, group_list, hidden)
+        add: set[Hashable] = set()
+        for key, group in source.items():  # a small total worked out from its parts
+            if key == group.total and suppression.is_small(values[key]):
+                victim = unshown(group.parts, source)
+                if victim is not None:
+                    add.add(victim)
+        for group in group_list:
+            total, parts = group.total, group.parts
+            if not known(total, group, source):
+                continue
+            unknown = [p for p in parts if not known(p, group, source)]
+            remainder = values[total] - sum(values[p] for p in parts if p not in unknown)
+            n = sum(1 for p in unknown if values[p] != 0)
+            pinned = n > 0 and remainder in (n, n * suppression.threshold)
+            if not (suppression.is_small(remainder) or pinned):
+                continue
+            shown = [p for p in parts if p not in hidden and values[p] > 0]
+            if total not in hidden and (group.total_first or not shown):
+                add.add(total)
+            else:
+                victim = unshown(shown or [total], source)
+                if victim is not None:
+                    add.add(victim)
+        for a, b in pair_list:
+            both = all(k not in hidden or k in source for k in (a, b))
+            if both and suppression.is_small(values[a] - values[b]):
+                smaller = b if values[b] <= values[a] else a
+                victim = unshown([smaller, a if smaller == b else b], source)
+                if victim is not None:
+                    add.add(victim)
+        if not add - hidden:
+            return Disclosure(values=dict(values), hidden=frozenset(hidden))
+        hidden |= add
+
+
+def _derivable(
+    values: Mapping[Hashable, int], groups: list[Group], hidden: set[Hashable]
+) -> dict[Hashable, Group]:
+    """Every hidden count a reader can work out from the shown ones, with the group it comes
+    from: a group's one unknown part (from a known total), or its total (from known parts),
+    in groups whose parts are all published (they add up to the total)."""
+    source: dict[Hashable, Group] = {}
+    complete = [g for g in groups if values[g.total] == sum(values[p] for p in g.parts)]
     changed = True
     while changed:
         changed = False
-        for total, parts, total_first in group_list:
-            if total in hidden:
-                continue
-            shown = [p for p in parts if p not in hidden]
-            remainder = values[total] - sum(values[p] for p in shown)
-            if not suppression.is_small(remainder):
-                continue
-            candidates = [p for p in shown if values[p] > 0]
-            if total_first or not candidates:
-                victim = total
-            else:
-                victim = min(candidates, key=lambda p: values[p])
-            hidden.add(victim)
-            changed = True
-        for a, b in pair_list:
-            if a in hidden or b in hidden:
-                continue
-            if suppression.is_small(values[a] - values[b]):
-                hidden.add(b if values[b] <= values[a] else a)
+        for group in complete:
+            keys = (group.total, *group.parts)
+            unknown = [k for k in keys if k in hidden and k not in source]
+            if len(set(unknown)) == 1:
+                source[unknown[0]] = group
                 changed = True
-    return Disclosure(values=dict(values), hidden=frozenset(hidden))
+    return source
