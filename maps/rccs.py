@@ -14,6 +14,7 @@ from maps.layers import (
     OUTLINE_PANE,
     add_choropleth,
     add_layer_control,
+    add_rcc_outlines,
     ensure_outline_pane,
     feature,
     feature_collection,
@@ -150,6 +151,8 @@ def rcc_map(
         pane=OUTLINE_PANE,
         interactive=False,
     ).add_to(m)
+    # the RCCs' own borders above the LAs' white lines, or only the pathfinders show
+    add_rcc_outlines(m, geometry, rccs, name="RCC boundaries")
     _add_pathfinders(m, geometry.polygons, pathfinders)
     add_layer_control(m)
     add_title(

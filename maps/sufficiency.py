@@ -313,6 +313,7 @@ def _add_unplaced(
         style_function=lambda f: {
             "radius": radii[f["id"]],
             "color": "#a50f15",
+            "fill": True,
             "fillColor": "#de2d26",
             "fillOpacity": 0.6,
             "weight": 1.5,
@@ -325,7 +326,7 @@ def _add_unplaced(
 
 
 def _money(value: float) -> str:
-    return f"£{value:,.0f}"
+    return f"-£{-value:,.0f}" if value < 0 else f"£{value:,.0f}"
 
 
 def _add_plan(
@@ -386,6 +387,7 @@ def _add_plan(
             marker=folium.CircleMarker(),
             style_function=lambda _f, c=colour: {
                 "radius": 9,
+                "fill": True,
                 "color": "#000000",
                 "weight": 1.5,
                 "fillColor": c,

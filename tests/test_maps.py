@@ -504,6 +504,8 @@ def test_rcc_map_members_demand_supply_and_pathfinders(
     assert gm["places_secure"] == f"{secure_places:,}"
     assert {"places_foster_ifa", "places_residential_private", "used"} <= set(rccs.tooltip)
     assert len(parsed.layers["Pathfinders"].features) == 2
+    # every RCC's border, above the LAs' white lines (it was hidden under them)
+    assert len(parsed.layers["RCC boundaries"].features) == len(set(lookup.values()))
 
 
 def test_names_from_users_files_are_text_not_html(
@@ -608,6 +610,8 @@ def test_sufficiency_per_rcc_and_unplaced_circles(
     a = clean_allocation(allocation)
     expected = a.loc[~a["placed"], "home_la"].map(lookup).value_counts()
     assert {f["id"]: int(f["properties"]["unplaced"]) for f in circles} == expected.to_dict()
+    styles = parsed.layers["Unplaced children by RCC"].styles.values()
+    assert all(s["fill"] for s in styles), "folium's circle markers are hollow by default"
 
 
 def test_plan_markers_with_popups(
@@ -627,6 +631,7 @@ def test_plan_markers_with_popups(
     assert props["units"] == "42" and props["years"] == "2027" and props["opens"] == "2028"
     assert props["la"] == "Hartlepool (E06000001)" and props["capital"] == "£0"
     assert homes.features[0]["properties"]["capital"] == "£1,500,000"
+    assert all(s["fill"] for s in homes.styles.values())  # the legend's colour, not a ring
     assert "Sufficiency plan" in parsed.panels["rcc-title"]
 
 
