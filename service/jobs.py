@@ -183,7 +183,7 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     from optimiser.problem import Policy, read_policy, read_problem
     from optimiser.run import indicator_tables, run_solve, write_outputs
     from optimiser.scenario import apply_scenario, scenario_from_json
-    from service.views import suppress_rows
+    from service.views import suppress_tables
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -221,10 +221,7 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     tables = {name: _records(frames[name]) for name in INDICATOR_GROUPS}
     (out / "indicators.json").write_text(json.dumps(tables), encoding="utf-8")
     threshold = int(spec.get("suppression_threshold", 5))
-    public = {
-        name: suppress_rows(rows, threshold=threshold, complete=name != "national")
-        for name, rows in tables.items()
-    }
+    public = suppress_tables(tables, threshold=threshold)
     (out / _PUBLIC).write_text(
         json.dumps({"threshold": threshold, "tables": public}), encoding="utf-8"
     )

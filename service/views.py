@@ -3,12 +3,12 @@ secondary, so no hidden count is recoverable from a shown total), and scenario c
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from maps.suppress import SUPPRESSED, Group, Suppression, protect
 
-__all__ = ["COUNT_COLUMNS", "compare", "suppress_rows", "suppressed_view"]
+__all__ = ["COUNT_COLUMNS", "compare", "suppress_tables", "suppressed_view"]
 
 COUNT_COLUMNS = (
     "children",
@@ -42,41 +42,60 @@ def suppressed_view(threshold: int) -> str:
     return f"indicators:suppressed:{threshold}"
 
 
-def suppress_rows(
-    rows: list[dict[str, Any]], *, threshold: int, complete: bool
-) -> list[dict[str, Any]]:
-    """Council-facing copy of indicator rows: counts 1..threshold become "c", plus whatever
-    would let a reader recover them: differences of paired counts in a row (`placed` is left
-    out: it is children - unplaced), and (when `complete`, i.e. the rows add up to a published
-    total) each column's total over the rows. Rates of hidden counts are hidden; cost and miles
-    of a row with a hidden number of children are hidden too."""
+def suppress_tables(
+    tables: Mapping[str, list[dict[str, Any]]], *, threshold: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Council-facing copy of a result's indicator tables (national, by LA, RCC and need),
+    protected together, as a council reads them together: counts 1..threshold become "c",
+    plus whatever would let a reader recover them: differences of paired counts in a row
+    (`placed` is left out: it is children - unplaced), the national row as the sum of the rows
+    of each other table, and each RCC's row as the sum of its LAs' rows. Rates of hidden
+    counts are hidden; cost and miles of a row with a hidden number of children are too."""
     values: dict[Hashable, int] = {}
     groups: list[Group] = []
     pairs: list[tuple[Hashable, Hashable]] = []
-    for i, row in enumerate(rows):
+    for name, rows in tables.items():
+        for i, row in enumerate(rows):
+            for col in COUNT_COLUMNS:
+                values[(name, i, col)] = int(row.get(col) or 0)
+            pairs.extend(((name, i, a), (name, i, b)) for a, b in _PAIRS)
+    # (a row that is a total, the rows it adds up)
+    sums: list[tuple[tuple[Hashable, ...], list[tuple[str, int]]]] = []
+    national = len(tables.get("national", [])) == 1
+    for name, rows in tables.items():
+        if name != "national" and rows:
+            whole: tuple[Hashable, ...] = ("national", 0) if national else (_TOTAL, name)
+            sums.append((whole, [(name, i) for i in range(len(rows))]))
+    rcc_row = {row.get("home_rcc"): j for j, row in enumerate(tables.get("rcc", []))}
+    members: dict[int, list[tuple[str, int]]] = {}
+    for i, row in enumerate(tables.get("la", [])):
+        if (j := rcc_row.get(row.get("rcc"))) is not None:
+            members.setdefault(j, []).append(("la", i))
+    sums += [(("rcc", j), las) for j, las in members.items()]
+    for total_row, parts in sums:
         for col in COUNT_COLUMNS:
-            values[(i, col)] = int(row.get(col) or 0)
-        pairs.extend(((i, a), (i, b)) for a, b in _PAIRS)
-    if complete and len(rows) > 1:
-        for col in COUNT_COLUMNS:
-            values[(_TOTAL, col)] = sum(values[(i, col)] for i in range(len(rows)))
-            groups.append(Group((_TOTAL, col), tuple((i, col) for i in range(len(rows)))))
+            total = (*total_row, col)
+            if total_row[0] == _TOTAL:
+                values[total] = sum(values[(*p, col)] for p in parts)
+            groups.append(Group(total, [(*p, col) for p in parts]))
     shown = protect(
         values, suppression=Suppression(threshold=threshold), groups=groups, pairs=pairs
     )
-    out = []
-    for i, row in enumerate(rows):
-        new = {k: v for k, v in row.items() if k != "placed"}
-        for col in COUNT_COLUMNS:
-            if (i, col) in shown.hidden:
-                new[col] = SUPPRESSED
-        for rate, count in _RATES.items():
-            if (i, count) in shown.hidden or (i, "children") in shown.hidden:
-                new[rate] = SUPPRESSED
-        if (i, "children") in shown.hidden:
-            for col in _PER_CHILD:
-                new[col] = SUPPRESSED
-        out.append(new)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, rows in tables.items():
+        out[name] = []
+        for i, row in enumerate(rows):
+            new = {k: v for k, v in row.items() if k != "placed"}
+            for col in COUNT_COLUMNS:
+                if (name, i, col) in shown.hidden:
+                    new[col] = SUPPRESSED
+            for rate, count in _RATES.items():
+                if (name, i, count) in shown.hidden or (name, i, "children") in shown.hidden:
+                    new[rate] = SUPPRESSED
+            if (name, i, "children") in shown.hidden:
+                for col in _PER_CHILD:
+                    new[col] = SUPPRESSED
+            out[name].append(new)
     return out
 
 

@@ -17,7 +17,7 @@ from optimiser.synthetic import synthesize
 from service.app import create_app
 from service.auth import Principal, get_principal
 from service.settings import Settings
-from service.views import suppress_rows
+from service.views import suppress_tables
 
 with warnings.catch_warnings():  # starlette's testclient uses an alias anyio deprecated
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -402,9 +402,7 @@ def test_council_tables_stored_when_the_job_finishes(env: Env) -> None:
         f"/v1/scenarios/{env.scenario_id}/indicators?by=need", headers=env.h(env.council_any)
     )
     assert r.json()["rows"] == stored["need"]
-    assert stored["la"] == suppress_rows(
-        store.indicators(env.scenario_id)["la"], threshold=5, complete=True
-    )
+    assert stored == suppress_tables(store.indicators(env.scenario_id), threshold=5)
 
 
 def test_council_tables_of_an_older_result_made_once_and_stored(env: Env) -> None:
@@ -424,7 +422,7 @@ def test_council_tables_of_an_older_result_made_once_and_stored(env: Env) -> Non
     assert state.store.result_view(sid, suppressed_view(5)) is None
     r = env.client.get(f"/v1/scenarios/{sid}/indicators?by=la", headers=env.h(env.council_any))
     assert r.status_code == 200 and r.json()["suppressed"]
-    want = suppress_rows(state.store.indicators(sid)["la"], threshold=5, complete=True)
+    want = suppress_tables(state.store.indicators(sid), threshold=5)["la"]
     assert r.json()["rows"] == want
     assert state.store.result_view(sid, suppressed_view(5))["la"] == want
 
@@ -495,6 +493,13 @@ def test_allocation_csv_and_pages(env: Env) -> None:
     body = page.json()
     assert body["total"] == len(frame) and len(body["rows"]) == 100
     assert [row["child_id"] for row in body["rows"]] == frame["child_id"][100:200].tolist()
+    # typed values: "False" would be true in JavaScript
+    row, raw = body["rows"][0], frame.iloc[100]
+    assert row["out_of_la"] is (raw["out_of_la"] == "True")
+    assert isinstance(row["age"], int) and row["age"] == int(raw["age"])
+    assert isinstance(row["pair_cost"], float) and row["pair_cost"] == float(raw["pair_cost"])
+    assert row["child_id"] == raw["child_id"]
+    assert all(r["placement_id"] is None for r in body["rows"] if r["unplaced_reason"])
     unplaced = env.client.get(
         f"/v1/scenarios/{env.scenario_id}/unplaced", headers=env.h(env.planner)
     ).json()
@@ -691,7 +696,7 @@ def test_suppression_hides_small_counts_and_what_reveals_them() -> None:
          "over_20_miles": 0, "out_of_la_over_20_miles": 0, "out_of_rcc": 0, "weekly_cost": 1.0},
     ]  # fmt: skip
     rows[1]["unplaced"], rows[1]["placed"] = 9, 21
-    out = suppress_rows(rows, threshold=5, complete=True)
+    out = suppress_tables({"la": rows}, threshold=5)["la"]
     assert all("placed" not in r for r in out)  # children - unplaced would reveal it
     assert out[0]["unplaced"] == "c"
     assert out[2]["children"] == "c" and out[2]["weekly_cost"] == "c"
@@ -702,6 +707,39 @@ def test_suppression_hides_small_counts_and_what_reveals_them() -> None:
         if total > 5:
             assert len(hidden) != 1, f"one hidden {col} would be recoverable from the total"
     assert rows[0]["unplaced"] == 3  # input untouched
+
+
+def _row(key: str, value: str, children: int, unplaced: int, out_of_la: int) -> dict[str, Any]:
+    return {key: value, "children": children, "placed": children - unplaced,
+            "unplaced": unplaced, "out_of_la": out_of_la, "over_20_miles": 0,
+            "out_of_la_over_20_miles": 0, "out_of_rcc": 0}  # fmt: skip
+
+
+def test_council_tables_are_protected_together() -> None:
+    """A council reads every table: Rutland's hidden 1 child was its RCC's total less its
+    other LAs, and secure's hidden 7 out of LA the national total less the other needs."""
+    las = [
+        _row("home_la", "E06000017", 1, 0, 1) | {"rcc": "East Midlands"},
+        _row("home_la", "E06000015", 21, 0, 9) | {"rcc": "East Midlands"},
+        _row("home_la", "E06000016", 19, 0, 8) | {"rcc": "East Midlands"},
+        _row("home_la", "E08000003", 40, 0, 20) | {"rcc": "North West"},
+        _row("home_la", "E08000004", 8, 0, 0) | {"rcc": "North West"},
+    ]
+    rccs = [_row("home_rcc", "East Midlands", 41, 0, 18), _row("home_rcc", "North West", 48, 0, 20)]
+    tables = {
+        "national": [_row("area", "England", 89, 0, 38)],
+        "la": las,
+        "rcc": rccs,
+        "need": [_row("need", "foster", 79, 0, 31), _row("need", "secure", 10, 0, 7)],
+    }
+    out = suppress_tables(tables, threshold=5)
+    assert out["la"][0]["children"] == "c"
+    # whatever else is hidden, Rutland's children are not the East Midlands' less the rest
+    shown = [r["children"] for r in out["la"][1:3]] + [out["rcc"][0]["children"]]
+    assert "c" in shown
+    # secure out of LA (7) with 3 at home: pair-protected, and not the national less foster
+    assert out["need"][1]["out_of_la"] == "c"
+    assert "c" in (out["national"][0]["out_of_la"], out["need"][0]["out_of_la"])
 
 
 def test_job_over_the_wall_time_limit_fails(tmp_path: Path) -> None:

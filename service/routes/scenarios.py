@@ -22,7 +22,7 @@ from service.cache import Body, BodyCache
 from service.mapfiles import draw_map, map_path
 from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
 from service.store import Scenario, Store
-from service.views import compare, suppress_rows, suppressed_view
+from service.views import compare, suppress_tables, suppressed_view
 
 router = APIRouter(tags=["scenarios"])
 
@@ -353,27 +353,43 @@ def _indicator_rows(
     tables: dict[str, list[dict[str, Any]]] | None = store.result_view(scenario_id, name)
     if tables is None:
         threshold = state.settings.suppression_threshold
-        tables = {
-            group: suppress_rows(rows, threshold=threshold, complete=group != "national")
-            for group, rows in (store.indicators(scenario_id) or {}).items()
-        }
+        tables = suppress_tables(store.indicators(scenario_id) or {}, threshold=threshold)
         store.add_result_view(scenario_id, name, tables)
     return tables.get(_BY[by], [])
+
+
+def _records(path: Path, start: int = 0, stop: int | None = None) -> tuple[list[Any], int]:
+    """Rows start..stop of one of the result's CSVs as JSON values, and how many rows it has:
+    empty cells null, True/False booleans, numbers numbers; ids (`*_id`, `*_group`) and codes
+    stay text, as written."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    chunk = frame.iloc[start:stop]
+    columns: dict[str, list[Any]] = {}
+    for col in chunk.columns:
+        cells = chunk[col]
+        filled = cells != ""
+        typed: pd.Series = cells.where(filled, None)
+        if not col.endswith(("_id", "_group")) and filled.any():
+            if set(cells[filled]) <= {"True", "False"}:
+                typed = cells.map({"True": True, "False": False, "": None})
+            else:
+                number = pd.to_numeric(cells[filled], errors="coerce")
+                if number.notna().all():
+                    whole = bool((number % 1 == 0).all()) and "." not in "".join(cells)
+                    cast = int if whole else float
+                    typed = pd.Series([cast(v) for v in number], index=number.index)
+                    typed = typed.reindex(cells.index).astype(object).where(filled, None)
+        columns[col] = typed.tolist()
+    rows = [dict(zip(columns, v, strict=True)) for v in zip(*columns.values(), strict=True)]
+    return rows, len(frame)
 
 
 def _table_response(path: Path, *, fmt: str, page: int, size: int, name: str) -> Response:
     if fmt == "csv":
         return FileResponse(path, media_type="text/csv", filename=name)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    start = (page - 1) * size
-    chunk = frame.iloc[start : start + size]
-    body = {
-        "page": page,
-        "size": size,
-        "total": len(frame),
-        "rows": chunk.to_dict(orient="records"),
-    }
-    return Response(json.dumps(body), media_type="application/json")
+    rows, total = _records(path, (page - 1) * size, page * size)
+    body = {"page": page, "size": size, "total": total, "rows": rows}
+    return Response(json.dumps(body, allow_nan=False), media_type="application/json")
 
 
 @router.get(
@@ -438,8 +454,8 @@ def get_plan(
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"scenario '{scenario_id}' was run without a plan"
         )
-    actions = pd.read_csv(folder / "plan_actions.csv", dtype=str, keep_default_na=False)
-    return {"summary": sc.summary.get("plan"), "actions": actions.to_dict(orient="records")}
+    actions, _ = _records(folder / "plan_actions.csv")
+    return {"summary": sc.summary.get("plan"), "actions": actions}
 
 
 def _map_body(
