@@ -949,9 +949,12 @@ def solve(
     say(f"{len(ci):,} starting pairs")
     fresh = time.perf_counter()
     # with two threads or more, the auction's passes share two (children and placements north
-    # and south of the children's median, who seldom want the same places)
+    # and south of the children's median, who seldom want the same places); not with sibling
+    # groups: their allocation starts from the flow's prices, which then depend on the
+    # threads' timing, and the same inputs must give the same allocation
+    siblings = bool((model.c_group >= 0).any())
     halves = None
-    if threads > 1 and model.n_children:
+    if threads > 1 and model.n_children and not siblings:
         north = np.median(model.c_n)
         halves = (model.c_n > north, model.p_n > north)
     flow = Flow.solve(
@@ -959,7 +962,6 @@ def solve(
         tolerance=round(_COARSE * COST_SCALE), halves=halves,
     )  # fmt: skip
     fresh = time.perf_counter() - fresh
-    siblings = bool((model.c_group >= 0).any())
     # with sibling groups, time left for their bound and reservations (about two exact solves,
     # each about twice this first one, within a tolerance)
     reserve = 4 * fresh if siblings else 0.0

@@ -561,3 +561,15 @@ def test_every_optimum_of_equally_cheap_places_gives_one_allocation() -> None:
         chosen.add(tuple(_canonical(model, blocks, groups, flow, threads=1)))
     assert len(chosen) == 1
     assert sorted(chosen.pop()) == list(range(6))
+
+
+def test_with_sibling_groups_the_same_inputs_give_the_same_allocation() -> None:
+    """Two threads share the auction's passes only without sibling groups: with them, the
+    allocation starts from the flow's prices, which would depend on the threads' timing."""
+    p = synthesize(seed=3, scale=0.05)
+    assert (p.children["sibling_group"].fillna("") != "").any()
+    runs = [solve(p, threads=2) for _ in range(3)]
+    first = runs[0].assignments
+    for run in runs[1:]:
+        assert run.objective == runs[0].objective
+        pd.testing.assert_frame_equal(run.assignments, first)
