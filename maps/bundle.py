@@ -2,21 +2,108 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import folium
 
-from maps.flows import DEFAULT_TOP, flows_map
-from maps.inputs import MapInputError, MapInputs
-from maps.out_of_area import out_of_area_map
-from maps.rccs import rcc_map
+from geodata.england import load_england
+from maps.flows import DEFAULT_TOP, flow_counts, flows_map
+from maps.inputs import MapInputError, MapInputs, clean_allocation
+from maps.out_of_area import la_counts, out_of_area_counts, out_of_area_map
+from maps.rccs import NEEDS, rcc_counts, rcc_map
 from maps.style import MapSettings, save_map
-from maps.sufficiency import plan_map, sufficiency_map
+from maps.sufficiency import (
+    sufficiency_counts,
+    sufficiency_map,
+    sufficiency_table,
+    unplaced_by_rcc,
+)
+from maps.suppress import Counts, Disclosure, Group
 
-__all__ = ["KINDS", "build_map", "write_maps"]
+__all__ = ["KINDS", "build_map", "disclosures", "write_maps"]
 
 KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
+
+
+def disclosures(
+    inputs: MapInputs, settings: MapSettings, *, la: str | None = None, top: int = DEFAULT_TOP
+) -> dict[str, Disclosure]:
+    """What every map of a result may show, decided together: a reader lays the maps side by
+    side, so a count hidden in one must not be shown in another, nor follow from another's
+    totals (an RCC's children are its LAs' children; an LA's children on the out-of-area map
+    are its children on the sufficiency map). Keyed "out-of-area", "flows", "flows-la" (with
+    `la`), "rccs", "sufficiency-la" and "sufficiency-rcc"; each by its map's own keys."""
+    geometry = settings.resolved_geometry()
+    a, rccs = clean_allocation(inputs.allocation), inputs.rccs
+    unplaced = unplaced_by_rcc(a, rccs)
+    on_map = {c: r for c, r in rccs.items() if c in geometry.codes}
+    parts = {
+        "out-of-area": out_of_area_counts(la_counts(a)),
+        "flows": flow_counts(a, geometry, la=None, top=top)[0],
+        "rccs": rcc_counts(a, inputs.supply, rccs, list(geometry.rcc_outlines(on_map)["rcc"])),
+    }
+    for level in ("la", "rcc"):
+        table = sufficiency_table(a, inputs.supply, rccs, level=level)
+        parts[f"sufficiency-{level}"] = sufficiency_counts(table, unplaced, level=level)
+    joint = Counts()
+    for name, counts in parts.items():
+        joint.add(name, counts)
+    members: dict[str, list[str]] = {}
+    for code, rcc in rccs.items():
+        members.setdefault(rcc, []).append(code)
+
+    def same(a: tuple[str, object], b: tuple[str, object]) -> None:
+        if a in joint.values and b in joint.values:
+            joint.groups.append(Group(a, [b]))
+
+    def adds_up(total: tuple[str, object], terms: Sequence[tuple[str, object]]) -> None:
+        if total in joint.values:
+            joint.groups.append(Group(total, [t for t in terms if t in joint.values]))
+
+    for code in set(a["home_la"]):
+        ooa = {c: ("out-of-area", (code, c)) for c in ("children", "placed", "unplaced")}
+        same(ooa["children"], ("sufficiency-la", ("children", code, "all")))
+        same(("out-of-area", (code, "out_of_la")), ("flows", ("out", code)))
+    for rcc, codes in members.items():
+        r, rs = ("rccs", (rcc, "children")), ("sufficiency-rcc", ("children", rcc, "all"))
+        same(r, rs)
+        adds_up(r, [("out-of-area", (c, "children")) for c in codes])
+        # children = inside the RCC + placed outside it + unplaced
+        adds_up(
+            r,
+            [("rccs", (rcc, "inside"))]
+            + [("out-of-area", (c, x)) for c in codes for x in ("out_of_rcc", "unplaced")],
+        )
+        for need in NEEDS:
+            same(("rccs", (rcc, need)), ("sufficiency-rcc", ("children", rcc, need)))
+        same(("rccs", (rcc, "places")), ("sufficiency-rcc", ("places", rcc, "all")))
+        same(("sufficiency-la", ("unplaced", rcc)), ("sufficiency-rcc", ("unplaced", rcc)))
+        adds_up(
+            ("sufficiency-rcc", ("unplaced", rcc)),
+            [("out-of-area", (c, "unplaced")) for c in codes],
+        )
+        for key in parts["sufficiency-rcc"].values:
+            if not (isinstance(key, tuple) and len(key) == 3 and key[1] == rcc):
+                continue
+            what, _, family = key
+            adds_up(
+                ("sufficiency-rcc", key),
+                [("sufficiency-la", (what, c, family)) for c in codes],
+            )
+    decided = joint.protect(settings.suppression)
+    if la is not None:
+        # one council's flows, around what the result's maps already show
+        parts["flows-la"] = flow_counts(a, geometry, la=la, top=top)[0]
+        joint.add("flows-la", parts["flows-la"])
+        code = la
+        for c in ("children", "unplaced", "out"):
+            same(("flows-la", (c, code)), ("out-of-area", (code, "out_of_la" if c == "out" else c)))
+        placed = [("flows-la", ("own", code)), ("out-of-area", (code, "out_of_la"))]
+        adds_up(("out-of-area", (code, "placed")), placed)
+        decided = joint.protect(settings.suppression, published=decided)
+    return {name: decided.within(name) for name in parts}
 
 
 def build_map(
@@ -27,31 +114,48 @@ def build_map(
     la: str | None = None,
     top: int = DEFAULT_TOP,
     level: Literal["la", "rcc"] = "la",
+    shared: dict[str, Disclosure] | None = None,
 ) -> folium.Map:
-    """The map of this kind; `la` (one council's children) applies to flows only."""
+    """The map of this kind; `la` (one council's children) applies to flows only. What it
+    shows is decided with the result's other maps (`disclosures`, or `shared` when given)."""
     if kind not in KINDS:
         raise ValueError(f"unknown map kind '{kind}'; choose one of {', '.join(KINDS)}")
     if la is not None and kind != "flows":
         raise ValueError("--la (one council's children) applies to --kind flows only")
-    if kind == "out-of-area":
-        return out_of_area_map(inputs.allocation, inputs.rccs, settings=settings)
-    if kind == "flows":
-        return flows_map(inputs.allocation, inputs.rccs, settings=settings, la=la, top=top)
-    if kind == "rccs":
-        return rcc_map(inputs.allocation, inputs.supply, inputs.rccs, settings=settings)
-    if kind == "sufficiency":
-        return sufficiency_map(
-            inputs.allocation, inputs.supply, inputs.rccs, settings=settings, level=level
-        )
-    if inputs.plan_actions is None:
+    if kind == "plan" and inputs.plan_actions is None:
         raise MapInputError("a plan map needs plan_actions.csv (written by `rcc plan`)")
-    return plan_map(
+    if la is not None:
+        la = load_england().check_code(la)
+    shared = shared or disclosures(inputs, settings, la=la, top=top)
+    if kind == "out-of-area":
+        return out_of_area_map(
+            inputs.allocation, inputs.rccs, settings=settings, disclosure=shared["out-of-area"]
+        )
+    if kind == "flows":
+        return flows_map(
+            inputs.allocation,
+            inputs.rccs,
+            settings=settings,
+            la=la,
+            top=top,
+            disclosure=shared["flows-la" if la else "flows"],
+        )
+    if kind == "rccs":
+        return rcc_map(
+            inputs.allocation,
+            inputs.supply,
+            inputs.rccs,
+            settings=settings,
+            disclosure=shared["rccs"],
+        )
+    return sufficiency_map(
         inputs.allocation,
         inputs.supply,
         inputs.rccs,
-        inputs.plan_actions,
         settings=settings,
         level=level,
+        plan_actions=inputs.plan_actions if kind == "plan" else None,
+        disclosure=shared[f"sufficiency-{level}"],
     )
 
 
@@ -66,9 +170,10 @@ def write_maps(
     `folder/map-<kind>.html`; returns kind -> path."""
     out = Path(folder)
     written: dict[str, Path] = {}
+    shared = disclosures(inputs, settings)
     for kind in KINDS:
         if kind == "plan" and inputs.plan_actions is None:
             continue
-        m = build_map(kind, inputs, settings=settings)
+        m = build_map(kind, inputs, settings=settings, shared=shared)
         written[kind] = save_map(m, out / f"map-{kind}.html", self_contained=self_contained)
     return written

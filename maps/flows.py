@@ -10,6 +10,7 @@ import folium
 import pandas as pd
 
 from geodata.england import load_england
+from maps.geometry import MapGeometry
 from maps.inputs import clean_allocation
 from maps.layers import (
     add_choropleth,
@@ -31,9 +32,9 @@ from maps.style import (
     classify,
     new_map,
 )
-from maps.suppress import Disclosure, Group, Suppression, protect
+from maps.suppress import Counts, Disclosure, Group, Suppression
 
-__all__ = ["BALANCE_BREAKS", "DEFAULT_TOP", "flow_table", "flows_map"]
+__all__ = ["BALANCE_BREAKS", "DEFAULT_TOP", "flow_counts", "flow_table", "flows_map"]
 
 DEFAULT_TOP = 250
 # (in - out) / (in + out): -1 only places out, +1 only takes others' children.
@@ -74,22 +75,14 @@ def _weight(children: float, biggest: float) -> float:
     return round(_MIN_WEIGHT + _MAX_EXTRA * math.sqrt(children / max(biggest, 1.0)), 2)
 
 
-def flows_map(
-    allocation: pd.DataFrame,
-    rccs: Mapping[str, str],
-    *,
-    settings: MapSettings | None = None,
-    la: str | None = None,
-    top: int = DEFAULT_TOP,
-) -> folium.Map:
-    """Where children are placed: the `top` largest flows as lines (per-setting layers),
-    the LA balance underneath (national view) or one council's own children (`la`)."""
-    settings = settings or MapSettings()
-    if top < 1:
-        raise ValueError(f"top must be at least 1, got {top}")
-    if la is not None:
-        la = load_england().check_code(la)
-    geometry = settings.resolved_geometry()
+def flow_counts(
+    allocation: pd.DataFrame, geometry: MapGeometry, *, la: str | None, top: int
+) -> tuple[Counts, pd.DataFrame, pd.DataFrame]:
+    """What the flows map publishes, its flows, and those it draws (the `top` largest it can):
+    each
+    drawn flow ("flow", home, placement LA, setting); nationally each LA's children placed
+    out ("out", code) and taken in ("in", code), their difference shown; for one council
+    (`la`) its children, own, out and unplaced, and its children in each other LA ("to")."""
     points = geometry.point_lookup()
     a = clean_allocation(allocation)
     table = flow_table(a, la=la)
@@ -132,7 +125,35 @@ def flows_map(
         # and of the flows drawn: each line is at least one child, so lines as many as the
         # total would each be known
         groups.append(Group(("out", la), flow_keys))
-    disclosure = protect(values, suppression=settings.suppression, groups=groups, pairs=pairs)
+    return Counts(values, groups, pairs), table, drawn
+
+
+def flows_map(
+    allocation: pd.DataFrame,
+    rccs: Mapping[str, str],
+    *,
+    settings: MapSettings | None = None,
+    la: str | None = None,
+    top: int = DEFAULT_TOP,
+    disclosure: Disclosure | None = None,
+) -> folium.Map:
+    """Where children are placed: the `top` largest flows as lines (per-setting layers),
+    the LA balance underneath (national view) or one council's own children (`la`).
+    `disclosure`: what may be shown, decided with the result's other maps (`maps.bundle`);
+    by default this map's own."""
+    settings = settings or MapSettings()
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    if la is not None:
+        la = load_england().check_code(la)
+    geometry = settings.resolved_geometry()
+    points = geometry.point_lookup()
+    counts, table, drawn = flow_counts(allocation, geometry, la=la, top=top)
+    not_drawn = table.drop(drawn.index)
+    values = counts.values
+    flow_keys = [k for k in values if isinstance(k, tuple) and k[0] == "flow"]
+    if disclosure is None:
+        disclosure = counts.protect(settings.suppression)
 
     m = new_map(geometry, tiles=settings.tiles)
     names = dict(zip(geometry.polygons["code"], geometry.polygons["name"], strict=True))

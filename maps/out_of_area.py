@@ -20,9 +20,9 @@ from maps.style import (
     classify,
     new_map,
 )
-from maps.suppress import Disclosure, Group, protect
+from maps.suppress import Counts, Disclosure, Group
 
-__all__ = ["METRICS", "SHARE_BREAKS", "la_counts", "out_of_area_map"]
+__all__ = ["METRICS", "SHARE_BREAKS", "la_counts", "out_of_area_counts", "out_of_area_map"]
 
 # (count column, layer name) of the four switchable layers, each a share of placed children.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -55,8 +55,8 @@ def la_counts(allocation: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby("home_la", sort=True).sum()
 
 
-def _disclose(counts: pd.DataFrame, settings: MapSettings) -> Disclosure:
-    """Suppress per LA so that no published count or difference of two is from 1 to 5:
+def out_of_area_counts(counts: pd.DataFrame) -> Counts:
+    """What the map publishes per LA, keyed (code, count), and how the counts add up:
     children = placed + unplaced; each out-of-area count is part of placed; the cross
     (outside LA and over 20 miles) is part of both; outside the RCC is part of outside the LA."""
     values: dict[Hashable, int] = {}
@@ -75,7 +75,7 @@ def _disclose(counts: pd.DataFrame, settings: MapSettings) -> Disclosure:
             Group(k["over_20_miles"], (k["out_of_la_over_20_miles"],)),
             Group(k["out_of_la"], (k["out_of_rcc"],)),
         ]
-    return protect(values, suppression=settings.suppression, groups=groups)
+    return Counts(values, groups)
 
 
 def out_of_area_map(
@@ -83,13 +83,17 @@ def out_of_area_map(
     rccs: Mapping[str, str],
     *,
     settings: MapSettings | None = None,
+    disclosure: Disclosure | None = None,
 ) -> folium.Map:
     """Choropleth of out-of-area shares per home LA, four switchable layers, RCC boundaries
-    on top, tooltips with names, counts and rates, a sequential legend and a titled scenario."""
+    on top, tooltips with names, counts and rates, a sequential legend and a titled scenario.
+    `disclosure`: what may be shown, decided with the result's other maps (`maps.bundle`);
+    by default this map's own."""
     settings = settings or MapSettings()
     geometry = settings.resolved_geometry()
     counts = la_counts(allocation)
-    disclosure = _disclose(counts, settings)
+    if disclosure is None:
+        disclosure = out_of_area_counts(counts).protect(settings.suppression)
     names = dict(zip(geometry.polygons["code"], geometry.polygons["name"], strict=True))
 
     props: dict[str, dict[str, str]] = {}

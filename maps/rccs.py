@@ -31,9 +31,9 @@ from maps.style import (
     classify,
     new_map,
 )
-from maps.suppress import Group, protect
+from maps.suppress import Counts, Disclosure, Group
 
-__all__ = ["NEEDS", "SELF_SUFFICIENCY_BREAKS", "rcc_map"]
+__all__ = ["NEEDS", "SELF_SUFFICIENCY_BREAKS", "rcc_counts", "rcc_map"]
 
 NEEDS = ("foster", "residential", "secure", "supported")
 SELF_SUFFICIENCY_BREAKS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -54,33 +54,25 @@ def _pathfinder_label(members: frozenset[str], pathfinders: Mapping[str, frozens
     return f"partly: includes LAs of {', '.join(partial)}" if partial else "no"
 
 
-def rcc_map(
-    allocation: pd.DataFrame,
-    supply: pd.DataFrame,
-    rccs: Mapping[str, str],
-    *,
-    settings: MapSettings | None = None,
-) -> folium.Map:
-    """RCCs coloured by self-sufficiency (share of their children placed inside the RCC),
-    tooltips with members, children by need and places by setting; pathfinders outlined."""
-    settings = settings or MapSettings()
-    geometry = settings.resolved_geometry()
+def _present(supply: pd.DataFrame) -> list[str]:
+    """The settings of the supply, in the usual order, then any others."""
+    present = [c for c in SETTING_LABELS if c in set(supply["setting"])]
+    return present + sorted(set(supply["setting"]) - set(SETTING_LABELS))
+
+
+def rcc_counts(
+    allocation: pd.DataFrame, supply: pd.DataFrame, rccs: Mapping[str, str], drawn: list[str]
+) -> Counts:
+    """What the RCC map publishes for each RCC drawn, keyed (rcc, count): children, placed
+    inside the RCC, children by need; places, used, places by setting."""
     a = clean_allocation(allocation)
     s = clean_supply(supply)
-    lookup = {c: r for c, r in rccs.items() if c in geometry.codes}
-    if not lookup:
-        raise ValueError("the RCC lookup names none of the LAs on this map")
     a = a.assign(rcc=a["home_la"].map(rccs))
-    unknown = sorted(set(a.loc[a["rcc"].isna(), "home_la"]))
     a = a.assign(inside=a["placed"] & (a["placement_la"].map(rccs) == a["rcc"]))
     s = s.assign(rcc=s["la"].map(rccs))
-    settings_present = [c for c in SETTING_LABELS if c in set(s["setting"])]
-    settings_present += sorted(set(s["setting"]) - set(SETTING_LABELS))
-
     values: dict[Hashable, int] = {}
     groups: list[Group] = []
-    outlines = geometry.rcc_outlines(lookup)
-    for rcc in outlines["rcc"]:
+    for rcc in drawn:
         mine = a[a["rcc"] == rcc]
         stock = s[s["rcc"] == rcc]
         values[(rcc, "children")] = len(mine)
@@ -89,17 +81,45 @@ def rcc_map(
             values[(rcc, need)] = int((mine["need"] == need).sum())
         values[(rcc, "places")] = int(stock["capacity"].sum())
         values[(rcc, "used")] = int(stock["used"].sum())
-        for setting in settings_present:
+        for setting in _present(s):
             places = int(stock.loc[stock["setting"] == setting, "capacity"].sum())
             values[(rcc, "places", setting)] = places
         need_keys = [(rcc, n) for n in NEEDS]  # any other need is in the remainder
         groups += [
             Group((rcc, "children"), need_keys),
             Group((rcc, "children"), [(rcc, "inside")]),
-            Group((rcc, "places"), [(rcc, "places", x) for x in settings_present]),
+            Group((rcc, "places"), [(rcc, "places", x) for x in _present(s)]),
             Group((rcc, "places"), [(rcc, "used")]),
         ]
-    disclosure = protect(values, suppression=settings.suppression, groups=groups)
+    return Counts(values, groups)
+
+
+def rcc_map(
+    allocation: pd.DataFrame,
+    supply: pd.DataFrame,
+    rccs: Mapping[str, str],
+    *,
+    settings: MapSettings | None = None,
+    disclosure: Disclosure | None = None,
+) -> folium.Map:
+    """RCCs coloured by self-sufficiency (share of their children placed inside the RCC),
+    tooltips with members, children by need and places by setting; pathfinders outlined.
+    `disclosure`: what may be shown, decided with the result's other maps (`maps.bundle`);
+    by default this map's own."""
+    settings = settings or MapSettings()
+    geometry = settings.resolved_geometry()
+    a = clean_allocation(allocation)
+    s = clean_supply(supply)
+    lookup = {c: r for c, r in rccs.items() if c in geometry.codes}
+    if not lookup:
+        raise ValueError("the RCC lookup names none of the LAs on this map")
+    unknown = sorted(set(a.loc[a["home_la"].map(rccs).isna(), "home_la"]))
+    settings_present = _present(s)
+
+    outlines = geometry.rcc_outlines(lookup)
+    if disclosure is None:
+        counts = rcc_counts(allocation, supply, rccs, list(outlines["rcc"]))
+        disclosure = counts.protect(settings.suppression)
 
     names = dict(zip(geometry.polygons["code"], geometry.polygons["name"], strict=True))
     pathfinders = _pathfinders()

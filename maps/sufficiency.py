@@ -29,7 +29,7 @@ from maps.style import (
     classify,
     new_map,
 )
-from maps.suppress import Disclosure, Group, protect
+from maps.suppress import Counts, Disclosure, Group, protect
 
 __all__ = [
     "ACTION_COLOURS",
@@ -37,8 +37,10 @@ __all__ = [
     "GAP_BREAKS",
     "family_of",
     "plan_map",
+    "sufficiency_counts",
     "sufficiency_map",
     "sufficiency_table",
+    "unplaced_by_rcc",
 ]
 
 # Setting families: a need and the settings that meet it without substitution.
@@ -124,28 +126,29 @@ def sufficiency_table(
     return pd.concat([table, totals]).sort_index()
 
 
-def _disclose(
-    table: pd.DataFrame, unplaced: pd.Series, settings: MapSettings, *, level: str
-) -> Disclosure:
-    """Places and children per family add up to the area's totals (groups); the gap between
-    places and children is shown, so it must not be small either (pairs)."""
+def sufficiency_counts(table: pd.DataFrame, unplaced: pd.Series, *, level: str) -> Counts:
+    """What the sufficiency map publishes per area and family (`sufficiency_table`): places,
+    children and the gap between them (places = children + gap), families adding up to the
+    area's totals ("all"), gaps too; and unplaced children per RCC."""
     values: dict[Hashable, int] = {}
     groups: list[Group] = []
-    pairs: list[tuple[Hashable, Hashable]] = []
     for (area, family), row in table.iterrows():
-        values[("places", area, family)] = int(row["places"])
-        values[("children", area, family)] = int(row["children"])
-        pairs.append((("places", area, family), ("children", area, family)))
+        places, children = int(row["places"]), int(row["children"])
+        values[("places", area, family)] = places
+        values[("children", area, family)] = children
+        values[("gap", area, family)] = places - children
+        parts = [("children", area, family), ("gap", area, family)]
+        groups.append(Group(("places", area, family), parts))
     for area in table.index.get_level_values("area").unique():
         families = [f for f in table.loc[area].index if f != "all"]
-        for what in ("places", "children"):
+        for what in ("places", "children", "gap"):
             parts = [(what, area, f) for f in families]
             groups.append(Group((what, area, "all"), parts))
     for rcc, n in unplaced.items():
         values[("unplaced", rcc)] = int(n)
         if level == "rcc" and ("children", rcc, "all") in values:
             groups.append(Group(("children", rcc, "all"), [("unplaced", rcc)]))
-    return protect(values, suppression=settings.suppression, groups=groups, pairs=pairs)
+    return Counts(values, groups)
 
 
 def sufficiency_map(
@@ -156,15 +159,19 @@ def sufficiency_map(
     settings: MapSettings | None = None,
     level: Literal["la", "rcc"] = "la",
     plan_actions: pd.DataFrame | None = None,
+    disclosure: Disclosure | None = None,
 ) -> folium.Map:
     """Places minus children by family (one switchable layer each) per LA or RCC, unplaced
-    children by RCC, and plan actions as markers when given."""
+    children by RCC, and plan actions as markers when given. `disclosure`: what may be shown,
+    decided with the result's other maps (`maps.bundle`); by default this map's own."""
     settings = settings or MapSettings()
     geometry = settings.resolved_geometry()
     table = sufficiency_table(allocation, supply, rccs, level=level)
     a = clean_allocation(allocation)
-    unplaced = a.loc[~a["placed"], "home_la"].map(rccs).dropna().value_counts()
-    disclosure = _disclose(table, unplaced, settings, level=level)
+    unplaced = unplaced_by_rcc(a, rccs)
+    if disclosure is None:
+        counts = sufficiency_counts(table, unplaced, level=level)
+        disclosure = counts.protect(settings.suppression)
 
     lookup = {c: r for c, r in rccs.items() if c in geometry.codes}
     if level == "la":
@@ -186,6 +193,7 @@ def sufficiency_map(
                 kp, kc = ("places", area, f), ("children", area, f)
                 p[f"{f}_places"] = disclosure.count(kp)
                 p[f"{f}_children"] = disclosure.count(kc)
+                # shown with both sides (a hidden gap of two shown counts is no secret)
                 p[f"{f}_gap"] = disclosure.difference(kp, kc)
             else:
                 p |= {f"{f}_places": "0", f"{f}_children": "0", f"{f}_gap": "0"}
@@ -261,12 +269,24 @@ def plan_map(
     *,
     settings: MapSettings | None = None,
     level: Literal["la", "rcc"] = "la",
+    disclosure: Disclosure | None = None,
 ) -> folium.Map:
     """The sufficiency map with a plan's actions (new homes, foster recruitment, secure beds)
     as markers with popups."""
     return sufficiency_map(
-        allocation, supply, rccs, settings=settings, level=level, plan_actions=plan_actions
+        allocation,
+        supply,
+        rccs,
+        settings=settings,
+        level=level,
+        plan_actions=plan_actions,
+        disclosure=disclosure,
     )
+
+
+def unplaced_by_rcc(allocation: pd.DataFrame, rccs: Mapping[str, str]) -> pd.Series:
+    """Unplaced children per RCC (of a cleaned allocation)."""
+    return allocation.loc[~allocation["placed"], "home_la"].map(rccs).dropna().value_counts()
 
 
 def _relative_gap(disclosure: Disclosure, area: str, family: str) -> float:

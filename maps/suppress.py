@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["SUPPRESSED", "Disclosure", "Group", "Suppression", "protect"]
+__all__ = ["SUPPRESSED", "Counts", "Disclosure", "Group", "Suppression", "protect"]
 
 SUPPRESSED = "c"
 
@@ -79,6 +79,12 @@ class Disclosure:
             return math.nan
         return float(self.values[part]) / float(self.values[whole])
 
+    def within(self, name: Hashable) -> Disclosure:
+        """The part of a joint disclosure (see `Counts.add`) under `name`, by its own keys."""
+        mine = {k: k[1] for k in self.values if isinstance(k, tuple) and k[0] == name}
+        values = {own: self.values[k] for k, own in mine.items()}
+        return Disclosure(values, frozenset(own for k, own in mine.items() if k in self.hidden))
+
     def difference(self, a: Hashable, b: Hashable) -> str:
         """a - b with a sign ('+12', '-40', '0'), 'c' unless both are shown."""
         if a in self.hidden or b in self.hidden:
@@ -87,14 +93,42 @@ class Disclosure:
         return f"{d:+,}" if d else "0"
 
 
+@dataclass
+class Counts:
+    """The counts a map publishes, with the sums and differences a reader can form."""
+
+    values: dict[Hashable, int] = field(default_factory=dict)
+    groups: list[Group] = field(default_factory=list)
+    pairs: list[tuple[Hashable, Hashable]] = field(default_factory=list)
+
+    def add(self, name: Hashable, other: Counts) -> None:
+        """Take in another map's counts, each key as (name, key)."""
+        self.values |= {(name, k): v for k, v in other.values.items()}
+        for g in other.groups:
+            parts = [(name, p) for p in g.parts]
+            self.groups.append(Group((name, g.total), parts, g.total_first))
+        self.pairs += [((name, a), (name, b)) for a, b in other.pairs]
+
+    def protect(self, suppression: Suppression, published: Disclosure | None = None) -> Disclosure:
+        return protect(
+            self.values,
+            suppression=suppression,
+            groups=self.groups,
+            pairs=self.pairs,
+            published=published,
+        )
+
+
 def protect(
     values: Mapping[Hashable, int],
     *,
     suppression: Suppression,
     groups: Iterable[Group] = (),
     pairs: Iterable[tuple[Hashable, Hashable]] = (),
+    published: Disclosure | None = None,
 ) -> Disclosure:
-    """Decide which published counts to hide.
+    """Decide which published counts to hide (`published`: counts already decided and
+    published elsewhere, which stay as they are: more is hidden around them).
 
     Primary: every count from 1 to the threshold is hidden. Secondary, repeated until nothing
     changes, against what a reader can know: the shown counts, and every hidden count that
@@ -115,6 +149,10 @@ def protect(
     if not suppression.enabled:
         return Disclosure(values=dict(values), hidden=frozenset())
     hidden = {k for k, v in values.items() if suppression.is_small(v)}
+    locked: set[Hashable] = set()
+    if published is not None:
+        hidden |= published.hidden & values.keys()
+        locked = (published.values.keys() & values.keys()) - published.hidden
 
     def unshown(keys: Iterable[Hashable], source: dict[Hashable, Group]) -> Hashable | None:
         """The smallest shown nonzero count among `keys`, or else of the groups that make a
@@ -122,7 +160,7 @@ def protect(
         seen: set[Hashable] = set()
         todo = list(keys)
         while todo:
-            shown = [k for k in todo if k not in hidden and values[k] > 0]
+            shown = [k for k in todo if k not in hidden and k not in locked and values[k] > 0]
             if shown:
                 return min(shown, key=lambda k: values[k])
             seen.update(todo)
@@ -157,8 +195,8 @@ def protect(
             pinned = n > 0 and remainder in (n, n * suppression.threshold)
             if not (suppression.is_small(remainder) or pinned):
                 continue
-            shown = [p for p in parts if p not in hidden and values[p] > 0]
-            if total not in hidden and (group.total_first or not shown):
+            shown = [p for p in parts if p not in hidden | locked and values[p] > 0]
+            if total not in hidden | locked and (group.total_first or not shown):
                 add.add(total)
             else:
                 victim = unshown(shown or [total], source)
@@ -172,7 +210,8 @@ def protect(
                 if victim is not None:
                     add.add(victim)
         if not add - hidden:
-            return Disclosure(values=dict(values), hidden=frozenset(hidden))
+            # what a reader works out anyway is shown, rather than "c" beside its value
+            return Disclosure(values=dict(values), hidden=frozenset(hidden - set(source)))
         hidden |= add
 
 

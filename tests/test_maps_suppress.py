@@ -24,7 +24,9 @@ from test_maps import (
 from geodata.rcc import default_lookup
 from maps import (
     MapGeometry,
+    MapInputs,
     Suppression,
+    build_map,
     flows_map,
     out_of_area_map,
     plan_map,
@@ -32,6 +34,8 @@ from maps import (
     render_html,
     sufficiency_map,
 )
+from maps.bundle import disclosures
+from maps.sufficiency import sufficiency_counts
 from maps.suppress import SUPPRESSED, Group, protect
 
 OFF = Suppression(enabled=False)
@@ -345,3 +349,65 @@ def test_a_councils_lines_do_not_pin_its_hidden_flows() -> None:
     home = parse_map(render_html(m)).layers["Manchester: its children"].features[0]
     assert home["properties"]["out"] == SUPPRESSED
     assert home["properties"]["children"] == "37"  # 30 own and a hidden 7: nothing pinned
+
+
+def test_a_hidden_gap_is_not_the_areas_gap_less_the_others() -> None:
+    """West Northamptonshire: all settings +20 = fostering +17 + residential + 0 + 0, so a
+    hidden residential gap of +3 was the shown total less the shown gaps."""
+    rows = [("foster", 57, 40), ("residential", 13, 10), ("secure", 0, 0), ("supported", 0, 0)]
+    rows.append(("all", 70, 50))
+    table = pd.DataFrame(
+        [(p, c) for _, p, c in rows],
+        columns=["places", "children"],
+        index=pd.MultiIndex.from_tuples([("W", f) for f, _, _ in rows], names=["area", "family"]),
+    )
+    d = sufficiency_counts(table, pd.Series(dtype=int), level="la").protect(ON)
+    gaps = {f: d.difference(("places", "W", f), ("children", "W", f)) for f, _, _ in rows}
+    assert gaps["residential"] == SUPPRESSED
+    shown = [int(g) for f, g in gaps.items() if f != "all" and g != SUPPRESSED]
+    assert gaps["all"] == SUPPRESSED or not 1 <= int(gaps["all"]) - sum(shown) <= 5, gaps
+
+
+def test_the_maps_of_a_result_are_suppressed_together() -> None:
+    """A reader lays the maps side by side: an LA's children hidden on one map are not shown
+    on another, an unplaced count is not the sufficiency map's children less the out-of-area
+    map's placed, and an RCC's children less its shown LAs is not a hidden LA."""
+    allocation = random_allocation(seed=11, scale=0.03)
+    inputs = MapInputs(allocation, supply_for(allocation), default_lookup())
+    s = settings_for(MapGeometry.hex())
+    shared = disclosures(inputs, s, la="E06000001")
+    maps = {k: build_map(k, inputs, settings=s, shared=shared) for k in ("out-of-area", "rccs")}
+    maps["sufficiency"] = build_map("sufficiency", inputs, settings=s, shared=shared)
+    maps["flows"] = build_map("flows", inputs, settings=s, shared=shared)
+    maps["flows-la"] = build_map("flows", inputs, settings=s, la="E06000001", shared=shared)
+    parsed = {k: parse_map(render_html(m)) for k, m in maps.items()}
+    ooa = {
+        f["id"]: f["properties"]
+        for f in parsed["out-of-area"].layers["Placed outside their LA"].features
+    }
+    suff = {
+        f["id"]: f["properties"]
+        for f in parsed["sufficiency"].layers["Sufficiency: All settings"].features
+    }
+    balance = parsed["flows"].layers["Balance: placed in by others minus placed out"].features
+    out = {f["id"]: f["properties"]["out"] for f in balance}
+    checked = 0
+    for code, p in ooa.items():
+        if code not in suff or p["children"] == "0":
+            continue
+        checked += 1
+        children, placed = _count(suff[code]["all_children"]), _count(p["placed"])
+        if p["unplaced"] == SUPPRESSED and children is not None and placed is not None:
+            pytest.fail(f"{code}: unplaced = {children} - {placed}")
+        assert (p["children"] == SUPPRESSED) == (children is None), code
+        assert (p["out_of_la"] == SUPPRESSED) == (out[code] == SUPPRESSED), code
+    assert checked > 100 and any(p["unplaced"] == SUPPRESSED for p in ooa.values())
+    lookup = default_lookup()
+    for f in parsed["rccs"].layers["RCCs: self-sufficiency"].features:
+        total = _count(f["properties"]["children"])
+        members = [_count(ooa[c]["children"]) for c in lookup if lookup[c] == f["id"] and c in ooa]
+        if total is not None and members.count(None) == 1:
+            assert not 1 <= total - sum(m or 0 for m in members) <= 5, f["id"]
+    home = parsed["flows-la"].layers["Hartlepool: its children"].features[0]["properties"]
+    if home["out"] == SUPPRESSED and home["own"] != SUPPRESSED:
+        assert ooa["E06000001"]["placed"] == SUPPRESSED, "placed - own would be the hidden out"
