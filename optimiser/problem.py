@@ -47,6 +47,12 @@ SETTINGS: tuple[str, ...] = (
 CHILD_SEXES = ("F", "M")
 PLACEMENT_SEXES = ("F", "M", "any")
 MIN_AGE, MAX_AGE = 0, 17
+# England's extent on the British National Grid (metres, the Isles of Scilly to Lowestoft and
+# the Lizard to Berwick, with a margin); a point outside is a typo (a digit too many, a sign,
+# a latitude pasted in) that would place a child hundreds of miles away
+GRID = {"easting": (80_000.0, 660_000.0), "northing": (5_000.0, 660_000.0)}
+# places in one placement unit (a home, a household, a secure unit): more is a placeholder
+MAX_CAPACITY = 10_000
 
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id",
@@ -308,7 +314,7 @@ class _Checker:
 
     def integer(self, column: str, *, lo: int | None = None, hi: int | None = None) -> pd.Series:
         num = _numbers(self.df[column])
-        not_int = num.isna() | (num != np.floor(num.fillna(0)))
+        not_int = ~np.isfinite(num) | (num != np.floor(num.fillna(0)))
         self.flag(not_int, column, lambda v: f"'{v}' is not a whole number")
         if lo is not None:
             self.flag(~not_int & (num < lo), column, lambda v: f"{v} is below {lo}")
@@ -325,6 +331,18 @@ class _Checker:
         if lo is not None:
             self.flag(~bad & (num < lo), column, lambda v: f"{v} is negative")
         return num
+
+    def grid(self, column: str, *, optional: bool = True) -> None:
+        """An easting or northing, inside England on the British National Grid."""
+        num = self.number(column, optional=optional)
+        lo, hi = GRID[column]
+        outside = np.isfinite(num) & ((num < lo) | (num > hi))
+        self.flag(
+            outside,
+            column,
+            lambda v: f"{v} is outside England on the British National Grid ({lo:,.0f} to "
+            f"{hi:,.0f} metres; a latitude or longitude is not a grid reference)",
+        )
 
 
 def validate_problem_frames(
@@ -350,14 +368,14 @@ def validate_problem_frames(
         pc.unique_ids("placement_id")
         pc.one_of("setting", SETTINGS, "setting")
         pc.la_codes("la", england, known)
-        pc.integer("capacity", lo=0)
+        pc.integer("capacity", lo=0, hi=MAX_CAPACITY)
         pc.number("weekly_cost", lo=0)
         lo = pc.integer("min_age", lo=MIN_AGE, hi=MAX_AGE)
         hi = pc.integer("max_age", lo=MIN_AGE, hi=MAX_AGE)
         pc.flag(lo > hi, "min_age", lambda v: f"min_age {v} is above max_age")
         pc.one_of("sexes", PLACEMENT_SEXES, "sexes")
-        pc.number("easting", optional=True)
-        pc.number("northing", optional=True)
+        pc.grid("easting")
+        pc.grid("northing")
 
     cc = _Checker(c_file, children, issues)
     if cc.require(_CHILD_REQUIRED):
@@ -366,8 +384,8 @@ def validate_problem_frames(
         cc.one_of("need", NEEDS, "need")
         cc.integer("age", lo=MIN_AGE, hi=MAX_AGE)
         cc.one_of("sex", CHILD_SEXES, "sex")
-        cc.number("easting", optional=True)
-        cc.number("northing", optional=True)
+        cc.grid("easting")
+        cc.grid("northing")
         if "current_placement" in children and p_ok:
             cur = children["current_placement"]
             missing = (cur != "") & ~cur.isin(set(placements["placement_id"]))
@@ -451,8 +469,8 @@ def _read_las_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None
     england = load_england()
     chk.la_codes("code", england, set(england.codes))
     chk.unique_ids("code")
-    chk.number("easting")
-    chk.number("northing")
+    chk.grid("easting", optional=False)
+    chk.grid("northing", optional=False)
     return df
 
 

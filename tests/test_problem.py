@@ -149,6 +149,8 @@ def test_round_trip_through_write_problem(tmp_path: Path) -> None:
             "placements.csv row 2, column weekly_cost: '£600' is not a number",
         ),
         ("placements", ("2,600", "2,inf"), "row 2, column weekly_cost: 'inf' is not a number"),
+        ("placements", ("2,600", "inf,600"), "row 2, column capacity: 'inf' is not a whole number"),
+        ("placements", ("2,600", "1e20,600"), "row 2, column capacity: 1e20 is above 10000"),
         (
             "placements",
             ("foster_inhouse", "foster_home"),
@@ -183,6 +185,25 @@ def test_each_error_names_file_row_and_column(
         placements = placements.replace(bad[0], bad[1], 1)
     found = issues_of(write(tmp_path, children, placements))
     assert any(expected in line for line in found), found
+
+
+@pytest.mark.parametrize(
+    ("easting", "northing", "column"),
+    [("45002000", "400000", "easting"), ("-450017", "400000", "easting"), ("-2.24", "53.48", "")],
+)
+def test_points_outside_england_on_the_grid_are_errors(
+    tmp_path: Path, easting: str, northing: str, column: str
+) -> None:
+    """A digit too many, a sign or a pasted latitude and longitude would have placed a child
+    hundreds of miles away (and 1e300 crashed the solver)."""
+    children = CHILDREN.replace("current_placement\n", "current_placement,easting,northing\n")
+    children = children.replace(",,\nC2", f",,,{easting},{northing}\nC2").replace(
+        ",P2\n", ",P2,,\n"
+    )
+    found = issues_of(write(tmp_path, children))
+    assert all("children.csv row 2, column " in line for line in found), found
+    assert all("outside England on the British National Grid" in line for line in found)
+    assert any(f"column {column or 'northing'}: " in line for line in found)
 
 
 def test_frames_in_memory_with_none_beside_a_bad_number(tmp_path: Path) -> None:
