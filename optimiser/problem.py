@@ -340,8 +340,10 @@ class _Checker:
         self.flag(
             outside,
             column,
-            lambda v: f"{v} is outside England on the British National Grid ({lo:,.0f} to "
-            f"{hi:,.0f} metres; a latitude or longitude is not a grid reference)",
+            lambda v: (
+                f"{v} is outside England on the British National Grid ({lo:,.0f} to "
+                f"{hi:,.0f} metres; a latitude or longitude is not a grid reference)"
+            ),
         )
 
 
