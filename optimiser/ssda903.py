@@ -689,10 +689,22 @@ def read_return(
                 [InputIssue("--la", None, None, f"'{la}' is not an English LA code or name")]
             )
         la_code = str(resolved)
-    hpaths = _expand([header] if isinstance(header, str | Path) else header, "header")
-    epaths = _expand([episodes] if isinstance(episodes, str | Path) else episodes, "episode")
-    hdr = _load(hpaths, _HEADER_REQUIRED, year=default_year, la=la_code, issues=issues)
-    eps = _load(epaths, _EPISODE_REQUIRED, year=default_year, la=la_code, issues=issues)
+    given = {"header": header, "episode": episodes}
+    frames = []
+    for word, required in (("header", _HEADER_REQUIRED), ("episode", _EPISODE_REQUIRED)):
+        arg = given[word]
+        paths = _expand([arg] if isinstance(arg, str | Path) else arg, word)
+        if not paths:
+            where = ", ".join(map(str, [arg] if isinstance(arg, str | Path) else arg))
+            text = f"no {word} file: no CSV here has '{word}' in its name (or give the file)"
+            issues.errors.append(InputIssue(where, None, None, text))
+        frame = _load(paths, required, year=default_year, la=la_code, issues=issues)
+        if paths and frame.empty and not issues.errors:
+            issues.errors.append(InputIssue(paths[0].name, None, None, f"no {word} rows"))
+        frames.append(frame)
+    hdr, eps = frames
+    if hdr.empty or eps.empty:  # nothing to check the rest against: the files' problems
+        raise ProblemValidationError(issues.errors)
     years = sorted(set(hdr["_year"]) | set(eps["_year"]))
     maps = {int(y): code_map(int(y)) for y in years}
     census_year = year or (int(max(years)) if years else default_year)
@@ -1360,6 +1372,9 @@ def import_903(
     warnings = list(ret.warnings)
     when = at or census_date(ret.year)
     frame = census(ret, at=when, issues=errors)
+    if frame.empty:
+        text = f"no child is looked after on {when:%d/%m/%Y} (the census date) in these files"
+        raise ProblemValidationError([*errors, InputIssue("--census-date", None, None, text)])
     located = derive_locations(frame, postcodes=postcodes, warnings=warnings)
     if ofsted is not None:
         warnings.extend(ofsted.issues)

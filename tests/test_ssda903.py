@@ -297,10 +297,47 @@ def test_year_2025_26_codes(tmp_path: Path) -> None:
 def test_missing_required_column_is_reported(tmp_path: Path) -> None:
     (tmp_path / "header.csv").write_text("CHILD,DOB\nC1,01/01/2010\n")
     (tmp_path / "episodes.csv").write_text("CHILD,DECOM,LS,PLACE\nC1,01/01/2023,C2,U4\n")
-    ret = read_return(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
-    assert any((i.file, i.row, i.column) == ("header.csv", 1, "SEX") for i in ret.errors), (
-        ret.errors
-    )
+    with pytest.raises(ProblemValidationError) as err:
+        read_return(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    found = [(i.file, i.row, i.column) for i in err.value.issues]
+    assert ("header.csv", 1, "SEX") in found, found
+
+
+@pytest.mark.parametrize(
+    ("header", "episodes", "expected"),
+    [
+        ("header.csv", "missing.csv", "missing.csv: file not found"),
+        ("episodes.csv", "header.csv", "header.csv row 1, column DECOM: required column"),
+        (".", ".", ": no header file: no CSV here has 'header' in its name"),
+        ("header.csv", "empty.csv", "empty.csv: cannot read as CSV"),
+        ("header.csv", "only_episodes.csv", "only_episodes.csv: no episode rows"),
+    ],
+)
+def test_unreadable_files_are_errors_not_tracebacks(
+    tmp_path: Path, header: str, episodes: str, expected: str
+) -> None:
+    """Each raised a KeyError (or ValueError) after the file's problem was found."""
+    (tmp_path / "header.csv").write_text((CLEAN / "header.csv").read_text())
+    (tmp_path / "episodes.csv").write_text((CLEAN / "episodes.csv").read_text())
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "only_episodes.csv").write_text("CHILD,DECOM,RNE,LS,CIN,PLACE,PL_POST,DEC\n")
+    folder = tmp_path / "no_names"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x\n")
+    base = {".": folder}
+    with pytest.raises(ProblemValidationError) as err:
+        import_903(
+            base.get(header, tmp_path / header), base.get(episodes, tmp_path / episodes),
+            la="E06000001",
+        )  # fmt: skip
+    assert any(expected in str(i) for i in err.value.issues), err.value.issues
+
+
+def test_a_census_date_before_every_episode_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ProblemValidationError, match="no child is looked after on 01/01/2000"):
+        import_903(
+            CLEAN / "header.csv", CLEAN / "episodes.csv", la="E06000001", at=date(2000, 1, 1)
+        )
 
 
 def test_no_responsible_la_is_an_error(tmp_path: Path) -> None:
