@@ -922,6 +922,26 @@ def solve(
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     model = PairModel.from_problem(problem)
+    parameters = {
+        "time_limit": time_limit,
+        "threads": threads,
+        "candidates_per_child": candidates_per_child,
+        "cost_scale": COST_SCALE,
+    }
+    if model.n_children == 0 or not (model.p_cap > 0).any():
+        # nothing to choose between: every child (if any) is unplaced, which is optimal
+        assigned = np.full(model.n_children, -1, np.int64)
+        objective = assignment_objective(model, assigned)
+        return AllocationResult(
+            status=SolveStatus.OPTIMAL,
+            objective=objective,
+            bound=objective,
+            wall_seconds=time.perf_counter() - started,
+            solver="none needed: no child or no place",
+            parameters=parameters,
+            assignments=assignment_table(model, assigned, unplaced_reasons(model, assigned)),
+            stats={"rounds": 0, "pairs": 0, "sibling_splits": 0},
+        )
     unplaced = round(problem.policy.unplaced * COST_SCALE)
     coarse = (
         _Groups.of((model.c_la, model.c_need), model.c_e, model.c_n, model.c_rcc),
@@ -1092,12 +1112,7 @@ def solve(
         bound=bound,
         wall_seconds=wall,
         solver="auction and warm-started shortest paths, OR-Tools SimpleMinCostFlow, dual pricing",
-        parameters={
-            "time_limit": time_limit,
-            "threads": threads,
-            "candidates_per_child": candidates_per_child,
-            "cost_scale": COST_SCALE,
-        },
+        parameters=parameters,
         assignments=table,
         stats={
             "rounds": rounds,

@@ -65,6 +65,9 @@ def indicators(assignments: pd.DataFrame, *, by: str | None = None) -> pd.DataFr
             "median_miles": g["miles"].median(),
         }
     )
+    if column is None and out.empty:  # no children at all: England's row of zeros
+        out = out.reindex(["England"], fill_value=0)
+        out[["mean_miles", "median_miles"]] = np.nan
     out["unplaced"] = out["children"] - out["placed"]
     placed = out["placed"].where(out["placed"] > 0, np.nan)
     for col in ("out_of_la", "over_20_miles", "out_of_la_over_20_miles", "out_of_rcc"):

@@ -578,6 +578,8 @@ def plan(
             demand = read_forecast(forecast, problem=problem, years=years)
         else:
             demand = forecast_demand(problem, years=years, growth=chosen)
+        if not len(problem.children) or not demand["children"].sum():
+            raise ValueError("no children to plan for: children.csv has no rows")
         per_rcc = parse_money(rcc_capital_budget)
         costs = replace(
             PlanCosts(),

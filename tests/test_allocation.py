@@ -28,6 +28,7 @@ from optimiser.allocation import (
     unplaced_reasons,
 )
 from optimiser.flow import Flow
+from optimiser.indicators import indicators
 from optimiser.pairs import COST_SCALE, PairModel
 from optimiser.problem import NEEDS, SETTINGS, Policy, Problem, default_substitutions, las_frame
 from optimiser.synthetic import synthesize
@@ -573,3 +574,23 @@ def test_with_sibling_groups_the_same_inputs_give_the_same_allocation() -> None:
     for run in runs[1:]:
         assert run.objective == runs[0].objective
         pd.testing.assert_frame_equal(run.assignments, first)
+
+
+@pytest.mark.parametrize("empty", ["children", "placements"])
+def test_no_children_or_no_placements_is_solved_not_raised(empty: str) -> None:
+    """A header-only children.csv or placements.csv validates: the solve must not crash
+    (it raised 'need at least one array to concatenate')."""
+    p = synthesize(seed=2, scale=0.01, sibling_groups=False)
+    if empty == "children":
+        p = dataclasses.replace(p, children=p.children.iloc[:0])
+    else:
+        children = p.children.assign(current_placement="")
+        p = dataclasses.replace(p, children=children, placements=p.placements.iloc[:0])
+    r = solve(p)
+    assert r.status is SolveStatus.OPTIMAL and r.bound == r.objective
+    assert len(r.assignments) == len(p.children)
+    assert (r.assignments["placement_id"].fillna("") == "").all()
+    assert r.objective == len(p.children) * p.policy.unplaced
+    assert check_allocation(p, r.assignments, objective=r.objective).ok
+    national = indicators(r.assignments)
+    assert national["children"].tolist() == [len(p.children)]
