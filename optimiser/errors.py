@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 __all__ = [
     "InfeasibleRequestError",
     "InputIssue",
     "ProblemValidationError",
+    "read_json",
 ]
 
 
@@ -42,3 +46,17 @@ class ProblemValidationError(ValueError):
 
 class InfeasibleRequestError(ValueError):
     """A request that cannot be met as asked (e.g. more RCCs than LAs), with the cause named."""
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's value (a UTF-8 byte order mark, as Windows tools write, is fine); what is
+    wrong with it, named, as a ProblemValidationError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        text = f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
+    except json.JSONDecodeError as exc:
+        text = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    except OSError as exc:
+        text = exc.strerror or str(exc)
+    raise ProblemValidationError([InputIssue(str(path), None, None, text)])

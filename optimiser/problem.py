@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.england import England, load_england
-from optimiser.errors import InputIssue, ProblemValidationError
+from optimiser.errors import InputIssue, ProblemValidationError, read_json
 
 __all__ = [
     "CHILD_COLUMNS",
@@ -150,6 +150,14 @@ class Policy:
         data["substitutions"] = {n: dict(s) for n, s in self.substitutions.items()}
         return data
 
+    def updated(self, data: Mapping[str, Any], *, source: str) -> Policy:
+        """This policy with the keys `data` gives changed (a need's substitution table only
+        where `data` gives that need's)."""
+        merged = {**self.to_json(), **data}
+        if isinstance(data.get("substitutions"), Mapping):
+            merged["substitutions"] = {**self.to_json()["substitutions"], **data["substitutions"]}
+        return Policy.from_json(merged, source=source)
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, source: str = "policy.json") -> Policy:
         """Policy from a mapping with any subset of the keys; the rest take the defaults."""
@@ -165,12 +173,8 @@ class Policy:
                 values[key] = _check_substitutions(value, source, issues)
             elif key == "max_miles" and value is None:
                 values[key] = None
-            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                issues.append(
-                    InputIssue(source, None, key, f"must be a number >= 0, got {value!r}")
-                )
-            elif not math.isfinite(value):
-                issues.append(InputIssue(source, None, key, f"must be finite, got {value!r}"))
+            elif (problem := _penalty_problem(value)) is not None:
+                issues.append(InputIssue(source, None, key, problem))
             else:
                 values[key] = float(value)
         if issues:
@@ -199,15 +203,27 @@ def _check_substitutions(
                 issues.append(
                     InputIssue(source, None, col, f"unknown setting '{setting}' for '{need}'")
                 )
-            elif isinstance(penalty, bool) or not isinstance(penalty, int | float) or penalty < 0:
-                issues.append(
-                    InputIssue(source, None, col, f"penalty {need}->{setting} must be >= 0")
-                )
+            elif (problem := _penalty_problem(penalty)) is not None:
+                issues.append(InputIssue(source, None, col, f"{need}->{setting}: {problem}"))
             else:
                 out[need][setting] = float(penalty)
-    for need in NEEDS:
-        out.setdefault(need, {})
-    return out
+    # a need left out keeps its default table (an empty table allows no setting)
+    return {need: out.get(need, table) for need, table in default_substitutions().items()}
+
+
+def _penalty_problem(value: Any) -> str | None:
+    """What is wrong with a policy weight (GBP a week), or None: a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number >= 0, got {value!r}"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{value} is too large"
+    if not math.isfinite(number):
+        return f"must be finite, got {value!r}"
+    if number < 0:
+        return f"must be a number >= 0, got {value!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -478,10 +494,7 @@ def _read_las_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None
 
 def read_policy(path: Path) -> Policy:
     """Read a policy JSON file (any subset of keys); errors name the file and key."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProblemValidationError([InputIssue(path.name, None, None, str(exc))]) from exc
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ProblemValidationError([InputIssue(path.name, None, None, "must be a JSON object")])
     return Policy.from_json(data, source=path.name)

@@ -22,7 +22,6 @@ LAs to other RCCs. Errors name the file, the item number (as the row) and the ke
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import InputIssue, ProblemValidationError
+from optimiser.errors import InputIssue, ProblemValidationError, read_json
 from optimiser.forecast import Growth, parse_growth
 from optimiser.problem import PLACEMENT_SEXES, SETTINGS, Policy, Problem
 
@@ -209,11 +208,7 @@ def _growth(value: Any, issues: _Issues) -> Growth | None:
 def read_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario.json file."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProblemValidationError([InputIssue(path.name, None, None, str(exc))]) from exc
-    return scenario_from_json(data, source=path.name)
+    return scenario_from_json(read_json(path), source=path.name)
 
 
 def apply_scenario(
@@ -251,8 +246,7 @@ def apply_scenario(
         raise ProblemValidationError(issues.items)
     policy = problem.policy
     if scenario.weights:
-        merged = {**policy.to_json(), **scenario.weights}
-        policy = Policy.from_json(merged, source=source)
+        policy = policy.updated(scenario.weights, source=source)
     return replace(problem, placements=placements, las=las, policy=policy)
 
 
@@ -366,10 +360,7 @@ def _read_summary(folder: Path) -> dict[str, float]:
     for name in ("summary.json", "plan_summary.json"):
         path = folder / name
         if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+            data = read_json(path)
             if name == "plan_summary.json":
                 data = {k: v for k, v in data.items() if k not in _PLAN_TECHNICAL}
             return _numbers(data)

@@ -198,7 +198,7 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     folder = Path(spec["dataset_folder"])
     progress("reading the dataset")
     base = read_policy(folder / "policy.json") if (folder / "policy.json").exists() else Policy()
-    policy = Policy.from_json({**base.to_json(), **(request.get("policy") or {})}, source="policy")
+    policy = base.updated(request.get("policy") or {}, source="policy")
     problem = read_problem(folder, policy=policy, rccs=lookup_for(request.get("rccs")))
     changes = scenario_from_json(request.get("changes") or {}, source="changes")
     if request.get("changes"):

@@ -15,6 +15,7 @@ from geodata.rcc import default_lookup, preset_groups
 from optimiser.errors import ProblemValidationError
 from optimiser.problem import (
     Policy,
+    default_substitutions,
     read_policy,
     read_problem,
     validate_problem_frames,
@@ -249,10 +250,44 @@ def test_policy_file_any_key_optional_and_errors_named(tmp_path: Path) -> None:
     policy = read_policy(path)
     assert policy.out_of_la == 50 and policy.distance_per_mile == Policy().distance_per_mile
     assert policy.substitutions["secure"] == {"secure": 0.0}
-    assert policy.substitutions["foster"] == {}  # a need left out allows no setting
+    # a need left out keeps its default table (all foster children were unplaced before)
+    assert policy.substitutions["foster"] == default_substitutions()["foster"]
     path.write_text(json.dumps({"out_of_la": -1, "speed": 3, "substitutions": {"x": {}}}))
     with pytest.raises(ProblemValidationError) as err:
         read_policy(path)
     text = str(err.value)
     assert "policy.json, column out_of_la: must be a number >= 0" in text
     assert "column speed: unknown key" in text and "unknown need 'x'" in text
+    bad = (
+        '{"move": 1e999999, "out_of_rcc": 10000000000000000000000000000000000000000000' + "0" * 400
+    )
+    bad += ', "substitutions": {"secure": {"secure": NaN}, "residential": {"secure": Infinity}}}'
+    path.write_text(bad)
+    with pytest.raises(ProblemValidationError) as err:
+        read_policy(path)
+    text = str(err.value)
+    assert "column move: must be finite" in text and "column out_of_rcc: " in text
+    assert "secure->secure: must be finite" in text and "residential->secure: must be" in text
+
+
+def test_policy_in_windows_encodings(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_bytes(b'\xef\xbb\xbf{"out_of_la": 250}')  # UTF-8 with a byte order mark
+    assert read_policy(path).out_of_la == 250
+    path.write_bytes(b'{"out_of_la": 250, "note": "\xa3300"}')  # Windows-1252 pound sign
+    with pytest.raises(ProblemValidationError, match=r"policy.json: not UTF-8 text"):
+        read_policy(path)
+    path.write_text('{"out_of_la": 250,}')
+    with pytest.raises(ProblemValidationError, match=r"not valid JSON: .* line 1, column 19"):
+        read_policy(path)
+
+
+def test_policy_updated_changes_only_the_needs_given() -> None:
+    """Scenario weights and API policies change a base policy: a need's table they leave out
+    stays the base's, not the default and not empty."""
+    base = Policy.from_json({"substitutions": {"foster": {"foster_ifa": 7}}})
+    new = base.updated({"out_of_la": 1, "substitutions": {"secure": {"secure": 3}}}, source="x")
+    assert new.out_of_la == 1 and new.move == base.move
+    assert new.substitutions["foster"] == {"foster_ifa": 7.0}
+    assert new.substitutions["secure"] == {"secure": 3.0}
+    assert new.substitutions["supported"] == default_substitutions()["supported"]
