@@ -36,6 +36,21 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _out_folder(value: Path | None) -> Path | None:
+    """An --out folder, checked before any work: not a file, and writable where it will be
+    made (a solve took its whole time before failing on an --out that was a file)."""
+    if value is None:
+        return None
+    if value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"'{value}' is a file; give a folder")
+    existing = value
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise typer.BadParameter(f"cannot make or write a folder in '{existing}'")
+    return value
+
+
 def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
     """Print a user-facing error (never a traceback) and return the Exit to raise."""
     first, *rest = str(exc).split("\n")
@@ -226,7 +241,7 @@ def solve(
     threads: Annotated[
         int, typer.Option(help="Threads for pricing and auction (default: one per core)", min=1)
     ] = _CORES,
-    out: Annotated[Path, typer.Option(help="Output folder")] = Path("out"),
+    out: Annotated[Path, typer.Option(help="Output folder", callback=_out_folder)] = Path("out"),
     baseline: Annotated[
         bool, typer.Option(help="Also simulate today's council-by-council practice")
     ] = True,
@@ -264,7 +279,9 @@ _DEMO_HELP = (
 
 @app.command(help=_DEMO_HELP)
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder")] = Path("rcc-demo"),
+    out: Annotated[Path, typer.Option(help="Output folder", callback=_out_folder)] = Path(
+        "rcc-demo"
+    ),
     scale: Annotated[float, typer.Option(help="Scale of the synthetic England")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic England")] = 1,
     rccs: Annotated[
@@ -405,7 +422,10 @@ _SYNTH_HELP = (
 @app.command(help=_SYNTH_HELP)
 def synth(
     out: Annotated[
-        Path, typer.Option("--out", help="Folder to write the problem CSVs into (created).")
+        Path,
+        typer.Option(
+            "--out", help="Folder to write the problem CSVs into (created).", callback=_out_folder
+        ),
     ],
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
     scale: Annotated[
@@ -550,7 +570,9 @@ def plan(
     time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 120.0,
     gap: Annotated[float, typer.Option(help="Stop when the proven relative gap is below")] = 0.001,
     k_nearest: Annotated[int, typer.Option(help="Arcs to the k nearest LAs per setting")] = 8,
-    out: Annotated[Path, typer.Option(help="Output folder")] = Path("plan_out"),
+    out: Annotated[Path, typer.Option(help="Output folder", callback=_out_folder)] = Path(
+        "plan_out"
+    ),
 ) -> None:
     """Forecast demand and choose new homes, foster carers and secure beds within budget."""
     from dataclasses import replace
@@ -660,7 +682,9 @@ def compare(
 def scenario_cmd(
     directory: Annotated[Path, typer.Argument(help="Problem folder")],
     change: Annotated[Path, typer.Argument(help="scenario.json change file")],
-    out: Annotated[Path, typer.Option(help="Folder for the changed problem")] = Path("scenario"),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the changed problem", callback=_out_folder)
+    ] = Path("scenario"),
 ) -> None:
     """Apply a scenario.json to a problem folder and write the variant for `rcc solve`."""
     from optimiser.problem import read_problem, write_problem
@@ -750,7 +774,9 @@ def import_cmd(
         list[Path],
         typer.Option(help="903 episodes CSV, or a folder of *episode*.csv (repeatable)."),
     ],
-    out: Annotated[Path, typer.Option(help="Folder to write into (created).")],
+    out: Annotated[
+        Path, typer.Option(help="Folder to write into (created).", callback=_out_folder)
+    ],
     year: Annotated[
         int | None,
         typer.Option(help="Collection year of the census (2024 = 2023/24); default: latest."),
@@ -1034,9 +1060,10 @@ def rccs_propose(
             "England (slow: about half a minute per grouping)"
         ),
     ] = False,
-    out: Annotated[Path, typer.Option(help="Folder for rccs.csv, rccs_summary.csv, ...")] = Path(
-        "rccs-out"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for rccs.csv, rccs_summary.csv, ...", callback=_out_folder),
+    ] = Path("rccs-out"),
 ) -> None:
     """Propose K RCCs (default 20) and compare them with the nine regions and a baseline."""
     from rich.table import Table

@@ -4,6 +4,7 @@ broken rule; indicators and today's-practice baseline on hand-made cases."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -345,3 +346,22 @@ def test_write_csv_writes_what_pandas_writes(tmp_path: Path) -> None:
     write_csv(frame, tmp_path / "ours.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False)
     assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "command", [["solve", "DATA"], ["synth"], ["plan", "DATA"], ["scenario", "DATA", "S"]]
+)
+def test_an_out_that_is_a_file_is_refused_before_any_work(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`rcc solve --out FILE` solved for its whole time, then raised FileExistsError."""
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    (tmp_path / "scenario.json").write_text("{}")
+    paths = {"DATA": str(tmp_path), "S": str(tmp_path / "scenario.json")}
+    result = runner.invoke(app, [*(paths.get(a, a) for a in command), "--out", str(taken)])
+    assert result.exit_code == 2
+    assert "is a file; give a folder" in re.sub(r"[\s│]+", " ", result.output)
+    inside = runner.invoke(app, ["synth", "--out", str(taken / "below")])
+    assert inside.exit_code == 2
+    assert "cannot make or write a folder" in re.sub(r"[\s│]+", " ", inside.output)
