@@ -871,9 +871,13 @@ def _chunks(rows: int, cols: int, cells: int = 4_000_000) -> list[slice]:
 
 def unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
     """'' when placed; 'no_eligible_placement' when no placement with places could ever take
-    the child; 'no_free_place' when eligible ones exist but are full."""
+    the child; 'no_free_place' when eligible ones exist but are full; 'cheaper_unplaced' when
+    one has a free place, but every such place costs more than the policy's unplaced penalty
+    (so the optimum leaves the child unplaced)."""
     reasons = np.full(model.n_children, "", dtype=object)
     unplaced = np.flatnonzero(assigned < 0)
+    used = np.bincount(assigned[assigned >= 0], minlength=model.n_placements)
+    free = model.p_cap - used > 0
     ask, inverse = unplaced, np.arange(len(unplaced))
     if model.problem.policy.max_miles is None:
         # eligibility then depends on need, age and sex alone: one child answers for its kind
@@ -884,9 +888,12 @@ def unplaced_reasons(model: PairModel, assigned: IntArray) -> np.ndarray:
         ask, inverse = unplaced[first], inverse.reshape(-1)
     places = np.arange(model.n_placements)
     answer = np.zeros(len(ask), np.bool_)
+    room = np.zeros(len(ask), np.bool_)  # an eligible placement with a free place
     for rows in _chunks(len(ask), len(places)):
-        answer[rows] = model.eligibility(ask[rows][:, None], places[None, :])[2].any(axis=1)
-    reasons[unplaced] = np.where(answer[inverse], "no_free_place", "no_eligible_placement")
+        ok = model.eligibility(ask[rows][:, None], places[None, :])[2]
+        answer[rows], room[rows] = ok.any(axis=1), (ok & free[None, :]).any(axis=1)
+    full = np.where(answer[inverse], "no_free_place", "no_eligible_placement")
+    reasons[unplaced] = np.where(room[inverse], "cheaper_unplaced", full)
     return reasons
 
 

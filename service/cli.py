@@ -217,6 +217,7 @@ def _solve_and_print(problem: Problem, **options: Any) -> SolveRun:
         why = {
             "no_eligible_placement": "no eligible placement at all",
             "no_free_place": "eligible placements all full",
+            "cheaper_unplaced": "free places cost more than the unplaced penalty",
         }
         table = Table(title="Unplaced children by need and reason")
         for name in ("need", "reason", "children"):

@@ -477,10 +477,23 @@ def test_unplaced_reasons_match_every_pair_checked(p: Problem, seed: int) -> Non
     model = PairModel.from_problem(p)
     assigned = np.where(rng.random(model.n_children) < 0.7, -1, 0)
     reasons = unplaced_reasons(model, assigned)
+    free = model.p_cap > np.bincount(assigned[assigned >= 0], minlength=model.n_placements)
     for c in range(model.n_children):
         ok = model.eligibility(np.full(model.n_placements, c), np.arange(model.n_placements))[2]
         expected = "no_free_place" if ok.any() else "no_eligible_placement"
+        if (ok & free).any():
+            expected = "cheaper_unplaced"
         assert reasons[c] == ("" if assigned[c] >= 0 else expected)
+
+
+def test_a_child_left_unplaced_because_it_is_cheaper_is_told_so() -> None:
+    """With an unplaced penalty of GBP 500, children whose free eligible places cost more were
+    reported 'eligible placements all full' with thousands of places free."""
+    p = synthesize(seed=4, scale=0.01, sibling_groups=False)
+    p = p.with_policy(dataclasses.replace(p.policy, unplaced=500.0))
+    table = solve(p).assignments
+    unplaced = table[table["placement_id"].fillna("") == ""]
+    assert len(unplaced) and (unplaced["unplaced_reason"] == "cheaper_unplaced").all()
 
 
 @pytest.mark.parametrize(
