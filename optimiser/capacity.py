@@ -137,7 +137,9 @@ class PlanOptions:
     - `solver`: "highs" (default), "scip" or "sat" (CP-SAT) for the plan; the do-nothing LP
       uses GLOP. Measured on the national five-year plan (tests/benchmarks): HiGHS proved the
       optimum in 84 s, SCIP stopped at a 0.68% gap after 73 s, CP-SAT at 0.63% after 187 s;
-    - `time_limit` seconds and `relative_gap` (stop when proven within it); `threads`;
+    - `time_limit` seconds from the start of `solve_plan`, after which the MIP stops (with the
+      best plan found, else its LP relaxation rounded down; the LPs always finish), and
+      `relative_gap` (stop when proven within it); `threads`;
     - `pricing_rounds`: LP column-generation rounds pricing the arcs left out (1: price only);
     - `mip_rounds`: MIP solves at most (again with the arcs pricing found for its decisions).
     """
@@ -607,10 +609,14 @@ def _solver_parameters(options: PlanOptions, name: str) -> str:
     return ""
 
 
-def _solve(built: PlanModel, name: str, options: PlanOptions) -> tuple[mb.Solver, Any, float]:
+def _solve(
+    built: PlanModel, name: str, options: PlanOptions, *, limit: float | None = None
+) -> tuple[mb.Solver, Any, float]:
+    """Solve with `name`; within `limit` seconds when given (the MIP: the LPs always finish,
+    or a plan could not be priced)."""
     solver = mb.Solver(name)
-    if options.time_limit is not None:
-        solver.set_time_limit_in_seconds(options.time_limit)
+    if limit is not None:  # (0 would mean no limit to HiGHS)
+        solver.set_time_limit_in_seconds(max(limit, 0.01))
     params = _solver_parameters(options, name)
     if params:
         solver.set_solver_specific_parameters(params)
@@ -785,14 +791,16 @@ def solve_plan(
     pricing: dict[str, Any] = {"without_plan": pricing_nothing}
     mip_seconds, fixed_lp, mip_round = 0.0, None, 0
     notes: list[str] = []
-    limit = "" if options.time_limit is None else f", stops after {options.time_limit:g} s"
+    deadline = None if options.time_limit is None else start + options.time_limit
     for mip_round in range(1, options.mip_rounds + 1):
         built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
+        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
         say(
             f"the plan: {options.solver} MIP, {built.size['variables']:,} variables "
-            f"({built.size['integer_variables']:,} integer){limit}"
+            f"({built.size['integer_variables']:,} integer)"
+            + ("" if left is None else f", stops after {left:.1f} s (the time limit left)")
         )
-        mip, mip_status, seconds = _solve(built, options.solver, options)
+        mip, mip_status, seconds = _solve(built, options.solver, options, limit=left)
         mip_seconds += seconds
         status = _status(mip_status)
         say(f"the plan: MIP {mip_status.name.lower()} in {seconds:.1f} s")

@@ -93,7 +93,7 @@ def solve_scenario(spec: dict[str, Any]) -> None:
     entered = time.time()
     out = Path(spec["out_folder"])
     progress_file = out / _PROGRESS
-    exit_with_parent()
+    exit_with_parent(spec.get("service_pid"))
     os.nice(int(spec.get("nice", 0)))  # batch solves yield the CPU to interactive reads
 
     def progress(message: str) -> None:
@@ -119,15 +119,30 @@ def solve_scenario(spec: dict[str, Any]) -> None:
     (out / _OUTCOME).write_text(json.dumps(outcome), encoding="utf-8")
 
 
-def exit_with_parent() -> None:
+def exit_with_parent(service: int | None = None) -> None:
     """Stop this worker if the service dies without stopping it (e.g. killed): its job is
-    re-queued when the service starts again, so an orphan must not keep solving."""
+    re-queued when the service starts again, so an orphan must not keep solving. The parent
+    watched is `service` (a process id) when given: a job's parent is the fork server, which
+    outlives a killed service."""
     parent = os.getppid()
+
+    def gone() -> bool:
+        if os.getppid() != parent:
+            return True
+        if service is None:
+            return False
+        try:  # the service's state: gone, or a zombie nobody has reaped yet
+            stat = Path(f"/proc/{service}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
     def watch() -> None:
         while True:
             time.sleep(0.5)
-            if os.getppid() != parent:
+            if gone():
                 os._exit(3)
 
     threading.Thread(target=watch, name="rcc-parent-watch", daemon=True).start()
@@ -417,6 +432,7 @@ class JobRunner:
             "time_limit": limit,
             "nice": self.settings.job_nice,
             "suppression_threshold": self.settings.suppression_threshold,
+            "service_pid": os.getpid(),
         }
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=solve_scenario, args=(spec,), name=f"rcc-job-{job.id}", daemon=True
@@ -477,6 +493,7 @@ class JobRunner:
                         "name": scenario.name if scenario else "scenario",
                         "threshold": self.settings.suppression_threshold,
                         "nice": self.settings.job_nice,
+                        "service_pid": os.getpid(),
                     }
                 )
 

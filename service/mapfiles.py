@@ -62,7 +62,7 @@ def draw_standard_maps(spec: dict[str, Any]) -> None:
     from maps.geometry import MapGeometry
     from service.jobs import exit_with_parent
 
-    exit_with_parent()
+    exit_with_parent(spec.get("service_pid"))
     os.nice(int(spec.get("nice", 0)))
     folder = Path(spec["folder"])
     geometry = MapGeometry.hex()

@@ -311,3 +311,16 @@ def test_rounded_relaxation_keeps_unit_sizes_and_budgets() -> None:
     assert pd.Series(capital).groupby(d["year"].to_numpy()).sum().le(1_500_000).all()
     assert units.sum() >= 1  # the relaxation wants homes; whole ones survive the rounding
     assert decided["bound"][0] <= plan(problem, 3, costs).objective + 1e-6
+
+
+def test_the_time_limit_stops_the_mip_not_the_lps() -> None:
+    """A time limit of 0 s gave each LP 0 s too, which failed the job with 'a plan LP did not
+    solve'; the limit is the plan's, counted from its start, and only the MIP stops."""
+    problem = make_problem(THREE_RESIDENTIAL, [])
+    demand = forecast_demand(problem, years=3)
+    options = replace(OPTIONS, time_limit=0.0)
+    result = solve_plan(
+        problem, demand, costs=homes_only(capital_budget=1_000_000), options=options
+    )
+    assert result.objective <= result.objective_without_plan
+    assert result.final_year("with_plan")["children"] == 3

@@ -154,6 +154,32 @@ def test_end_to_end_matches_rcc_solve(server: Server, tmp_path: Path) -> None:
     assert sorted(frame["child_id"]) == sorted(cli_alloc["child_id"])
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes below `pid` (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        below = [c for c, p in parents.items() if p == todo[-1]]
+        todo.pop()
+        found += below
+        todo += below
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_restart_requeues_the_interrupted_job(server: Server, tmp_path: Path) -> None:
     key = server.cli("keys", "create", "--role", "planner").strip().splitlines()[-1]
     problem_dir = tmp_path / "problem"
@@ -161,12 +187,24 @@ def test_restart_requeues_the_interrupted_job(server: Server, tmp_path: Path) ->
     server.start()
     with httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60) as client:
         dataset = upload(client, problem_dir)
+        # the first with a plan, so its worker is still busy when the service dies
+        bodies = [{"plan": {"years": 3, "time_limit": 5}}, {}]
         ids = [
-            client.post("/v1/scenarios", json={"dataset_id": dataset, "name": f"s{i}"}).json()["id"]
-            for i in range(2)
+            client.post(
+                "/v1/scenarios", json={"dataset_id": dataset, "name": f"s{i}", **body}
+            ).json()["id"]
+            for i, body in enumerate(bodies)
         ]
         wait_state(client, ids[0], {"running"})
+        time.sleep(3)
+    assert server.process is not None
+    workers = _descendants(server.process.pid)
+    assert workers, "the running job's worker and the fork server"
     server.stop(signal.SIGKILL)  # a crash: no shutdown hooks run
+    deadline = time.monotonic() + 10
+    while (alive := [p for p in workers if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive, "a worker of the killed service kept solving (it would run twice)"
     server.start()
     with httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60) as client:
         finished = [wait_state(client, sid, {"done", "failed"}) for sid in ids]
