@@ -122,6 +122,8 @@ def build_map(
         raise ValueError(f"unknown map kind '{kind}'; choose one of {', '.join(KINDS)}")
     if la is not None and kind != "flows":
         raise ValueError("--la (one council's children) applies to --kind flows only")
+    if level != "la" and kind not in ("sufficiency", "plan"):
+        raise ValueError("--level rcc applies to --kind sufficiency and plan only")
     if kind == "plan" and inputs.plan_actions is None:
         raise MapInputError("a plan map needs plan_actions.csv (written by `rcc plan`)")
     if la is not None:

@@ -49,6 +49,8 @@ _BALANCE_LABELS = (
     "takes in far more than it places out",
 )
 _MIN_WEIGHT, _MAX_EXTRA = 1.5, 9.0
+# one council's map: its own LA, LAs where its children are placed, and the rest
+_HOME_FILL, _PLACED_HERE_FILL, _NONE_HERE_FILL = "#fdb863", "#d8daeb", "#f7f7f7"
 
 
 def flow_table(allocation: pd.DataFrame, *, la: str | None = None) -> pd.DataFrame:
@@ -224,7 +226,13 @@ def flows_map(
     if la is None:
         entries += [LegendEntry(c, lbl) for c, lbl in zip(DIVERGING, _BALANCE_LABELS, strict=True)]
         entries.append(LegendEntry(HIDDEN_COLOUR, "c (suppressed) or no flows"))
-    heading = "Setting (lines) and LA balance (fill)" if la is None else "Setting (lines)"
+    else:
+        entries += [
+            LegendEntry(_HOME_FILL, f"{names.get(la, la)} (home LA)"),
+            LegendEntry(_PLACED_HERE_FILL, "Has children of this LA placed here"),
+            LegendEntry(_NONE_HERE_FILL, "Has none of them"),
+        ]
+    heading = "Setting (lines) and LA balance (fill)" if la is None else "Setting (lines), LAs"
     add_legend(m, heading, entries, footnotes=footnotes)
     add_note(
         m,
@@ -313,7 +321,9 @@ def _add_council(
         m,
         feature_collection(polygons, props),
         name="LAs",
-        fill=lambda code: "#f7f7f7" if disclosure.values.get(("to", code), 0) == 0 else "#d8daeb",
+        fill=lambda code: (
+            _NONE_HERE_FILL if disclosure.values.get(("to", code), 0) == 0 else _PLACED_HERE_FILL
+        ),
         fields=[("name", "LA"), ("to", f"Children of {names.get(la, la)} placed here")],
         base=False,
         line_colour="#999999",
@@ -323,7 +333,7 @@ def _add_council(
         m,
         feature_collection(polygons, home),
         name=f"{names.get(la, la)}: its children",
-        fill=lambda _code: "#fdb863",
+        fill=lambda _code: _HOME_FILL,
         fields=[
             ("name", "LA"),
             ("children", "Children of this LA"),

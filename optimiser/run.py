@@ -38,9 +38,13 @@ SUMMARY_FIELDS = (
     "out_of_la_pct",
     "over_20_miles",
     "over_20_miles_pct",
+    "out_of_la_over_20_miles",
+    "out_of_la_over_20_miles_pct",
     "out_of_rcc",
     "out_of_rcc_pct",
     "mean_miles",
+    "median_miles",
+    "annual_cost",
 )
 
 

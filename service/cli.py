@@ -171,6 +171,9 @@ def _comparison_table(summary: dict[str, Any]) -> Table:
         if base:
             if ours is None or base.get(key) is None:
                 cells.append("-")
+            elif fmt.endswith("%"):  # percentage points, of the shares as shown
+                diff = round(ours, 1) - round(base[key], 1)
+                cells.append(f"{diff:+.1f} pts" if diff else "0.0 pts")
             else:
                 diff = ours - base[key]
                 cells.append(("+" if diff > 0 else "") + fmt.format(diff).replace("£-", "-£"))

@@ -465,6 +465,9 @@ def test_flows_for_one_council_show_only_its_children(
     home = parsed.layers["Birmingham: its children"].features
     assert [f["id"] for f in home] == ["E08000025"]
     assert home[0]["properties"]["out"] == f"{len(moved):,}"
+    # the legend explains the areas' colours too, not only the lines'
+    legend = " ".join(parsed.panels["rcc-legend"].split())
+    assert "Birmingham (home LA)" in legend and "Has children of this LA placed here" in legend
 
 
 def test_flows_reject_an_unknown_council(

@@ -120,6 +120,7 @@ def test_real_boundaries_option(result_dir: Path, tmp_path: Path, shared_file: A
     [
         (["--kind", "heatmap"], "--kind must be one of"),
         (["--kind", "rccs", "--la", "E08000025"], "applies to --kind flows only"),
+        (["--kind", "out-of-area", "--level", "rcc"], "applies to --kind sufficiency and plan"),
         (["--kind", "flows", "--la", "E0800002"], "not one of the 153"),
         (["--level", "region", "--kind", "sufficiency"], "--level must be"),
     ],

@@ -34,6 +34,7 @@ def solved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     result = runner.invoke(app, ["solve", str(data), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Today's practice" in result.output and "Optimised" in result.output
+    assert "pts" in result.output  # changes of shares in percentage points
     return data, out
 
 
@@ -56,6 +57,11 @@ def test_solve_writes_every_file_and_the_summary(solved: tuple[Path, Path]) -> N
     fields += ("mean_miles", "status", "objective", "bound", "solve_seconds")
     assert set(fields) <= set(summary)
     assert set(fields[:11]) <= set(summary["baseline"])
+    # and DESIGN.md section 5's others: the cross, annual cost and median miles
+    more = ("out_of_la_over_20_miles", "out_of_la_over_20_miles_pct", "annual_cost")
+    for s in (summary, summary["baseline"]):
+        assert set(more) | {"median_miles"} <= set(s)
+        assert s["annual_cost"] == pytest.approx(52 * s["weekly_cost"], abs=0.01)
     children = pd.read_csv(data / "children.csv")
     allocation = pd.read_csv(out / "allocation.csv", keep_default_na=False)
     assert sorted(allocation["child_id"]) == sorted(children["child_id"])
