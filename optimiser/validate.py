@@ -1,11 +1,14 @@
 """An allocation checker independent of the solver: the oracle for tests, benchmarks and users.
 
 It recomputes everything from the inputs with plain pandas (no solver code): every child exactly
-once (placed or unplaced), no capacity exceeded, only eligible pairs, and the objective.
+once (placed or unplaced), no capacity exceeded, only eligible pairs, and the objective; the
+allocation's own columns (miles, the out-of-area flags, the pair's cost) where it has them; and
+the DfE indicators a result reports (`check_indicators`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +16,7 @@ import pandas as pd
 
 from optimiser.problem import Problem
 
-__all__ = ["AllocationCheck", "check_allocation", "recompute_objective"]
+__all__ = ["AllocationCheck", "check_allocation", "check_indicators", "recompute_objective"]
 
 # Pair costs are solved to 1/100 of a penny; allow that rounding per child, or 1e-6 relative.
 _PER_CHILD_TOLERANCE = 1e-4
@@ -61,20 +64,25 @@ def _penalties(problem: Problem, df: pd.DataFrame) -> np.ndarray:
     return np.array([table.get(n, {}).get(s, np.nan) for n, s in pairs], dtype=float)
 
 
-def recompute_objective(problem: Problem, assignments: pd.DataFrame) -> float:
-    """The objective of DESIGN.md section 4 recomputed from the inputs alone."""
+def _pair_costs(problem: Problem, df: pd.DataFrame) -> pd.Series:
+    """Each placed pair's cost (DESIGN.md section 4), from `_pairs`."""
     pol = problem.policy
-    df = _pairs(problem, assignments)
-    penalty = _penalties(problem, df)
-    cost = (
+    return (
         df["weekly_cost"]
-        + np.nan_to_num(penalty)
+        + np.nan_to_num(_penalties(problem, df))
         + pol.distance_per_mile * df["miles"]
         + pol.out_of_la * (df["home_la"] != df["la"])
         + pol.out_of_rcc * (df["home_rcc"] != df["place_rcc"])
         + pol.move
         * ((df["current_placement"] != "") & (df["current_placement"] != df["placement_id"]))
     )
+
+
+def recompute_objective(problem: Problem, assignments: pd.DataFrame) -> float:
+    """The objective of DESIGN.md section 4 recomputed from the inputs alone."""
+    pol = problem.policy
+    df = _pairs(problem, assignments)
+    cost = _pair_costs(problem, df)
     n_unplaced = len(problem.children) - len(df)
     groups = df[df["sibling_group"] != ""].groupby("sibling_group")["placement_id"].nunique()
     extra = int(np.maximum(groups - 1, 0).sum())
@@ -125,9 +133,114 @@ def check_allocation(
         if bad.any():
             errors.append(f"{int(bad.sum())} pairs break the rule: {rule}")
 
+    errors += _derived_columns(problem, assignments, df)
     value = recompute_objective(problem, assignments)
     if objective is not None:
         tolerance = max(1e-6 * abs(value), _PER_CHILD_TOLERANCE * len(problem.children))
         if abs(value - objective) > tolerance:
             errors.append(f"reported objective {objective:,.4f} != recomputed {value:,.4f}")
     return AllocationCheck(tuple(errors), value, objective)
+
+
+def _flags(column: pd.Series) -> pd.Series:
+    """True/False as written to CSV (or read back as booleans)."""
+    return column.astype(str).str.lower().isin(["true", "1"])
+
+
+def _derived_columns(problem: Problem, assignments: pd.DataFrame, df: pd.DataFrame) -> list[str]:
+    """The allocation's own columns against the inputs: each placed child's miles, out-of-LA,
+    out-of-RCC and over-20-miles flags and pair cost, and no flag on an unplaced child."""
+    errors: list[str] = []
+    rows = assignments.set_index("child_id")
+    placed = rows.loc[df["child_id"]]
+    expected = {
+        "out_of_la": df["home_la"] != df["la"],
+        "out_of_rcc": df["home_rcc"] != df["place_rcc"],
+        "over_20_miles": df["miles"] > 20,
+    }
+    for column, want in expected.items():
+        if column in rows:
+            wrong = (_flags(placed[column]).to_numpy() != want.to_numpy()).sum()
+            unplaced = rows["placement_id"].fillna("") == ""
+            wrong += _flags(rows.loc[unplaced, column]).sum()
+            if wrong:
+                errors.append(f"{int(wrong)} children with a wrong {column}")
+    for column, want, tolerance in (
+        ("miles", df["miles"], 1e-6),
+        ("pair_cost", _pair_costs(problem, df), _PER_CHILD_TOLERANCE),
+    ):
+        if column in rows:
+            given = pd.to_numeric(placed[column], errors="coerce").to_numpy()
+            wrong = ~(np.abs(given - want.to_numpy()) <= tolerance)
+            if wrong.any():
+                errors.append(f"{int(wrong.sum())} children with a wrong {column}")
+    return errors
+
+
+_COUNTS = (
+    "children",
+    "placed",
+    "unplaced",
+    "out_of_la",
+    "over_20_miles",
+    "out_of_la_over_20_miles",
+    "out_of_rcc",
+)
+
+
+def _indicators(problem: Problem, assignments: pd.DataFrame) -> pd.DataFrame:
+    """DfE indicators per home LA (DESIGN.md section 5), from the inputs and the placement of
+    each child alone: shares are of the children placed; cost is the placements' weekly cost."""
+    df = _pairs(problem, assignments)
+    placed = df.assign(
+        out_of_la=df["home_la"] != df["la"],
+        over_20_miles=df["miles"] > 20,
+        out_of_rcc=df["home_rcc"] != df["place_rcc"],
+    )
+    placed["out_of_la_over_20_miles"] = placed["out_of_la"] & placed["over_20_miles"]
+    by = placed.groupby("home_la")
+    out = pd.DataFrame({c: by[c].sum() for c in _COUNTS[3:]})
+    out["placed"] = by.size()
+    out["weekly_cost"] = by["weekly_cost"].sum()
+    out = out.reindex(sorted(set(problem.children["home_la"])), fill_value=0)
+    out["children"] = problem.children.groupby("home_la").size()
+    out["unplaced"] = out["children"] - out["placed"]
+    return out
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def check_indicators(
+    problem: Problem,
+    assignments: pd.DataFrame,
+    summary: Mapping[str, object],
+    by_la: pd.DataFrame | None = None,
+) -> list[str]:
+    """The national indicators of `summary` (summary.json) and the counts of `by_la`
+    (indicators_by_la.csv) against those recomputed from the inputs and the allocation."""
+    errors: list[str] = []
+    mine = _indicators(problem, assignments)
+    total = mine.sum()
+    placed = max(int(total["placed"]), 1)
+    for key in (*_COUNTS, "weekly_cost"):
+        if key in summary and not abs(_number(summary[key]) - total[key]) <= 0.01:
+            errors.append(f"summary.json {key} is {summary[key]}, recomputed {total[key]:,.2f}")
+        share = f"{key}_pct"
+        if share in summary and summary[share] is not None:
+            want = 100 * total[key] / placed
+            if not abs(_number(summary[share]) - want) <= 0.006:
+                errors.append(f"summary.json {share} is {summary[share]}, recomputed {want:.2f}")
+    if by_la is not None:
+        given = by_la.set_index("home_la")
+        for key in _COUNTS:
+            if key in given:
+                want = mine[key].reindex(given.index)
+                wrong = (pd.to_numeric(given[key], errors="coerce") != want).sum()
+                if wrong:
+                    errors.append(f"indicators_by_la.csv: {int(wrong)} LAs with a wrong {key}")
+    return errors

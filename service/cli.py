@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import textwrap
 import threading
@@ -379,7 +380,7 @@ def check(
     import pandas as pd
 
     from optimiser.problem import read_policy, read_problem
-    from optimiser.validate import check_allocation
+    from optimiser.validate import check_allocation, check_indicators
 
     for name in ("summary.json", "policy.json", "allocation.csv"):
         if not (result_dir / name).is_file():
@@ -404,6 +405,11 @@ def check(
     if absent:
         raise fail_with(ValueError(f"{result_dir / 'allocation.csv'}: no column {absent[0]}"))
     verdict = check_allocation(problem, allocation, objective=summary.get("objective"))
+    if verdict.objective == verdict.objective:  # each child once: the indicators reported
+        path = result_dir / "indicators_by_la.csv"
+        by_la = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None
+        wrong = check_indicators(problem, allocation, summary, by_la)
+        verdict = dataclasses.replace(verdict, errors=verdict.errors + tuple(wrong))
     console.print(str(verdict), highlight=False)
     if not verdict.ok:
         raise typer.Exit(1)

@@ -103,6 +103,40 @@ def test_check_accepts_the_result_and_rejects_a_tampered_one(
     assert result.exit_code == 1 and "reported objective" in result.output
 
 
+@pytest.mark.parametrize(
+    ("file", "column", "value", "expected"),
+    [
+        ("allocation.csv", "miles", "99", "1 children with a wrong miles"),
+        ("allocation.csv", "out_of_la", "FLIP", "1 children with a wrong out_of_la"),
+        ("allocation.csv", "pair_cost", "1", "1 children with a wrong pair_cost"),
+        ("summary.json", "out_of_la", 5, "summary.json out_of_la is 5, recomputed"),
+        ("summary.json", "weekly_cost", 1.0, "summary.json weekly_cost is 1.0"),
+        ("indicators_by_la.csv", "out_of_la", "999", "1 LAs with a wrong out_of_la"),
+    ],
+)
+def test_check_recomputes_what_the_result_reports(
+    solved: tuple[Path, Path], tmp_path: Path, file: str, column: str, value: object, expected: str
+) -> None:
+    """Edits that left the objective alone passed as 'valid' before."""
+    _, out = solved
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in out.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    if file == "summary.json":
+        summary = json.loads((bad / file).read_text())
+        summary[column] = value
+        (bad / file).write_text(json.dumps(summary))
+    else:
+        table = pd.read_csv(bad / file, dtype=str, keep_default_na=False)
+        row = int((table.get("placement_id", pd.Series(["x"] * len(table))) != "").argmax())
+        flipped = {"True": "False", "False": "True"}
+        table.loc[row, column] = flipped[table.loc[row, column]] if value == "FLIP" else value
+        table.to_csv(bad / file, index=False)
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 1 and expected in result.output, result.output
+
+
 def test_compare_shows_every_rcc_figure_whole(solved: tuple[Path, Path], tmp_path: Path) -> None:
     _, out = solved
     again = tmp_path / "again"
