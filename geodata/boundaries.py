@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geodata.england import load_england
+from geodata.england import OLD_CODES, RECODED_2025, load_england
 
 __all__ = [
     "BNG",
@@ -53,25 +53,6 @@ CODE_COLUMNS: tuple[str, ...] = (
 )
 
 # Upper-tier codes retired by the 2019-2023 reorganisations: code -> (old name, what replaced it).
-OLD_CODES: dict[str, tuple[str, str]] = {
-    "E06000028": ("Bournemouth", "2019: Bournemouth, Christchurch and Poole (E06000058)"),
-    "E06000029": ("Poole", "2019: Bournemouth, Christchurch and Poole (E06000058)"),
-    "E10000009": ("Dorset County Council", "2019: Dorset (E06000059)"),
-    "E10000002": ("Buckinghamshire County Council", "2020: Buckinghamshire (E06000060)"),
-    "E10000021": (
-        "Northamptonshire",
-        "2021: North Northamptonshire (E06000061) and West Northamptonshire (E06000062)",
-    ),
-    "E10000006": (
-        "Cumbria",
-        "2023: Cumberland (E06000063) and Westmorland and Furness (E06000064)",
-    ),
-    "E10000023": ("North Yorkshire County Council", "2023: North Yorkshire (E06000065)"),
-    "E10000027": ("Somerset County Council", "2023: Somerset (E06000066)"),
-}
-
-# 2025 recodes after small boundary changes: new code -> the 2024 code the product uses.
-RECODED_2025: dict[str, str] = {"E08000038": "E08000016", "E08000039": "E08000019"}
 
 _GSS = re.compile(r"^[ENSWK]\d{8}$")
 _UPPER_TIER = re.compile(r"^E(06|08|09|10)\d{6}$")

@@ -12,6 +12,8 @@ import pandas as pd
 __all__ = [
     "ATTRIBUTION",
     "LA",
+    "OLD_CODES",
+    "RECODED_2025",
     "England",
     "UnknownLAError",
     "load_england",
@@ -44,6 +46,28 @@ _INT_COLUMNS = (
 
 class UnknownLAError(ValueError):
     """A code or name that is not one of the 153 English children's-services LAs."""
+
+
+# Codes of LAs reorganised before 2024: old code -> (name, what replaced it).
+OLD_CODES: dict[str, tuple[str, str]] = {
+    "E06000028": ("Bournemouth", "2019: Bournemouth, Christchurch and Poole (E06000058)"),
+    "E06000029": ("Poole", "2019: Bournemouth, Christchurch and Poole (E06000058)"),
+    "E10000009": ("Dorset County Council", "2019: Dorset (E06000059)"),
+    "E10000002": ("Buckinghamshire County Council", "2020: Buckinghamshire (E06000060)"),
+    "E10000021": (
+        "Northamptonshire",
+        "2021: North Northamptonshire (E06000061) and West Northamptonshire (E06000062)",
+    ),
+    "E10000006": (
+        "Cumbria",
+        "2023: Cumberland (E06000063) and Westmorland and Furness (E06000064)",
+    ),
+    "E10000023": ("North Yorkshire County Council", "2023: North Yorkshire (E06000065)"),
+    "E10000027": ("Somerset County Council", "2023: Somerset (E06000066)"),
+}
+
+# 2025 recodes after small boundary changes: new code -> the 2024 code the product uses.
+RECODED_2025: dict[str, str] = {"E08000038": "E08000016", "E08000039": "E08000019"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +146,13 @@ class England:
     def unknown_code_message(self, code: str) -> str:
         """'X is not one of the 153 ... Did you mean ...?' for a code that is not known."""
         norm = str(code).strip().upper()
+        if norm in RECODED_2025:
+            new = RECODED_2025[norm]
+            named = f"{new} ({self._by_code[new].name})"
+            return f"'{code}' is a 2025 code; this product uses 2024's: {named}"
+        if norm in OLD_CODES:
+            name, replaced = OLD_CODES[norm]
+            return f"'{code}' is {name}'s old code, replaced in {replaced}"
         scored = sorted((_edits(norm, c), c) for c in self._by_code)
         near = [c for d, c in scored[:3] if d <= 2]
         hint = ""

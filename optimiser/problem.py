@@ -467,8 +467,12 @@ def read_rccs(path: Path, *, issues: list[InputIssue] | None = None) -> dict[str
 
 
 def las_frame(rccs: Mapping[str, str], las_table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """LA_COLUMNS for the LAs of an RCC lookup, points from `las_table` or the embedded England."""
-    base = las_table if las_table is not None else load_england().frame()
+    """LA_COLUMNS for the LAs of an RCC lookup: names and points from `las_table` where it
+    gives them, else the embedded England's (a las.csv may override only some LAs)."""
+    base = load_england().frame()
+    if las_table is not None:
+        kept = base[~base["code"].isin(las_table["code"])]
+        base = pd.concat([las_table[kept.columns.intersection(las_table.columns)], kept])
     df = base[base["code"].isin(rccs)].copy()
     df["rcc"] = df["code"].map(rccs)
     df["easting"] = df["easting"].astype(float)

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geodata.england import load_england
 from optimiser.errors import InputIssue, ProblemValidationError, read_json
 from optimiser.forecast import Growth, parse_growth
-from optimiser.problem import PLACEMENT_SEXES, SETTINGS, Policy, Problem
+from optimiser.problem import MAX_CAPACITY, PLACEMENT_SEXES, SETTINGS, Policy, Problem
 
 __all__ = [
     "SCENARIO_KEYS",
@@ -97,21 +98,29 @@ def _check_items(
             if name not in item:
                 issues.add(i, f"{key}.{name}", "required key is missing")
         kinds = {**required, **optional}
+        england = load_england()
         for name, value in item.items():
             kind = kinds.get(name)
             col = f"{key}.{name}"
+            whole = _number(value) and value == int(value)
             if kind == "setting" and value not in SETTINGS:
                 issues.add(i, col, f"unknown setting {value!r}; expected one of {list(SETTINGS)}")
-            elif kind == "la" and not isinstance(value, str):
-                issues.add(i, col, f"must be an LA code, got {value!r}")
-            elif kind == "count" and not (_number(value) and value >= 0 and value == int(value)):
-                issues.add(i, col, f"must be a whole number >= 0, got {value!r}")
+            elif kind == "la" and not (isinstance(value, str) and value in england):
+                text = england.unknown_code_message(value) if isinstance(value, str) else ""
+                issues.add(i, col, text or f"must be an LA code, got {value!r}")
+            elif kind == "count" and not (whole and 0 <= value <= MAX_CAPACITY):
+                issues.add(
+                    i, col, f"must be a whole number from 0 to {MAX_CAPACITY}, got {value!r}"
+                )
             elif kind == "money" and not (_number(value) and value >= 0):
                 issues.add(i, col, f"must be an amount >= 0, got {value!r}")
-            elif kind == "age" and not (_number(value) and 0 <= value <= 17):
-                issues.add(i, col, f"must be an age 0-17, got {value!r}")
+            elif kind == "age" and not (whole and 0 <= value <= 17):
+                issues.add(i, col, f"must be a whole age 0-17, got {value!r}")
             elif kind == "sexes" and value not in PLACEMENT_SEXES:
                 issues.add(i, col, f"must be one of {list(PLACEMENT_SEXES)}, got {value!r}")
+        ages = [item.get("min_age", 0), item.get("max_age", 17)]
+        if all(_number(a) for a in ages) and ages[0] > ages[1]:
+            issues.add(i, f"{key}.min_age", f"min_age {ages[0]} is above max_age {ages[1]}")
         out.append(dict(item))
     return tuple(out)
 
@@ -307,8 +316,6 @@ def _add(
             issues.add(i, "add_capacity.placement_id", f"placement id '{pid}' already exists")
         existing.add(pid)
         lo, hi = int(item.get("min_age", 0)), int(item.get("max_age", 17))
-        if lo > hi:
-            issues.add(i, "add_capacity.min_age", f"min_age {lo} is above max_age {hi}")
         rows.append(
             {
                 "placement_id": pid,

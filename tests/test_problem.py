@@ -43,6 +43,25 @@ def test_unknown_codes_and_names_suggest_near_misses() -> None:
         england.by_name("Manchster")
     with pytest.raises(UnknownLAError, match="not one of the 153"):
         england.check_code("X99")
+    # reorganised and recoded LAs are named, not matched to near spellings
+    with pytest.raises(UnknownLAError, match=r"Buckinghamshire.*2020: Buckinghamshire \(E06000"):
+        england.check_code("E10000002")
+    with pytest.raises(UnknownLAError, match=r"2025 code; .* E08000016 \(Barnsley\)"):
+        england.check_code("E08000038")
+
+
+def test_a_las_csv_may_override_only_some_las(tmp_path: Path) -> None:
+    """An LA missing from las.csv keeps the embedded point (every row of it was 'not in the
+    RCC lookup (rccs.csv)', though it was)."""
+    folder = write(tmp_path)
+    (folder / "las.csv").write_text(
+        "code,name,region_code,region_name,easting,northing\n"
+        "E08000001,Bolton,E12000002,North West,370000,409000\n"
+    )
+    p = read_problem(folder)
+    las = p.las.set_index("code")
+    assert las.loc["E08000001", "easting"] == 370000
+    assert las.loc["E08000003", "name"] == "Manchester"
 
 
 def test_adjacency_joins_the_islands_only_when_asked() -> None:

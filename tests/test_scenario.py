@@ -99,11 +99,27 @@ def test_scenario_errors_name_item_and_key(tmp_path: Path) -> None:
         read_scenario(path)
     text = str(info.value)
     assert "variant.json row 1, column add_capacity.setting: unknown setting 'castle'" in text
-    assert "row 1, column add_capacity.places: must be a whole number >= 0" in text
+    assert "row 1, column add_capacity.places: must be a whole number from 0 to 10000" in text
     assert "row 1, column add_capacity.weekly_cost: required key is missing" in text
     assert "row 1, column prices: give exactly one of factor or weekly_cost" in text
     assert "column weights.out_of_la: must be a number" in text
     assert "column colour: unknown key" in text
+
+
+def test_scenario_values_are_checked_when_read_not_when_applied() -> None:
+    """An unknown LA, min_age above max_age or an overflowing number of places was found only
+    when applied (after the other errors were fixed), 10.7 was cut to 10 and 1e20 overflowed."""
+    item = {"setting": "secure", "weekly_cost": 1, "places": 1e20, "la_code": "E99"}
+    items = [item, {**item, "places": 2, "la_code": A, "min_age": 10.7}]
+    items.append({**item, "places": 2, "la_code": "E10000002", "min_age": 16, "max_age": 12})
+    with pytest.raises(ProblemValidationError) as info:
+        scenario_from_json({"add_capacity": items})
+    text = str(info.value)
+    assert "row 1, column add_capacity.la_code: 'E99' is not one of the 153" in text
+    assert "row 1, column add_capacity.places: must be a whole number from 0 to 10000" in text
+    assert "row 2, column add_capacity.min_age: must be a whole age 0-17, got 10.7" in text
+    assert "row 3, column add_capacity.la_code: 'E10000002' is Buckinghamshire" in text
+    assert "row 3, column add_capacity.min_age: min_age 16 is above max_age 12" in text
 
 
 def test_scenario_cannot_remove_more_than_exists_or_name_unknown_las() -> None:

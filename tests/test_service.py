@@ -540,6 +540,23 @@ def test_scenario_request_errors_are_listed(env: Env) -> None:
     )
 
 
+def test_an_rcc_lookup_missing_las_of_the_dataset_is_refused_at_once(env: Env) -> None:
+    """It was accepted (202), then failed with 4,646 problems cut off mid-line; and an
+    unknown LA or min_age above max_age in the changes likewise."""
+    item = {"la_code": "E99", "setting": "secure", "places": 1, "weekly_cost": 1}
+    body = {
+        "dataset_id": env.dataset_id,
+        "rccs": {"lookup": {GM: "GM"}},
+        "changes": {"add_capacity": [item, {**item, "la_code": GM, "min_age": 9, "max_age": 3}]},
+    }
+    r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    text = {i["column"]: i["message"] for i in r.json()["issues"]}
+    assert "LAs of the dataset have no RCC in the lookup: E0" in text["lookup"]
+    assert "'E99' is not one of the 153" in text["add_capacity.la_code"]
+    assert "min_age 9 is above max_age 3" in text["add_capacity.min_age"]
+
+
 def test_scenario_with_changes_and_compare(env: Env) -> None:
     body = {
         "dataset_id": env.dataset_id,

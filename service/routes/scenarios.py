@@ -21,7 +21,7 @@ from service.auth import Principal, require_planner, require_reader
 from service.cache import Body, BodyCache
 from service.mapfiles import draw_map, map_path
 from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
-from service.store import Scenario, Store
+from service.store import Dataset, Scenario, Store
 from service.views import compare, suppress_tables, suppressed_view
 
 router = APIRouter(tags=["scenarios"])
@@ -98,7 +98,8 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
 
     state = request.app.state.service
     issues: list[InputIssue] = []
-    if state.store.get_dataset(body.dataset_id) is None:
+    dataset = state.store.get_dataset(body.dataset_id)
+    if dataset is None:
         issues.append(InputIssue("request", None, "dataset_id", f"no dataset '{body.dataset_id}'"))
     if body.policy is not None:
         try:
@@ -134,12 +135,29 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
                     issues.append(InputIssue("rccs", None, code, "not an English LA code"))
                 elif not rcc.strip():
                     issues.append(InputIssue("rccs", None, code, "RCC name is empty"))
+            missing = sorted(_dataset_las(dataset) - set(body.rccs.lookup)) if dataset else []
+            if missing:
+                shown = ", ".join(missing[:10]) + (
+                    f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+                )
+                text = f"{len(missing)} LAs of the dataset have no RCC in the lookup: {shown}"
+                issues.append(InputIssue("rccs", None, "lookup", text))
         elif body.rccs.preset not in ("dataset", *ref.presets):
             issues.append(
                 InputIssue("rccs", None, "preset", f"'{body.rccs.preset}' is not shipped here")
             )
     if issues:
         raise ProblemValidationError(issues)
+
+
+def _dataset_las(dataset: Dataset) -> set[str]:
+    """The LAs a dataset's children and placements name (every one needs an RCC)."""
+    folder = Path(dataset.folder)
+    used: set[str] = set()
+    for name, column in (("children.csv", "home_la"), ("placements.csv", "la")):
+        frame = pd.read_csv(folder / name, usecols=[column], dtype=str, keep_default_na=False)
+        used |= set(frame[column])
+    return used
 
 
 @router.post(
