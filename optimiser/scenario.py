@@ -363,14 +363,15 @@ def _numbers(data: Any, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def _read_summary(folder: Path) -> dict[str, float]:
-    for name in ("summary.json", "plan_summary.json"):
+def _read_summary(folder: Path) -> tuple[str, dict[str, float]]:
+    """Which command wrote the folder ("rcc solve" or "rcc plan"), and its numeric summary."""
+    for name, kind in (("summary.json", "rcc solve"), ("plan_summary.json", "rcc plan")):
         path = folder / name
         if path.exists():
             data = read_json(path)
             if name == "plan_summary.json":
                 data = {k: v for k, v in data.items() if k not in _PLAN_TECHNICAL}
-            return _numbers(data)
+            return kind, _numbers(data)
     raise ValueError(f"{folder} holds neither summary.json (rcc solve) nor plan_summary.json")
 
 
@@ -392,7 +393,9 @@ def compare_folders(a: Path | str, b: Path | str) -> tuple[pd.DataFrame, pd.Data
     RCCs in both (None otherwise).
     """
     a, b = Path(a), Path(b)
-    sa, sb = _read_summary(a), _read_summary(b)
+    (kind_a, sa), (kind_b, sb) = _read_summary(a), _read_summary(b)
+    if kind_a != kind_b:  # a week's allocation against a plan's years: no difference means much
+        raise ValueError(f"{a} was written by {kind_a} and {b} by {kind_b}: compare two of a kind")
     common = [k for k in sa if k in sb]
     if not common:
         raise ValueError(f"{a} and {b} share no numeric indicators to compare")
@@ -408,7 +411,10 @@ def compare_folders(a: Path | str, b: Path | str) -> tuple[pd.DataFrame, pd.Data
     by_rcc = None
     if ra is not None and rb is not None:
         cols = [c for c in ra.columns if c in rb.columns]
-        rows = ra.index.intersection(rb.index)
-        by_rcc = (rb.loc[rows, cols] - ra.loc[rows, cols]).reset_index()
-        by_rcc = by_rcc.rename(columns={by_rcc.columns[0]: "rcc"})
+        # every RCC of either: one only B has (a scenario's new RCC) had none of A's children
+        rows = ra.index.union(rb.index)
+        counts = [c for c in cols if not c.endswith("_pct") and "miles" not in c]
+        fill = dict.fromkeys(counts, 0)
+        diff = rb.reindex(rows)[cols].fillna(fill) - ra.reindex(rows)[cols].fillna(fill)
+        by_rcc = diff.rename_axis("rcc").reset_index()
     return national, by_rcc

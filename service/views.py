@@ -118,9 +118,15 @@ def compare(
         national.append(entry)
     by_area: dict[str, dict[str, Any]] = {}
     group_col = {"rcc": "home_rcc", "la": "home_la"}[key]
+    columns = ("children", "unplaced", "out_of_la", "over_20_miles", "weekly_cost")
     for name, table in zip(names, tables, strict=True):
         for row in table[key]:
             area = by_area.setdefault(row[group_col], {group_col: row[group_col]})
-            for col in ("children", "unplaced", "out_of_la", "over_20_miles", "weekly_cost"):
+            for col in columns:
                 area[f"{col}:{name}"] = row.get(col)
+    for area in by_area.values():  # B - A per area; an area a scenario lacks has none there
+        for name in names[1:]:
+            for col in columns:
+                first, value = area.get(f"{col}:{names[0]}") or 0, area.get(f"{col}:{name}") or 0
+                area[f"{col}:{name} - {names[0]}"] = round(value - first, 6)
     return {"scenarios": names, "national": national, f"by_{key}": list(by_area.values())}

@@ -150,6 +150,21 @@ def test_compare_folders(tmp_path: Path) -> None:
     assert by_rcc.set_index("rcc").loc["R1", "unplaced"] == -6
     with pytest.raises(ValueError, match=r"neither summary\.json"):
         compare_folders(a, tmp_path)
+    # an RCC only B has (a scenario's new one) is a row, not dropped
+    pd.DataFrame({"home_rcc": ["R1", "R3"], "unplaced": [4, 2], "out_of_la": [3, 0]}).to_csv(
+        b / "indicators_by_rcc.csv", index=False
+    )
+    _, by_rcc = compare_folders(a, b)
+    assert by_rcc is not None
+    rows = by_rcc.set_index("rcc")
+    assert rows["unplaced"].to_dict() == {"R1": -6, "R2": -1, "R3": 2}
+    assert rows["unplaced"].sum() == -5  # the rows add up to the national difference
+    # a plan against an allocation: refused, not a week's cost less five years'
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    (plan / "plan_summary.json").write_text(json.dumps({"weekly_cost": 1}))
+    with pytest.raises(ValueError, match="written by rcc solve and .* by rcc plan"):
+        compare_folders(a, plan)
 
 
 def test_rcc_plan_and_compare_commands(tmp_path: Path) -> None:

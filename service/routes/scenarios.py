@@ -264,11 +264,15 @@ def compare_scenarios(
     names = [i.strip() for i in ids.split(",") if i.strip()]
     if len(names) < 2 or len(names) > 10:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give 2 to 10 scenario ids")
-    tables = []
+    tables, datasets = [], []
     for sid in names:
-        _done(request, sid)
+        datasets.append(_done(request, sid).dataset_id)
         tables.append(_store(request).indicators(sid) or {})
-    return compare(names, tables, key=by)
+    out = compare(names, tables, key=by)
+    if len(set(datasets)) > 1:  # the same changes on other children: differences mix both
+        named = ", ".join(f"{n}: {d}" for n, d in zip(names, datasets, strict=True))
+        out["warnings"] = [f"the scenarios are of different datasets ({named})"]
+    return out
 
 
 @router.get(
