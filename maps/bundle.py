@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -20,21 +19,18 @@ from maps.sufficiency import (
     sufficiency_table,
     unplaced_by_rcc,
 )
-from maps.suppress import Counts, Disclosure, Group
+from maps.suppress import Counts, Disclosure
 
-__all__ = ["KINDS", "build_map", "disclosures", "write_maps"]
+__all__ = ["KINDS", "build_map", "disclosures", "result_counts", "write_maps"]
 
 KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
 
 
-def disclosures(
-    inputs: MapInputs, settings: MapSettings, *, la: str | None = None, top: int = DEFAULT_TOP
-) -> dict[str, Disclosure]:
-    """What every map of a result may show, decided together: a reader lays the maps side by
-    side, so a count hidden in one must not be shown in another, nor follow from another's
-    totals (an RCC's children are its LAs' children; an LA's children on the out-of-area map
-    are its children on the sufficiency map). Keyed "out-of-area", "flows", "flows-la" (with
-    `la`), "rccs", "sufficiency-la" and "sufficiency-rcc"; each by its map's own keys."""
+def result_counts(inputs: MapInputs, settings: MapSettings, *, top: int = DEFAULT_TOP) -> Counts:
+    """The counts every standard map of a result publishes, each as (map, key), with how they
+    add up within a map and what one map's counts are on another (an RCC's children are its
+    LAs' children; an LA's children on the out-of-area map are its children on the
+    sufficiency map): maps "out-of-area", "flows", "rccs", "sufficiency-la", "sufficiency-rcc"."""
     geometry = settings.resolved_geometry()
     a, rccs = clean_allocation(inputs.allocation), inputs.rccs
     unplaced = unplaced_by_rcc(a, rccs)
@@ -53,34 +49,26 @@ def disclosures(
     members: dict[str, list[str]] = {}
     for code, rcc in rccs.items():
         members.setdefault(rcc, []).append(code)
-
-    def same(a: tuple[str, object], b: tuple[str, object]) -> None:
-        if a in joint.values and b in joint.values:
-            joint.groups.append(Group(a, [b]))
-
-    def adds_up(total: tuple[str, object], terms: Sequence[tuple[str, object]]) -> None:
-        if total in joint.values:
-            joint.groups.append(Group(total, [t for t in terms if t in joint.values]))
-
     for code in set(a["home_la"]):
-        ooa = {c: ("out-of-area", (code, c)) for c in ("children", "placed", "unplaced")}
-        same(ooa["children"], ("sufficiency-la", ("children", code, "all")))
-        same(("out-of-area", (code, "out_of_la")), ("flows", ("out", code)))
+        joint.same(
+            ("out-of-area", (code, "children")), ("sufficiency-la", ("children", code, "all"))
+        )
+        joint.same(("out-of-area", (code, "out_of_la")), ("flows", ("out", code)))
     for rcc, codes in members.items():
         r, rs = ("rccs", (rcc, "children")), ("sufficiency-rcc", ("children", rcc, "all"))
-        same(r, rs)
-        adds_up(r, [("out-of-area", (c, "children")) for c in codes])
+        joint.same(r, rs)
+        joint.adds_up(r, [("out-of-area", (c, "children")) for c in codes])
         # children = inside the RCC + placed outside it + unplaced
-        adds_up(
+        joint.adds_up(
             r,
             [("rccs", (rcc, "inside"))]
             + [("out-of-area", (c, x)) for c in codes for x in ("out_of_rcc", "unplaced")],
         )
         for need in NEEDS:
-            same(("rccs", (rcc, need)), ("sufficiency-rcc", ("children", rcc, need)))
-        same(("rccs", (rcc, "places")), ("sufficiency-rcc", ("places", rcc, "all")))
-        same(("sufficiency-la", ("unplaced", rcc)), ("sufficiency-rcc", ("unplaced", rcc)))
-        adds_up(
+            joint.same(("rccs", (rcc, need)), ("sufficiency-rcc", ("children", rcc, need)))
+        joint.same(("rccs", (rcc, "places")), ("sufficiency-rcc", ("places", rcc, "all")))
+        joint.same(("sufficiency-la", ("unplaced", rcc)), ("sufficiency-rcc", ("unplaced", rcc)))
+        joint.adds_up(
             ("sufficiency-rcc", ("unplaced", rcc)),
             [("out-of-area", (c, "unplaced")) for c in codes],
         )
@@ -88,22 +76,33 @@ def disclosures(
             if not (isinstance(key, tuple) and len(key) == 3 and key[1] == rcc):
                 continue
             what, _, family = key
-            adds_up(
-                ("sufficiency-rcc", key),
-                [("sufficiency-la", (what, c, family)) for c in codes],
+            joint.adds_up(
+                ("sufficiency-rcc", key), [("sufficiency-la", (what, c, family)) for c in codes]
             )
+    return joint
+
+
+def disclosures(
+    inputs: MapInputs, settings: MapSettings, *, la: str | None = None, top: int = DEFAULT_TOP
+) -> dict[str, Disclosure]:
+    """What every map of a result may show, decided together (`result_counts`: a reader lays
+    the maps side by side, so a count hidden on one must not be shown on another, nor follow
+    from another's totals), and one council's flows map (`la`, "flows-la") around them; each
+    map's by its own keys."""
+    joint = result_counts(inputs, settings, top=top)
     decided = joint.protect(settings.suppression)
+    names = ["out-of-area", "flows", "rccs", "sufficiency-la", "sufficiency-rcc"]
     if la is not None:
-        # one council's flows, around what the result's maps already show
-        parts["flows-la"] = flow_counts(a, geometry, la=la, top=top)[0]
-        joint.add("flows-la", parts["flows-la"])
-        code = la
+        names.append("flows-la")
+        counts = flow_counts(inputs.allocation, settings.resolved_geometry(), la=la, top=top)[0]
+        joint.add("flows-la", counts)
         for c in ("children", "unplaced", "out"):
-            same(("flows-la", (c, code)), ("out-of-area", (code, "out_of_la" if c == "out" else c)))
-        placed = [("flows-la", ("own", code)), ("out-of-area", (code, "out_of_la"))]
-        adds_up(("out-of-area", (code, "placed")), placed)
+            own = "out_of_la" if c == "out" else c
+            joint.same(("flows-la", (c, la)), ("out-of-area", (la, own)))
+        placed = [("flows-la", ("own", la)), ("out-of-area", (la, "out_of_la"))]
+        joint.adds_up(("out-of-area", (la, "placed")), placed)
         decided = joint.protect(settings.suppression, published=decided)
-    return {name: decided.within(name) for name in parts}
+    return {name: decided.within(name) for name in names}
 
 
 def build_map(

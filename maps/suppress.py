@@ -109,6 +109,16 @@ class Counts:
             self.groups.append(Group((name, g.total), parts, g.total_first))
         self.pairs += [((name, a), (name, b)) for a, b in other.pairs]
 
+    def same(self, a: Hashable, b: Hashable) -> None:
+        """`a` and `b` are one count, published twice (when both are)."""
+        if a in self.values and b in self.values:
+            self.groups.append(Group(a, [b]))
+
+    def adds_up(self, total: Hashable, terms: Iterable[Hashable]) -> None:
+        """`total` is the sum of the published ones of `terms` and of others not published."""
+        if total in self.values:
+            self.groups.append(Group(total, [t for t in terms if t in self.values]))
+
     def protect(self, suppression: Suppression, published: Disclosure | None = None) -> Disclosure:
         return protect(
             self.values,

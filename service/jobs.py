@@ -194,6 +194,7 @@ class _Forked:
 def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) -> None:
     from dataclasses import replace
 
+    from maps import read_result
     from optimiser.baseline import simulate_baseline
     from optimiser.problem import Policy, read_policy, read_problem
     from optimiser.run import indicator_tables, run_solve, write_outputs
@@ -236,7 +237,7 @@ def _solve(spec: dict[str, Any], out: Path, progress: Any, *, entered: float) ->
     tables = {name: _records(frames[name]) for name in INDICATOR_GROUPS}
     (out / "indicators.json").write_text(json.dumps(tables), encoding="utf-8")
     threshold = int(spec.get("suppression_threshold", 5))
-    public = suppress_tables(tables, threshold=threshold)
+    public = suppress_tables(tables, threshold=threshold, maps=read_result(out))
     (out / _PUBLIC).write_text(
         json.dumps({"threshold": threshold, "tables": public}), encoding="utf-8"
     )

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from maps.suppress import SUPPRESSED, Group, Suppression, protect
+from maps.bundle import result_counts
+from maps.geometry import MapGeometry
+from maps.inputs import MapInputs
+from maps.style import MapSettings
+from maps.suppress import SUPPRESSED, Counts, Group, Suppression
 
 __all__ = ["COUNT_COLUMNS", "compare", "suppress_tables", "suppressed_view"]
 
@@ -42,23 +46,14 @@ def suppressed_view(threshold: int) -> str:
     return f"indicators:suppressed:{threshold}"
 
 
-def suppress_tables(
-    tables: Mapping[str, list[dict[str, Any]]], *, threshold: int
-) -> dict[str, list[dict[str, Any]]]:
-    """Council-facing copy of a result's indicator tables (national, by LA, RCC and need),
-    protected together, as a council reads them together: counts 1..threshold become "c",
-    plus whatever would let a reader recover them: differences of paired counts in a row
-    (`placed` is left out: it is children - unplaced), the national row as the sum of the rows
-    of each other table, and each RCC's row as the sum of its LAs' rows. Rates of hidden
-    counts are hidden; cost and miles of a row with a hidden number of children are too."""
-    values: dict[Hashable, int] = {}
-    groups: list[Group] = []
-    pairs: list[tuple[Hashable, Hashable]] = []
+def _table_counts(tables: Mapping[str, list[dict[str, Any]]]) -> Counts:
+    """The tables' counts, keyed (table, row, column), with their sums and paired differences."""
+    counts = Counts()
     for name, rows in tables.items():
         for i, row in enumerate(rows):
             for col in COUNT_COLUMNS:
-                values[(name, i, col)] = int(row.get(col) or 0)
-            pairs.extend(((name, i, a), (name, i, b)) for a, b in _PAIRS)
+                counts.values[(name, i, col)] = int(row.get(col) or 0)
+            counts.pairs.extend(((name, i, a), (name, i, b)) for a, b in _PAIRS)
     # (a row that is a total, the rows it adds up)
     sums: list[tuple[tuple[Hashable, ...], list[tuple[str, int]]]] = []
     national = len(tables.get("national", [])) == 1
@@ -76,11 +71,41 @@ def suppress_tables(
         for col in COUNT_COLUMNS:
             total = (*total_row, col)
             if total_row[0] == _TOTAL:
-                values[total] = sum(values[(*p, col)] for p in parts)
-            groups.append(Group(total, [(*p, col) for p in parts]))
-    shown = protect(
-        values, suppression=Suppression(threshold=threshold), groups=groups, pairs=pairs
-    )
+                counts.values[total] = sum(counts.values[(*p, col)] for p in parts)
+            counts.groups.append(Group(total, [(*p, col) for p in parts]))
+    return counts
+
+
+def suppress_tables(
+    tables: Mapping[str, list[dict[str, Any]]],
+    *,
+    threshold: int,
+    maps: MapInputs | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Council-facing copy of a result's indicator tables (national, by LA, RCC and need),
+    protected together, as a council reads them together: counts 1..threshold become "c",
+    plus whatever would let a reader recover them: differences of paired counts in a row
+    (`placed` is left out: it is children - unplaced), the national row as the sum of the rows
+    of each other table, and each RCC's row as the sum of its LAs' rows. With `maps` (the
+    result's map inputs), around what the result's maps show as well (`maps.bundle`): an LA's
+    row holds the counts of the out-of-area map, an RCC's children are the RCC map's. Rates of
+    hidden counts are hidden; cost and miles of a row with a hidden number of children are
+    too."""
+    counts = _table_counts(tables)
+    suppression = Suppression(threshold=threshold)
+    if maps is None:
+        shown = counts.protect(suppression)
+    else:
+        settings = MapSettings(suppression=suppression, geometry=MapGeometry.hex())
+        joint = result_counts(maps, settings)
+        published = joint.protect(suppression)
+        joint.add("tables", counts)
+        for i, row in enumerate(tables.get("la", [])):
+            for col in COUNT_COLUMNS:
+                joint.same(("tables", ("la", i, col)), ("out-of-area", (row["home_la"], col)))
+        for j, row in enumerate(tables.get("rcc", [])):
+            joint.same(("tables", ("rcc", j, "children")), ("rccs", (row["home_rcc"], "children")))
+        shown = joint.protect(suppression, published=published).within("tables")
     out: dict[str, list[dict[str, Any]]] = {}
     for name, rows in tables.items():
         out[name] = []

@@ -163,7 +163,7 @@ def test_compare_folders(tmp_path: Path) -> None:
     plan = tmp_path / "plan"
     plan.mkdir()
     (plan / "plan_summary.json").write_text(json.dumps({"weekly_cost": 1}))
-    with pytest.raises(ValueError, match="written by rcc solve and .* by rcc plan"):
+    with pytest.raises(ValueError, match=r"written by rcc solve and .* by rcc plan"):
         compare_folders(a, plan)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from maps import read_result
 from optimiser.problem import read_problem, write_problem
 from optimiser.synthetic import synthesize
 from service.app import create_app
@@ -402,7 +403,9 @@ def test_council_tables_stored_when_the_job_finishes(env: Env) -> None:
         f"/v1/scenarios/{env.scenario_id}/indicators?by=need", headers=env.h(env.council_any)
     )
     assert r.json()["rows"] == stored["need"]
-    assert stored == suppress_tables(store.indicators(env.scenario_id), threshold=5)
+    folder = store.get_scenario(env.scenario_id).result_folder
+    maps = read_result(Path(folder))
+    assert stored == suppress_tables(store.indicators(env.scenario_id), threshold=5, maps=maps)
 
 
 def test_council_tables_of_an_older_result_made_once_and_stored(env: Env) -> None:
@@ -422,7 +425,8 @@ def test_council_tables_of_an_older_result_made_once_and_stored(env: Env) -> Non
     assert state.store.result_view(sid, suppressed_view(5)) is None
     r = env.client.get(f"/v1/scenarios/{sid}/indicators?by=la", headers=env.h(env.council_any))
     assert r.status_code == 200 and r.json()["suppressed"]
-    want = suppress_tables(state.store.indicators(sid), threshold=5)["la"]
+    maps = read_result(Path(state.store.get_scenario(sid).result_folder))
+    want = suppress_tables(state.store.indicators(sid), threshold=5, maps=maps)["la"]
     assert r.json()["rows"] == want
     assert state.store.result_view(sid, suppressed_view(5))["la"] == want
 
@@ -821,3 +825,25 @@ def test_compare_warns_when_the_scenarios_are_of_different_datasets(env: Env) ->
     ids = f"{env.scenario_id},{other}"
     cmp = env.client.get(f"/v1/scenarios/compare?ids={ids}", headers=env.h(env.planner)).json()
     assert cmp["warnings"] and "different datasets" in cmp["warnings"][0]
+
+
+def test_council_tables_and_maps_are_suppressed_together(env: Env) -> None:
+    """A council reads the indicator tables beside the maps: a count the map hides (an LA's
+    children or unplaced) is not shown in the table, where it was suppressed on its own."""
+    from test_maps import parse_map
+
+    h = env.h(env.council_any)
+    base = f"/v1/scenarios/{env.scenario_id}"
+    rows = env.client.get(f"{base}/indicators?by=la", headers=h).json()["rows"]
+    page = env.client.get(f"{base}/maps/out-of-area", headers=h)
+    assert page.status_code == 200
+    layer = parse_map(page.text).layers["Placed outside their LA"]
+    on_map = {f["id"]: f["properties"] for f in layer.features}
+    hidden = 0
+    for row in rows:
+        shown = on_map[row["home_la"]]
+        for col in ("children", "unplaced", "out_of_la", "out_of_rcc"):
+            if shown[col] == "c":
+                hidden += 1
+                assert row[col] == "c", (row["home_la"], col)
+    assert hidden

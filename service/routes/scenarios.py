@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 
+from maps import read_result
 from optimiser.errors import InputIssue, ProblemValidationError
 from service.auth import Principal, require_planner, require_reader
 from service.cache import Body, BodyCache
@@ -375,7 +376,11 @@ def _indicator_rows(
     tables: dict[str, list[dict[str, Any]]] | None = store.result_view(scenario_id, name)
     if tables is None:
         threshold = state.settings.suppression_threshold
-        tables = suppress_tables(store.indicators(scenario_id) or {}, threshold=threshold)
+        sc = _done(request, scenario_id)
+        maps = read_result(Path(sc.result_folder or ""))
+        tables = suppress_tables(
+            store.indicators(scenario_id) or {}, threshold=threshold, maps=maps
+        )
         store.add_result_view(scenario_id, name, tables)
     return tables.get(_BY[by], [])
 
