@@ -260,10 +260,20 @@ def _read_csv(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
         df = pd.read_csv(
             path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
         )
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except UnicodeDecodeError as exc:  # Excel's "CSV" is Windows-1252: say where, and what to do
+        row = path.read_bytes()[: exc.start].count(b"\n") + 1
+        text = f"not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r}, as Excel's "
+        text += "plain CSV writes a £); save it as 'CSV UTF-8 (comma delimited)'"
+        issues.append(InputIssue(path.name, row, None, text))
+        return None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         issues.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
         return None
     df.columns = [str(c).strip().lower() for c in df.columns]
+    if len(df.columns) == 1 and ";" in df.columns[0]:
+        text = "columns are separated by semicolons; save it as 'CSV (comma delimited)'"
+        issues.append(InputIssue(path.name, 1, None, text))
+        return None
     return df.apply(lambda s: s.str.strip())
 
 

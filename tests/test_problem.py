@@ -310,3 +310,15 @@ def test_policy_updated_changes_only_the_needs_given() -> None:
     assert new.substitutions["foster"] == {"foster_ifa": 7.0}
     assert new.substitutions["secure"] == {"secure": 3.0}
     assert new.substitutions["supported"] == default_substitutions()["supported"]
+
+
+def test_excel_csvs_get_a_hint_not_a_byte_offset(tmp_path: Path) -> None:
+    """A semicolon-separated file reported its columns missing though they were there, and
+    Windows-1252 text a byte position."""
+    folder = write(tmp_path, children=CHILDREN.replace(",", ";"))
+    found = issues_of(folder)
+    assert any("children.csv row 1: columns are separated by semicolons" in i for i in found)
+    (folder / "children.csv").write_text(CHILDREN)
+    (folder / "placements.csv").write_bytes(PLACEMENTS.replace("P2,", "P2 \xa3,").encode("cp1252"))
+    found = issues_of(folder)
+    assert any("placements.csv row 3: not UTF-8 text" in i and "CSV UTF-8" in i for i in found)
