@@ -107,6 +107,9 @@ INDICATORS: tuple[str, ...] = (
 )
 BY_YEAR_COLUMNS: tuple[str, ...] = ("year", "plan", *INDICATORS)
 _FLOW_KEYS = ["home_la", "need", "placement_la", "setting", "year"]
+# negative arcs up to which pricing adds them all (a few cohorts far from places took 6 a
+# round, 3 each, so 8 rounds left 530 of 672 negative, by up to GBP 7,954 a child a week)
+_ADD_EVERY_NEGATIVE = 5_000
 _ARC_KEYS = ["home_la", "need", "placement_la", "setting"]
 _DECISION_NUMBERS = (
     "max_units",
@@ -912,7 +915,8 @@ def price_pruned_arcs(
     optimal over ALL arcs (for the LP's fixed decisions): the restriction cost nothing.
     Arcs to an (LA, setting) with no places in the model cannot carry children and are skipped.
     Returns the counts (pruned_arcs priced, negative, most_negative_weekly in GBP per child)
-    and the `per_cohort` most negative arcs of each cohort and year, to add to the model.
+    and the arcs to add to the model: every negative one when there are few, else the
+    `per_cohort` most negative of each cohort and year.
     """
     pi = pd.Series(solver.dual_values(built.counted).to_numpy(), index=built.counted.index)
     sigma = pd.Series(solver.dual_values(built.balance).to_numpy(), index=built.balance.index)
@@ -932,13 +936,10 @@ def price_pruned_arcs(
     ).to_numpy()
     arcs = arcs.assign(reduced=WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma)
     negative = arcs[arcs["reduced"] < -1e-6 * max(1.0, float(np.abs(dual_pi).max()))]
-    best = (
-        negative.sort_values("reduced", kind="stable")
-        .groupby(["home_la", "need", "year"])
-        .head(per_cohort)
-        .drop_duplicates(_ARC_KEYS)
-        .drop(columns=["year", "reduced"])
-    )
+    best = negative.sort_values("reduced", kind="stable")
+    if len(negative) > _ADD_EVERY_NEGATIVE:
+        best = best.groupby(["home_la", "need", "year"]).head(per_cohort)
+    best = best.drop_duplicates(_ARC_KEYS).drop(columns=["year", "reduced"])
     stats = {
         "pruned_arcs": len(arcs),
         "negative": len(negative),
