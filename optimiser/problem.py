@@ -537,6 +537,8 @@ def read_problem(
             issues.extend(exc.issues)
     if children is None or placements is None:
         raise ProblemValidationError(issues)
+    if not lookup and issues:  # rccs.csv unusable: its own issues, not one per row that uses it
+        lookup = dict.fromkeys(load_england().codes, "")
     las = las_frame(lookup, las_table if not issues else None)
     kids, places = validate_problem_frames(children, placements, las, issues=issues)
     return Problem(children=kids, placements=places, las=las, policy=policy or Policy())

@@ -54,7 +54,8 @@ def _out_folder(value: Path | None) -> Path | None:
 
 def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
     """Print a user-facing error (never a traceback) and return the Exit to raise."""
-    first, *rest = str(exc).split("\n")
+    notes: list[str] = getattr(exc, "__notes__", [])
+    first, *rest = [*str(exc).split("\n"), *notes]
     err_console.print(f"[bold red]Error:[/] {first}", highlight=False)
     _print_items(rest)
     return typer.Exit(code)
@@ -89,13 +90,25 @@ def validate(
     directory: Annotated[
         Path, typer.Argument(help="Folder with children.csv, placements.csv, rccs.csv")
     ],
+    issues: Annotated[
+        Path | None,
+        typer.Option(help="Also write every problem to this CSV (file,row,column,message)"),
+    ] = None,
 ) -> None:
     """Validate a user's CSVs and print every problem found, naming file, row and column."""
+    import pandas as pd
+
     from optimiser.problem import read_problem
 
     try:
         problem = read_problem(directory)
     except ProblemValidationError as exc:
+        if issues is not None:
+            rows = [(i.file, i.row, i.column, i.message) for i in exc.issues]
+            columns = ["file", "row", "column", "message"]
+            pd.DataFrame(rows, columns=columns).to_csv(issues, index=False)
+        elif len(exc.issues) > 200:
+            exc.add_note(f"(all {len(exc.issues):,}: rcc validate {directory} --issues FILE.csv)")
         raise fail_with(exc) from None
     console.print(
         f"[green]OK[/]: {len(problem.children):,} children, {len(problem.placements):,} "

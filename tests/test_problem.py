@@ -261,6 +261,10 @@ def test_missing_columns_files_and_rcc_lookup_problems(tmp_path: Path) -> None:
     assert any("rccs.csv row 3, column la_code: duplicate id" in i for i in found)
     assert any("rccs.csv row 4, column la_code: 'E99' is not one of the 153" in i for i in found)
     assert any("column la: LA 'E08000001' is not in the RCC lookup" in i for i in found)
+    # a header slip in rccs.csv is its own two problems, not one more per row of the others
+    (folder / "rccs.csv").write_text("LA code,RCC name\nE08000003,GM\n")
+    found = issues_of(folder)
+    assert len(found) == 2 and all("rccs.csv row 1" in i for i in found), found
 
 
 def test_policy_file_any_key_optional_and_errors_named(tmp_path: Path) -> None:

@@ -405,3 +405,18 @@ def test_an_out_that_is_a_file_is_refused_before_any_work(
     inside = runner.invoke(app, ["synth", "--out", str(taken / "below")])
     assert inside.exit_code == 2
     assert "cannot make or write a folder" in re.sub(r"[\s│]+", " ", inside.output)
+
+
+def test_validate_writes_every_problem_when_asked(tmp_path: Path) -> None:
+    """Over 200 problems were cut with no way to see the rest."""
+    data = tmp_path / "data"
+    assert runner.invoke(app, ["synth", "--out", str(data), "--scale", "0.01"]).exit_code == 0
+    children = pd.read_csv(data / "children.csv", dtype=str, keep_default_na=False)
+    children.assign(age="x").to_csv(data / "children.csv", index=False)
+    result = runner.invoke(app, ["validate", str(data)])
+    assert result.exit_code == 1 and "--issues FILE.csv" in " ".join(result.output.split())
+    table = tmp_path / "issues.csv"
+    assert runner.invoke(app, ["validate", str(data), "--issues", str(table)]).exit_code == 1
+    issues = pd.read_csv(table)
+    assert list(issues.columns) == ["file", "row", "column", "message"]
+    assert len(issues) == len(children) > 200 and (issues["column"] == "age").all()
