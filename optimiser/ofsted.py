@@ -199,6 +199,11 @@ def read_ofsted_providers(path: Path | str) -> OfstedProviders:
     def col(key: str) -> pd.Series:
         return raw[cols[key]] if key in cols else pd.Series("", index=raw.index)
 
+    if "sector" not in cols:  # a local authority's home is priced as its own, not bought in
+        spellings = " or ".join(f"'{s}'" for s in OFSTED_COLUMNS["sector"][:2])
+        text = f"no sector column ({spellings}): every children's home is taken as private"
+        issues.append(InputIssue(path.name, 1, "sector", text))
+
     kind_text = (col("provision_type") + " " + col("subtype")).str.casefold()
     kind_text = kind_text.str.replace("’", "'").str.replace("'", "")
     kind = np.where(

@@ -1401,7 +1401,7 @@ def import_903(
         "short breaks on the census date (excluded as by the DfE)": short_breaks_on(ret, at=when),
         "children with errors": int((located["status"] != "ok").sum()),
         "allocatable children": int((located["allocatable"] & (located["status"] == "ok")).sum()),
-        "children in children.csv": 0 if problem is None else len(problem.children),
+        "children ready to import (children.csv)": 0 if problem is None else len(problem.children),
         "placement units from today's placements": 0
         if problem is None
         else int(problem.placements["placement_id"].astype(str).str.startswith("P903-").sum()),

@@ -83,3 +83,15 @@ def test_missing_columns_are_named(tmp_path: Path) -> None:
 )
 def test_la_names_numbers_and_codes_resolve(text: str, code: str) -> None:
     assert resolve_las(pd.Series([text]), la_resolver()).iat[0] == code
+
+
+def test_without_a_sector_column_the_report_says_homes_are_taken_as_private(
+    tmp_path: Path,
+) -> None:
+    """A local authority's home became residential_private (and its price) without a word."""
+    path = tmp_path / "providers.csv"
+    path.write_text("Provider Type,URN,Places,Local Authority\nChildren's Home,SC1,3,Westminster\n")
+    providers = read_ofsted_providers(path)
+    assert providers.homes["setting"].tolist() == ["residential_private"]
+    (issue,) = providers.issues
+    assert issue.column == "sector" and "taken as private" in issue.message
