@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 __all__ = [
     "DatasetIn",
@@ -81,8 +81,9 @@ class DatasetIn(BaseModel):
     )
 
     synthetic: SyntheticSpec | None = None
-    children: list[dict[str, str | int | float | None]] | None = None
-    placements: list[dict[str, str | int | float | None]] | None = None
+    # strict: true is not the age 1, nor "1" the number (nothing is coerced)
+    children: list[dict[str, StrictStr | StrictInt | StrictFloat | None]] | None = None
+    placements: list[dict[str, StrictStr | StrictInt | StrictFloat | None]] | None = None
     rccs: dict[str, str] | None = None
     policy: dict[str, Any] | None = None
 

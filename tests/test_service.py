@@ -211,10 +211,15 @@ def test_dataset_json_rows_report_every_issue(env: Env) -> None:
     }
     r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
     assert r.status_code == 422
+    # named by their place in the request, not by the row of a CSV nobody sent
     found = {(i["file"], i["row"], i["column"]) for i in r.json()["issues"]}
-    assert ("children.csv", 3, "home_la") in found
-    assert ("children.csv", 3, "need") in found
-    assert ("children.csv", 3, "age") in found
+    assert ("children[1]", None, "home_la") in found
+    assert ("children[1]", None, "need") in found
+    assert ("children[1]", None, "age") in found
+    # and nothing coerced: true is not the age 1
+    body["children"] = [{**body["children"][0], "age": True}]
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
 
 
 def test_dataset_json_rows_accepted(env: Env) -> None:

@@ -138,6 +138,18 @@ def _rows_to_folder(body: DatasetIn, upload: Path) -> None:
         (upload / "policy.json").write_text(json.dumps(body.policy), encoding="utf-8")
 
 
+def _as_items(exc: ProblemValidationError) -> ProblemValidationError:
+    """Issues of JSON rows named by their place in the request (`children[0]`), not by the row
+    of a CSV the user never sent."""
+    named = []
+    for i in exc.issues:
+        stem = i.file.removesuffix(".csv")
+        if stem in ("children", "placements") and i.row is not None and i.row > 1:
+            i = InputIssue(f"{stem}[{i.row - 2}]", None, i.column, i.message)
+        named.append(i)
+    return ProblemValidationError(named)
+
+
 async def _multipart(request: Request, upload: Path) -> str:
     """Save the uploaded files; returns a hash of their names and contents."""
     form = await request.form(max_files=len(_FILES), max_fields=len(_FILES))
@@ -238,7 +250,10 @@ async def create_dataset(
             else:
                 if body is not None:
                     _rows_to_folder(body, upload)
-                counts = await run_in_threadpool(_from_folder, upload, folder, settings)
+                try:
+                    counts = await run_in_threadpool(_from_folder, upload, folder, settings)
+                except ProblemValidationError as exc:
+                    raise (_as_items(exc) if body is not None else exc) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
