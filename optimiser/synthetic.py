@@ -82,6 +82,7 @@ __all__ = [
     "FAMILY_AND_FRIENDS_SHARE",
     "FOSTER_SLACK",
     "SECURE_CHILDREN",
+    "children_count",
     "pressure_by_region",
     "synthesize",
 ]
@@ -167,6 +168,11 @@ def synthesize(
         las=las_frame(lookup),
         policy=Policy(),
     )
+
+
+def children_count(scale: float) -> int:
+    """How many children `synthesize(scale=scale)` makes (of every LA), without making them."""
+    return int(_demand_counts(load_england().frame(), scale).sum())
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -261,6 +261,10 @@ def test_dataset_csv_upload_round_trip(env: Env, tmp_path: Path) -> None:
     assert r.status_code == 201, r.text
     assert r.json()["children"] == len(problem.children)
     assert r.json()["places"] == int(problem.placements["capacity"].sum())
+    # parts named as the files (-F children.csv=@...) were refused as 'unknown part'
+    files = {part[0]: part for part in _files(tmp_path).values()}
+    again = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert again.status_code == 201, again.text
 
 
 def test_dataset_csv_upload_errors_name_file_row_column(env: Env, tmp_path: Path) -> None:
@@ -685,6 +689,9 @@ def test_limits_and_cancel(tight: Env, tmp_path: Path) -> None:
     c, h = tight.client, tight.h(tight.planner)
     big = c.post("/v1/datasets", json={"synthetic": {"seed": 1, "scale": 0.01}}, headers=h)
     assert big.status_code == 413 and "300" in big.json()["detail"]
+    assert "574 children" in big.json()["detail"]  # the count it would make, not an estimate
+    fits = c.post("/v1/datasets", json={"synthetic": {"seed": 1, "scale": 0.005}}, headers=h)
+    assert fits.status_code == 201, fits.text  # 287 children (estimated 418 before: refused)
     blob = {"children": ("children.csv", b"x" * 30_000, "text/csv")}
     assert c.post("/v1/datasets", files=blob, headers=h).status_code == 413
     streamed = c.post(

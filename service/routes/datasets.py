@@ -24,7 +24,6 @@ from service.store import Dataset, Store, new_id
 
 router = APIRouter(tags=["datasets"])
 
-NATIONAL_CHILDREN = 83_630
 _FILES = ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json")
 _CSV_EXAMPLE = "child_id,home_la,need,age,sex\nC1,E08000003,foster,9,F\n"
 
@@ -98,11 +97,11 @@ def _save(problem: Any, folder: Path) -> dict[str, int]:
 
 
 def _synthetic(spec: Any, folder: Path, settings: Settings) -> dict[str, int]:
-    from optimiser.synthetic import synthesize
+    from optimiser.synthetic import children_count, synthesize
 
-    estimate = int(NATIONAL_CHILDREN * spec.scale)
-    if estimate > settings.max_children:
-        raise _too_many(estimate, settings)
+    children = children_count(spec.scale)
+    if children > settings.max_children:
+        raise _too_many(children, settings)
     problem = synthesize(seed=spec.seed, scale=spec.scale, sibling_groups=spec.sibling_groups)
     return _save(problem, folder)
 
@@ -155,7 +154,9 @@ async def _multipart(request: Request, upload: Path) -> str:
     form = await request.form(max_files=len(_FILES), max_fields=len(_FILES))
     digest = hashlib.sha256()
     try:
-        unknown = [k for k in form if f"{k}.csv" not in _FILES and f"{k}.json" not in _FILES]
+        # a part is named after its file, with or without the extension
+        unknown = [k for k in form if k not in _FILES and f"{k}.csv" not in _FILES]
+        unknown = [k for k in unknown if f"{k}.json" not in _FILES]
         if unknown:
             raise ProblemValidationError(
                 [
