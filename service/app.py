@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from optimiser.errors import ProblemValidationError
+from optimiser.errors import InputIssue, ProblemValidationError
 from service.cache import BodyCache
 from service.jobs import JobRunner
 from service.reference import Reference, load_reference
@@ -123,6 +124,17 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _request_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422s (a body or query that does not fit the schema) in the one shape
+    every 422 has: `detail` and `issues` of file ("request"), row, column, message."""
+    assert isinstance(exc, RequestValidationError)
+    issues = [
+        InputIssue("request", None, ".".join(str(p) for p in e["loc"]), e["msg"])
+        for e in exc.errors()
+    ]
+    return _validation_error(request, ProblemValidationError(issues))
+
+
 def _document_dataset_body(app: FastAPI) -> None:
     """POST /v1/datasets reads JSON or multipart itself, so FastAPI does not list its JSON
     model: add DatasetIn (and the models it uses) to the OpenAPI components."""
@@ -172,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={401: {"description": "Missing or unknown API key"}},
     )
     app.add_exception_handler(ProblemValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _request_error)
     for module in (scenarios, reference, datasets):  # routes are matched in order: hot first
         app.include_router(module.router, prefix="/v1")
     if settings.cors_origins:

@@ -859,3 +859,21 @@ def test_council_tables_and_maps_are_suppressed_together(env: Env) -> None:
                 hidden += 1
                 assert row[col] == "c", (row["home_la"], col)
     assert hidden
+
+
+def test_every_422_has_one_shape(env: Env) -> None:
+    """A body or query that does not fit the schema got FastAPI's own {detail: [...]}, and
+    every other 422 {detail, issues: [file, row, column, message]}."""
+    h = env.h(env.planner)
+    for r in (
+        env.client.post("/v1/scenarios", json={"time_limit": -1}, headers=h),
+        env.client.get(f"/v1/scenarios/{env.scenario_id}/indicators?by=foo", headers=h),
+        env.client.get(f"/v1/scenarios/{env.scenario_id}/indicators?la=bogus", headers=h),
+        env.client.get(f"/v1/scenarios/{env.scenario_id}/allocation?page=0", headers=h),
+    ):
+        assert r.status_code == 422
+        body = r.json()
+        assert isinstance(body["detail"], str) and body["issues"], body
+        assert set(body["issues"][0]) == {"file", "row", "column", "message"}
+    columns = {i["column"] for i in body["issues"]}
+    assert columns == {"query.page"}

@@ -151,6 +151,11 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
         raise ProblemValidationError(issues)
 
 
+def _bad_query(column: str, message: str) -> ProblemValidationError:
+    """A 422 for a query parameter, in the shape of every 422 (detail and issues)."""
+    return ProblemValidationError([InputIssue("request", None, f"query.{column}", message)])
+
+
 def _dataset_las(dataset: Dataset) -> set[str]:
     """The LAs a dataset's children and placements name (every one needs an RCC)."""
     folder = Path(dataset.folder)
@@ -264,7 +269,7 @@ def compare_scenarios(
 ) -> dict[str, Any]:
     names = [i.strip() for i in ids.split(",") if i.strip()]
     if len(names) < 2 or len(names) > 10:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give 2 to 10 scenario ids")
+        raise _bad_query("ids", "give 2 to 10 scenario ids")
     tables, datasets = [], []
     for sid in names:
         datasets.append(_done(request, sid).dataset_id)
@@ -336,6 +341,8 @@ async def get_indicators(
     """Async: once a scenario's body has been served it is a memory lookup, no thread hop."""
     await _finished(request, scenario_id)
     la = _council_la(who, la)
+    if la is not None and la not in request.app.state.service.reference.codes:
+        raise _bad_query("la", f"'{la}' is not an LA code")
     if la is not None or (who.role == "council" and who.la is not None):
         by = "la"
     bodies: BodyCache = request.app.state.service.bodies
@@ -539,12 +546,10 @@ async def get_map(
                 status.HTTP_403_FORBIDDEN,
                 f"a council key bound to {who.la} reads the flows map of its own children",
             )
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "?la= applies to the flows map only"
-        )
+        raise _bad_query("la", "?la= applies to the flows map only")
     state = request.app.state.service
     if la is not None and la not in state.reference.codes:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"'{la}' is not an LA code")
+        raise _bad_query("la", f"'{la}' is not an LA code")
     suppressed = who.suppressed or public
     key = ("map", scenario_id, kind, la, suppressed)
     body = state.bodies.get(key)
