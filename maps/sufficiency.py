@@ -29,7 +29,7 @@ from maps.style import (
     classify,
     new_map,
 )
-from maps.suppress import Counts, Disclosure, Group, protect
+from maps.suppress import SUPPRESSED, Counts, Disclosure, Group, protect
 
 __all__ = [
     "ACTION_COLOURS",
@@ -396,9 +396,11 @@ def _add_plan(
                 "opens": r.opens,
                 "units": disclosure.count((r.la_code, action, "units")),
                 "places": disclosure.count((r.la_code, action, "places")),
-                "capital": _money(r.capital),
-                "weekly_running": _money(r.weekly_running),
             }
+            # money is units times a unit's cost: shown only beside the counts it reveals
+            small = {props["units"], props["places"]} & {SUPPRESSED}
+            props["capital"] = SUPPRESSED if small else _money(r.capital)
+            props["weekly_running"] = SUPPRESSED if small else _money(r.weekly_running)
             features.append(_point_feature(f"{r.la_code}:{action}", lat, lon, props))
         colour = colours[action]
         folium.GeoJson(

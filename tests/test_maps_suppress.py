@@ -411,3 +411,13 @@ def test_the_maps_of_a_result_are_suppressed_together() -> None:
     home = parsed["flows-la"].layers["Hartlepool: its children"].features[0]["properties"]
     if home["out"] == SUPPRESSED and home["own"] != SUPPRESSED:
         assert ooa["E06000001"]["placed"] == SUPPRESSED, "placed - own would be the hidden out"
+
+
+def test_plan_money_is_hidden_beside_a_hidden_count(public_maps: dict[str, ParsedMap]) -> None:
+    """Bristol's popup showed units 'c' beside capital GBP 1,000,000: one home at GBP 1m."""
+    homes = public_maps["plan"].layers["Plan: open home"].features
+    (home,) = [f["properties"] for f in homes]
+    assert home["units"] == SUPPRESSED  # 2 homes
+    assert home["capital"] == SUPPRESSED and home["weekly_running"] == SUPPRESSED
+    foster = public_maps["plan"].layers["Plan: recruit foster"].features[0]["properties"]
+    assert foster["units"] == "42" and foster["capital"] == "£0"
