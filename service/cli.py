@@ -639,6 +639,14 @@ def plan(
         )
     except (ProblemValidationError, ValueError) as exc:
         raise fail_with(exc) from None
+    soonest = min(a.lead_years for a in costs.actions.values())
+    if years <= soonest:  # decided this year, open the next: nothing within the horizon
+        console.print(
+            f"[yellow]Note[/]: nothing the plan decides opens within {years} year(s) (the "
+            f"soonest opens {soonest} year(s) after it is decided); try --years "
+            f"{soonest + 1} or more.",
+            highlight=False,
+        )
     console.print(
         f"Planning {demand['year'].min()}-{demand['year'].max()} for "
         f"{int(demand.loc[demand['year'] == demand['year'].max(), 'children'].sum()):,} "

@@ -216,6 +216,11 @@ def test_rcc_plan_reports_bad_inputs(tmp_path: Path) -> None:
     assert unknown.exception is None or isinstance(unknown.exception, SystemExit)
     negative = CliRunner().invoke(app, ["plan", str(tmp_path), "--gap", "-1"])
     assert negative.exit_code == 1 and "relative_gap must be >= 0" in negative.output
+    # one year: nothing decided can open within it, and the user is told so
+    args = ["plan", str(tmp_path), "--years", "1", "--out", str(tmp_path / "one")]
+    one = CliRunner().invoke(app, args)
+    assert one.exit_code == 0, one.output
+    assert "nothing the plan decides opens within 1 year(s)" in " ".join(one.output.split())
 
 
 def test_rcc_scenario_writes_a_variant_problem(tmp_path: Path) -> None:
