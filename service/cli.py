@@ -825,7 +825,7 @@ def import_cmd(
     ] = None,
     postcode_columns: Annotated[
         str | None,
-        typer.Option(help="Column names, e.g. 'postcode=pcds,easting=oseast1m,la=oscty+oslaua'."),
+        typer.Option(help="Column names, e.g. 'postcode=pcds, easting=oseast1m, la=oscty+oslaua'."),
     ] = None,
     ofsted: Annotated[
         Path | None, typer.Option(help="Ofsted provider list CSV (children's and secure homes).")
@@ -1097,7 +1097,6 @@ def rccs_propose(
     ] = Path("rccs-out"),
 ) -> None:
     """Propose K RCCs (default 20) and compare them with the nine regions and a baseline."""
-    from rich.table import Table
 
     from geodata.rcc import regions_lookup
     from optimiser.errors import InfeasibleRequestError
@@ -1147,7 +1146,7 @@ def rccs_propose(
         locks={"proposal": locks, "spanning-tree baseline": locks},
     )
     summary = summary_frame(proposal.score)
-    rccs = Table(title=f"Proposed RCCs ({proposal.status.value})")
+    rccs = _compact_table(f"Proposed RCCs ({proposal.status.value})")
     for label in ("RCC", "LAs", "CLA", "vs mean", "resid. %", "secure %", "max mi"):
         rccs.add_column(label, justify="left" if label == "RCC" else "right")
     for row in summary.itertuples(index=False):
@@ -1164,19 +1163,25 @@ def rccs_propose(
     short = {
         "grouping": "grouping",
         "rccs": "RCCs",
-        "objective": "objective",
+        "objective": "score",
         "residential_self_sufficiency_pct": "resid. %",
         "secure_self_sufficiency_pct": "secure %",
         "mean_miles_to_centre": "mean mi",
         "max_internal_miles": "max mi",
-        "max_balance_deviation_pct": "balance %",
-        "all_contiguous": "contiguous",
+        "max_balance_deviation_pct": "bal. %",
+        "all_contiguous": "joined",
     }
-    cmp_table = Table(title="Self-sufficiency (% of demand met in own RCC), miles, balance")
+    cmp_table = _compact_table("Self-sufficiency (% of demand met in own RCC), miles, balance")
     for col in table.columns:
-        cmp_table.add_column(short.get(col, col), justify="left" if col == "grouping" else "right")
+        if col == "grouping":  # names whole ("spanning-tree baseline" on two lines)
+            width = max(len(w) for g in table["grouping"] for w in str(g).split())
+            cmp_table.add_column("grouping", min_width=width)
+        else:
+            cmp_table.add_column(short.get(col, col), justify="right")
     for values in table.itertuples(index=False):
-        cmp_table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in values))
+        cmp_table.add_row(
+            *(f"{v:.1f}" if isinstance(v, float) else str(v) for v in values)  # 80 columns
+        )
     console.print(cmp_table)
     mine = table.iloc[0]
     for _, other in table.iloc[1:].iterrows():
