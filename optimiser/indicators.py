@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["BY", "INDICATOR_COLUMNS", "indicators", "summary", "with_la_names"]
+__all__ = ["BY", "COUNTS", "INDICATOR_COLUMNS", "indicators", "summary", "with_la_names"]
 
 WEEKS_PER_YEAR = 52
 BY = {None: None, "la": "home_la", "rcc": "home_rcc", "need": "need", "setting": "setting"}
-_COUNTS = (
+COUNTS = (  # the indicators that count children
     "children",
     "placed",
     "unplaced",
@@ -77,7 +77,7 @@ def indicators(assignments: pd.DataFrame, *, by: str | None = None) -> pd.DataFr
     out["annual_cost"] = out["annual_cost"].round(2)
     out["mean_miles"] = out["mean_miles"].round(2)
     out["median_miles"] = out["median_miles"].round(2)
-    out = out[list(INDICATOR_COLUMNS)].astype({c: "int64" for c in _COUNTS})
+    out = out[list(INDICATOR_COLUMNS)].astype({c: "int64" for c in COUNTS})
     out.index.name = column or "area"
     return out.reset_index()
 
@@ -96,5 +96,5 @@ def summary(assignments: pd.DataFrame) -> dict[str, float | int | None]:
     """The national indicators as a flat dict of plain numbers (for summary.json)."""
     row = indicators(assignments).iloc[0].drop("area")
     return {
-        k: (int(v) if k in _COUNTS else (None if pd.isna(v) else float(v))) for k, v in row.items()
+        k: (int(v) if k in COUNTS else (None if pd.isna(v) else float(v))) for k, v in row.items()
     }

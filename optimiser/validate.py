@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimiser.indicators import COUNTS  # the names only: the sums are this module's own
 from optimiser.problem import Problem
 
 __all__ = ["AllocationCheck", "check_allocation", "check_indicators", "recompute_objective"]
@@ -177,17 +178,6 @@ def _derived_columns(problem: Problem, assignments: pd.DataFrame, df: pd.DataFra
     return errors
 
 
-_COUNTS = (
-    "children",
-    "placed",
-    "unplaced",
-    "out_of_la",
-    "over_20_miles",
-    "out_of_la_over_20_miles",
-    "out_of_rcc",
-)
-
-
 def _indicators(problem: Problem, assignments: pd.DataFrame) -> pd.DataFrame:
     """DfE indicators per home LA (DESIGN.md section 5), from the inputs and the placement of
     each child alone: shares are of the children placed; cost is the placements' weekly cost."""
@@ -199,7 +189,7 @@ def _indicators(problem: Problem, assignments: pd.DataFrame) -> pd.DataFrame:
     )
     placed["out_of_la_over_20_miles"] = placed["out_of_la"] & placed["over_20_miles"]
     by = placed.groupby("home_la")
-    out = pd.DataFrame({c: by[c].sum() for c in _COUNTS[3:]})
+    out = pd.DataFrame({c: by[c].sum() for c in COUNTS[3:]})
     out["placed"] = by.size()
     out["weekly_cost"] = by["weekly_cost"].sum()
     out = out.reindex(sorted(set(problem.children["home_la"])), fill_value=0)
@@ -227,7 +217,7 @@ def check_indicators(
     mine = _indicators(problem, assignments)
     total = mine.sum()
     placed = max(int(total["placed"]), 1)
-    for key in (*_COUNTS, "weekly_cost"):
+    for key in (*COUNTS, "weekly_cost"):
         if key in summary and not abs(_number(summary[key]) - total[key]) <= 0.01:
             errors.append(f"summary.json {key} is {summary[key]}, recomputed {total[key]:,.2f}")
         share = f"{key}_pct"
@@ -237,7 +227,7 @@ def check_indicators(
                 errors.append(f"summary.json {share} is {summary[share]}, recomputed {want:.2f}")
     if by_la is not None:
         given = by_la.set_index("home_la")
-        for key in _COUNTS:
+        for key in COUNTS:
             if key in given:
                 want = mine[key].reindex(given.index)
                 wrong = (pd.to_numeric(given[key], errors="coerce") != want).sum()

@@ -38,6 +38,14 @@ def solved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return data, out
 
 
+def _copy(result: Path, to: Path) -> Path:
+    """A copy of a result folder, to tamper with."""
+    to.mkdir()
+    for f in result.iterdir():
+        (to / f.name).write_bytes(f.read_bytes())
+    return to
+
+
 def test_solve_writes_every_file_and_the_summary(solved: tuple[Path, Path]) -> None:
     data, out = solved
     for name in (
@@ -92,10 +100,7 @@ def test_check_accepts_the_result_and_rejects_a_tampered_one(
     _, out = solved
     ok = runner.invoke(app, ["check", str(out)])
     assert ok.exit_code == 0 and "valid" in ok.output
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    for f in out.iterdir():
-        (bad / f.name).write_bytes(f.read_bytes())
+    bad = _copy(out, tmp_path / "bad")
     summary = json.loads((bad / "summary.json").read_text())
     summary["objective"] += 1000
     (bad / "summary.json").write_text(json.dumps(summary))
@@ -119,10 +124,7 @@ def test_check_recomputes_what_the_result_reports(
 ) -> None:
     """Edits that left the objective alone passed as 'valid' before."""
     _, out = solved
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    for f in out.iterdir():
-        (bad / f.name).write_bytes(f.read_bytes())
+    bad = _copy(out, tmp_path / "bad")
     if file == "summary.json":
         summary = json.loads((bad / file).read_text())
         summary[column] = value
@@ -139,10 +141,7 @@ def test_check_recomputes_what_the_result_reports(
 
 def test_compare_shows_every_rcc_figure_whole(solved: tuple[Path, Path], tmp_path: Path) -> None:
     _, out = solved
-    again = tmp_path / "again"
-    again.mkdir()
-    for f in out.iterdir():
-        (again / f.name).write_bytes(f.read_bytes())
+    again = _copy(out, tmp_path / "again")
     result = runner.invoke(app, ["compare", str(out), str(again)])
     assert result.exit_code == 0, result.output
     by_rcc = result.output.split("By RCC (B - A)")[1]
@@ -155,10 +154,7 @@ def test_check_names_what_is_missing_or_malformed(
     solved: tuple[Path, Path], tmp_path: Path
 ) -> None:
     _, out = solved
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    for f in out.iterdir():
-        (bad / f.name).write_bytes(f.read_bytes())
+    bad = _copy(out, tmp_path / "bad")
     allocation = pd.read_csv(bad / "allocation.csv", dtype=str, keep_default_na=False)
     allocation.drop(columns="placement_id").to_csv(bad / "allocation.csv", index=False)
     cases = [
