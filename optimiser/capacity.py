@@ -1186,15 +1186,15 @@ def write_plan_outputs(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / n for n in ("plan_actions.csv", "plan_by_year.csv", "plan_summary.json")]
-    result.actions[list(ACTION_COLUMNS)].to_csv(paths[0], index=False)
-    result.by_year.to_csv(paths[1], index=False)
+    result.actions[list(ACTION_COLUMNS)].to_csv(paths[0], index=False, encoding="utf-8-sig")
+    result.by_year.to_csv(paths[1], index=False, encoding="utf-8-sig")
     summary = {**plan_summary(result), "growth": demand.attrs.get("growth")}
     paths[2].write_text(json.dumps(_finite(summary), indent=2) + "\n", encoding="utf-8")
     final = demand[demand["year"] == result.years[-1]]
     children = children_for_year(problem, final, seed=seed)
     checked = plan_problem(problem, result.actions, children=children, costs=result.costs)
     placements_path = folder / "placements_with_plan.csv"
-    checked.placements.to_csv(placements_path, index=False)
+    checked.placements.to_csv(placements_path, index=False, encoding="utf-8-sig")
     paths.append(placements_path)
     paths.extend(write_problem(checked, folder / "final_year"))
     return paths

@@ -556,11 +556,13 @@ def write_problem(problem: Problem, directory: Path | str) -> list[Path]:
         name: folder / name
         for name in ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json")
     }
-    problem.children.to_csv(paths["children.csv"], index=False, float_format="%.0f")
-    problem.placements.to_csv(paths["placements.csv"], index=False)
-    problem.las[["code", "rcc"]].rename(columns={"code": "la_code"}).to_csv(
-        paths["rccs.csv"], index=False
+    problem.children.to_csv(
+        paths["children.csv"], index=False, float_format="%.0f", encoding="utf-8-sig"
     )
-    problem.las.drop(columns="rcc").to_csv(paths["las.csv"], index=False)
+    problem.placements.to_csv(paths["placements.csv"], index=False, encoding="utf-8-sig")
+    problem.las[["code", "rcc"]].rename(columns={"code": "la_code"}).to_csv(
+        paths["rccs.csv"], index=False, encoding="utf-8-sig"
+    )
+    problem.las.drop(columns="rcc").to_csv(paths["las.csv"], index=False, encoding="utf-8-sig")
     paths["policy.json"].write_text(json.dumps(problem.policy.to_json(), indent=2) + "\n")
     return list(paths.values())

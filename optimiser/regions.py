@@ -1428,12 +1428,12 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     lookup = pd.DataFrame({"la_code": list(proposal.lookup), "rcc": list(proposal.lookup.values())})
     paths = [out / "rccs.csv", out / "rccs_summary.csv", out / "comparison.csv"]
-    lookup.to_csv(paths[0], index=False)
-    summary_frame(proposal.score).to_csv(paths[1], index=False)
-    comparison.round(3).to_csv(paths[2], index=False)
+    lookup.to_csv(paths[0], index=False, encoding="utf-8-sig")
+    summary_frame(proposal.score).to_csv(paths[1], index=False, encoding="utf-8-sig")
+    comparison.round(3).to_csv(paths[2], index=False, encoding="utf-8-sig")
     if allocation is not None:
         paths.append(out / "allocation_comparison.csv")
-        allocation.round(3).to_csv(paths[-1], index=False)
+        allocation.round(3).to_csv(paths[-1], index=False, encoding="utf-8-sig")
     meta = {
         "status": proposal.status.value,
         "objective": proposal.objective,

@@ -136,7 +136,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         if column.hasnans:
             column = column.astype(object).where(column.notna(), "")
         columns.append(column.tolist())
-    with open(path, "w", newline="", encoding="utf-8") as out:
+    with open(path, "w", newline="", encoding="utf-8-sig") as out:  # Excel reads it as UTF-8
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(frame.columns)
         writer.writerows(zip(*columns, strict=True))

@@ -1450,7 +1450,7 @@ def write_import(
         ("ofsted_supply.csv", result.ofsted_supply, False),
     ):
         if frame is not None:
-            frame.to_csv(folder / name, index=index)
+            frame.to_csv(folder / name, index=index, encoding="utf-8-sig")
             paths.append(folder / name)
     return paths
 

@@ -106,7 +106,7 @@ def validate(
         if issues is not None:
             rows = [(i.file, i.row, i.column, i.message) for i in exc.issues]
             columns = ["file", "row", "column", "message"]
-            pd.DataFrame(rows, columns=columns).to_csv(issues, index=False)
+            pd.DataFrame(rows, columns=columns).to_csv(issues, index=False, encoding="utf-8-sig")
         elif len(exc.issues) > 200:
             exc.add_note(f"(all {len(exc.issues):,}: rcc validate {directory} --issues FILE.csv)")
         raise fail_with(exc) from None
@@ -874,7 +874,7 @@ def import_cmd(
     paths = write_import(result, out, problem=write_all)
     if write_all:
         public = out / "placement_location_public.csv"
-        _public_location(result.location).to_csv(public)
+        _public_location(result.location).to_csv(public, encoding="utf-8-sig")
         paths.append(public)
     counts = RichTable(title="SSDA903 import")
     counts.add_column("")

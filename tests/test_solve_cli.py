@@ -59,6 +59,10 @@ def test_solve_writes_every_file_and_the_summary(solved: tuple[Path, Path]) -> N
         "rccs.csv",
     ):
         assert (out / name).is_file(), name
+    # a byte order mark, so that Excel reads UTF-8 (an RCC named 'North East – Tees' showed
+    # as 'North East â€“ Tees'); pandas and csv readers with utf-8-sig take it in their stride
+    for table in out.glob("*.csv"):
+        assert table.read_bytes().startswith(b"\xef\xbb\xbf"), table.name
     summary = json.loads((out / "summary.json").read_text())
     fields = ("children", "placed", "unplaced", "weekly_cost", "out_of_la", "out_of_la_pct")
     fields += ("over_20_miles", "over_20_miles_pct", "out_of_rcc", "out_of_rcc_pct")
@@ -366,8 +370,9 @@ def test_baseline_searches_short_local_lists_exactly_as_the_whole_country(
 
 
 def test_write_csv_writes_what_pandas_writes(tmp_path: Path) -> None:
-    """The outputs' quicker writer, byte for byte pandas' `to_csv(index=False)`: missing values
-    empty, floats as repr, booleans, and text that needs quoting."""
+    """The outputs' quicker writer, byte for byte pandas' `to_csv(index=False)` (with a byte
+    order mark, for Excel): missing values empty, floats as repr, booleans, and text that needs
+    quoting."""
     from optimiser.run import write_csv
 
     frame = pd.DataFrame(
@@ -380,7 +385,7 @@ def test_write_csv_writes_what_pandas_writes(tmp_path: Path) -> None:
         }
     )
     write_csv(frame, tmp_path / "ours.csv")
-    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    frame.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig")
     assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
