@@ -877,3 +877,11 @@ def test_every_422_has_one_shape(env: Env) -> None:
         assert set(body["issues"][0]) == {"file", "row", "column", "message"}
     columns = {i["column"] for i in body["issues"]}
     assert columns == {"query.page"}
+
+
+def test_an_la_without_children_has_no_rows_not_a_404(env: Env) -> None:
+    """A council key bound to the City of London (no children here) got 404 from every
+    indicators call, while its flows map answered with zeros."""
+    h = env.h(env.planner)
+    r = env.client.get(f"/v1/scenarios/{env.scenario_id}/indicators?la=E09000001", headers=h)
+    assert r.status_code == 200 and r.json()["rows"] == []

@@ -360,10 +360,8 @@ def _indicator_body(
     request: Request, scenario_id: str, by: str, la: str | None, *, suppressed: bool
 ) -> Body:
     rows = _indicator_rows(request, scenario_id, by, suppressed=suppressed)
-    if la is not None:
+    if la is not None:  # an LA without children has no row (as its flows map shows none)
         rows = [r for r in rows if r.get("home_la") == la]
-        if not rows:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no children from '{la}'")
     body = {"scenario": scenario_id, "by": by, "suppressed": suppressed, "rows": rows}
     text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return Body.of(text.encode())
