@@ -72,6 +72,7 @@ def rcc_counts(
     s = s.assign(rcc=s["la"].map(rccs))
     values: dict[Hashable, int] = {}
     groups: list[Group] = []
+    present = _present(s)
     for rcc in drawn:
         mine = a[a["rcc"] == rcc]
         stock = s[s["rcc"] == rcc]
@@ -81,14 +82,14 @@ def rcc_counts(
             values[(rcc, need)] = int((mine["need"] == need).sum())
         values[(rcc, "places")] = int(stock["capacity"].sum())
         values[(rcc, "used")] = int(stock["used"].sum())
-        for setting in _present(s):
+        for setting in present:
             places = int(stock.loc[stock["setting"] == setting, "capacity"].sum())
             values[(rcc, "places", setting)] = places
         need_keys = [(rcc, n) for n in NEEDS]  # any other need is in the remainder
         groups += [
             Group((rcc, "children"), need_keys),
             Group((rcc, "children"), [(rcc, "inside")]),
-            Group((rcc, "places"), [(rcc, "places", x) for x in _present(s)]),
+            Group((rcc, "places"), [(rcc, "places", x) for x in present]),
             Group((rcc, "places"), [(rcc, "used")]),
         ]
     return Counts(values, groups)
