@@ -885,3 +885,16 @@ def test_an_la_without_children_has_no_rows_not_a_404(env: Env) -> None:
     h = env.h(env.planner)
     r = env.client.get(f"/v1/scenarios/{env.scenario_id}/indicators?la=E09000001", headers=h)
     assert r.status_code == 200 and r.json()["rows"] == []
+
+
+def test_an_upload_cut_off_before_its_end_is_named(env: Env) -> None:
+    """A children part without its closing boundary was dropped, and the error said the file
+    was missing from the upload, though it was sent."""
+    head = 'Content-Disposition: form-data; name="children"; filename="children.csv"'
+    body = f"--XyZ\\r\\n{head}\\r\\n\\r\\nchild_id,home_la\\r\\nC1,{GM}\\r\\n".encode()
+    kind = "multipart/form-data; boundary=XyZ; charset=utf-8"
+    r = env.client.post(
+        "/v1/datasets", content=body, headers={**env.h(env.planner), "content-type": kind}
+    )
+    assert r.status_code == 422
+    assert "ended before its closing boundary" in r.json()["issues"][0]["message"]
