@@ -187,8 +187,9 @@ def protect(
         """Shown, or worked out from a group other than `group`."""
         return key not in hidden or (key in source and source[key] is not group)
 
+    complete = [g for g in group_list if values[g.total] == sum(values[p] for p in g.parts)]
     while True:
-        source = _derivable(values, group_list, hidden)
+        source = _derivable(complete, hidden)
         add: set[Hashable] = set()
         for key, group in source.items():  # a small total worked out from its parts
             if key == group.total and suppression.is_small(values[key]):
@@ -225,14 +226,11 @@ def protect(
         hidden |= add
 
 
-def _derivable(
-    values: Mapping[Hashable, int], groups: list[Group], hidden: set[Hashable]
-) -> dict[Hashable, Group]:
+def _derivable(complete: list[Group], hidden: set[Hashable]) -> dict[Hashable, Group]:
     """Every hidden count a reader can work out from the shown ones, with the group it comes
     from: a group's one unknown part (from a known total), or its total (from known parts),
-    in groups whose parts are all published (they add up to the total)."""
+    in `complete` groups (whose parts are all published: they add up to the total)."""
     source: dict[Hashable, Group] = {}
-    complete = [g for g in groups if values[g.total] == sum(values[p] for p in g.parts)]
     changed = True
     while changed:
         changed = False

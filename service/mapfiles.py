@@ -32,8 +32,10 @@ def draw_map(
     scenario: str,
     geometry: Any,
     inputs: Any = None,
+    shared: Any = None,
 ) -> Path:
-    """Draw one map of the result in `folder` into its `map_path` (unless already there).
+    """Draw one map of the result in `folder` into its `map_path` (unless already there);
+    `shared`: what the result's maps may show, when already decided (`maps.bundle.disclosures`).
     The file appears whole or not at all, so the read route and the worker may race."""
     from maps import MapSettings, Suppression, build_map, read_result, render_html
 
@@ -47,7 +49,7 @@ def draw_map(
     )
     if inputs is None:
         inputs = read_result(folder, plan=kind == "plan", plan_actions=folder / "plan")
-    html = render_html(build_map(kind, inputs, settings=settings, la=la))
+    html = render_html(build_map(kind, inputs, settings=settings, la=la, shared=shared))
     path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     tmp.write_text(html, encoding="utf-8")
@@ -58,7 +60,8 @@ def draw_map(
 def draw_standard_maps(spec: dict[str, Any]) -> None:
     """Worker entry point (a child process, niced): draw every standard map of a finished
     result, internal and suppressed, so no reader waits for a drawing."""
-    from maps import read_result
+    from maps import MapSettings, Suppression, read_result
+    from maps.bundle import disclosures
     from maps.geometry import MapGeometry
     from service.jobs import exit_with_parent
 
@@ -70,6 +73,18 @@ def draw_standard_maps(spec: dict[str, Any]) -> None:
     kinds = list(STANDARD_KINDS)
     if (folder / "plan").is_dir():
         kinds.append("plan")
+    # what the maps may show, decided once for all of them (plan actions do not enter it)
+    threshold = int(spec["threshold"])
+    try:
+        shared = {
+            s: disclosures(
+                inputs, MapSettings(geometry=geometry, suppression=Suppression(threshold, s))
+            )
+            for s in (False, True)
+        }
+    except Exception as exc:  # left to the read route, which reports what went wrong
+        log.warning("the maps of %s were not drawn: %s", folder.name, type(exc).__name__)
+        return
     for kind in kinds:
         try:
             source = inputs
@@ -81,10 +96,11 @@ def draw_standard_maps(spec: dict[str, Any]) -> None:
                     kind,
                     None,
                     suppressed=suppressed,
-                    threshold=int(spec["threshold"]),
+                    threshold=threshold,
                     scenario=str(spec["name"]),
                     geometry=geometry,
                     inputs=source,
+                    shared=shared[suppressed],
                 )
         except Exception as exc:  # left to the read route, which reports what went wrong
             name = type(exc).__name__
