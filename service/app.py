@@ -135,12 +135,15 @@ def _request_error(request: Request, exc: Exception) -> JSONResponse:
     return _validation_error(request, ProblemValidationError(issues))
 
 
-def _document_dataset_body(app: FastAPI) -> None:
-    """POST /v1/datasets reads JSON or multipart itself, so FastAPI does not list its JSON
-    model: add DatasetIn (and the models it uses) to the OpenAPI components."""
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document as the service answers: every 422 as ErrorOut (the shape
+    `_request_error` gives FastAPI's own, not its HTTPValidationError), and DatasetIn (and the
+    models it uses) among the components, as POST /v1/datasets reads JSON or multipart itself
+    and FastAPI does not list its JSON model."""
     from service.schemas import DatasetIn
 
     base = app.openapi
+    error = {"$ref": "#/components/schemas/ErrorOut"}  # listed by the routes that upload
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -149,6 +152,14 @@ def _document_dataset_body(app: FastAPI) -> None:
             schemas = spec.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(extra.pop("$defs", {}))
             schemas["DatasetIn"] = extra
+            for operation in (op for ops in spec["paths"].values() for op in ops.values()):
+                invalid = operation.get("responses", {}).get("422")
+                if invalid is not None:
+                    invalid["content"] = {"application/json": {"schema": error}}
+                    if invalid.get("description") == "Validation Error":
+                        invalid["description"] = "Invalid request, each issue named"
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -196,7 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(UploadLimit, limit=settings.upload_limit)
 
-    _document_dataset_body(app)
+    _document(app)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, Any]:
