@@ -8,7 +8,7 @@ from typing import Literal
 import folium
 
 from geodata.england import load_england
-from maps.flows import DEFAULT_TOP, flow_counts, flows_map
+from maps.flows import DEFAULT_TOP, council_counts, flow_counts, flows_map
 from maps.inputs import MapInputError, MapInputs, clean_allocation
 from maps.out_of_area import la_counts, out_of_area_counts, out_of_area_map
 from maps.rccs import NEEDS, rcc_counts, rcc_map
@@ -21,7 +21,14 @@ from maps.sufficiency import (
 )
 from maps.suppress import Counts, Disclosure
 
-__all__ = ["KINDS", "build_map", "disclosures", "result_counts", "write_maps"]
+__all__ = [
+    "KINDS",
+    "build_map",
+    "council_disclosures",
+    "disclosures",
+    "result_counts",
+    "write_maps",
+]
 
 KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
 
@@ -30,7 +37,8 @@ def result_counts(inputs: MapInputs, settings: MapSettings, *, top: int = DEFAUL
     """The counts every standard map of a result publishes, each as (map, key), with how they
     add up within a map and what one map's counts are on another (an RCC's children are its
     LAs' children; an LA's children on the out-of-area map are its children on the
-    sufficiency map): maps "out-of-area", "flows", "rccs", "sufficiency-la", "sufficiency-rcc"."""
+    sufficiency map): maps "out-of-area", "flows", "rccs", "sufficiency-la", "sufficiency-rcc",
+    and each council's flows map ("flows-la", code) for each home LA."""
     geometry = settings.resolved_geometry()
     a, rccs = clean_allocation(inputs.allocation), inputs.rccs
     unplaced = unplaced_by_rcc(a, rccs)
@@ -46,6 +54,14 @@ def result_counts(inputs: MapInputs, settings: MapSettings, *, top: int = DEFAUL
     joint = Counts()
     for name, counts in parts.items():
         joint.add(name, counts)
+    # each council's flows map: an LA's children taken in, on the national map, are the sum
+    # of what each council's map shows placed there
+    councils = council_counts(a, geometry, top=top)
+    for code, counts in councils.items():
+        _add_council(joint, code, counts)
+    for code in geometry.polygons["code"]:
+        taken = [(("flows-la", h), ("to", code)) for h in councils if h != code]
+        joint.adds_up(("flows", ("in", code)), taken)
     members: dict[str, list[str]] = {}
     for code, rcc in rccs.items():
         members.setdefault(rcc, []).append(code)
@@ -87,22 +103,44 @@ def disclosures(
 ) -> dict[str, Disclosure]:
     """What every map of a result may show, decided together (`result_counts`: a reader lays
     the maps side by side, so a count hidden on one must not be shown on another, nor follow
-    from another's totals), and one council's flows map (`la`, "flows-la") around them; each
-    map's by its own keys."""
+    from another's totals), with one council's flows map (`la`, "flows-la"); each map's by
+    its own keys."""
     joint = result_counts(inputs, settings, top=top)
     decided = joint.protect(settings.suppression)
     names = ["out-of-area", "flows", "rccs", "sufficiency-la", "sufficiency-rcc"]
+    shown = {name: decided.within(name) for name in names}
     if la is not None:
-        names.append("flows-la")
-        counts = flow_counts(inputs.allocation, settings.resolved_geometry(), la=la, top=top)[0]
-        joint.add("flows-la", counts)
-        for c in ("children", "unplaced", "out"):
-            own = "out_of_la" if c == "out" else c
-            joint.same(("flows-la", (c, la)), ("out-of-area", (la, own)))
-        placed = [("flows-la", ("own", la)), ("out-of-area", (la, "out_of_la"))]
-        joint.adds_up(("out-of-area", (la, "placed")), placed)
-        decided = joint.protect(settings.suppression, published=decided)
-    return {name: decided.within(name) for name in names}
+        council = ("flows-la", la)
+        if not any(isinstance(k, tuple) and k[0] == council for k in decided.values):
+            # no children: its map's counts are all 0, decided around the others
+            geometry = settings.resolved_geometry()
+            _add_council(joint, la, flow_counts(inputs.allocation, geometry, la=la, top=top)[0])
+            decided = joint.protect(settings.suppression, published=decided)
+        shown["flows-la"] = decided.within(council)
+    return shown
+
+
+def council_disclosures(
+    inputs: MapInputs, settings: MapSettings, *, top: int = DEFAULT_TOP
+) -> dict[str, Disclosure]:
+    """What each council's flows map may show (each home LA of the result's), by its own keys."""
+    decided = result_counts(inputs, settings, top=top).protect(settings.suppression)
+    codes = {k[0][1] for k in decided.values if isinstance(k, tuple) and k[0][0] == "flows-la"}
+    return {code: decided.within(("flows-la", code)) for code in sorted(codes)}
+
+
+def _add_council(joint: Counts, code: str, counts: Counts) -> None:
+    """One council's flows map among the maps, ("flows-la", code), with its links to them."""
+    name = ("flows-la", code)
+    joint.add(name, counts)
+    for c in ("children", "unplaced", "out"):
+        own = "out_of_la" if c == "out" else c
+        joint.same((name, (c, code)), ("out-of-area", (code, own)))
+    placed = [(name, ("own", code)), ("out-of-area", (code, "out_of_la"))]
+    joint.adds_up(("out-of-area", (code, "placed")), placed)
+    for key in counts.values:
+        if isinstance(key, tuple) and key[0] == "flow":
+            joint.same((name, key), ("flows", key))
 
 
 def build_map(

@@ -34,7 +34,14 @@ from maps.style import (
 )
 from maps.suppress import Counts, Disclosure, Group, Suppression
 
-__all__ = ["BALANCE_BREAKS", "DEFAULT_TOP", "flow_counts", "flow_table", "flows_map"]
+__all__ = [
+    "BALANCE_BREAKS",
+    "DEFAULT_TOP",
+    "council_counts",
+    "flow_counts",
+    "flow_table",
+    "flows_map",
+]
 
 DEFAULT_TOP = 250
 # (in - out) / (in + out): -1 only places out, +1 only takes others' children.
@@ -81,53 +88,100 @@ def flow_counts(
     allocation: pd.DataFrame, geometry: MapGeometry, *, la: str | None, top: int
 ) -> tuple[Counts, pd.DataFrame, pd.DataFrame]:
     """What the flows map publishes, its flows, and those it draws (the `top` largest it can):
-    each
-    drawn flow ("flow", home, placement LA, setting); nationally each LA's children placed
+    each drawn flow ("flow", home, placement LA, setting); nationally each LA's children placed
     out ("out", code) and taken in ("in", code), their difference shown; for one council
     (`la`) its children, own, out and unplaced, and its children in each other LA ("to")."""
-    points = geometry.point_lookup()
     a = clean_allocation(allocation)
     table = flow_table(a, la=la)
-    drawable = table["home_la"].isin(list(points)) & table["placement_la"].isin(list(points))
-    drawn = table[drawable].head(top)
-    not_drawn = table.drop(drawn.index)
-
-    values: dict[Hashable, int] = {}
+    on_map = set(geometry.point_lookup())
+    drawn = _drawn(table, on_map, top)
+    if la is not None:
+        own = _own_children(a[a["home_la"] == la]).get(la, (0, 0, 0))
+        return _council_counts(la, own, table, drawn, geometry), table, drawn
+    values, flow_keys = _flow_values(table, drawn)
     groups: list[Group] = []
+    pairs: list[tuple[Hashable, Hashable]] = []
+    out_totals = table.groupby("home_la")["children"].sum()
+    in_totals = table.groupby("placement_la")["children"].sum()
+    for code in geometry.polygons["code"]:
+        values[("out", code)] = int(out_totals.get(code, 0))
+        values[("in", code)] = int(in_totals.get(code, 0))
+        groups.append(Group(("out", code), [k for k in flow_keys if k[1] == code]))
+        groups.append(Group(("in", code), [k for k in flow_keys if k[2] == code]))
+        pairs.append((("in", code), ("out", code)))
+    return Counts(values, groups, pairs), table, drawn
+
+
+def council_counts(
+    allocation: pd.DataFrame, geometry: MapGeometry, *, top: int
+) -> dict[str, Counts]:
+    """`flow_counts` of every council's own flows map (each home LA of the allocation's)."""
+    a = clean_allocation(allocation)
+    table = flow_table(a)
+    on_map = set(geometry.point_lookup())
+    flows = dict(list(table.groupby("home_la", sort=False)))
+    counts = {}
+    for la, own in sorted(_own_children(a).items()):
+        mine = flows.get(la, table.iloc[:0])
+        counts[la] = _council_counts(la, own, mine, _drawn(mine, on_map, top), geometry)
+    return counts
+
+
+def _own_children(a: pd.DataFrame) -> dict[str, tuple[int, int, int]]:
+    """Per home LA: its children, those unplaced and those placed in the LA itself."""
+    home = a["home_la"]
+    parts = pd.DataFrame(
+        {"children": 1, "unplaced": ~a["placed"], "own": a["placed"] & (a["placement_la"] == home)}
+    ).groupby(home, sort=False)
+    return {la: (int(c), int(u), int(o)) for la, (c, u, o) in parts.sum().iterrows()}
+
+
+def _drawn(table: pd.DataFrame, on_map: set[str], top: int) -> pd.DataFrame:
+    """The `top` largest flows both of whose LAs are on the map."""
+    codes = list(on_map)
+    return table[table["home_la"].isin(codes) & table["placement_la"].isin(codes)].head(top)
+
+
+def _flow_values(
+    table: pd.DataFrame, drawn: pd.DataFrame
+) -> tuple[dict[Hashable, int], list[tuple[str, str, str, str]]]:
+    """Each drawn flow's children, and those of the flows not drawn ("not_drawn",)."""
     flow_keys = [
         ("flow", h, d, s) for h, d, s in drawn[["home_la", "placement_la", "setting"]].values
     ]
-    values.update(zip(flow_keys, drawn["children"].astype(int), strict=True))
-    values[("not_drawn",)] = int(not_drawn["children"].sum())
-    out_totals = table.groupby("home_la")["children"].sum()
-    in_totals = table.groupby("placement_la")["children"].sum()
-    pairs: list[tuple[Hashable, Hashable]] = []
-    if la is None:
-        codes = list(geometry.polygons["code"])
-        for code in codes:
-            values[("out", code)] = int(out_totals.get(code, 0))
-            values[("in", code)] = int(in_totals.get(code, 0))
-            groups.append(Group(("out", code), [k for k in flow_keys if k[1] == code]))
-            groups.append(Group(("in", code), [k for k in flow_keys if k[2] == code]))
-            pairs.append((("in", code), ("out", code)))
-    else:
-        own = a[a["home_la"] == la]
-        values[("children", la)] = len(own)
-        values[("unplaced", la)] = int((~own["placed"]).sum())
-        values[("own", la)] = int((own["placed"] & (own["placement_la"] == la)).sum())
-        values[("out", la)] = int(out_totals.get(la, 0))
-        parts = [("own", la), ("out", la), ("unplaced", la)]
-        groups.append(Group(("children", la), parts, total_first=True))
-        to_totals = table.groupby("placement_la")["children"].sum()
-        for code in geometry.polygons["code"]:
-            if code != la:
-                values[("to", code)] = int(to_totals.get(code, 0))
-                groups.append(Group(("to", code), [k for k in flow_keys if k[2] == code]))
-        groups.append(Group(("out", la), [("to", c) for c in to_totals.index]))
-        # and of the flows drawn: each line is at least one child, so lines as many as the
-        # total would each be known
-        groups.append(Group(("out", la), flow_keys))
-    return Counts(values, groups, pairs), table, drawn
+    values: dict[Hashable, int] = dict(zip(flow_keys, drawn["children"].astype(int), strict=True))
+    values[("not_drawn",)] = int(table["children"].sum() - drawn["children"].sum())
+    return values, flow_keys
+
+
+def _council_counts(
+    la: str,
+    own: tuple[int, int, int],
+    table: pd.DataFrame,
+    drawn: pd.DataFrame,
+    geometry: MapGeometry,
+) -> Counts:
+    """One council's flows map: its children, unplaced and placed at home (`own`), and their
+    flows out (`table`), of which `drawn` are drawn."""
+    values, flow_keys = _flow_values(table, drawn)
+    groups: list[Group] = []
+    values[("children", la)], values[("unplaced", la)], values[("own", la)] = own
+    values[("out", la)] = int(table["children"].sum())
+    parts = [("own", la), ("out", la), ("unplaced", la)]
+    groups.append(Group(("children", la), parts, total_first=True))
+    to_totals = table.groupby("placement_la")["children"].sum().to_dict()
+    lines: dict[str, list[Hashable]] = {}
+    for key in flow_keys:
+        lines.setdefault(key[2], []).append(key)
+    for code in geometry.polygons["code"]:
+        if code != la:
+            values[("to", code)] = int(to_totals.get(code, 0))
+            groups.append(Group(("to", code), lines.get(code, [])))
+    groups.append(Group(("out", la), [("to", c) for c in to_totals]))
+    # and of the flows drawn: each line is at least one child, so lines as many as the
+    # total would each be known
+    groups.append(Group(("out", la), flow_keys))
+    return Counts(values, groups)
 
 
 def flows_map(

@@ -54,6 +54,9 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], source: str) -> None
         )
 
 
+_CLEAN = "rcc_clean_allocation"  # in DataFrame.attrs of a cleaned allocation
+
+
 def _text(series: pd.Series) -> pd.Series:
     return series.astype("string").fillna("").str.strip().astype(object)
 
@@ -85,7 +88,11 @@ def _integer(series: pd.Series, column: str, source: str) -> pd.Series:
 
 def clean_allocation(frame: pd.DataFrame, *, source: str = "allocation") -> pd.DataFrame:
     """The allocation (one row per child) with text columns as str ('' when unplaced), the
-    three flags as bool and `placed` added. Raises `MapInputError` naming row and column."""
+    three flags as bool and `placed` added. Raises `MapInputError` naming row and column.
+    A frame it returned (or a part of one) is taken as it is: the maps of a result clean it
+    once, and each map's counts would otherwise clean it again."""
+    if frame.attrs.get(_CLEAN):
+        return frame.copy()
     _require(frame, ALLOCATION_COLUMNS, source)
     out = frame.copy()
     for c in (*_TEXT, "placement_rcc"):
@@ -97,6 +104,7 @@ def clean_allocation(frame: pd.DataFrame, *, source: str = "allocation") -> pd.D
         row = int(blank_home.to_numpy().nonzero()[0][0])
         raise MapInputError(f"{source}: row {row + 2}, column home_la: empty")
     out["placed"] = out["placement_la"] != ""
+    out.attrs[_CLEAN] = True
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -163,6 +164,14 @@ def protect(
     if published is not None:
         hidden |= published.hidden & values.keys()
         locked = (published.values.keys() & values.keys()) - published.hidden
+    # a shown 0 stays shown and adds nothing to what a reader works out: left out of the
+    # groups (most of a council's flows to each LA are 0), and so groups of zeros
+    zero = {k for k, v in values.items() if v == 0} - hidden
+    group_list = [
+        Group(g.total, tuple(p for p in g.parts if p not in zero), g.total_first)
+        for g in group_list
+        if g.total not in zero
+    ]
 
     def unshown(keys: Iterable[Hashable], source: dict[Hashable, Group]) -> Hashable | None:
         """The smallest shown nonzero count among `keys`, or else of the groups that make a
@@ -188,8 +197,12 @@ def protect(
         return key not in hidden or (key in source and source[key] is not group)
 
     complete = [g for g in group_list if values[g.total] == sum(values[p] for p in g.parts)]
+    index: dict[Hashable, list[int]] = {}
+    for i, g in enumerate(complete):
+        for k in {g.total, *g.parts}:
+            index.setdefault(k, []).append(i)
     while True:
-        source = _derivable(complete, hidden)
+        source = _derivable(complete, hidden, index)
         add: set[Hashable] = set()
         for key, group in source.items():  # a small total worked out from its parts
             if key == group.total and suppression.is_small(values[key]):
@@ -226,18 +239,27 @@ def protect(
         hidden |= add
 
 
-def _derivable(complete: list[Group], hidden: set[Hashable]) -> dict[Hashable, Group]:
+def _derivable(
+    complete: list[Group], hidden: set[Hashable], index: Mapping[Hashable, list[int]]
+) -> dict[Hashable, Group]:
     """Every hidden count a reader can work out from the shown ones, with the group it comes
     from: a group's one unknown part (from a known total), or its total (from known parts),
-    in `complete` groups (whose parts are all published: they add up to the total)."""
+    in `complete` groups (whose parts are all published: they add up to the total; `index`:
+    the groups each count is in)."""
     source: dict[Hashable, Group] = {}
-    changed = True
-    while changed:
-        changed = False
-        for group in complete:
-            keys = (group.total, *group.parts)
-            unknown = [k for k in keys if k in hidden and k not in source]
-            if len(set(unknown)) == 1:
-                source[unknown[0]] = group
-                changed = True
+    unknown: dict[int, set[Hashable]] = {}
+    for key in hidden:
+        for i in index.get(key, ()):
+            unknown.setdefault(i, set()).add(key)
+    todo = deque(sorted(i for i, keys in unknown.items() if len(keys) == 1))
+    while todo:
+        i = todo.popleft()
+        if len(unknown[i]) != 1:
+            continue
+        (key,) = unknown[i]
+        source[key] = complete[i]
+        for j in index[key]:  # now known in every group it is in
+            unknown[j].discard(key)
+            if len(unknown[j]) == 1:
+                todo.append(j)
     return source

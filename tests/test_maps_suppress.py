@@ -34,7 +34,7 @@ from maps import (
     render_html,
     sufficiency_map,
 )
-from maps.bundle import disclosures
+from maps.bundle import council_disclosures, disclosures
 from maps.sufficiency import sufficiency_counts
 from maps.suppress import SUPPRESSED, Group, protect
 
@@ -411,6 +411,33 @@ def test_the_maps_of_a_result_are_suppressed_together() -> None:
     home = parsed["flows-la"].layers["Hartlepool: its children"].features[0]["properties"]
     if home["out"] == SUPPRESSED and home["own"] != SUPPRESSED:
         assert ooa["E06000001"]["placed"] == SUPPRESSED, "placed - own would be the hidden out"
+
+
+def test_the_councils_flows_maps_are_suppressed_together() -> None:
+    """Each council's flows map was protected alone: where the national map shows an LA's
+    children taken in, and every council's map but one shows how many of its children are
+    there, the hidden one was the difference; or six councils' hidden counts added up to the
+    6 shown, so each was 1 (3 LAs here; 10 in a result at scale 0.3)."""
+    allocation = random_allocation(seed=11, scale=0.03)
+    inputs = MapInputs(allocation, supply_for(allocation), default_lookup())
+    s = settings_for(MapGeometry.hex())
+    national = disclosures(inputs, s)["flows"]
+    councils = council_disclosures(inputs, s)
+    assert len(councils) == len(set(allocation["home_la"]))
+    taken_in = 0
+    for code in MapGeometry.hex().polygons["code"]:
+        key = ("to", code)
+        if not national.shown(("in", code)):
+            continue
+        to = [d for h, d in councils.items() if h != code]
+        hidden = [d.values[key] for d in to if not d.shown(key)]
+        rest = national.values[("in", code)] - sum(d.values[key] for d in to if d.shown(key))
+        if hidden:  # neither one hidden count, nor several pinned down by their sum
+            assert len(hidden) > 1 and rest not in (len(hidden), 5 * len(hidden)), code
+            taken_in += 1
+    assert taken_in > 10  # LAs whose children taken in are shown, from councils' hidden counts
+    la = "E06000001"
+    assert disclosures(inputs, s, la=la)["flows-la"].hidden == councils[la].hidden
 
 
 def test_plan_money_is_hidden_beside_a_hidden_count(public_maps: dict[str, ParsedMap]) -> None:
