@@ -35,6 +35,7 @@ __all__ = [
     "DFE_GROUPS",
     "EPISODE_COLUMNS",
     "HEADER_COLUMNS",
+    "OUTSIDE_LOOKUP",
     "CodeMap",
     "ImportReport",
     "ImportResult",
@@ -74,6 +75,8 @@ _HEADER_REQUIRED = ("CHILD", "SEX", "DOB")
 _EPISODE_REQUIRED = ("CHILD", "DECOM", "LS", "PLACE")
 _LA_COLUMNS = ("LA", "LA_CODE", "RESPONSIBLE_LA", "NEW_LA_CODE", "LA_NUMBER", "OLD_LA_CODE")
 _YEAR_COLUMNS = ("YEAR", "COLLECTION_YEAR")
+# The RCC of placement LAs outside the RCC lookup in an imported problem.
+OUTSIDE_LOOKUP = "Outside the RCC lookup"
 
 # ----------------------------------------------------------------------------- code lists
 
@@ -1066,11 +1069,14 @@ def build_problem(
     Each child's current non-family placement becomes a placement unit with one place, the
     child as its occupant (`current_placement`), the placement LA and point when known (else the
     child's own LA, with a warning) and the assumed weekly price of its setting
-    (`DEFAULT_WEEKLY_COST`, overridable with `prices`). A child whose placement is in an Ofsted
-    home (URN) occupies that home instead, and every active children's home and secure home of
-    the Ofsted list in the RCC lookup's LAs is offered with its registered places (never fewer
-    than the children linked to it). Children in error, not allocatable, or whose LA is not in
-    the lookup are returned in `excluded` with the reason; they are never dropped in silence.
+    (`DEFAULT_WEEKLY_COST`, overridable with `prices`). A placement in an English LA outside the
+    RCC lookup keeps its LA: the problem's lookup gains that LA in the pseudo RCC
+    `OUTSIDE_LOOKUP`, so today's practice counts it out of LA and out of RCC as the import does.
+    A child whose placement is in an Ofsted home (URN) occupies that home instead, and every
+    active children's home and secure home of the Ofsted list in the RCC lookup's LAs is offered
+    with its registered places (never fewer than the children linked to it). Children in error,
+    not allocatable, placed outside England, or whose LA is not in the lookup are returned in
+    `excluded` with the reason; they are never dropped in silence.
 
     Returns (problem, ofsted supply table or None, excluded children).
     """
@@ -1079,10 +1085,10 @@ def build_problem(
     kids, excluded = _allocatable(located, rccs)
     homes = _homes_in_lookup(ofsted, rccs)
     linked = _link_to_homes(kids, homes, warn, checked=ofsted is not None)
-    offered = ~linked & ~_not_offered(kids, linked, rccs, warn)
-    units = _placement_units(kids[offered], costs)
+    outside = _outside_lookup(kids, linked, rccs, warn)
+    units = _placement_units(kids[~linked], costs)
     current = pd.Series("", index=kids.index, dtype=object)
-    current[offered] = units["placement_id"].to_numpy()
+    current[~linked] = units["placement_id"].to_numpy()
     current[linked] = "URN-" + kids.loc[linked, "urn"]
     frames, supply = [units], None
     if ofsted is not None:
@@ -1101,7 +1107,7 @@ def build_problem(
             "northing": _text_number(kids["home_northing"]),
         }
     )
-    las = las_frame(rccs)
+    las = las_frame({**dict.fromkeys(kids.loc[outside, "placement_la"], OUTSIDE_LOOKUP), **rccs})
     placements = pd.concat(frames, ignore_index=True)
     typed_children, typed_placements = validate_problem_frames(children, placements, las)
     problem = Problem(typed_children, typed_placements, las, policy or Policy())
@@ -1112,16 +1118,19 @@ def _allocatable(
     located: pd.DataFrame, rccs: Mapping[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(children for the problem, children left out with the reason)."""
+    pl_la = located["placement_la"]
     reasons = np.select(
         [
             located["status"] != "ok",
             ~located["allocatable"],
             ~located["la"].isin(list(rccs)),
+            (pl_la != "") & ~pl_la.isin(load_england().codes),
         ],
         [
             "error in the 903 rows (see the report)",
             "setting not allocatable: " + located["setting"],
             "responsible LA is not in the RCC lookup",
+            "placed outside England (the problem holds placements in England only)",
         ],
         default="",
     )
@@ -1173,30 +1182,13 @@ def _link_to_homes(
     return linked
 
 
-def _not_offered(
+def _outside_lookup(
     kids: pd.DataFrame, linked: pd.Series, rccs: Mapping[str, str], warn: list[InputIssue]
 ) -> pd.Series:
-    """Placements outside England or outside the lookup's LAs, not offered as supply (the
-    child is still allocated); warn too of units whose location is unknown."""
-    england = set(load_england().codes)
+    """Placements in English LAs outside the RCC lookup (their units go to `OUTSIDE_LOOKUP`);
+    warn too of units whose location is unknown."""
     pl_la = kids["placement_la"]
-    abroad = ~linked & (pl_la != "") & ~pl_la.isin(england)
-    outside = ~linked & pl_la.isin(england) & ~pl_la.isin(list(rccs))
-    still = "the child is still allocated"
-    _warn_rows(
-        warn,
-        kids,
-        abroad,
-        "PL_POST",
-        f"placement is outside England: not offered as supply; {still}",
-    )
-    _warn_rows(
-        warn,
-        kids,
-        outside,
-        "PL_POST",
-        f"placement LA is not in the RCC lookup: not offered as supply; {still}",
-    )
+    outside = ~linked & (pl_la != "") & ~pl_la.isin(list(rccs))
     _warn_rows(
         warn,
         kids,
@@ -1204,7 +1196,7 @@ def _not_offered(
         "PL_POST",
         "placement location unknown: its unit is put in the child's own LA",
     )
-    return abroad | outside
+    return outside
 
 
 def _placement_units(units: pd.DataFrame, costs: Mapping[str, float]) -> pd.DataFrame:
@@ -1406,6 +1398,16 @@ def import_903(
         if problem is None
         else int(problem.placements["placement_id"].astype(str).str.startswith("P903-").sum()),
     }
+    if problem is not None:
+        kids = located[located["child_id"].isin(problem.children["child_id"])]
+        away = set(problem.las.loc[problem.las["rcc"] == OUTSIDE_LOOKUP, "code"])
+        counts[
+            f"children placed in LAs outside the RCC lookup (kept there, RCC '{OUTSIDE_LOOKUP}')"
+        ] = int(kids["placement_la"].isin(away).sum())
+        counts[
+            "children whose placement location is unknown (unit in their own LA, so `rcc solve` "
+            "counts them inside the LA)"
+        ] = int((kids["placement_la"] == "").sum())
     if ofsted is not None:
         counts["Ofsted homes added"] = 0 if supply is None else len(supply)
         outside = int((~ofsted.homes["la"].isin(list(lookup))).sum())

@@ -13,6 +13,7 @@ from optimiser.errors import ProblemValidationError
 from optimiser.ofsted import read_ofsted_providers
 from optimiser.ssda903 import (
     DEFAULT_WEEKLY_COST,
+    OUTSIDE_LOOKUP,
     ImportResult,
     code_map,
     import_903,
@@ -375,13 +376,14 @@ def test_todays_placements_become_units(clean: ImportResult) -> None:
     assert problem is not None
     kids = problem.children.set_index("child_id")
     places = problem.placements.set_index("placement_id")
-    assert len(kids) == 12
+    assert len(kids) == 11  # and C08, placed in Wales, is listed among the excluded
     unit = places.loc[kids.loc["C02", "current_placement"]]
     assert (unit["setting"], unit["la"], unit["capacity"]) == ("foster_ifa", "E06000002", 1)
     assert unit["weekly_cost"] == DEFAULT_WEEKLY_COST["foster_ifa"]
     assert (unit["easting"], unit["northing"]) == (477000, 570000)
     assert kids.loc["C02", "easting"] == 447000  # the home postcode's point
-    assert kids.loc["C08", "current_placement"] == ""  # in Wales: not offered as supply
+    excluded = clean.report.excluded.set_index("child")
+    assert excluded.loc["C08", "reason"].startswith("placed outside England")
     unknown = places.loc[kids.loc["C09", "current_placement"]]
     assert unknown["la"] == "E06000001"  # location unknown: put in the child's own LA
 
@@ -419,11 +421,16 @@ def test_rcc_lookup_limits_the_problem(postcodes) -> None:  # type: ignore[no-un
     )
     problem = result.problem
     assert problem is not None
-    assert set(problem.placements["la"]) <= set(lookup)
     kids = problem.children.set_index("child_id")
-    assert kids.loc["C05", "current_placement"] == ""  # Leeds is outside the lookup
-    assert kids.loc["C06", "current_placement"] == ""  # so is the Lancashire secure home
-    assert len(kids) == 12  # ... but the children are all still there
+    places = problem.placements.set_index("placement_id")
+    # Leeds and the Lancashire secure home are outside the lookup: their occupants keep a
+    # one-place unit there, in an RCC of its own, so today's practice has them out of RCC.
+    for child, la in (("C05", "E08000035"), ("C06", "E10000017")):
+        unit = places.loc[kids.loc[child, "current_placement"]]
+        assert (unit["la"], unit["capacity"]) == (la, 1)
+        assert problem.rcc_of[la] == OUTSIDE_LOOKUP
+    assert {la for la, rcc in problem.rcc_of.items() if rcc != OUTSIDE_LOOKUP} == set(lookup)
+    assert len(kids) == 11  # every child still there but C08, placed in Wales
     assert result.report.counts["Ofsted homes outside the RCC lookup (not added)"] == 2
 
 
@@ -462,3 +469,28 @@ def test_postcode_lookup_columns_are_configurable(tmp_path: Path) -> None:
     with pytest.raises(ProblemValidationError) as caught:
         read_postcodes(path)
     assert {i.column for i in caught.value.issues} == {"postcode"}  # "East" etc. are known
+
+
+def test_todays_practice_reproduces_the_imported_placements(postcodes) -> None:  # type: ignore[no-untyped-def]
+    """Children placed outside the RCC lookup had no current placement, so `rcc solve`'s
+    today's practice simulated one for them (placed inside the RCC): its out-of-LA and
+    out-of-RCC counts were not the import's."""
+    from optimiser.baseline import simulate_baseline
+
+    lookup = {"E06000001": "Tees", "E06000002": "Tees", "E06000047": "Tees"}
+    result = import_903(
+        CLEAN / "header.csv", CLEAN / "episodes.csv", la="E06000001", postcodes=postcodes,
+        rccs=lookup,
+    )  # fmt: skip
+    assert result.problem is not None
+    today = simulate_baseline(result.problem).assignments.set_index("child_id")
+    census = result.census.set_index("child_id").loc[today.index]
+    known = census["location"] != "unknown"
+    assert today["placement_la"][known].tolist() == census["placement_la"][known].tolist()
+    assert today["out_of_la"][known].tolist() == (census["location"][known] == "outside").tolist()
+    out_of_rcc = census["placement_la"].map(lookup).fillna("elsewhere") != "Tees"
+    assert today["out_of_rcc"][known].tolist() == out_of_rcc[known].tolist()
+    assert out_of_rcc[known].sum() == 2  # Leeds and the Lancashire secure home
+    counts = {k.split(" (")[0]: v for k, v in result.report.counts.items()}
+    assert counts["children placed in LAs outside the RCC lookup"] == 2
+    assert counts["children whose placement location is unknown"] == (~known).sum() == 1  # C09
