@@ -751,14 +751,9 @@ def census(
     Ages outside 0-17 on the date are errors appended to `issues`.
     """
     when = pd.Timestamp(at or census_date(ret.year))
-    eps = ret.episodes
-    open_now = (eps["_decom"] <= when) & (eps["_dec"].isna() | (eps["_dec"] > when))
-    current = (
-        eps[open_now]
-        .sort_values(["_la", "CHILD", "_decom", "_row"])
-        .drop_duplicates(["_la", "CHILD"], keep="last")
-    )
+    current = _current_episodes(ret, when)
     current = current[~current["LS"].isin(SHORT_BREAKS)]
+    eps = ret.episodes
     bad_eps = eps[eps["_error"]][["_la", "CHILD"]].drop_duplicates().assign(_bad_ep=True)
     hdr = ret.header[["_la", "CHILD", "SEX", "_dob", "_error", "_file", "_row"]].rename(
         columns={"_error": "_bad_hdr", "_file": "_hfile", "_row": "_hrow"}
@@ -811,16 +806,24 @@ def census(
     return out.sort_values(["la", "child"]).reset_index(drop=True)
 
 
+def _current_episodes(ret: Return903, when: pd.Timestamp) -> pd.DataFrame:
+    """Each child's episode open on `when` (the latest begun), else an episode in error that may
+    be: its DECOM unreadable, empty or after its collection year, and not ceased before `when`
+    (the child is then in the census with an error, not missing from it)."""
+    eps = ret.episodes
+    not_ceased = eps["_dec"].isna() | (eps["_dec"] > when)
+    open_now = (eps["_decom"] <= when) & not_ceased
+    year_end = pd.to_datetime(eps["_year"].astype(str) + "-03-31")
+    maybe = eps["_error"] & (eps["_decom"].isna() | (eps["_decom"] > year_end)) & not_ceased
+    key = ["_la", "CHILD"]
+    current = eps[open_now].sort_values([*key, "_decom", "_row"]).drop_duplicates(key, keep="last")
+    maybe_rows = eps[maybe & ~eps.set_index(key).index.isin(current.set_index(key).index)]
+    return pd.concat([current, maybe_rows.drop_duplicates(key, keep="last")])
+
+
 def short_breaks_on(ret: Return903, *, at: date | None = None) -> int:
     """Children whose episode open on `at` is a short break (V3/V4): left out of the census."""
-    when = pd.Timestamp(at or census_date(ret.year))
-    eps = ret.episodes
-    open_now = (eps["_decom"] <= when) & (eps["_dec"].isna() | (eps["_dec"] > when))
-    current = (
-        eps[open_now]
-        .sort_values(["_la", "CHILD", "_decom", "_row"])
-        .drop_duplicates(["_la", "CHILD"], keep="last")
-    )
+    current = _current_episodes(ret, pd.Timestamp(at or census_date(ret.year)))
     return int(current["LS"].isin(SHORT_BREAKS).sum())
 
 
@@ -1383,6 +1386,9 @@ def import_903(
             )
         except ProblemValidationError as exc:  # a bug in the mapping above, shown not hidden
             errors.extend(exc.issues)
+    header_keys = set(zip(ret.header["_la"], ret.header["CHILD"], strict=True))
+    cla_keys = set(zip(located["la"], located["child"], strict=True))
+    short_breaks = short_breaks_on(ret, at=when)
     counts: dict[str, int | str] = {
         "collection year": _year_label(ret.year),
         "census date": when.strftime("%d/%m/%Y"),
@@ -1390,7 +1396,10 @@ def import_903(
         "episode rows": len(ret.episodes),
         **dict(ret.notes),
         "children looked after on the census date (short breaks excluded)": len(located),
-        "short breaks on the census date (excluded as by the DfE)": short_breaks_on(ret, at=when),
+        "of which with episodes but no header row": len(cla_keys - header_keys),
+        "short breaks on the census date (excluded as by the DfE)": short_breaks,
+        "children in the header not looked after on the census date": len(header_keys - cla_keys)
+        - short_breaks,
         "children with errors": int((located["status"] != "ok").sum()),
         "allocatable children": int((located["allocatable"] & (located["status"] == "ok")).sum()),
         "children ready to import (children.csv)": 0 if problem is None else len(problem.children),

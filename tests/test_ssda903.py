@@ -273,7 +273,7 @@ def test_each_error_names_file_row_and_column(
 def test_errors_are_reported_never_dropped(errors: ImportResult) -> None:
     assert len(errors.report.errors) == 11
     census = errors.census.set_index("child")
-    in_error = {"E01", "E03", "E04", "E05", "E06", "E07", "E08", "E13"}
+    in_error = {"E01", "E02", "E03", "E04", "E05", "E06", "E07", "E08", "E13"}  # E02: DECOM late
     assert set(census.index[census["status"] == "error"]) == in_error
     assert set(errors.report.excluded["child"]) == in_error
     assert set(errors.problem.children["child_id"]) == {"E10", "E11"}  # type: ignore[union-attr]
@@ -494,3 +494,37 @@ def test_todays_practice_reproduces_the_imported_placements(postcodes) -> None: 
     counts = {k.split(" (")[0]: v for k, v in result.report.counts.items()}
     assert counts["children placed in LAs outside the RCC lookup"] == 2
     assert counts["children whose placement location is unknown"] == (~known).sum() == 1  # C09
+
+
+@pytest.mark.parametrize(
+    "decom", ["31/02/2023", "03/15/2023", "45000", "2023-03-15T00:00:00", "01/01/23", "01/04/2024"]
+)
+def test_a_child_whose_open_episode_has_a_bad_decom_is_counted_with_an_error(
+    tmp_path: Path, decom: str
+) -> None:
+    """The child vanished from the census (an unreadable or too-late DECOM is never on or before
+    the census date), so it was neither counted nor listed among the excluded children."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nA1,1,01/01/2012\nB1,2,01/01/2012\n")
+    episodes = "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER\nA1,01/06/2022,C2,U4,PR1\n"
+    (tmp_path / "episodes.csv").write_text(episodes + f"B1,{decom},C2,U4,PR1\n")
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert _row(result, "B1")["status"] == "error"
+    assert list(result.report.excluded["child"]) == ["B1"]
+    assert (
+        result.report.counts["children looked after on the census date (short breaks excluded)"]
+        == 2
+    )
+    assert result.report.counts["children with errors"] == 1
+
+
+def test_the_report_counts_add_up_to_the_children_in_the_header(clean: ImportResult) -> None:
+    """The report had 5 header rows and 4 children looked after with no line for the child who
+    had left care, so its counts did not add up."""
+    counts = clean.report.counts
+    assert counts["header rows"] == (
+        counts["children looked after on the census date (short breaks excluded)"]
+        - counts["of which with episodes but no header row"]
+        + counts["short breaks on the census date (excluded as by the DfE)"]
+        + counts["children in the header not looked after on the census date"]
+    )
+    assert counts["children in the header not looked after on the census date"] == 2  # C17, C21
