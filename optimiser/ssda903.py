@@ -28,6 +28,7 @@ from geodata.england import load_england
 from optimiser.errors import InputIssue, ProblemValidationError
 from optimiser.ofsted import OfstedProviders, la_resolver, normalise_urn, resolve_las
 from optimiser.problem import Policy, Problem, las_frame, validate_problem_frames
+from optimiser.textcsv import SEPARATOR_NAMES, read_text_csv
 
 __all__ = [
     "DEFAULT_AGE_RANGE",
@@ -339,20 +340,16 @@ def _normalise_column(name: object) -> str:
 
 
 def _read_text_csv(path: Path, issues: _Issues) -> pd.DataFrame | None:
-    """A CSV as text, tolerant of a BOM, Windows-1252, padded cells and trailing blanks."""
-    df: pd.DataFrame | None = None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-            issues.errors.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
-            return None
-    if df is None:
-        issues.errors.append(InputIssue(path.name, None, None, "not UTF-8 or Windows-1252 text"))
+    """A CSV as text, tolerant of a BOM, Windows-1252, tabs or semicolons (with a warning),
+    padded cells and trailing blanks."""
+    try:
+        df, sep = read_text_csv(path)
+    except ProblemValidationError as exc:
+        issues.errors.extend(exc.issues)
         return None
+    if sep != ",":
+        text = f"columns are separated by {SEPARATOR_NAMES[sep]}, not commas: read as such"
+        issues.warnings.append(InputIssue(path.name, 1, None, text))
     df.columns = [_normalise_column(c) for c in df.columns]
     df = df.apply(lambda s: s.astype(str).str.strip())
     empty_cols = [
@@ -839,7 +836,8 @@ _POSTCODE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "postcode": ("pcds", "pcd", "pcd2", "postcode", "post_code"),
     "easting": ("oseast1m", "easting", "east", "x"),
     "northing": ("osnrth1m", "northing", "north", "y"),
-    "la": ("ctyua", "utla", "utla_code", "oscty", "oslaua", "laua", "lad", "la_code", "la"),
+    # upper tier first: a county's code wins over its district's (NSPL's cty, ONSPD's oscty)
+    "la": ("ctyua", "utla", "utla_code", "oscty", "cty", "oslaua", "laua", "lad", "la_code", "la"),
 }
 
 
@@ -857,12 +855,14 @@ def read_postcodes(
     """Read an ONS Postcode Directory-like CSV (only the columns needed).
 
     `columns` overrides the names of `postcode`, `easting`, `northing` and `la` (one name or
-    several tried in order, e.g. the ONSPD's county `oscty` then district `oslaua`: the first
-    value that is one of the 153 English children's-services LAs wins, else the first non-empty
-    one, so a Welsh postcode reads as outside England). Postcodes are normalised.
+    several tried in order, e.g. the ONSPD's county `oscty` (the NSPL's `cty`) then district
+    `oslaua` (`laua`): the first value that is one of the 153 English children's-services LAs
+    wins, else the first non-empty one, so a Welsh postcode reads as outside England; the "no
+    county" code E99999999 is skipped). A lookup that leaves shire-district codes (E07...) is an
+    error naming its columns. Postcodes are normalised; an unreadable file is an error naming it.
     """
     path = Path(path)
-    header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
+    header, _ = read_text_csv(path, nrows=0)
     by_norm = {str(c).strip().lower(): str(c) for c in header.columns}
     chosen: dict[str, list[str]] = {}
     issues: list[InputIssue] = []
@@ -880,7 +880,7 @@ def read_postcodes(
     if issues:
         raise ProblemValidationError(issues)
     use = [c for cols in chosen.values() for c in cols]
-    df = pd.read_csv(path, usecols=use, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    df, _ = read_text_csv(path, usecols=use)
     england = set(load_england().codes)
     la = pd.Series("", index=df.index, dtype=object)
     for col in chosen["la"]:
@@ -888,6 +888,14 @@ def read_postcodes(
         values = values.where(~values.str.endswith("99999999"), "")  # ONSPD's "no such area"
         la = la.where(la.isin(england) | ~values.isin(england), values)
         la = la.where(la != "", values)
+    if la.str.startswith("E07").any():  # a shire district: its county is the LA
+        read = ", ".join(chosen["la"])
+        text = (
+            f"gives lower-tier district codes (E07...) in {read}, not the upper-tier LA that "
+            "looks after children: add the county column (cty or oscty) or name it with "
+            "--postcode-columns la=COLUMN"
+        )
+        raise ProblemValidationError([InputIssue(path.name, None, read, text)])
     frame = pd.DataFrame(
         {
             "postcode": normalise_postcode(df[chosen["postcode"][0]]),

@@ -528,3 +528,67 @@ def test_the_report_counts_add_up_to_the_children_in_the_header(clean: ImportRes
         + counts["children in the header not looked after on the census date"]
     )
     assert counts["children in the header not looked after on the census date"] == 2  # C17, C21
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "lookup.csv: cannot read as CSV: the file is empty"),
+        (b"PK\x03\x04\x14\x00\xff\xfe binary", "lookup.csv: is an Excel workbook"),
+        (b'pcds,oseast1m,osnrth1m,oslaua\n"TS1 1AA,447000\n', "lookup.csv row 2: cannot read"),
+    ],
+)
+def test_an_unreadable_postcode_lookup_is_one_error_naming_it(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    """An empty, binary or ragged lookup raised a pandas traceback."""
+    path = tmp_path / "lookup.csv"
+    path.write_bytes(content)
+    with pytest.raises(ProblemValidationError) as caught:
+        read_postcodes(path)
+    (issue,) = caught.value.issues
+    assert str(issue).startswith(expected), str(issue)
+
+
+def test_a_windows_1252_postcode_lookup_reads(tmp_path: Path) -> None:
+    """Excel's plain CSV (Windows-1252, a 'é' in a name) raised UnicodeDecodeError."""
+    path = tmp_path / "lookup.csv"
+    path.write_bytes(
+        "pcds,oseast1m,osnrth1m,oslaua,name\nTS1 1AA,447000,530000,E06000001,Café\n".encode(
+            "cp1252"
+        )
+    )
+    assert read_postcodes(path).frame.loc["TS11AA", "la"] == "E06000001"
+
+
+def test_an_nspl_lookup_gives_the_county_not_the_district(tmp_path: Path) -> None:
+    """The NSPL's county column `cty` was not read: a Lancashire child placed in Burnley got the
+    district E07000117 and was called placed outside England."""
+    path = tmp_path / "nspl.csv"
+    path.write_text(
+        "pcds,oseast1m,osnrth1m,cty,laua\n"
+        "BB1 1AA,368000,428000,E10000017,E07000117\n"
+        "TS1 1AA,447000,530000,E99999999,E06000001\n"
+    )
+    assert read_postcodes(path).frame["la"].tolist() == ["E10000017", "E06000001"]
+    path.write_text("postcode,easting,northing,lad\nBB1 1AA,368000,428000,E07000117\n")
+    with pytest.raises(ProblemValidationError) as caught:
+        read_postcodes(path)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.column) == ("nspl.csv", "lad")
+    assert "lower-tier district codes" in issue.message
+
+
+@pytest.mark.parametrize(("sep", "name"), [("\t", "tabs"), (";", "semicolons")])
+def test_tab_or_semicolon_separated_returns_read_with_a_warning(
+    tmp_path: Path, sep: str, name: str
+) -> None:
+    """Every required column was reported missing: the file was read as one column."""
+    for file in ("header.csv", "episodes.csv"):
+        text = (CLEAN / file).read_text().replace(",", sep)
+        (tmp_path / file).write_text(text)
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert result.report.ok
+    assert len(result.census) == 18
+    found = {(i.file, i.row): i.message for i in result.report.warnings}
+    assert found[("header.csv", 1)] == f"columns are separated by {name}, not commas: read as such"
