@@ -46,6 +46,7 @@ __all__ = [
     "build_problem",
     "census",
     "code_map",
+    "covers_england",
     "derive_locations",
     "import_903",
     "normalise_postcode",
@@ -1071,6 +1072,7 @@ def build_problem(
     *,
     rccs: Mapping[str, str],
     ofsted: OfstedProviders | None = None,
+    ofsted_vacancy: float = 0.0,
     prices: Mapping[str, float] | None = None,
     warnings: list[InputIssue] | None = None,
     policy: Policy | None = None,
@@ -1084,8 +1086,11 @@ def build_problem(
     RCC lookup keeps its LA: the problem's lookup gains that LA in the pseudo RCC
     `OUTSIDE_LOOKUP`, so today's practice counts it out of LA and out of RCC as the import does.
     A child whose placement is in an Ofsted home (URN) occupies that home instead, and every
-    active children's home and secure home of the Ofsted list in the RCC lookup's LAs is offered
-    with its registered places (never fewer than the children linked to it). Children in error,
+    active children's home and secure home of the Ofsted list in the RCC lookup's LAs is added
+    with the places its linked children occupy and its free places: registered places less
+    those children when the census is national (`covers_england`), else, as other
+    councils' children in the homes are unknown, the share `ofsted_vacancy` of its registered
+    places (none by default), never more than registered less linked. Children in error,
     not allocatable, placed outside England, or whose LA is not in the lookup are returned in
     `excluded` with the reason; they are never dropped in silence.
 
@@ -1103,7 +1108,8 @@ def build_problem(
     current[linked] = "URN-" + kids.loc[linked, "urn"]
     frames, supply = [units], None
     if ofsted is not None:
-        home_units, supply = _ofsted_units(homes, kids[linked], costs, warn, ofsted.source)
+        vacancy = None if covers_england(located) else ofsted_vacancy
+        home_units, supply = _ofsted_units(homes, kids[linked], costs, warn, ofsted.source, vacancy)
         frames.append(home_units)
     children = pd.DataFrame(
         {
@@ -1237,9 +1243,11 @@ def _ofsted_units(
     costs: Mapping[str, float],
     warn: list[InputIssue],
     source: str,
+    vacancy: float | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The Ofsted homes as placements (registered places, never fewer than the 903 children
-    linked to them; ages widened to theirs) and the supply table with free places."""
+    """The Ofsted homes as placements (the 903 children linked to them and their free places;
+    ages widened to theirs) and the supply table. Free places are registered places less the
+    linked children, or with `vacancy` (a share of registered places) no more than that."""
     by_urn = occupants.groupby("urn")
     n_linked = by_urn.size().reindex(homes["urn"], fill_value=0).to_numpy()
     # Ofsted does not publish addresses: a home's point is its occupants' PL_POST point.
@@ -1257,6 +1265,9 @@ def _ofsted_units(
                 f"capacity raised to {n}",
             )
         )
+    free = np.maximum(places - n_linked, 0)
+    if vacancy is not None:
+        free = np.minimum(free, np.floor(vacancy * places).astype(np.int64))
     lo = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][0]).to_numpy(dtype=float)
     hi = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][1]).to_numpy(dtype=float)
     lo = np.fmin(lo, by_urn["age"].min().reindex(homes["urn"]).to_numpy(dtype=float))
@@ -1268,7 +1279,7 @@ def _ofsted_units(
             "la": homes["la"],
             "easting": _text_number(home_e.reset_index(drop=True)),
             "northing": _text_number(home_n.reset_index(drop=True)),
-            "capacity": np.maximum(places, n_linked).astype(str),
+            "capacity": (n_linked + free).astype(str),
             "weekly_cost": homes["setting"].map(costs).map("{:.2f}".format),
             "min_age": lo.astype(np.int64).astype(str),
             "max_age": hi.astype(np.int64).astype(str),
@@ -1284,10 +1295,19 @@ def _ofsted_units(
             "la": homes["la"],
             "registered_places": homes["places"],
             "linked_children": n_linked,
-            "free_places": np.maximum(places - n_linked, 0),
+            "free_places": free,
         }
     )
     return units, supply
+
+
+def covers_england(located: pd.DataFrame) -> bool:
+    """Whether the census is a national one, so that the children living in each Ofsted home
+    are known: the English LAs with no child in it held under 1% of England's children looked
+    after (DfE, 31 March 2024; the City of London and the Isles of Scilly hold a handful)."""
+    cla = load_england().frame().set_index("code")["cla_31mar2024"].astype(float)
+    missing = cla[~cla.index.isin(located["la"])]
+    return bool(missing.sum() < 0.01 * cla.sum())
 
 
 def _text_number(values: pd.Series) -> np.ndarray:
@@ -1359,6 +1379,7 @@ def import_903(
     at: date | None = None,
     postcodes: PostcodeLookup | None = None,
     ofsted: OfstedProviders | None = None,
+    ofsted_vacancy: float = 0.0,
     rccs: Mapping[str, str] | None = None,
     prices: Mapping[str, float] | None = None,
 ) -> ImportResult:
@@ -1390,7 +1411,12 @@ def import_903(
     if len(located):
         try:
             problem, supply, excluded = build_problem(
-                located, rccs=lookup, ofsted=ofsted, prices=prices, warnings=warnings
+                located,
+                rccs=lookup,
+                ofsted=ofsted,
+                ofsted_vacancy=ofsted_vacancy,
+                prices=prices,
+                warnings=warnings,
             )
         except ProblemValidationError as exc:  # a bug in the mapping above, shown not hidden
             errors.extend(exc.issues)
@@ -1427,6 +1453,16 @@ def import_903(
         ] = int((kids["placement_la"] == "").sum())
     if ofsted is not None:
         counts["Ofsted homes added"] = 0 if supply is None else len(supply)
+        if covers_england(located):
+            basis = "registered places less this import's children: a national import"
+        else:
+            basis = (
+                f"{ofsted_vacancy:.0%} of registered places (--ofsted-vacancy), as the import "
+                "does not cover every English LA and other councils' children in them are unknown"
+            )
+        counts[f"Ofsted places offered as free ({basis})"] = (
+            0 if supply is None else int(supply["free_places"].sum())
+        )
         outside = int((~ofsted.homes["la"].isin(list(lookup))).sum())
         counts["Ofsted homes outside the RCC lookup (not added)"] = outside
         counts.update({f"Ofsted rows ignored: {k}": v for k, v in ofsted.ignored.items()})

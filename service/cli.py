@@ -830,6 +830,18 @@ def import_cmd(
     ofsted: Annotated[
         Path | None, typer.Option(help="Ofsted provider list CSV (children's and secure homes).")
     ] = None,
+    ofsted_vacancy: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share (0-1) of an Ofsted home's registered places taken as free when the "
+            "import is not national (other councils' children in the homes are then unknown); "
+            "default 0: only the places this import's children occupy are added. A national "
+            "import (LAs holding 99% of England's children looked after) offers registered "
+            "places less its children.",
+        ),
+    ] = 0.0,
     rccs: Annotated[
         Path | None, typer.Option(help="RCC lookup CSV (la_code,rcc); default: the 10 RCCs.")
     ] = None,
@@ -865,6 +877,7 @@ def import_cmd(
             at=at,
             postcodes=lookup,
             ofsted=read_ofsted_providers(ofsted) if ofsted else None,
+            ofsted_vacancy=ofsted_vacancy,
             rccs=read_rccs(rccs) if rccs else None,
         )
     except (ProblemValidationError, OSError) as exc:

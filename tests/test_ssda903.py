@@ -397,16 +397,57 @@ def test_ofsted_homes_link_by_urn(clean: ImportResult) -> None:
     assert (home["setting"], home["la"], home["capacity"]) == (
         "residential_private",
         "E06000047",
-        4,
+        2,  # its two children from this import: its free places are unknown (one LA)
     )
     assert kids.loc["C06", "current_placement"] == "URN-SC000003"
     supply = clean.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
-    assert supply.loc[
-        "SC000001", ["registered_places", "linked_children", "free_places"]
-    ].tolist() == [4, 2, 2]
     assert supply.loc["SC000003", "setting"] == "secure"
-    assert supply.loc["SC000009", "free_places"] == 5  # a Hull home nobody in this 903 uses
     assert set(supply.index) == {"SC000001", "SC000002", "SC000003", "SC000009"}
+
+
+@pytest.mark.parametrize(("vacancy", "free"), [(0.0, [0, 0]), (0.5, [2, 2]), (1.0, [2, 5])])
+def test_ofsted_free_places_of_a_partial_import_are_not_assumed(
+    postcodes, vacancy: float, free: list[int]
+) -> None:  # type: ignore[no-untyped-def]
+    """One council's import offered every place of every home as free but those of its own
+    children (548 of 551 nationally), though other councils' children live in them."""
+    result = import_903(
+        CLEAN / "header.csv", CLEAN / "episodes.csv", la="E06000001", postcodes=postcodes,
+        ofsted=read_ofsted_providers(FIXTURES / "ofsted.csv"), ofsted_vacancy=vacancy,
+    )  # fmt: skip
+    supply = result.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
+    # SC000001: 4 places, 2 children of this import; SC000009: 5 places, none of them
+    assert supply.loc["SC000001", ["registered_places", "linked_children"]].tolist() == [4, 2]
+    assert supply.loc[["SC000001", "SC000009"], "free_places"].tolist() == free
+    homes = result.problem.placements.set_index("placement_id")  # type: ignore[union-attr]
+    assert homes.loc[["URN-SC000001", "URN-SC000009"], "capacity"].tolist() == [
+        2 + free[0],
+        free[1],
+    ]
+    (line,) = [k for k in result.report.counts if str(k).startswith("Ofsted places offered")]
+    assert f"{vacancy:.0%} of registered places" in line
+
+
+def test_a_national_import_offers_registered_places_less_its_children(
+    postcodes, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """With a child of every English LA in the census, every home's occupants are known."""
+    from geodata.england import load_england
+
+    others = [c for c in load_england().codes if c != "E06000001"]
+    for name, extra in (
+        ("header.csv", {"CHILD": others, "SEX": "1", "DOB": "01/01/2012"}),
+        ("episodes.csv", {"CHILD": others, "DECOM": "01/06/2022", "LS": "C2", "PLACE": "P1"}),
+    ):
+        own = pd.read_csv(CLEAN / name, dtype=str, keep_default_na=False).assign(LA="E06000001")
+        rows = pd.DataFrame(extra).assign(LA=others)
+        pd.concat([own, rows]).fillna("").to_csv(tmp_path / name, index=False)
+    result = import_903(
+        tmp_path / "header.csv", tmp_path / "episodes.csv", postcodes=postcodes,
+        ofsted=read_ofsted_providers(FIXTURES / "ofsted.csv"),
+    )  # fmt: skip
+    supply = result.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
+    assert supply.loc[["SC000001", "SC000009"], "free_places"].tolist() == [2, 5]
 
 
 def test_rcc_lookup_limits_the_problem(postcodes) -> None:  # type: ignore[no-untyped-def]
