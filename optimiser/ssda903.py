@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,12 @@ from optimiser.textcsv import SEPARATOR_NAMES, read_text_csv
 
 __all__ = [
     "DEFAULT_AGE_RANGE",
+    "DEFAULT_GRID_METRES",
     "DEFAULT_WEEKLY_COST",
     "DFE_GROUPS",
     "EPISODE_COLUMNS",
     "HEADER_COLUMNS",
+    "IMPORT_FILES",
     "OUTSIDE_LOOKUP",
     "CodeMap",
     "ImportReport",
@@ -53,6 +55,7 @@ __all__ = [
     "placement_location_table",
     "read_postcodes",
     "read_return",
+    "remove_stale",
     "write_import",
     "write_ssda903",
 ]
@@ -77,6 +80,8 @@ _HEADER_REQUIRED = ("CHILD", "SEX", "DOB")
 _EPISODE_REQUIRED = ("CHILD", "DECOM", "LS", "PLACE")
 _LA_COLUMNS = ("LA", "LA_CODE", "RESPONSIBLE_LA", "NEW_LA_CODE", "LA_NUMBER", "OLD_LA_CODE")
 _YEAR_COLUMNS = ("YEAR", "COLLECTION_YEAR")
+# Points written by an import are the centres of grid squares this wide (0: exact points).
+DEFAULT_GRID_METRES = 1000
 # The RCC of placement LAs outside the RCC lookup in an imported problem.
 OUTSIDE_LOOKUP = "Outside the RCC lookup"
 
@@ -1368,6 +1373,7 @@ class ImportResult:
     location: pd.DataFrame
     ofsted_supply: pd.DataFrame | None
     report: ImportReport
+    grid_metres: int = DEFAULT_GRID_METRES
 
 
 def import_903(
@@ -1382,12 +1388,14 @@ def import_903(
     ofsted_vacancy: float = 0.0,
     rccs: Mapping[str, str] | None = None,
     prices: Mapping[str, float] | None = None,
+    grid_metres: int = DEFAULT_GRID_METRES,
 ) -> ImportResult:
     """Read, check, take the census, derive DfE location and build the problem, in one call.
 
     The problem holds the allocatable children without errors; children with errors, in a
     setting the optimiser does not place, or outside the RCC lookup are in `report.excluded`.
-    `problem` is None when no child could be imported.
+    `problem` is None when no child could be imported. Distances and the DfE measures use the
+    exact postcode points; the files `write_import` writes hold them snapped to `grid_metres`.
     """
     from geodata.rcc import default_lookup
 
@@ -1466,6 +1474,12 @@ def import_903(
         outside = int((~ofsted.homes["la"].isin(list(lookup))).sum())
         counts["Ofsted homes outside the RCC lookup (not added)"] = outside
         counts.update({f"Ofsted rows ignored: {k}": v for k, v in ofsted.ignored.items()})
+    counts["points written (children.csv, placements.csv, census.csv)"] = (
+        f"centres of {grid_metres:,} m grid squares (miles measured here from exact points; "
+        "later solves accurate to about a mile)"
+        if grid_metres
+        else "exact postcode points: the files identify home and carer addresses"
+    )
     report = ImportReport(tuple(errors), tuple(warnings), counts, excluded)
     public = located.drop(columns=[c for c in located.columns if c.startswith("_")])
     return ImportResult(
@@ -1475,7 +1489,17 @@ def import_903(
         location=placement_location_table(located),
         ofsted_supply=supply,
         report=report,
+        grid_metres=grid_metres,
     )
+
+
+def _snap(frame: pd.DataFrame, columns: Sequence[str], metres: int) -> pd.DataFrame:
+    """`frame` with its point `columns` moved to the centre of their `metres` grid square (the
+    same frame when `metres` is 0)."""
+    if not metres:
+        return frame
+    snapped = {c: np.floor(frame[c].astype(float) / metres) * metres + metres / 2 for c in columns}
+    return frame.assign(**snapped)
 
 
 def write_import(
@@ -1483,7 +1507,8 @@ def write_import(
 ) -> list[Path]:
     """Write the import: the problem CSVs (`write_problem`), `census.csv`,
     `baseline_indicators.csv`, `placement_location.csv`, `ofsted_supply.csv` (with an Ofsted
-    list) and `import_report.txt` / `.json`. With `problem=False` only the report is written."""
+    list) and `import_report.txt` / `.json`. With `problem=False` only the report is written.
+    Every point written is the centre of its `result.grid_metres` grid square (exact with 0)."""
     from optimiser.problem import write_problem
 
     folder = Path(directory)
@@ -1495,11 +1520,25 @@ def write_import(
     )
     if not problem:
         return paths
+    grid = result.grid_metres
     if result.problem is not None:
-        paths += write_problem(result.problem, folder)
+        prob = result.problem
+        points = ["easting", "northing"]
+        coarse = replace(
+            prob,
+            children=_snap(prob.children, points, grid),
+            placements=_snap(prob.placements, points, grid),
+        )
+        paths += write_problem(coarse, folder)
+    # Postcodes stay in memory only, and the points written are snapped to the grid: an exact
+    # postcode centroid identifies a child's home or a foster carer's address.
+    census = _snap(
+        result.census.drop(columns=["home_post", "pl_post"]),
+        ["home_easting", "home_northing", "pl_easting", "pl_northing"],
+        grid,
+    )
     for name, frame, index in (
-        # Postcodes stay in memory only: the derived LA, location and miles are written.
-        ("census.csv", result.census.drop(columns=["home_post", "pl_post"]), False),
+        ("census.csv", census, False),
         ("baseline_indicators.csv", result.baseline, False),
         ("placement_location.csv", result.location, True),
         ("ofsted_supply.csv", result.ofsted_supply, False),
@@ -1508,6 +1547,34 @@ def write_import(
             frame.to_csv(folder / name, index=index, encoding="utf-8-sig")
             paths.append(folder / name)
     return paths
+
+
+# Every file an import may write (`write_import` and the command line's public table).
+IMPORT_FILES = (
+    "import_report.txt",
+    "import_report.json",
+    "children.csv",
+    "placements.csv",
+    "rccs.csv",
+    "las.csv",
+    "policy.json",
+    "census.csv",
+    "baseline_indicators.csv",
+    "placement_location.csv",
+    "placement_location_public.csv",
+    "ofsted_supply.csv",
+)
+
+
+def remove_stale(directory: Path | str, written: Iterable[Path]) -> list[Path]:
+    """Remove the files of an earlier import in `directory` that this one did not write (only
+    `IMPORT_FILES`), so a failed re-import leaves no problem that still validates; returns them."""
+    kept = {Path(p).name for p in written}
+    stale = [Path(directory) / n for n in IMPORT_FILES if n not in kept]
+    stale = [p for p in stale if p.is_file()]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 # ----------------------------------------------------------------------------- fake returns

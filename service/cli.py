@@ -849,6 +849,16 @@ def import_cmd(
         bool,
         typer.Option("--keep-going", help="Write the problem even with errors (children listed)."),
     ] = False,
+    grid_metres: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Points written (children.csv, placements.csv, census.csv) are the centres of "
+            "grid squares this wide, so no home or carer address can be looked up from them "
+            "(distances in later solves are then accurate to about a mile; the import's own "
+            "measures use exact points). 0 writes exact postcode points: they identify addresses.",
+        ),
+    ] = 1000,
 ) -> None:
     """Import an SSDA903 return (see `_IMPORT_HELP`)."""
     from datetime import datetime
@@ -857,7 +867,7 @@ def import_cmd(
 
     from optimiser.ofsted import read_ofsted_providers
     from optimiser.problem import read_rccs
-    from optimiser.ssda903 import import_903, read_postcodes, write_import
+    from optimiser.ssda903 import import_903, read_postcodes, remove_stale, write_import
 
     try:
         at = datetime.strptime(census_date, "%d/%m/%Y").date() if census_date else None
@@ -879,6 +889,7 @@ def import_cmd(
             ofsted=read_ofsted_providers(ofsted) if ofsted else None,
             ofsted_vacancy=ofsted_vacancy,
             rccs=read_rccs(rccs) if rccs else None,
+            grid_metres=grid_metres,
         )
     except (ProblemValidationError, OSError) as exc:
         raise fail_with(exc) from None
@@ -889,6 +900,7 @@ def import_cmd(
         public = out / "placement_location_public.csv"
         _public_location(result.location).to_csv(public, encoding="utf-8-sig")
         paths.append(public)
+    stale = remove_stale(out, paths)
     counts = RichTable(title="SSDA903 import")
     counts.add_column("")
     counts.add_column("", justify="right")
@@ -911,6 +923,16 @@ def import_cmd(
         listed.append(f"  ... and {len(report.errors) - 20} more in import_report.txt")
     _print_items(listed)
     console.print(f"Wrote {', '.join(p.name for p in paths)} to {out}.", highlight=False)
+    if stale:
+        names = ", ".join(p.name for p in stale)
+        console.print(f"Removed {names}: an earlier import's, not written this time.")
+    if not grid_metres:
+        console.print(
+            "[bold]Warning:[/] --grid-metres 0: children.csv, placements.csv and census.csv hold "
+            "exact postcode points, which identify children's homes and foster carers' "
+            "addresses; keep them as securely as the 903 return itself.",
+            highlight=False,
+        )
     if not write_all:
         raise fail_with(
             ValueError(
