@@ -629,7 +629,11 @@ def _check_episodes(
         _check_codes(
             eps, column, {y: getattr(m, attr) for y, m in maps.items()}, issues, error=False
         )
-    if "PLACE_PROVIDER" in eps:
+    if "PLACE_PROVIDER" not in eps:
+        text = "no PLACE_PROVIDER column: foster care is taken as in-house, a home as private"
+        for file in pd.unique(eps["_file"]):
+            issues.warnings.append(InputIssue(str(file), 1, "PLACE_PROVIDER", text))
+    else:
         needs_provider = eps["PLACE"].isin(["U4", "U5", "U6", "K2", "R1"]) & (
             eps["PLACE_PROVIDER"] == ""
         )

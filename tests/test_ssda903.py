@@ -633,3 +633,14 @@ def test_tab_or_semicolon_separated_returns_read_with_a_warning(
     assert len(result.census) == 18
     found = {(i.file, i.row): i.message for i in result.report.warnings}
     assert found[("header.csv", 1)] == f"columns are separated by {name}, not commas: read as such"
+
+
+def test_episodes_without_a_place_provider_column_are_warned_of(tmp_path: Path) -> None:
+    """Without the column an IFA foster child was classed in-house with no warning."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nA1,1,01/01/2012\n")
+    (tmp_path / "episodes.csv").write_text("CHILD,DECOM,LS,PLACE\nA1,01/06/2022,C2,U4\n")
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert _row(result, "A1")["setting"] == "foster_inhouse"
+    (warning,) = [w for w in result.report.warnings if w.column == "PLACE_PROVIDER"]
+    assert (warning.file, warning.row) == ("episodes.csv", 1)
+    assert "foster care is taken as in-house" in warning.message
