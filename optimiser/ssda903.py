@@ -292,6 +292,20 @@ def _setting_of(place: pd.Series, provider: pd.Series) -> pd.Series:
 # ----------------------------------------------------------------------------- reading
 
 
+_DATE_LIKE = re.compile(r"\d+\s*[/\-.]\s*\d+|^\d{5,}$")  # 15/05/2012, 2012-05-15, 45000
+_POSTCODE_LIKE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$", re.IGNORECASE)
+
+
+def _shown(value: str) -> str:
+    """A cell as an issue may quote it: a value shaped like a date or a postcode (a shifted row
+    puts a date of birth or a home postcode under SEX or REC) is not repeated."""
+    if _DATE_LIKE.search(value):
+        return "(a date, not repeated here)"
+    if _POSTCODE_LIKE.match(value.strip()):
+        return "(a postcode, not repeated here)"
+    return value
+
+
 class _Issues:
     """Errors (the row cannot be used) and warnings (used, with an assumption) found so far."""
 
@@ -309,14 +323,15 @@ class _Issues:
         error: bool = True,
     ) -> None:
         """Report each masked row of `df` (which carries `_file` and `_row`); errors also set
-        the row's `_error` flag so its child is excluded rather than imported wrongly."""
+        the row's `_error` flag so its child is excluded rather than imported wrongly. A
+        callable `message` gets the cell as `_shown` gives it (never a date or a postcode)."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         values = df[column] if column in df else pd.Series("", index=df.index)
         sink = self.errors if error else self.warnings
         for f, r, v in zip(df["_file"][mask], df["_row"][mask], values[mask], strict=True):
-            text = message(v) if callable(message) else message
+            text = message(_shown(str(v))) if callable(message) else message
             sink.append(InputIssue(str(f), int(r), column, text))
         if error:
             df.loc[mask, "_error"] = True

@@ -644,3 +644,24 @@ def test_episodes_without_a_place_provider_column_are_warned_of(tmp_path: Path) 
     (warning,) = [w for w in result.report.warnings if w.column == "PLACE_PROVIDER"]
     assert (warning.file, warning.row) == ("episodes.csv", 1)
     assert "foster care is taken as in-house" in warning.message
+
+
+def test_errors_never_repeat_a_date_or_a_postcode(tmp_path: Path) -> None:
+    """A shifted row printed a date of birth ("SEX '15/05/2012' is not 1 or 2") and a home
+    postcode ("'TS11AA' is not a valid REC code") into the report and the terminal."""
+    (tmp_path / "header.csv").write_text(
+        "CHILD,SEX,DOB\nA1,15/05/2012,1\nA2,45000,01/01/2012\nA3,3,01/01/2012\n"
+    )
+    (tmp_path / "episodes.csv").write_text(
+        "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER,REC\n"
+        "A1,01/06/2022,C2,U4,PR1,TS1 1AA\nA2,01/06/2022,C2,U4,PR1,\nA3,01/06/2022,C2,U4,PR1,\n"
+    )
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    text = result.report.to_text()
+    for secret in ("15/05/2012", "45000", "TS1 1AA", "TS11AA"):
+        assert secret not in text
+    found = _messages([*result.report.errors, *result.report.warnings], "header.csv")
+    assert found[(2, "SEX")] == "SEX '(a date, not repeated here)' is not 1 or 2"
+    assert found[(4, "SEX")] == "SEX '3' is not 1 or 2"  # a code is still quoted
+    rec = _messages(result.report.warnings, "episodes.csv")[(2, "REC")]
+    assert rec == "'(a postcode, not repeated here)' is not a valid REC code in 2023/24"
