@@ -418,14 +418,26 @@ def _year_from_text(text: str) -> int | None:
     return first
 
 
-def _file_year(df: pd.DataFrame, path: Path, default: int, issues: _Issues) -> pd.Series:
+def _name_year(stem: str) -> int | None:
+    """Collection year from a file name: only a year pair such as '2023-24', '2023_24' or
+    '202324' counts, never a single year or a date ('export_2024-05-10' is no year)."""
+    for m in re.finditer(r"(?<!\d)(20\d\d)[-_ ]?(\d\d)(?!\d)", stem):
+        if int(m.group(2)) == (int(m.group(1)) + 1) % 100:
+            return int(m.group(1)) + 1
+    return None
+
+
+def _file_year(df: pd.DataFrame, path: Path, year: int | None, issues: _Issues) -> pd.Series:
+    """Each row's collection year: a YEAR column, else `year` when given, else the file name's,
+    else 2024."""
+    default = year or 2024
     for col in _YEAR_COLUMNS:
         if col in df:
             years = df[col].map(lambda v: _year_from_text(str(v)))
             issues.add(df, years.isna(), col, lambda v: f"'{v}' is not a collection year")
             return years.fillna(default).astype(np.int64)
-    found = _year_from_text(path.stem)
-    return pd.Series(found or default, index=df.index, dtype=np.int64)
+    found = year or _name_year(path.stem) or default
+    return pd.Series(found, index=df.index, dtype=np.int64)
 
 
 def _file_la(df: pd.DataFrame, la: str | None, issues: _Issues) -> pd.Series:
@@ -468,7 +480,7 @@ def _load(
     paths: Sequence[Path],
     required: tuple[str, ...],
     *,
-    year: int,
+    year: int | None,
     la: str | None,
     issues: _Issues,
 ) -> pd.DataFrame:
@@ -700,9 +712,10 @@ def read_return(
     """Read and check 903 header and episodes files (files or folders of `*header*.csv` and
     `*episode*.csv`; several years and several LAs together).
 
-    A file's collection year comes from a YEAR column, else its name ("2023-24", "2024"), else
-    `year` (default 2024). The responsible LA comes from an LA column (GSS code, DfE number or
-    name), else `la`. The census year is `year` when given, else the latest year found.
+    A file's collection year comes from a YEAR column, else `year` when given (unless the names
+    give several years), else its name (a year pair: "2023-24", "2023_24", "202324"; a date in
+    a name is no year), else 2024. The responsible LA comes from an LA column (GSS code, DfE
+    number or name), else `la`. The census year is `year` when given, else the latest year found.
     """
     issues = _Issues()
     default_year = year or 2024
@@ -715,15 +728,23 @@ def read_return(
             )
         la_code = str(resolved)
     given = {"header": header, "episode": episodes}
+    listed = {
+        word: _expand([arg] if isinstance(arg, str | Path) else arg, word)
+        for word, arg in given.items()
+    }
+    # An explicit year wins over the names, unless they name several years (then each file is
+    # of its own year and `year` is the census's).
+    named = {_name_year(p.stem) for paths in listed.values() for p in paths} - {None}
+    file_year = year if len(named) <= 1 else None
     frames = []
     for word, required in (("header", _HEADER_REQUIRED), ("episode", _EPISODE_REQUIRED)):
         arg = given[word]
-        paths = _expand([arg] if isinstance(arg, str | Path) else arg, word)
+        paths = listed[word]
         if not paths:
             where = ", ".join(map(str, [arg] if isinstance(arg, str | Path) else arg))
             text = f"no {word} file: no CSV here has '{word}' in its name (or give the file)"
             issues.errors.append(InputIssue(where, None, None, text))
-        frame = _load(paths, required, year=default_year, la=la_code, issues=issues)
+        frame = _load(paths, required, year=file_year, la=la_code, issues=issues)
         if paths and frame.empty and not issues.errors:
             issues.errors.append(InputIssue(paths[0].name, None, None, f"no {word} rows"))
         frames.append(frame)
@@ -1422,6 +1443,12 @@ def import_903(
     errors = list(ret.errors)
     warnings = list(ret.warnings)
     when = at or census_date(ret.year)
+    if when > census_date(ret.year):  # the return cannot know who left or came after its end
+        text = (
+            f"census date {when:%d/%m/%Y} is after 31/03/{ret.year}, the end of the "
+            f"{_year_label(ret.year)} return: give a date within it or a later year's return"
+        )
+        raise ProblemValidationError([*errors, InputIssue("--census-date", None, None, text)])
     frame = census(ret, at=when, issues=errors)
     if frame.empty:
         text = f"no child is looked after on {when:%d/%m/%Y} (the census date) in these files"

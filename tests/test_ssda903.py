@@ -665,3 +665,38 @@ def test_errors_never_repeat_a_date_or_a_postcode(tmp_path: Path) -> None:
     assert found[(4, "SEX")] == "SEX '3' is not 1 or 2"  # a code is still quoted
     rec = _messages(result.report.warnings, "episodes.csv")[(2, "REC")]
     assert rec == "'(a postcode, not repeated here)' is not a valid REC code in 2023/24"
+
+
+def test_a_census_date_after_the_return_is_an_error() -> None:
+    """A census on 30/06/2024 from the 2023/24 return was accepted silently, though the return
+    cannot know who left care or came into it after 31 March."""
+    with pytest.raises(ProblemValidationError) as caught:
+        import_903(
+            CLEAN / "header.csv", CLEAN / "episodes.csv", la="E06000001", at=date(2024, 6, 30)
+        )
+    assert str(caught.value.issues[-1]) == (
+        "--census-date: census date 30/06/2024 is after 31/03/2024, the end of the 2023/24 "
+        "return: give a date within it or a later year's return"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "year", "expected"),
+    [
+        ("903_episodes_export_2024-05-10.csv", None, 2024),  # a date is no year: the default
+        ("903_episodes_export_2024-05-10.csv", 2025, 2025),
+        ("episodes_2023-24.csv", 2025, 2025),  # the explicit year wins over the name
+        ("episodes_202425.csv", None, 2025),
+        ("episodes_2024_25.csv", None, 2025),
+    ],
+)
+def test_collection_year_from_names_and_year(
+    tmp_path: Path, name: str, year: int | None, expected: int
+) -> None:
+    """A date in a file name became its collection year, and --year could not override a year
+    in a name: codes were checked against one year and the census taken in another."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nA1,1,01/01/2012\n")
+    (tmp_path / name).write_text("CHILD,DECOM,LS,PLACE,PLACE_PROVIDER\nA1,01/06/2022,C2,U4,PR1\n")
+    ret = read_return(tmp_path / "header.csv", tmp_path / name, year=year, la="E06000001")
+    assert ret.year == expected
+    assert set(ret.episodes["_year"]) == {expected}
