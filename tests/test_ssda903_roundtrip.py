@@ -249,8 +249,8 @@ def test_rcc_import_writes_points_snapped_to_a_1km_grid(tmp_path: Path) -> None:
     runner = CliRunner()
     coarse, exact = tmp_path / "coarse", tmp_path / "exact"
     assert runner.invoke(app, _import_args(coarse)).exit_code == 0
-    lookup = pd.read_csv(FIXTURES / "postcodes.csv", dtype=str)
-    exact_points = set(zip(lookup["oseast1m"].astype(float), lookup["osnrth1m"].astype(float)))
+    lookup = pd.read_csv(FIXTURES / "postcodes.csv")
+    exact_points = set(zip(lookup["oseast1m"], lookup["osnrth1m"], strict=True))
     for name, columns in (
         ("children.csv", [("easting", "northing")]),
         ("placements.csv", [("easting", "northing")]),
@@ -260,7 +260,7 @@ def test_rcc_import_writes_points_snapped_to_a_1km_grid(tmp_path: Path) -> None:
         for e, n in columns:
             points = frame[[e, n]].dropna()
             assert len(points) and ((points % 1000) == 500).all().all(), name
-            assert not set(zip(points[e], points[n])) & exact_points, name
+            assert not set(zip(points[e], points[n], strict=True)) & exact_points, name
     census = pd.read_csv(coarse / "census.csv", encoding="utf-8-sig").set_index("child")
     assert census.loc["C01", "miles"] == pytest.approx(5000 / 1609.3)  # measured exactly
     result = runner.invoke(app, _import_args(exact, "--grid-metres", "0"))
