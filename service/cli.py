@@ -810,14 +810,18 @@ def import_cmd(
     ],
     year: Annotated[
         int | None,
-        typer.Option(help="Collection year of the census (2024 = 2023/24); default: latest."),
+        typer.Option(
+            help="Collection year (2024 = 2023/24) of the census, and of the files unless "
+            "their names give several years (2023-24, ...); default: the latest named."
+        ),
     ] = None,
     la: Annotated[
         str | None,
         typer.Option(help="Responsible LA (GSS code, DfE number or name) of files without one."),
     ] = None,
     census_date: Annotated[
-        str | None, typer.Option(help="Census date dd/mm/YYYY (default 31 March of the year).")
+        str | None,
+        typer.Option(help="Census date dd/mm/YYYY, not after 31 March of the year (the default)."),
     ] = None,
     postcodes: Annotated[
         Path | None,
