@@ -4,14 +4,15 @@ The simulation, seeded and deterministic:
 1. LAs take turns in a seeded random order; at its turn an LA places one of its own children
    (so no council is served first for all its children). Within an LA, the most constrained
    needs go first: secure, then residential, then supported, then foster; siblings consecutively.
-2. A child already in an eligible placement stays there (councils do not move settled children).
-3. Otherwise the LA uses its own in-house places first (in-house fostering, LA-run homes in its
-   own area), the nearest one to the child's home; then the nearest eligible place still free
-   anywhere in England whose setting meets the need without a step-up; only then a step-up
-   setting (e.g. a children's home for a child who needs fostering). Spot purchasing is
+2. Before anyone is placed, every child already in an eligible placement stays there (councils
+   do not move settled children, and a place a child lives in is not free to others).
+3. Every other child, in that order: a sibling goes with an earlier-placed sibling when there
+   is room; otherwise the LA uses its own in-house places first (in-house fostering, LA-run
+   homes in its own area), the nearest one to the child's home; then the nearest eligible place
+   still free anywhere in England whose setting meets the need without a step-up; only then a
+   step-up setting (e.g. a children's home for a child who needs fostering). Spot purchasing is
    price-led: of the `offers` nearest free places the council takes the cheapest (offers=1:
-   the nearest; price breaks ties between places equally near, to 0.1 mile). A sibling goes
-   with an earlier sibling when there is room.
+   the nearest; price breaks ties between places equally near, to 0.1 mile).
 4. A child with no eligible free place left is unplaced.
 
 The loop over children is compiled (numba). A council's list of the places nearest its centre
@@ -322,14 +323,22 @@ def _simulate(
     assigned = np.full(len(order), -1, np.int64)
     group_place = np.full(n_groups, -1, np.int64)
     one = np.empty(1, np.int64)
-    for c in order:
-        choice = -1
+    for c in order:  # step 2 first: every child stays in its eligible current placement
         cur = c_current[c]
         if cur >= 0 and free[cur] > 0:
             one[0] = cur
-            choice = _nearest(c, one, l_dist, 0, 1, 1, free, m, -1.0)[0]
+            if _nearest(c, one, l_dist, 0, 1, 1, free, m, -1.0)[0] >= 0:
+                assigned[c] = cur
+                free[cur] -= 1
+                g = c_group[c]
+                if g >= 0 and group_place[g] < 0:
+                    group_place[g] = cur
+    for c in order:
+        if assigned[c] >= 0:
+            continue
+        choice = -1
         g = c_group[c]
-        if choice < 0 and g >= 0 and group_place[g] >= 0:
+        if g >= 0 and group_place[g] >= 0:
             one[0] = group_place[g]
             choice = _nearest(c, one, l_dist, 0, 1, 1, free, m, -1.0)[0]
         for tier in range(3):

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from geodata.england import England, load_england
-from optimiser.errors import InputIssue
+from optimiser.errors import InputIssue, ProblemValidationError
+from optimiser.textcsv import read_text_csv
 
 __all__ = [
     "OFSTED_COLUMNS",
@@ -150,19 +151,6 @@ def _find_columns(columns: list[str]) -> dict[str, str]:
     return found
 
 
-def _read_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-            issues.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
-            return None
-    issues.append(InputIssue(path.name, None, None, "cannot decode as UTF-8 or Windows-1252"))
-    return None
-
-
 def _setting(kind: str, sector: str) -> str:
     if kind == "secure":
         return "secure"
@@ -172,16 +160,17 @@ def _setting(kind: str, sector: str) -> str:
 def read_ofsted_providers(path: Path | str) -> OfstedProviders:
     """Read an Ofsted provider list CSV; keep active children's homes and secure homes.
 
+    A missing or unreadable file, or one without the required columns, raises
+    `ProblemValidationError` naming the file (and the columns); rows that cannot be used are
+    in `issues`.
+
     A children's home run by a local or health authority becomes `residential_la`, a private or
     voluntary one `residential_private`; a secure children's home `secure` whatever its sector.
     Short-break-only homes and inactive registrations are counted in `ignored`.
     """
     path = Path(path)
     issues: list[InputIssue] = []
-    empty = pd.DataFrame(columns=["urn", "setting", "la", "places", "sector", "rating", "row"])
-    raw = _read_table(path, issues)
-    if raw is None:
-        return OfstedProviders(empty, {}, tuple(issues), path.name)
+    raw, _ = read_text_csv(path)
     original = {_normalise_header(c): str(c).replace("\ufeff", "").strip() for c in raw.columns}
     raw.columns = [_normalise_header(c) for c in raw.columns]
     raw = raw.apply(lambda s: s.astype(str).str.strip())
@@ -189,12 +178,14 @@ def read_ofsted_providers(path: Path | str) -> OfstedProviders:
     blank = (raw == "").all(axis=1)
     raw, rows = raw[~blank], rows[~blank]
     cols = _find_columns(list(raw.columns))
-    missing = [k for k in _REQUIRED if k not in cols]
-    for key in missing:
-        spellings = " or ".join(f"'{s}'" for s in OFSTED_COLUMNS[key][:2])
-        issues.append(InputIssue(path.name, 1, key, f"required column is missing ({spellings})"))
+    missing = [
+        InputIssue(path.name, 1, key, f"required column is missing ({spellings})")
+        for key in _REQUIRED
+        if key not in cols
+        for spellings in [" or ".join(f"'{s}'" for s in OFSTED_COLUMNS[key][:2])]
+    ]
     if missing:
-        return OfstedProviders(empty, {}, tuple(issues), path.name)
+        raise ProblemValidationError(missing)
 
     def col(key: str) -> pd.Series:
         return raw[cols[key]] if key in cols else pd.Series("", index=raw.index)

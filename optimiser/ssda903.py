@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,17 @@ from geodata.england import load_england
 from optimiser.errors import InputIssue, ProblemValidationError
 from optimiser.ofsted import OfstedProviders, la_resolver, normalise_urn, resolve_las
 from optimiser.problem import Policy, Problem, las_frame, validate_problem_frames
+from optimiser.textcsv import SEPARATOR_NAMES, read_text_csv
 
 __all__ = [
     "DEFAULT_AGE_RANGE",
+    "DEFAULT_GRID_METRES",
     "DEFAULT_WEEKLY_COST",
     "DFE_GROUPS",
     "EPISODE_COLUMNS",
     "HEADER_COLUMNS",
+    "IMPORT_FILES",
+    "OUTSIDE_LOOKUP",
     "CodeMap",
     "ImportReport",
     "ImportResult",
@@ -44,12 +48,14 @@ __all__ = [
     "build_problem",
     "census",
     "code_map",
+    "covers_england",
     "derive_locations",
     "import_903",
     "normalise_postcode",
     "placement_location_table",
     "read_postcodes",
     "read_return",
+    "remove_stale",
     "write_import",
     "write_ssda903",
 ]
@@ -74,6 +80,10 @@ _HEADER_REQUIRED = ("CHILD", "SEX", "DOB")
 _EPISODE_REQUIRED = ("CHILD", "DECOM", "LS", "PLACE")
 _LA_COLUMNS = ("LA", "LA_CODE", "RESPONSIBLE_LA", "NEW_LA_CODE", "LA_NUMBER", "OLD_LA_CODE")
 _YEAR_COLUMNS = ("YEAR", "COLLECTION_YEAR")
+# Points written by an import are the centres of grid squares this wide (0: exact points).
+DEFAULT_GRID_METRES = 1000
+# The RCC of placement LAs outside the RCC lookup in an imported problem.
+OUTSIDE_LOOKUP = "Outside the RCC lookup"
 
 # ----------------------------------------------------------------------------- code lists
 
@@ -282,6 +292,20 @@ def _setting_of(place: pd.Series, provider: pd.Series) -> pd.Series:
 # ----------------------------------------------------------------------------- reading
 
 
+_DATE_LIKE = re.compile(r"\d+\s*[/\-.]\s*\d+|^\d{5,}$")  # 15/05/2012, 2012-05-15, 45000
+_POSTCODE_LIKE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$", re.IGNORECASE)
+
+
+def _shown(value: str) -> str:
+    """A cell as an issue may quote it: a value shaped like a date or a postcode (a shifted row
+    puts a date of birth or a home postcode under SEX or REC) is not repeated."""
+    if _DATE_LIKE.search(value):
+        return "(a date, not repeated here)"
+    if _POSTCODE_LIKE.match(value.strip()):
+        return "(a postcode, not repeated here)"
+    return value
+
+
 class _Issues:
     """Errors (the row cannot be used) and warnings (used, with an assumption) found so far."""
 
@@ -299,14 +323,15 @@ class _Issues:
         error: bool = True,
     ) -> None:
         """Report each masked row of `df` (which carries `_file` and `_row`); errors also set
-        the row's `_error` flag so its child is excluded rather than imported wrongly."""
+        the row's `_error` flag so its child is excluded rather than imported wrongly. A
+        callable `message` gets the cell as `_shown` gives it (never a date or a postcode)."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         values = df[column] if column in df else pd.Series("", index=df.index)
         sink = self.errors if error else self.warnings
         for f, r, v in zip(df["_file"][mask], df["_row"][mask], values[mask], strict=True):
-            text = message(v) if callable(message) else message
+            text = message(_shown(str(v))) if callable(message) else message
             sink.append(InputIssue(str(f), int(r), column, text))
         if error:
             df.loc[mask, "_error"] = True
@@ -336,20 +361,16 @@ def _normalise_column(name: object) -> str:
 
 
 def _read_text_csv(path: Path, issues: _Issues) -> pd.DataFrame | None:
-    """A CSV as text, tolerant of a BOM, Windows-1252, padded cells and trailing blanks."""
-    df: pd.DataFrame | None = None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-            issues.errors.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
-            return None
-    if df is None:
-        issues.errors.append(InputIssue(path.name, None, None, "not UTF-8 or Windows-1252 text"))
+    """A CSV as text, tolerant of a BOM, Windows-1252, tabs or semicolons (with a warning),
+    padded cells and trailing blanks."""
+    try:
+        df, sep = read_text_csv(path)
+    except ProblemValidationError as exc:
+        issues.errors.extend(exc.issues)
         return None
+    if sep != ",":
+        text = f"columns are separated by {SEPARATOR_NAMES[sep]}, not commas: read as such"
+        issues.warnings.append(InputIssue(path.name, 1, None, text))
     df.columns = [_normalise_column(c) for c in df.columns]
     df = df.apply(lambda s: s.astype(str).str.strip())
     empty_cols = [
@@ -397,14 +418,26 @@ def _year_from_text(text: str) -> int | None:
     return first
 
 
-def _file_year(df: pd.DataFrame, path: Path, default: int, issues: _Issues) -> pd.Series:
+def _name_year(stem: str) -> int | None:
+    """Collection year from a file name: only a year pair such as '2023-24', '2023_24' or
+    '202324' counts, never a single year or a date ('export_2024-05-10' is no year)."""
+    for m in re.finditer(r"(?<!\d)(20\d\d)[-_ ]?(\d\d)(?!\d)", stem):
+        if int(m.group(2)) == (int(m.group(1)) + 1) % 100:
+            return int(m.group(1)) + 1
+    return None
+
+
+def _file_year(df: pd.DataFrame, path: Path, year: int | None, issues: _Issues) -> pd.Series:
+    """Each row's collection year: a YEAR column, else `year` when given, else the file name's,
+    else 2024."""
+    default = year or 2024
     for col in _YEAR_COLUMNS:
         if col in df:
             years = df[col].map(lambda v: _year_from_text(str(v)))
             issues.add(df, years.isna(), col, lambda v: f"'{v}' is not a collection year")
             return years.fillna(default).astype(np.int64)
-    found = _year_from_text(path.stem)
-    return pd.Series(found or default, index=df.index, dtype=np.int64)
+    found = year or _name_year(path.stem) or default
+    return pd.Series(found, index=df.index, dtype=np.int64)
 
 
 def _file_la(df: pd.DataFrame, la: str | None, issues: _Issues) -> pd.Series:
@@ -447,7 +480,7 @@ def _load(
     paths: Sequence[Path],
     required: tuple[str, ...],
     *,
-    year: int,
+    year: int | None,
     la: str | None,
     issues: _Issues,
 ) -> pd.DataFrame:
@@ -623,7 +656,11 @@ def _check_episodes(
         _check_codes(
             eps, column, {y: getattr(m, attr) for y, m in maps.items()}, issues, error=False
         )
-    if "PLACE_PROVIDER" in eps:
+    if "PLACE_PROVIDER" not in eps:
+        text = "no PLACE_PROVIDER column: foster care is taken as in-house, a home as private"
+        for file in pd.unique(eps["_file"]):
+            issues.warnings.append(InputIssue(str(file), 1, "PLACE_PROVIDER", text))
+    else:
         needs_provider = eps["PLACE"].isin(["U4", "U5", "U6", "K2", "R1"]) & (
             eps["PLACE_PROVIDER"] == ""
         )
@@ -675,9 +712,10 @@ def read_return(
     """Read and check 903 header and episodes files (files or folders of `*header*.csv` and
     `*episode*.csv`; several years and several LAs together).
 
-    A file's collection year comes from a YEAR column, else its name ("2023-24", "2024"), else
-    `year` (default 2024). The responsible LA comes from an LA column (GSS code, DfE number or
-    name), else `la`. The census year is `year` when given, else the latest year found.
+    A file's collection year comes from a YEAR column, else `year` when given (unless the names
+    give several years), else its name (a year pair: "2023-24", "2023_24", "202324"; a date in
+    a name is no year), else 2024. The responsible LA comes from an LA column (GSS code, DfE
+    number or name), else `la`. The census year is `year` when given, else the latest year found.
     """
     issues = _Issues()
     default_year = year or 2024
@@ -690,15 +728,23 @@ def read_return(
             )
         la_code = str(resolved)
     given = {"header": header, "episode": episodes}
+    listed = {
+        word: _expand([arg] if isinstance(arg, str | Path) else arg, word)
+        for word, arg in given.items()
+    }
+    # An explicit year wins over the names, unless they name several years (then each file is
+    # of its own year and `year` is the census's).
+    named = {_name_year(p.stem) for paths in listed.values() for p in paths} - {None}
+    file_year = year if len(named) <= 1 else None
     frames = []
     for word, required in (("header", _HEADER_REQUIRED), ("episode", _EPISODE_REQUIRED)):
         arg = given[word]
-        paths = _expand([arg] if isinstance(arg, str | Path) else arg, word)
+        paths = listed[word]
         if not paths:
             where = ", ".join(map(str, [arg] if isinstance(arg, str | Path) else arg))
             text = f"no {word} file: no CSV here has '{word}' in its name (or give the file)"
             issues.errors.append(InputIssue(where, None, None, text))
-        frame = _load(paths, required, year=default_year, la=la_code, issues=issues)
+        frame = _load(paths, required, year=file_year, la=la_code, issues=issues)
         if paths and frame.empty and not issues.errors:
             issues.errors.append(InputIssue(paths[0].name, None, None, f"no {word} rows"))
         frames.append(frame)
@@ -748,14 +794,9 @@ def census(
     Ages outside 0-17 on the date are errors appended to `issues`.
     """
     when = pd.Timestamp(at or census_date(ret.year))
-    eps = ret.episodes
-    open_now = (eps["_decom"] <= when) & (eps["_dec"].isna() | (eps["_dec"] > when))
-    current = (
-        eps[open_now]
-        .sort_values(["_la", "CHILD", "_decom", "_row"])
-        .drop_duplicates(["_la", "CHILD"], keep="last")
-    )
+    current = _current_episodes(ret, when)
     current = current[~current["LS"].isin(SHORT_BREAKS)]
+    eps = ret.episodes
     bad_eps = eps[eps["_error"]][["_la", "CHILD"]].drop_duplicates().assign(_bad_ep=True)
     hdr = ret.header[["_la", "CHILD", "SEX", "_dob", "_error", "_file", "_row"]].rename(
         columns={"_error": "_bad_hdr", "_file": "_hfile", "_row": "_hrow"}
@@ -808,16 +849,24 @@ def census(
     return out.sort_values(["la", "child"]).reset_index(drop=True)
 
 
+def _current_episodes(ret: Return903, when: pd.Timestamp) -> pd.DataFrame:
+    """Each child's episode open on `when` (the latest begun), else an episode in error that may
+    be: its DECOM unreadable, empty or after its collection year, and not ceased before `when`
+    (the child is then in the census with an error, not missing from it)."""
+    eps = ret.episodes
+    not_ceased = eps["_dec"].isna() | (eps["_dec"] > when)
+    open_now = (eps["_decom"] <= when) & not_ceased
+    year_end = pd.to_datetime(eps["_year"].astype(str) + "-03-31")
+    maybe = eps["_error"] & (eps["_decom"].isna() | (eps["_decom"] > year_end)) & not_ceased
+    key = ["_la", "CHILD"]
+    current = eps[open_now].sort_values([*key, "_decom", "_row"]).drop_duplicates(key, keep="last")
+    maybe_rows = eps[maybe & ~eps.set_index(key).index.isin(current.set_index(key).index)]
+    return pd.concat([current, maybe_rows.drop_duplicates(key, keep="last")])
+
+
 def short_breaks_on(ret: Return903, *, at: date | None = None) -> int:
     """Children whose episode open on `at` is a short break (V3/V4): left out of the census."""
-    when = pd.Timestamp(at or census_date(ret.year))
-    eps = ret.episodes
-    open_now = (eps["_decom"] <= when) & (eps["_dec"].isna() | (eps["_dec"] > when))
-    current = (
-        eps[open_now]
-        .sort_values(["_la", "CHILD", "_decom", "_row"])
-        .drop_duplicates(["_la", "CHILD"], keep="last")
-    )
+    current = _current_episodes(ret, pd.Timestamp(at or census_date(ret.year)))
     return int(current["LS"].isin(SHORT_BREAKS).sum())
 
 
@@ -833,7 +882,8 @@ _POSTCODE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "postcode": ("pcds", "pcd", "pcd2", "postcode", "post_code"),
     "easting": ("oseast1m", "easting", "east", "x"),
     "northing": ("osnrth1m", "northing", "north", "y"),
-    "la": ("ctyua", "utla", "utla_code", "oscty", "oslaua", "laua", "lad", "la_code", "la"),
+    # upper tier first: a county's code wins over its district's (NSPL's cty, ONSPD's oscty)
+    "la": ("ctyua", "utla", "utla_code", "oscty", "cty", "oslaua", "laua", "lad", "la_code", "la"),
 }
 
 
@@ -851,12 +901,14 @@ def read_postcodes(
     """Read an ONS Postcode Directory-like CSV (only the columns needed).
 
     `columns` overrides the names of `postcode`, `easting`, `northing` and `la` (one name or
-    several tried in order, e.g. the ONSPD's county `oscty` then district `oslaua`: the first
-    value that is one of the 153 English children's-services LAs wins, else the first non-empty
-    one, so a Welsh postcode reads as outside England). Postcodes are normalised.
+    several tried in order, e.g. the ONSPD's county `oscty` (the NSPL's `cty`) then district
+    `oslaua` (`laua`): the first value that is one of the 153 English children's-services LAs
+    wins, else the first non-empty one, so a Welsh postcode reads as outside England; the "no
+    county" code E99999999 is skipped). A lookup that leaves shire-district codes (E07...) is an
+    error naming its columns. Postcodes are normalised; an unreadable file is an error naming it.
     """
     path = Path(path)
-    header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
+    header, _ = read_text_csv(path, nrows=0)
     by_norm = {str(c).strip().lower(): str(c) for c in header.columns}
     chosen: dict[str, list[str]] = {}
     issues: list[InputIssue] = []
@@ -874,7 +926,7 @@ def read_postcodes(
     if issues:
         raise ProblemValidationError(issues)
     use = [c for cols in chosen.values() for c in cols]
-    df = pd.read_csv(path, usecols=use, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    df, _ = read_text_csv(path, usecols=use)
     england = set(load_england().codes)
     la = pd.Series("", index=df.index, dtype=object)
     for col in chosen["la"]:
@@ -882,6 +934,14 @@ def read_postcodes(
         values = values.where(~values.str.endswith("99999999"), "")  # ONSPD's "no such area"
         la = la.where(la.isin(england) | ~values.isin(england), values)
         la = la.where(la != "", values)
+    if la.str.startswith("E07").any():  # a shire district: its county is the LA
+        read = ", ".join(chosen["la"])
+        text = (
+            f"gives lower-tier district codes (E07...) in {read}, not the upper-tier LA that "
+            "looks after children: add the county column (cty or oscty) or name it with "
+            "--postcode-columns la=COLUMN"
+        )
+        raise ProblemValidationError([InputIssue(path.name, None, read, text)])
     frame = pd.DataFrame(
         {
             "postcode": normalise_postcode(df[chosen["postcode"][0]]),
@@ -1057,6 +1117,7 @@ def build_problem(
     *,
     rccs: Mapping[str, str],
     ofsted: OfstedProviders | None = None,
+    ofsted_vacancy: float = 0.0,
     prices: Mapping[str, float] | None = None,
     warnings: list[InputIssue] | None = None,
     policy: Policy | None = None,
@@ -1066,11 +1127,17 @@ def build_problem(
     Each child's current non-family placement becomes a placement unit with one place, the
     child as its occupant (`current_placement`), the placement LA and point when known (else the
     child's own LA, with a warning) and the assumed weekly price of its setting
-    (`DEFAULT_WEEKLY_COST`, overridable with `prices`). A child whose placement is in an Ofsted
-    home (URN) occupies that home instead, and every active children's home and secure home of
-    the Ofsted list in the RCC lookup's LAs is offered with its registered places (never fewer
-    than the children linked to it). Children in error, not allocatable, or whose LA is not in
-    the lookup are returned in `excluded` with the reason; they are never dropped in silence.
+    (`DEFAULT_WEEKLY_COST`, overridable with `prices`). A placement in an English LA outside the
+    RCC lookup keeps its LA: the problem's lookup gains that LA in the pseudo RCC
+    `OUTSIDE_LOOKUP`, so today's practice counts it out of LA and out of RCC as the import does.
+    A child whose placement is in an Ofsted home (URN) occupies that home instead, and every
+    active children's home and secure home of the Ofsted list in the RCC lookup's LAs is added
+    with the places its linked children occupy and its free places: registered places less
+    those children when the census is national (`covers_england`), else, as other
+    councils' children in the homes are unknown, the share `ofsted_vacancy` of its registered
+    places (none by default), never more than registered less linked. Children in error,
+    not allocatable, placed outside England, or whose LA is not in the lookup are returned in
+    `excluded` with the reason; they are never dropped in silence.
 
     Returns (problem, ofsted supply table or None, excluded children).
     """
@@ -1079,14 +1146,15 @@ def build_problem(
     kids, excluded = _allocatable(located, rccs)
     homes = _homes_in_lookup(ofsted, rccs)
     linked = _link_to_homes(kids, homes, warn, checked=ofsted is not None)
-    offered = ~linked & ~_not_offered(kids, linked, rccs, warn)
-    units = _placement_units(kids[offered], costs)
+    outside = _outside_lookup(kids, linked, rccs, warn)
+    units = _placement_units(kids[~linked], costs)
     current = pd.Series("", index=kids.index, dtype=object)
-    current[offered] = units["placement_id"].to_numpy()
+    current[~linked] = units["placement_id"].to_numpy()
     current[linked] = "URN-" + kids.loc[linked, "urn"]
     frames, supply = [units], None
     if ofsted is not None:
-        home_units, supply = _ofsted_units(homes, kids[linked], costs, warn, ofsted.source)
+        vacancy = None if covers_england(located) else ofsted_vacancy
+        home_units, supply = _ofsted_units(homes, kids[linked], costs, warn, ofsted.source, vacancy)
         frames.append(home_units)
     children = pd.DataFrame(
         {
@@ -1101,7 +1169,7 @@ def build_problem(
             "northing": _text_number(kids["home_northing"]),
         }
     )
-    las = las_frame(rccs)
+    las = las_frame({**dict.fromkeys(kids.loc[outside, "placement_la"], OUTSIDE_LOOKUP), **rccs})
     placements = pd.concat(frames, ignore_index=True)
     typed_children, typed_placements = validate_problem_frames(children, placements, las)
     problem = Problem(typed_children, typed_placements, las, policy or Policy())
@@ -1112,16 +1180,19 @@ def _allocatable(
     located: pd.DataFrame, rccs: Mapping[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(children for the problem, children left out with the reason)."""
+    pl_la = located["placement_la"]
     reasons = np.select(
         [
             located["status"] != "ok",
             ~located["allocatable"],
             ~located["la"].isin(list(rccs)),
+            (pl_la != "") & ~pl_la.isin(load_england().codes),
         ],
         [
             "error in the 903 rows (see the report)",
             "setting not allocatable: " + located["setting"],
             "responsible LA is not in the RCC lookup",
+            "placed outside England (the problem holds placements in England only)",
         ],
         default="",
     )
@@ -1173,30 +1244,13 @@ def _link_to_homes(
     return linked
 
 
-def _not_offered(
+def _outside_lookup(
     kids: pd.DataFrame, linked: pd.Series, rccs: Mapping[str, str], warn: list[InputIssue]
 ) -> pd.Series:
-    """Placements outside England or outside the lookup's LAs, not offered as supply (the
-    child is still allocated); warn too of units whose location is unknown."""
-    england = set(load_england().codes)
+    """Placements in English LAs outside the RCC lookup (their units go to `OUTSIDE_LOOKUP`);
+    warn too of units whose location is unknown."""
     pl_la = kids["placement_la"]
-    abroad = ~linked & (pl_la != "") & ~pl_la.isin(england)
-    outside = ~linked & pl_la.isin(england) & ~pl_la.isin(list(rccs))
-    still = "the child is still allocated"
-    _warn_rows(
-        warn,
-        kids,
-        abroad,
-        "PL_POST",
-        f"placement is outside England: not offered as supply; {still}",
-    )
-    _warn_rows(
-        warn,
-        kids,
-        outside,
-        "PL_POST",
-        f"placement LA is not in the RCC lookup: not offered as supply; {still}",
-    )
+    outside = ~linked & (pl_la != "") & ~pl_la.isin(list(rccs))
     _warn_rows(
         warn,
         kids,
@@ -1204,7 +1258,7 @@ def _not_offered(
         "PL_POST",
         "placement location unknown: its unit is put in the child's own LA",
     )
-    return abroad | outside
+    return outside
 
 
 def _placement_units(units: pd.DataFrame, costs: Mapping[str, float]) -> pd.DataFrame:
@@ -1234,9 +1288,11 @@ def _ofsted_units(
     costs: Mapping[str, float],
     warn: list[InputIssue],
     source: str,
+    vacancy: float | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The Ofsted homes as placements (registered places, never fewer than the 903 children
-    linked to them; ages widened to theirs) and the supply table with free places."""
+    """The Ofsted homes as placements (the 903 children linked to them and their free places;
+    ages widened to theirs) and the supply table. Free places are registered places less the
+    linked children, or with `vacancy` (a share of registered places) no more than that."""
     by_urn = occupants.groupby("urn")
     n_linked = by_urn.size().reindex(homes["urn"], fill_value=0).to_numpy()
     # Ofsted does not publish addresses: a home's point is its occupants' PL_POST point.
@@ -1254,6 +1310,9 @@ def _ofsted_units(
                 f"capacity raised to {n}",
             )
         )
+    free = np.maximum(places - n_linked, 0)
+    if vacancy is not None:
+        free = np.minimum(free, np.floor(vacancy * places).astype(np.int64))
     lo = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][0]).to_numpy(dtype=float)
     hi = homes["setting"].map(lambda s: DEFAULT_AGE_RANGE[s][1]).to_numpy(dtype=float)
     lo = np.fmin(lo, by_urn["age"].min().reindex(homes["urn"]).to_numpy(dtype=float))
@@ -1265,7 +1324,7 @@ def _ofsted_units(
             "la": homes["la"],
             "easting": _text_number(home_e.reset_index(drop=True)),
             "northing": _text_number(home_n.reset_index(drop=True)),
-            "capacity": np.maximum(places, n_linked).astype(str),
+            "capacity": (n_linked + free).astype(str),
             "weekly_cost": homes["setting"].map(costs).map("{:.2f}".format),
             "min_age": lo.astype(np.int64).astype(str),
             "max_age": hi.astype(np.int64).astype(str),
@@ -1281,10 +1340,19 @@ def _ofsted_units(
             "la": homes["la"],
             "registered_places": homes["places"],
             "linked_children": n_linked,
-            "free_places": np.maximum(places - n_linked, 0),
+            "free_places": free,
         }
     )
     return units, supply
+
+
+def covers_england(located: pd.DataFrame) -> bool:
+    """Whether the census is a national one, so that the children living in each Ofsted home
+    are known: the English LAs with no child in it held under 1% of England's children looked
+    after (DfE, 31 March 2024; the City of London and the Isles of Scilly hold a handful)."""
+    cla = load_england().frame().set_index("code")["cla_31mar2024"].astype(float)
+    missing = cla[~cla.index.isin(located["la"])]
+    return bool(missing.sum() < 0.01 * cla.sum())
 
 
 def _text_number(values: pd.Series) -> np.ndarray:
@@ -1345,6 +1413,7 @@ class ImportResult:
     location: pd.DataFrame
     ofsted_supply: pd.DataFrame | None
     report: ImportReport
+    grid_metres: int = DEFAULT_GRID_METRES
 
 
 def import_903(
@@ -1356,14 +1425,17 @@ def import_903(
     at: date | None = None,
     postcodes: PostcodeLookup | None = None,
     ofsted: OfstedProviders | None = None,
+    ofsted_vacancy: float = 0.0,
     rccs: Mapping[str, str] | None = None,
     prices: Mapping[str, float] | None = None,
+    grid_metres: int = DEFAULT_GRID_METRES,
 ) -> ImportResult:
     """Read, check, take the census, derive DfE location and build the problem, in one call.
 
     The problem holds the allocatable children without errors; children with errors, in a
     setting the optimiser does not place, or outside the RCC lookup are in `report.excluded`.
-    `problem` is None when no child could be imported.
+    `problem` is None when no child could be imported. Distances and the DfE measures use the
+    exact postcode points; the files `write_import` writes hold them snapped to `grid_metres`.
     """
     from geodata.rcc import default_lookup
 
@@ -1371,6 +1443,12 @@ def import_903(
     errors = list(ret.errors)
     warnings = list(ret.warnings)
     when = at or census_date(ret.year)
+    if when > census_date(ret.year):  # the return cannot know who left or came after its end
+        text = (
+            f"census date {when:%d/%m/%Y} is after 31/03/{ret.year}, the end of the "
+            f"{_year_label(ret.year)} return: give a date within it or a later year's return"
+        )
+        raise ProblemValidationError([*errors, InputIssue("--census-date", None, None, text)])
     frame = census(ret, at=when, issues=errors)
     if frame.empty:
         text = f"no child is looked after on {when:%d/%m/%Y} (the census date) in these files"
@@ -1387,10 +1465,18 @@ def import_903(
     if len(located):
         try:
             problem, supply, excluded = build_problem(
-                located, rccs=lookup, ofsted=ofsted, prices=prices, warnings=warnings
+                located,
+                rccs=lookup,
+                ofsted=ofsted,
+                ofsted_vacancy=ofsted_vacancy,
+                prices=prices,
+                warnings=warnings,
             )
         except ProblemValidationError as exc:  # a bug in the mapping above, shown not hidden
             errors.extend(exc.issues)
+    header_keys = set(zip(ret.header["_la"], ret.header["CHILD"], strict=True))
+    cla_keys = set(zip(located["la"], located["child"], strict=True))
+    short_breaks = short_breaks_on(ret, at=when)
     counts: dict[str, int | str] = {
         "collection year": _year_label(ret.year),
         "census date": when.strftime("%d/%m/%Y"),
@@ -1398,7 +1484,10 @@ def import_903(
         "episode rows": len(ret.episodes),
         **dict(ret.notes),
         "children looked after on the census date (short breaks excluded)": len(located),
-        "short breaks on the census date (excluded as by the DfE)": short_breaks_on(ret, at=when),
+        "of which with episodes but no header row": len(cla_keys - header_keys),
+        "short breaks on the census date (excluded as by the DfE)": short_breaks,
+        "children in the header not looked after on the census date": len(header_keys - cla_keys)
+        - short_breaks,
         "children with errors": int((located["status"] != "ok").sum()),
         "allocatable children": int((located["allocatable"] & (located["status"] == "ok")).sum()),
         "children ready to import (children.csv)": 0 if problem is None else len(problem.children),
@@ -1406,11 +1495,37 @@ def import_903(
         if problem is None
         else int(problem.placements["placement_id"].astype(str).str.startswith("P903-").sum()),
     }
+    if problem is not None:
+        kids = located[located["child_id"].isin(problem.children["child_id"])]
+        away = set(problem.las.loc[problem.las["rcc"] == OUTSIDE_LOOKUP, "code"])
+        counts[
+            f"children placed in LAs outside the RCC lookup (kept there, RCC '{OUTSIDE_LOOKUP}')"
+        ] = int(kids["placement_la"].isin(away).sum())
+        counts[
+            "children whose placement location is unknown (unit in their own LA, so `rcc solve` "
+            "counts them inside the LA)"
+        ] = int((kids["placement_la"] == "").sum())
     if ofsted is not None:
         counts["Ofsted homes added"] = 0 if supply is None else len(supply)
+        if covers_england(located):
+            basis = "registered places less this import's children: a national import"
+        else:
+            basis = (
+                f"{ofsted_vacancy:.0%} of registered places (--ofsted-vacancy), as the import "
+                "does not cover every English LA and other councils' children in them are unknown"
+            )
+        counts[f"Ofsted places offered as free ({basis})"] = (
+            0 if supply is None else int(supply["free_places"].sum())
+        )
         outside = int((~ofsted.homes["la"].isin(list(lookup))).sum())
         counts["Ofsted homes outside the RCC lookup (not added)"] = outside
         counts.update({f"Ofsted rows ignored: {k}": v for k, v in ofsted.ignored.items()})
+    counts["points written (children.csv, placements.csv, census.csv)"] = (
+        f"centres of {grid_metres:,} m grid squares (miles measured here from exact points; "
+        "later solves accurate to about a mile)"
+        if grid_metres
+        else "exact postcode points: the files identify home and carer addresses"
+    )
     report = ImportReport(tuple(errors), tuple(warnings), counts, excluded)
     public = located.drop(columns=[c for c in located.columns if c.startswith("_")])
     return ImportResult(
@@ -1420,7 +1535,17 @@ def import_903(
         location=placement_location_table(located),
         ofsted_supply=supply,
         report=report,
+        grid_metres=grid_metres,
     )
+
+
+def _snap(frame: pd.DataFrame, columns: Sequence[str], metres: int) -> pd.DataFrame:
+    """`frame` with its point `columns` moved to the centre of their `metres` grid square (the
+    same frame when `metres` is 0)."""
+    if not metres:
+        return frame
+    snapped = {c: np.floor(frame[c].astype(float) / metres) * metres + metres / 2 for c in columns}
+    return frame.assign(**snapped)
 
 
 def write_import(
@@ -1428,7 +1553,8 @@ def write_import(
 ) -> list[Path]:
     """Write the import: the problem CSVs (`write_problem`), `census.csv`,
     `baseline_indicators.csv`, `placement_location.csv`, `ofsted_supply.csv` (with an Ofsted
-    list) and `import_report.txt` / `.json`. With `problem=False` only the report is written."""
+    list) and `import_report.txt` / `.json`. With `problem=False` only the report is written.
+    Every point written is the centre of its `result.grid_metres` grid square (exact with 0)."""
     from optimiser.problem import write_problem
 
     folder = Path(directory)
@@ -1440,11 +1566,25 @@ def write_import(
     )
     if not problem:
         return paths
+    grid = result.grid_metres
     if result.problem is not None:
-        paths += write_problem(result.problem, folder)
+        prob = result.problem
+        points = ["easting", "northing"]
+        coarse = replace(
+            prob,
+            children=_snap(prob.children, points, grid),
+            placements=_snap(prob.placements, points, grid),
+        )
+        paths += write_problem(coarse, folder)
+    # Postcodes stay in memory only, and the points written are snapped to the grid: an exact
+    # postcode centroid identifies a child's home or a foster carer's address.
+    census = _snap(
+        result.census.drop(columns=["home_post", "pl_post"]),
+        ["home_easting", "home_northing", "pl_easting", "pl_northing"],
+        grid,
+    )
     for name, frame, index in (
-        # Postcodes stay in memory only: the derived LA, location and miles are written.
-        ("census.csv", result.census.drop(columns=["home_post", "pl_post"]), False),
+        ("census.csv", census, False),
         ("baseline_indicators.csv", result.baseline, False),
         ("placement_location.csv", result.location, True),
         ("ofsted_supply.csv", result.ofsted_supply, False),
@@ -1453,6 +1593,34 @@ def write_import(
             frame.to_csv(folder / name, index=index, encoding="utf-8-sig")
             paths.append(folder / name)
     return paths
+
+
+# Every file an import may write (`write_import` and the command line's public table).
+IMPORT_FILES = (
+    "import_report.txt",
+    "import_report.json",
+    "children.csv",
+    "placements.csv",
+    "rccs.csv",
+    "las.csv",
+    "policy.json",
+    "census.csv",
+    "baseline_indicators.csv",
+    "placement_location.csv",
+    "placement_location_public.csv",
+    "ofsted_supply.csv",
+)
+
+
+def remove_stale(directory: Path | str, written: Iterable[Path]) -> list[Path]:
+    """Remove the files of an earlier import in `directory` that this one did not write (only
+    `IMPORT_FILES`), so a failed re-import leaves no problem that still validates; returns them."""
+    kept = {Path(p).name for p in written}
+    stale = [Path(directory) / n for n in IMPORT_FILES if n not in kept]
+    stale = [p for p in stale if p.is_file()]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 # ----------------------------------------------------------------------------- fake returns

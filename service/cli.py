@@ -810,14 +810,18 @@ def import_cmd(
     ],
     year: Annotated[
         int | None,
-        typer.Option(help="Collection year of the census (2024 = 2023/24); default: latest."),
+        typer.Option(
+            help="Collection year (2024 = 2023/24) of the census, and of the files unless "
+            "their names give several years (2023-24, ...); default: the latest named."
+        ),
     ] = None,
     la: Annotated[
         str | None,
         typer.Option(help="Responsible LA (GSS code, DfE number or name) of files without one."),
     ] = None,
     census_date: Annotated[
-        str | None, typer.Option(help="Census date dd/mm/YYYY (default 31 March of the year).")
+        str | None,
+        typer.Option(help="Census date dd/mm/YYYY, not after 31 March of the year (the default)."),
     ] = None,
     postcodes: Annotated[
         Path | None,
@@ -830,6 +834,18 @@ def import_cmd(
     ofsted: Annotated[
         Path | None, typer.Option(help="Ofsted provider list CSV (children's and secure homes).")
     ] = None,
+    ofsted_vacancy: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share (0-1) of an Ofsted home's registered places taken as free when the "
+            "import is not national (other councils' children in the homes are then unknown); "
+            "default 0: only the places this import's children occupy are added. A national "
+            "import (LAs holding 99% of England's children looked after) offers registered "
+            "places less its children.",
+        ),
+    ] = 0.0,
     rccs: Annotated[
         Path | None, typer.Option(help="RCC lookup CSV (la_code,rcc); default: the 10 RCCs.")
     ] = None,
@@ -837,6 +853,16 @@ def import_cmd(
         bool,
         typer.Option("--keep-going", help="Write the problem even with errors (children listed)."),
     ] = False,
+    grid_metres: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Points written (children.csv, placements.csv, census.csv) are the centres of "
+            "grid squares this wide, so no home or carer address can be looked up from them "
+            "(distances in later solves are then accurate to about a mile; the import's own "
+            "measures use exact points). 0 writes exact postcode points: they identify addresses.",
+        ),
+    ] = 1000,
 ) -> None:
     """Import an SSDA903 return (see `_IMPORT_HELP`)."""
     from datetime import datetime
@@ -845,7 +871,7 @@ def import_cmd(
 
     from optimiser.ofsted import read_ofsted_providers
     from optimiser.problem import read_rccs
-    from optimiser.ssda903 import import_903, read_postcodes, write_import
+    from optimiser.ssda903 import import_903, read_postcodes, remove_stale, write_import
 
     try:
         at = datetime.strptime(census_date, "%d/%m/%Y").date() if census_date else None
@@ -865,7 +891,9 @@ def import_cmd(
             at=at,
             postcodes=lookup,
             ofsted=read_ofsted_providers(ofsted) if ofsted else None,
+            ofsted_vacancy=ofsted_vacancy,
             rccs=read_rccs(rccs) if rccs else None,
+            grid_metres=grid_metres,
         )
     except (ProblemValidationError, OSError) as exc:
         raise fail_with(exc) from None
@@ -876,6 +904,7 @@ def import_cmd(
         public = out / "placement_location_public.csv"
         _public_location(result.location).to_csv(public, encoding="utf-8-sig")
         paths.append(public)
+    stale = remove_stale(out, paths)
     counts = RichTable(title="SSDA903 import")
     counts.add_column("")
     counts.add_column("", justify="right")
@@ -898,6 +927,16 @@ def import_cmd(
         listed.append(f"  ... and {len(report.errors) - 20} more in import_report.txt")
     _print_items(listed)
     console.print(f"Wrote {', '.join(p.name for p in paths)} to {out}.", highlight=False)
+    if stale:
+        names = ", ".join(p.name for p in stale)
+        console.print(f"Removed {names}: an earlier import's, not written this time.")
+    if not grid_metres:
+        console.print(
+            "[bold]Warning:[/] --grid-metres 0: children.csv, placements.csv and census.csv hold "
+            "exact postcode points, which identify children's homes and foster carers' "
+            "addresses; keep them as securely as the 903 return itself.",
+            highlight=False,
+        )
     if not write_all:
         raise fail_with(
             ValueError(

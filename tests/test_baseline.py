@@ -50,13 +50,21 @@ def reference(p: Problem, *, seed: int, offers: int) -> list[str]:
         near = sorted(candidates, key=lambda q: (np.round(miles(c, q), 1), m.p_weekly[q], q))
         return min(near[:k], key=lambda q: m.p_weekly[q], default=-1)
 
-    for c in baseline._order(m, seed):
+    order = baseline._order(m, seed)
+    for c in order:  # every child in an eligible current placement keeps it, before the rest
+        q = m.c_current[c]
+        if q >= 0 and free[q] > 0 and eligible(c, q):
+            assigned[c] = q
+            free[q] -= 1
+            if m.c_group[c] >= 0:
+                group_place.setdefault(int(m.c_group[c]), q)
+    for c in order:
+        if assigned[c] >= 0:
+            continue
         usable = [q for q in range(m.n_placements) if free[q] > 0 and eligible(c, q)]
         sub = m.substitution[m.c_need[c]]
         own = [q for q in usable if m.p_setting[q] in IN_HOUSE and m.p_la[q] == m.c_la[c]]
-        choice = next(
-            (q for q in (m.c_current[c], group_place.get(m.c_group[c], -1)) if q in usable), -1
-        )
+        choice = next((q for q in (group_place.get(m.c_group[c], -1),) if q in usable), -1)
         for candidates, k in (
             ([q for q in own if sub[m.p_setting[q]] == 0], 1),
             ([q for q in usable if sub[m.p_setting[q]] == 0], offers),
@@ -123,3 +131,25 @@ def test_the_simulation_places_every_child_where_searching_everything_does(
     assert placed[p.children["child_id"]].tolist() == reference(p, seed=seed, offers=offers)
     verdict = check_allocation(p, got.assignments, objective=got.objective)
     assert verdict.ok, str(verdict)
+
+
+def test_a_child_keeps_its_current_placement_whoever_is_placed_first() -> None:
+    """A child was pushed out of its own one-place home (and left unplaced) when a child placed
+    before it took that place first: today's practice then did not reproduce today's
+    placements. Whichever council's turn comes first, the home is the nearest place for both."""
+    from test_allocation import child, place, problem
+
+    p = problem(
+        [
+            child("settled", need="residential", current_placement="home"),
+            child("newcomer", need="residential", home_la="E06000002"),
+        ],
+        [
+            place("home", setting="residential_private", capacity=1),
+            place("far", setting="residential_private", miles=30.0, capacity=1),
+        ],
+    )
+    for seed in range(8):  # whichever council's turn comes first
+        placed = simulate_baseline(p, seed=seed).assignments.set_index("child_id")
+        assert placed.loc["settled", "placement_id"] == "home"
+        assert placed.loc["newcomer", "placement_id"] == "far"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from optimiser.errors import ProblemValidationError
 from optimiser.ofsted import la_resolver, read_ofsted_providers, resolve_las
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ssda903"
@@ -58,11 +59,38 @@ def test_other_column_spellings_and_a_bom(tmp_path: Path) -> None:
 
 
 def test_missing_columns_are_named(tmp_path: Path) -> None:
+    """A list without its required columns was a warning and the import went on without it."""
     path = tmp_path / "providers.csv"
     path.write_text("URN,Sector\nSC1,Private\n")
-    providers = read_ofsted_providers(path)
-    assert providers.homes.empty
-    assert {i.column for i in providers.issues} == {"provision_type", "places", "la"}
+    with pytest.raises(ProblemValidationError) as caught:
+        read_ofsted_providers(path)
+    assert {(i.file, i.column) for i in caught.value.issues} == {
+        ("providers.csv", "provision_type"),
+        ("providers.csv", "places"),
+        ("providers.csv", "la"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "missing.csv: cannot open"),
+        (b"", "missing.csv: cannot read as CSV: the file is empty"),
+        (b"PK\x03\x04\x14\x00binary", "missing.csv: is an Excel workbook, not a CSV file"),
+        (b'URN,Provision type\nSC1,"Children home\n', "missing.csv row 2: cannot read as CSV"),
+    ],
+)
+def test_a_missing_or_unreadable_list_is_an_error(
+    tmp_path: Path, content: bytes | None, expected: str
+) -> None:
+    """A missing, empty, binary or ragged list was a warning (or a traceback) and exit 0."""
+    path = tmp_path / "missing.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ProblemValidationError) as caught:
+        read_ofsted_providers(path)
+    (issue,) = caught.value.issues
+    assert str(issue).startswith(expected), str(issue)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from optimiser.errors import ProblemValidationError
 from optimiser.ofsted import read_ofsted_providers
 from optimiser.ssda903 import (
     DEFAULT_WEEKLY_COST,
+    OUTSIDE_LOOKUP,
     ImportResult,
     code_map,
     import_903,
@@ -272,7 +273,7 @@ def test_each_error_names_file_row_and_column(
 def test_errors_are_reported_never_dropped(errors: ImportResult) -> None:
     assert len(errors.report.errors) == 11
     census = errors.census.set_index("child")
-    in_error = {"E01", "E03", "E04", "E05", "E06", "E07", "E08", "E13"}
+    in_error = {"E01", "E02", "E03", "E04", "E05", "E06", "E07", "E08", "E13"}  # E02: DECOM late
     assert set(census.index[census["status"] == "error"]) == in_error
     assert set(errors.report.excluded["child"]) == in_error
     assert set(errors.problem.children["child_id"]) == {"E10", "E11"}  # type: ignore[union-attr]
@@ -375,13 +376,14 @@ def test_todays_placements_become_units(clean: ImportResult) -> None:
     assert problem is not None
     kids = problem.children.set_index("child_id")
     places = problem.placements.set_index("placement_id")
-    assert len(kids) == 12
+    assert len(kids) == 11  # and C08, placed in Wales, is listed among the excluded
     unit = places.loc[kids.loc["C02", "current_placement"]]
     assert (unit["setting"], unit["la"], unit["capacity"]) == ("foster_ifa", "E06000002", 1)
     assert unit["weekly_cost"] == DEFAULT_WEEKLY_COST["foster_ifa"]
     assert (unit["easting"], unit["northing"]) == (477000, 570000)
     assert kids.loc["C02", "easting"] == 447000  # the home postcode's point
-    assert kids.loc["C08", "current_placement"] == ""  # in Wales: not offered as supply
+    excluded = clean.report.excluded.set_index("child")
+    assert excluded.loc["C08", "reason"].startswith("placed outside England")
     unknown = places.loc[kids.loc["C09", "current_placement"]]
     assert unknown["la"] == "E06000001"  # location unknown: put in the child's own LA
 
@@ -395,16 +397,57 @@ def test_ofsted_homes_link_by_urn(clean: ImportResult) -> None:
     assert (home["setting"], home["la"], home["capacity"]) == (
         "residential_private",
         "E06000047",
-        4,
+        2,  # its two children from this import: its free places are unknown (one LA)
     )
     assert kids.loc["C06", "current_placement"] == "URN-SC000003"
     supply = clean.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
-    assert supply.loc[
-        "SC000001", ["registered_places", "linked_children", "free_places"]
-    ].tolist() == [4, 2, 2]
     assert supply.loc["SC000003", "setting"] == "secure"
-    assert supply.loc["SC000009", "free_places"] == 5  # a Hull home nobody in this 903 uses
     assert set(supply.index) == {"SC000001", "SC000002", "SC000003", "SC000009"}
+
+
+@pytest.mark.parametrize(("vacancy", "free"), [(0.0, [0, 0]), (0.5, [2, 2]), (1.0, [2, 5])])
+def test_ofsted_free_places_of_a_partial_import_are_not_assumed(
+    postcodes, vacancy: float, free: list[int]
+) -> None:  # type: ignore[no-untyped-def]
+    """One council's import offered every place of every home as free but those of its own
+    children (548 of 551 nationally), though other councils' children live in them."""
+    result = import_903(
+        CLEAN / "header.csv", CLEAN / "episodes.csv", la="E06000001", postcodes=postcodes,
+        ofsted=read_ofsted_providers(FIXTURES / "ofsted.csv"), ofsted_vacancy=vacancy,
+    )  # fmt: skip
+    supply = result.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
+    # SC000001: 4 places, 2 children of this import; SC000009: 5 places, none of them
+    assert supply.loc["SC000001", ["registered_places", "linked_children"]].tolist() == [4, 2]
+    assert supply.loc[["SC000001", "SC000009"], "free_places"].tolist() == free
+    homes = result.problem.placements.set_index("placement_id")  # type: ignore[union-attr]
+    assert homes.loc[["URN-SC000001", "URN-SC000009"], "capacity"].tolist() == [
+        2 + free[0],
+        free[1],
+    ]
+    (line,) = [k for k in result.report.counts if str(k).startswith("Ofsted places offered")]
+    assert f"{vacancy:.0%} of registered places" in line
+
+
+def test_a_national_import_offers_registered_places_less_its_children(
+    postcodes, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """With a child of every English LA in the census, every home's occupants are known."""
+    from geodata.england import load_england
+
+    others = [c for c in load_england().codes if c != "E06000001"]
+    for name, extra in (
+        ("header.csv", {"CHILD": others, "SEX": "1", "DOB": "01/01/2012"}),
+        ("episodes.csv", {"CHILD": others, "DECOM": "01/06/2022", "LS": "C2", "PLACE": "P1"}),
+    ):
+        own = pd.read_csv(CLEAN / name, dtype=str, keep_default_na=False).assign(LA="E06000001")
+        rows = pd.DataFrame(extra).assign(LA=others)
+        pd.concat([own, rows]).fillna("").to_csv(tmp_path / name, index=False)
+    result = import_903(
+        tmp_path / "header.csv", tmp_path / "episodes.csv", postcodes=postcodes,
+        ofsted=read_ofsted_providers(FIXTURES / "ofsted.csv"),
+    )  # fmt: skip
+    supply = result.ofsted_supply.set_index("urn")  # type: ignore[union-attr]
+    assert supply.loc[["SC000001", "SC000009"], "free_places"].tolist() == [2, 5]
 
 
 def test_rcc_lookup_limits_the_problem(postcodes) -> None:  # type: ignore[no-untyped-def]
@@ -419,11 +462,16 @@ def test_rcc_lookup_limits_the_problem(postcodes) -> None:  # type: ignore[no-un
     )
     problem = result.problem
     assert problem is not None
-    assert set(problem.placements["la"]) <= set(lookup)
     kids = problem.children.set_index("child_id")
-    assert kids.loc["C05", "current_placement"] == ""  # Leeds is outside the lookup
-    assert kids.loc["C06", "current_placement"] == ""  # so is the Lancashire secure home
-    assert len(kids) == 12  # ... but the children are all still there
+    places = problem.placements.set_index("placement_id")
+    # Leeds and the Lancashire secure home are outside the lookup: their occupants keep a
+    # one-place unit there, in an RCC of its own, so today's practice has them out of RCC.
+    for child, la in (("C05", "E08000035"), ("C06", "E10000017")):
+        unit = places.loc[kids.loc[child, "current_placement"]]
+        assert (unit["la"], unit["capacity"]) == (la, 1)
+        assert problem.rcc_of[la] == OUTSIDE_LOOKUP
+    assert {la for la, rcc in problem.rcc_of.items() if rcc != OUTSIDE_LOOKUP} == set(lookup)
+    assert len(kids) == 11  # every child still there but C08, placed in Wales
     assert result.report.counts["Ofsted homes outside the RCC lookup (not added)"] == 2
 
 
@@ -462,3 +510,193 @@ def test_postcode_lookup_columns_are_configurable(tmp_path: Path) -> None:
     with pytest.raises(ProblemValidationError) as caught:
         read_postcodes(path)
     assert {i.column for i in caught.value.issues} == {"postcode"}  # "East" etc. are known
+
+
+def test_todays_practice_reproduces_the_imported_placements(postcodes) -> None:  # type: ignore[no-untyped-def]
+    """Children placed outside the RCC lookup had no current placement, so `rcc solve`'s
+    today's practice simulated one for them (placed inside the RCC): its out-of-LA and
+    out-of-RCC counts were not the import's."""
+    from optimiser.baseline import simulate_baseline
+
+    lookup = {"E06000001": "Tees", "E06000002": "Tees", "E06000047": "Tees"}
+    result = import_903(
+        CLEAN / "header.csv", CLEAN / "episodes.csv", la="E06000001", postcodes=postcodes,
+        rccs=lookup,
+    )  # fmt: skip
+    assert result.problem is not None
+    today = simulate_baseline(result.problem).assignments.set_index("child_id")
+    census = result.census.set_index("child_id").loc[today.index]
+    known = census["location"] != "unknown"
+    assert today["placement_la"][known].tolist() == census["placement_la"][known].tolist()
+    assert today["out_of_la"][known].tolist() == (census["location"][known] == "outside").tolist()
+    out_of_rcc = census["placement_la"].map(lookup).fillna("elsewhere") != "Tees"
+    assert today["out_of_rcc"][known].tolist() == out_of_rcc[known].tolist()
+    assert out_of_rcc[known].sum() == 2  # Leeds and the Lancashire secure home
+    counts = {k.split(" (")[0]: v for k, v in result.report.counts.items()}
+    assert counts["children placed in LAs outside the RCC lookup"] == 2
+    assert counts["children whose placement location is unknown"] == (~known).sum() == 1  # C09
+
+
+@pytest.mark.parametrize(
+    "decom", ["31/02/2023", "03/15/2023", "45000", "2023-03-15T00:00:00", "01/01/23", "01/04/2024"]
+)
+def test_a_child_whose_open_episode_has_a_bad_decom_is_counted_with_an_error(
+    tmp_path: Path, decom: str
+) -> None:
+    """The child vanished from the census (an unreadable or too-late DECOM is never on or before
+    the census date), so it was neither counted nor listed among the excluded children."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nA1,1,01/01/2012\nB1,2,01/01/2012\n")
+    episodes = "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER\nA1,01/06/2022,C2,U4,PR1\n"
+    (tmp_path / "episodes.csv").write_text(episodes + f"B1,{decom},C2,U4,PR1\n")
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert _row(result, "B1")["status"] == "error"
+    assert list(result.report.excluded["child"]) == ["B1"]
+    assert (
+        result.report.counts["children looked after on the census date (short breaks excluded)"]
+        == 2
+    )
+    assert result.report.counts["children with errors"] == 1
+
+
+def test_the_report_counts_add_up_to_the_children_in_the_header(clean: ImportResult) -> None:
+    """The report had 5 header rows and 4 children looked after with no line for the child who
+    had left care, so its counts did not add up."""
+    counts = clean.report.counts
+    assert counts["header rows"] == (
+        counts["children looked after on the census date (short breaks excluded)"]
+        - counts["of which with episodes but no header row"]
+        + counts["short breaks on the census date (excluded as by the DfE)"]
+        + counts["children in the header not looked after on the census date"]
+    )
+    assert counts["children in the header not looked after on the census date"] == 2  # C17, C21
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "lookup.csv: cannot read as CSV: the file is empty"),
+        (b"PK\x03\x04\x14\x00\xff\xfe binary", "lookup.csv: is an Excel workbook"),
+        (b'pcds,oseast1m,osnrth1m,oslaua\n"TS1 1AA,447000\n', "lookup.csv row 2: cannot read"),
+    ],
+)
+def test_an_unreadable_postcode_lookup_is_one_error_naming_it(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    """An empty, binary or ragged lookup raised a pandas traceback."""
+    path = tmp_path / "lookup.csv"
+    path.write_bytes(content)
+    with pytest.raises(ProblemValidationError) as caught:
+        read_postcodes(path)
+    (issue,) = caught.value.issues
+    assert str(issue).startswith(expected), str(issue)
+
+
+def test_a_windows_1252_postcode_lookup_reads(tmp_path: Path) -> None:
+    """Excel's plain CSV (Windows-1252, a 'é' in a name) raised UnicodeDecodeError."""
+    path = tmp_path / "lookup.csv"
+    path.write_bytes(
+        "pcds,oseast1m,osnrth1m,oslaua,name\nTS1 1AA,447000,530000,E06000001,Café\n".encode(
+            "cp1252"
+        )
+    )
+    assert read_postcodes(path).frame.loc["TS11AA", "la"] == "E06000001"
+
+
+def test_an_nspl_lookup_gives_the_county_not_the_district(tmp_path: Path) -> None:
+    """The NSPL's county column `cty` was not read: a Lancashire child placed in Burnley got the
+    district E07000117 and was called placed outside England."""
+    path = tmp_path / "nspl.csv"
+    path.write_text(
+        "pcds,oseast1m,osnrth1m,cty,laua\n"
+        "BB1 1AA,368000,428000,E10000017,E07000117\n"
+        "TS1 1AA,447000,530000,E99999999,E06000001\n"
+    )
+    assert read_postcodes(path).frame["la"].tolist() == ["E10000017", "E06000001"]
+    path.write_text("postcode,easting,northing,lad\nBB1 1AA,368000,428000,E07000117\n")
+    with pytest.raises(ProblemValidationError) as caught:
+        read_postcodes(path)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.column) == ("nspl.csv", "lad")
+    assert "lower-tier district codes" in issue.message
+
+
+@pytest.mark.parametrize(("sep", "name"), [("\t", "tabs"), (";", "semicolons")])
+def test_tab_or_semicolon_separated_returns_read_with_a_warning(
+    tmp_path: Path, sep: str, name: str
+) -> None:
+    """Every required column was reported missing: the file was read as one column."""
+    for file in ("header.csv", "episodes.csv"):
+        text = (CLEAN / file).read_text().replace(",", sep)
+        (tmp_path / file).write_text(text)
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert result.report.ok
+    assert len(result.census) == 18
+    found = {(i.file, i.row): i.message for i in result.report.warnings}
+    assert found[("header.csv", 1)] == f"columns are separated by {name}, not commas: read as such"
+
+
+def test_episodes_without_a_place_provider_column_are_warned_of(tmp_path: Path) -> None:
+    """Without the column an IFA foster child was classed in-house with no warning."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nA1,1,01/01/2012\n")
+    (tmp_path / "episodes.csv").write_text("CHILD,DECOM,LS,PLACE\nA1,01/06/2022,C2,U4\n")
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert _row(result, "A1")["setting"] == "foster_inhouse"
+    (warning,) = [w for w in result.report.warnings if w.column == "PLACE_PROVIDER"]
+    assert (warning.file, warning.row) == ("episodes.csv", 1)
+    assert "foster care is taken as in-house" in warning.message
+
+
+def test_errors_never_repeat_a_date_or_a_postcode(tmp_path: Path) -> None:
+    """A shifted row printed a date of birth ("SEX '15/05/2012' is not 1 or 2") and a home
+    postcode ("'TS11AA' is not a valid REC code") into the report and the terminal."""
+    (tmp_path / "header.csv").write_text(
+        "CHILD,SEX,DOB\nA1,15/05/2012,1\nA2,45000,01/01/2012\nA3,3,01/01/2012\n"
+    )
+    (tmp_path / "episodes.csv").write_text(
+        "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER,REC\n"
+        "A1,01/06/2022,C2,U4,PR1,TS1 1AA\nA2,01/06/2022,C2,U4,PR1,\nA3,01/06/2022,C2,U4,PR1,\n"
+    )
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    text = result.report.to_text()
+    for secret in ("15/05/2012", "45000", "TS1 1AA", "TS11AA"):
+        assert secret not in text
+    found = _messages([*result.report.errors, *result.report.warnings], "header.csv")
+    assert found[(2, "SEX")] == "SEX '(a date, not repeated here)' is not 1 or 2"
+    assert found[(4, "SEX")] == "SEX '3' is not 1 or 2"  # a code is still quoted
+    rec = _messages(result.report.warnings, "episodes.csv")[(2, "REC")]
+    assert rec == "'(a postcode, not repeated here)' is not a valid REC code in 2023/24"
+
+
+def test_a_census_date_after_the_return_is_an_error() -> None:
+    """A census on 30/06/2024 from the 2023/24 return was accepted silently, though the return
+    cannot know who left care or came into it after 31 March."""
+    with pytest.raises(ProblemValidationError) as caught:
+        import_903(
+            CLEAN / "header.csv", CLEAN / "episodes.csv", la="E06000001", at=date(2024, 6, 30)
+        )
+    assert str(caught.value.issues[-1]) == (
+        "--census-date: census date 30/06/2024 is after 31/03/2024, the end of the 2023/24 "
+        "return: give a date within it or a later year's return"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "year", "expected"),
+    [
+        ("903_episodes_export_2024-05-10.csv", None, 2024),  # a date is no year: the default
+        ("903_episodes_export_2024-05-10.csv", 2025, 2025),
+        ("episodes_2023-24.csv", 2025, 2025),  # the explicit year wins over the name
+        ("episodes_202425.csv", None, 2025),
+        ("episodes_2024_25.csv", None, 2025),
+    ],
+)
+def test_collection_year_from_names_and_year(
+    tmp_path: Path, name: str, year: int | None, expected: int
+) -> None:
+    """A date in a file name became its collection year, and --year could not override a year
+    in a name: codes were checked against one year and the census taken in another."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nA1,1,01/01/2012\n")
+    (tmp_path / name).write_text("CHILD,DECOM,LS,PLACE,PLACE_PROVIDER\nA1,01/06/2022,C2,U4,PR1\n")
+    ret = read_return(tmp_path / "header.csv", tmp_path / name, year=year, la="E06000001")
+    assert ret.year == expected
+    assert set(ret.episodes["_year"]) == {expected}

@@ -1,0 +1,80 @@
+"""Read a CSV file as text as councils save it: UTF-8 or Windows-1252, comma, tab or semicolon.
+
+One reader for the files `rcc import` takes (SSDA903 returns, postcode lookups, Ofsted's list),
+so each gets the same tolerance and the same one-line errors naming the file (and the row, when
+the parser knows it) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimiser.errors import InputIssue, ProblemValidationError
+
+__all__ = ["SEPARATOR_NAMES", "read_text_csv"]
+
+SEPARATOR_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons"}
+_ENCODINGS = ("utf-8-sig", "cp1252")
+_WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip) and .xls
+
+
+def _fail(path: Path, message: str, row: int | None = None) -> ProblemValidationError:
+    return ProblemValidationError([InputIssue(path.name, row, None, message)])
+
+
+def _separator(first_line: str) -> str:
+    """The most frequent of comma, tab and semicolon in the header line (comma when none)."""
+    counts = {sep: first_line.count(sep) for sep in SEPARATOR_NAMES}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _parser_row(message: str) -> int | None:
+    """Spreadsheet row of a pandas parser error ("line 3" is 1-based, "row 2" 0-based)."""
+    if m := re.search(r"\bline (\d+)", message):
+        return int(m.group(1))
+    if m := re.search(r"\brow (\d+)", message):
+        return int(m.group(1)) + 1
+    return None
+
+
+def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
+    """Every cell as text (no NaN), and the separator found in the header line.
+
+    UTF-8 (with or without a byte order mark) is tried first, then Windows-1252 (Excel's plain
+    "CSV"). `options` go to `pandas.read_csv` (e.g. `usecols`, `nrows`). A missing, empty or
+    binary file (an Excel workbook renamed .csv), text in neither encoding and rows the parser
+    cannot split raise `ProblemValidationError` with one issue naming the file.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise _fail(path, f"cannot open: {exc.strerror or exc}") from None
+    if head.startswith(_WORKBOOKS):
+        raise _fail(path, "is an Excel workbook, not a CSV file: save it as 'CSV UTF-8'")
+    if not head.strip():
+        raise _fail(path, "cannot read as CSV: the file is empty (no header row)")
+    for encoding in _ENCODINGS:
+        try:
+            first = head.decode(encoding, errors="ignore").splitlines()[0]
+            sep = _separator(first)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding=encoding, sep=sep, **options
+            )
+            return frame, sep
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError:
+            raise _fail(path, "cannot read as CSV: no header row") from None
+        except pd.errors.ParserError as exc:
+            text = str(exc).strip().splitlines()[0]
+            raise _fail(path, f"cannot read as CSV: {text}", _parser_row(text)) from None
+        except ValueError as exc:  # usecols naming a column the header lacks, and the like
+            raise _fail(path, f"cannot read as CSV: {exc}") from None
+    raise _fail(path, "is neither UTF-8 nor Windows-1252 text (is it a CSV file?)")
