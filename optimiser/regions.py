@@ -270,10 +270,12 @@ def parse_weights(text: str | None) -> Weights:
 
 @dataclass(frozen=True)
 class Lock:
-    """A group of LAs kept together as one RCC, as given."""
+    """A group of LAs kept together as one RCC, as given (`source` says where it came from,
+    e.g. "preset 'gm'" or "locks.csv row 2", for messages)."""
 
     name: str
     members: tuple[str, ...]
+    source: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,10 @@ def _plan_graph(
     }
 
 
+def _source(lock: Lock) -> str:
+    return lock.source or "given in the request"
+
+
 def _describe(inst: RegionsInstance, codes: Sequence[str]) -> str:
     idx = inst.index
     biggest = max(codes, key=lambda c: inst.cla[idx[c]])
@@ -346,6 +352,14 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
         raise InfeasibleRequestError(
             f"balance tolerance {request.tolerance} must be at least 0 and below 1"
         )
+    named: dict[str, Lock] = {}
+    for lock in request.locks:
+        if lock.name in named:
+            raise InfeasibleRequestError(
+                f"two locked groups are both named '{lock.name}' "
+                f"({_source(named[lock.name])} and {_source(lock)}): give each RCC its own name"
+            )
+        named[lock.name] = lock
     locked: dict[str, str] = {}
     for lock in request.locks:
         if not lock.members:
@@ -779,13 +793,22 @@ def evaluate(
 # --------------------------------------------------------------------------------------------
 
 
-def rcc_names(inst: RegionsInstance, groups: Sequence[Sequence[str]]) -> list[str]:
-    """'Region: largest LA' for each group (region of its largest LA by children in care)."""
+def rcc_names(
+    inst: RegionsInstance, groups: Sequence[Sequence[str]], *, taken: Iterable[str] = ()
+) -> list[str]:
+    """'Region: largest LA' for each group (region of its largest LA by children in care);
+    a name in `taken` (a locked group's) gets a number: 'West Midlands: Birmingham (2)'."""
     idx = inst.index
+    used = set(taken)
     names = []
     for group in groups:
         big = max(group, key=lambda c: (inst.cla[idx[c]], c))
-        names.append(f"{inst.regions[idx[big]]}: {inst.names[idx[big]]}")
+        base = name = f"{inst.regions[idx[big]]}: {inst.names[idx[big]]}"
+        number = 2
+        while name in used:
+            name, number = f"{base} ({number})", number + 1
+        used.add(name)
+        names.append(name)
     return names
 
 
@@ -793,7 +816,8 @@ def _lookup_from_groups(
     inst: RegionsInstance, groups: Sequence[Sequence[str]], locks: Sequence[Lock]
 ) -> dict[str, str]:
     lookup = {c: lock.name for lock in locks for c in lock.members}
-    for name, group in zip(rcc_names(inst, groups), groups, strict=True):
+    taken = [lock.name for lock in locks]
+    for name, group in zip(rcc_names(inst, groups, taken=taken), groups, strict=True):
         for c in group:
             lookup[c] = name
     return {c: lookup[c] for c in inst.codes}
@@ -1343,7 +1367,7 @@ def preset_locks(names: str | Sequence[str]) -> tuple[Lock, ...]:
     for item in (i.strip() for i in items):
         if item:
             name, members = preset_groups(item)
-            locks.append(Lock(name, tuple(members)))
+            locks.append(Lock(name, tuple(members), source=f"preset '{item}'"))
     return tuple(locks)
 
 
@@ -1362,6 +1386,7 @@ def read_lock_csv(path: Path, *, england: England | None = None) -> tuple[Lock, 
     if issues:
         raise ProblemValidationError(issues)
     groups: dict[str, list[str]] = {}
+    first: dict[str, int] = {}  # RCC name -> its first row
     seen: dict[str, int] = {}
     for pos, (code, rcc) in enumerate(zip(frame["la_code"], frame["rcc"], strict=True)):
         row = pos + 2
@@ -1376,10 +1401,14 @@ def read_lock_csv(path: Path, *, england: England | None = None) -> tuple[Lock, 
             issues.append(InputIssue(str(path), row, "rcc", "empty RCC name"))
         if norm in eng and norm not in seen and rcc.strip():
             seen[norm] = row
+            first.setdefault(rcc.strip(), row)
             groups.setdefault(rcc.strip(), []).append(norm)
     if issues:
         raise ProblemValidationError(issues)
-    return tuple(Lock(name, tuple(members)) for name, members in groups.items())
+    return tuple(
+        Lock(name, tuple(members), source=f"{Path(path).name} row {first[name]}")
+        for name, members in groups.items()
+    )
 
 
 def suppress(value: float, *, threshold: int = 5) -> str | int:

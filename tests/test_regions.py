@@ -277,6 +277,29 @@ def test_infeasibility_proven_by_the_solver_names_the_balance_tolerance() -> Non
         propose(inst, fast(k=2, tolerance=0.0))
 
 
+def test_two_locked_groups_with_one_name_are_refused_naming_both() -> None:
+    """Two locks sharing a name were merged into one RCC in two pieces (K-1 RCCs, exit 0)."""
+    locks = (
+        Lock("Same", ("A",), source="preset 'x'"),
+        Lock("Same", ("H",), source="locks.csv row 2"),
+    )
+    with pytest.raises(
+        InfeasibleRequestError, match=r"both named 'Same' \(preset 'x' and locks.csv row 2\)"
+    ):
+        check_request(grid(), fast(k=3, locks=locks))
+
+
+def test_a_proposed_rcc_never_takes_a_locked_groups_name() -> None:
+    """A lock named like a generated RCC ('Region: LA H') was merged with the proposed RCC of
+    that name: K asked, K-1 given, one RCC in two pieces."""
+    inst = grid({c: 10 for c in GRID_POINTS} | {"H": 12})
+    request = fast(k=2, tolerance=0.5, locks=(Lock("Region: LA H", ("A",)),))
+    proposal = propose(inst, request)
+    assert_valid(inst, request, proposal.lookup)
+    assert proposal.lookup["A"] == "Region: LA H"
+    assert proposal.lookup["H"] == "Region: LA H (2)"
+
+
 def test_too_many_locks_for_k_is_refused() -> None:
     locks = (Lock("One", ("A",)), Lock("Two", ("B",)))
     with pytest.raises(InfeasibleRequestError, match="exceed the number of locked groups"):
