@@ -308,6 +308,10 @@ def demo(
     boundaries: Annotated[
         Path | None, typer.Option(help="LA boundary file for real-geography maps")
     ] = None,
+    code_column: Annotated[
+        str | None,
+        typer.Option(help="Column of --boundaries with the LA codes (default: detected)"),
+    ] = None,
     time_limit: Annotated[
         float | None,
         typer.Option(help="Seconds for the allocation before reporting the proven gap", min=0),
@@ -324,6 +328,7 @@ def demo(
         lookup, described = (read_rccs(rccs), f"your lookup {rccs}") if rccs else _embedded_lookup()
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    outlines = _read_map_boundaries(boundaries, code_column)  # before minutes of solving
     console.rule("[bold]RCC placement sufficiency: demo on the embedded England")
     problem = synthesize(seed=seed, scale=scale, rccs=lookup)
     inputs = out / "inputs"
@@ -341,7 +346,7 @@ def demo(
     plan_dir = out / "plan" if plan else None
     if plan_dir is not None:
         _demo_plan(problem, plan_dir, time_limit=plan_time_limit)
-    for kind, path in _demo_maps(results, out / "maps", boundaries, plan_dir).items():
+    for kind, path in _demo_maps(results, out / "maps", outlines, plan_dir).items():
         console.print(f"Map {kind:<12} {path}", highlight=False)
 
 
@@ -365,17 +370,30 @@ def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
     )
 
 
+def _read_map_boundaries(path: Path | None, code_column: str | None) -> Any:
+    """The LA polygons of a --boundaries file (None without one); what did not match is
+    printed, a file that cannot be used at all ends the command with its error."""
+    from geodata.boundaries import BoundaryError, read_boundaries
+
+    if path is None:
+        return None
+    try:
+        match = read_boundaries(path, code_column=code_column)
+    except BoundaryError as exc:
+        raise fail_with(exc) from None
+    if not match.report.complete:  # draw what matched, say what did not
+        err_console.print(str(match.report), highlight=False)
+    return match.gdf
+
+
 def _demo_maps(
-    results: Path, folder: Path, boundaries: Path | None, plan_dir: Path | None
+    results: Path, folder: Path, outlines: Any, plan_dir: Path | None
 ) -> dict[str, Path]:
     """Every map of the demo, public (small numbers suppressed), offline."""
-    from geodata.boundaries import read_boundaries
     from maps import MapGeometry, MapSettings, read_result, write_maps
 
     inputs = read_result(results, plan=plan_dir is not None, plan_actions=plan_dir)
-    geometry = MapGeometry.hex()
-    if boundaries is not None:
-        geometry = MapGeometry.from_boundaries(read_boundaries(boundaries).gdf)
+    geometry = MapGeometry.hex() if outlines is None else MapGeometry.from_boundaries(outlines)
     settings = MapSettings(scenario="Demo: optimised allocation", geometry=geometry)
     return write_maps(inputs, folder, settings=settings)
 
@@ -925,6 +943,10 @@ def map_cmd(
         Path | None,
         typer.Option("--boundaries", help="LA boundary file (default: offline hex layout)"),
     ] = None,
+    code_column: Annotated[
+        str | None,
+        typer.Option(help="Column of --boundaries with the LA codes (default: detected)"),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="HTML file (default RESULT_DIR/map-KIND.html)")
     ] = None,
@@ -955,7 +977,6 @@ def map_cmd(
     ] = None,
 ) -> None:
     """Draw a map of a solved scenario as one HTML file (offline and suppressed by default)."""
-    from geodata.boundaries import BoundaryError, read_boundaries
     from geodata.england import UnknownLAError
     from maps import (
         MapAssetsMissingError,
@@ -974,12 +995,8 @@ def map_cmd(
         raise fail_with(ValueError(f"--level must be 'la' or 'rcc', not '{level}'"))
     try:
         inputs = read_result(result_dir, plan=kind == "plan", plan_actions=plan_dir)
-        geometry = MapGeometry.hex()
-        if boundaries is not None:
-            match = read_boundaries(boundaries)
-            if not match.report.complete:  # draw what matched, say what did not
-                err_console.print(str(match.report), highlight=False)
-            geometry = MapGeometry.from_boundaries(match.gdf)
+        outlines = _read_map_boundaries(boundaries, code_column)
+        geometry = MapGeometry.hex() if outlines is None else MapGeometry.from_boundaries(outlines)
         settings = MapSettings(
             scenario=scenario or result_dir.resolve().name,
             geometry=geometry,
@@ -990,7 +1007,7 @@ def map_cmd(
             kind, inputs, settings=settings, la=la, top=top, level="la" if level == "la" else "rcc"
         )
         path = save_map(m, out or result_dir / f"map-{kind}.html", self_contained=self_contained)
-    except (MapInputError, MapAssetsMissingError, BoundaryError, UnknownLAError, ValueError) as e:
+    except (MapInputError, MapAssetsMissingError, UnknownLAError, ValueError) as e:
         raise fail_with(e) from None
     console.print(f"[green]Wrote[/] {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
