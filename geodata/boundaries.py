@@ -18,6 +18,7 @@ from geodata.england import OLD_CODES, RECODED_2025, load_england
 __all__ = [
     "BNG",
     "CODE_COLUMNS",
+    "CODE_COLUMN_HINT",
     "OLD_CODES",
     "PLACE_TOLERANCE_M",
     "RECODED_2025",
@@ -53,6 +54,8 @@ CODE_COLUMNS: tuple[str, ...] = (
     "gss_code",
     "GSS_CODE",
 )
+
+CODE_COLUMN_HINT = " Name it with --code-column."  # rcc geodata check, rcc map, rcc demo
 
 # Upper-tier codes retired by the 2019-2023 reorganisations: code -> (old name, what replaced it).
 
@@ -192,7 +195,7 @@ def detect_code_column(frame: pd.DataFrame) -> str:
     if best is None:
         raise BoundaryError(
             "no column holds English upper-tier LA codes (E06/E08/E09/E10 followed by 6 digits); "
-            f"columns are {', '.join(map(str, columns))}. Name it with --code-column."
+            f"columns are {', '.join(map(str, columns))}.{CODE_COLUMN_HINT}"
         )
     return str(best)
 

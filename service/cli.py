@@ -1031,7 +1031,9 @@ def geodata_fetch(
         typer.Option(help="Cache folder (default: $RCC_CACHE_DIR, else ~/.cache/rcc-planner)"),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server")] = 60.0,
-    retries: Annotated[int, typer.Option(help="Retries after a server error or cut transfer")] = 3,
+    retries: Annotated[
+        int, typer.Option(help="Retries after a server error or cut transfer", min=0)
+    ] = 3,
 ) -> None:
     """Download the ONS Counties and Unitary Authorities boundaries, validate, then cache them."""
     from geodata.fetch import BoundaryDownloadError, OfflineError, fetch_boundaries
