@@ -1093,7 +1093,23 @@ def rccs_propose(
     lock_csv: Annotated[
         Path | None, typer.Option(help="CSV la_code,rcc of groups kept as given")
     ] = None,
-    time_limit: Annotated[float, typer.Option(help="Seconds for the CP-SAT solve")] = 60.0,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Seconds of CP-SAT search, after the seeded warm start (not counted; a few "
+            "seconds). With --reproducible, CP-SAT's deterministic seconds",
+            min=0,
+        ),
+    ] = 60.0,
+    reproducible: Annotated[
+        bool,
+        typer.Option(
+            "--reproducible",
+            help="Same --seed, --threads and inputs give the same proposal under any machine "
+            "load (CP-SAT's deterministic search and time; a weaker search). Without it the "
+            "warm start and baseline repeat, CP-SAT's result can differ from run to run",
+        ),
+    ] = False,
     weights: Annotated[
         str | None,
         typer.Option(help="Objective weights, e.g. residential=1,secure=1,compactness=1"),
@@ -1102,7 +1118,7 @@ def rccs_propose(
         float, typer.Option(help="Largest distance from an LA to its RCC's centre LA")
     ] = 150.0,
     threads: Annotated[int, typer.Option(help="CP-SAT workers")] = 2,
-    seed: Annotated[int, typer.Option(help="Seed of the baseline and the solver")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the warm start, the baseline and CP-SAT")] = 1,
     allocation: Annotated[
         bool,
         typer.Option(
@@ -1145,6 +1161,7 @@ def rccs_propose(
             weights=parse_weights(weights),
             max_miles=max_miles,
             time_limit=time_limit,
+            reproducible=reproducible,
             threads=threads,
             seed=seed,
         )
@@ -1227,15 +1244,18 @@ def rccs_propose(
             console.print("Allocation indicators on synthetic England (national):")
             console.print(alloc.round(2).to_string(index=False), highlight=False)
     paths = write_outputs(out, proposal, table, alloc)
-    bound = f"{proposal.bound:.3f}" if proposal.bound != float("inf") else "none"
+    if proposal.bound is None or proposal.gap is None:
+        proven = "bound none, gap none (CP-SAT found no solution of its own, so proved no bound)"
+    else:
+        proven = f"bound {proposal.bound:.3f}; gap {proposal.gap:.2%}"
     first = (
         f"{proposal.first_feasible_seconds:.1f} s"
         if proposal.first_feasible_seconds is not None
         else "warm start only"
     )
     console.print(
-        f"status {proposal.status.value}; objective {proposal.objective:.3f}; bound {bound}; "
-        f"gap {proposal.gap:.2%}; first feasible {first}; wall {proposal.wall_seconds:.1f} s",
+        f"status {proposal.status.value}; objective {proposal.objective:.3f}; {proven}; "
+        f"first feasible {first}; wall {proposal.wall_seconds:.1f} s",
         highlight=False,
     )
     console.print(f"[green]Wrote[/] {', '.join(str(p) for p in paths)}")

@@ -200,7 +200,7 @@ def test_grid_optimum_matches_brute_force(k: int, weights: Weights) -> None:
     proposal = solve(inst, request)
     assert proposal.status is ProposalStatus.OPTIMAL
     assert proposal.objective == pytest.approx(brute_force_best(inst, request), abs=1e-3)
-    assert proposal.bound >= proposal.objective - 1e-3
+    assert proposal.bound is not None and proposal.bound >= proposal.objective - 1e-3
 
 
 def test_path_with_a_lock_matches_brute_force() -> None:
@@ -298,6 +298,16 @@ def test_a_proposed_rcc_never_takes_a_locked_groups_name() -> None:
     assert_valid(inst, request, proposal.lookup)
     assert proposal.lookup["A"] == "Region: LA H"
     assert proposal.lookup["H"] == "Region: LA H (2)"
+
+
+def test_negative_or_too_small_max_miles_is_refused_plainly() -> None:
+    """--max-miles -5 crashed with a KeyError deep in the model (no LA had a candidate
+    centre); a limit too small for any balanced RCC now says so before solving."""
+    with pytest.raises(InfeasibleRequestError, match="must be 0 or more, not -5"):
+        propose(grid(), fast(k=2, max_miles=-5.0))
+    with pytest.raises(InfeasibleRequestError, match=r"0.5-mile limit .* too small: .*LA A"):
+        propose(grid(), fast(k=2, max_miles=0.5))
+    assert check_request(grid(), fast(k=2, max_miles=2.0)).k_proposed == 2
 
 
 def test_too_many_locks_for_k_is_refused() -> None:

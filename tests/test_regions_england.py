@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -10,6 +13,7 @@ from geodata.rcc import GREATER_MANCHESTER, proposed_lookup, regions_lookup
 from optimiser.errors import InfeasibleRequestError
 from optimiser.regions import (
     Lock,
+    ProposalStatus,
     Request,
     baseline_partition,
     check_request,
@@ -17,6 +21,8 @@ from optimiser.regions import (
     england_instance,
     evaluate,
     preset_locks,
+    propose,
+    write_outputs,
 )
 from service.cli import app
 
@@ -102,3 +108,19 @@ def test_cli_refuses_an_infeasible_request_plainly() -> None:
     assert result.exit_code == 1
     assert "K larger than the LAs" in result.output
     assert "Traceback" not in result.output
+
+
+def test_warm_start_only_reports_no_bound_and_the_limit_is_cp_sats_own(tmp_path: Path) -> None:
+    """When CP-SAT found nothing in time, a meaningless "bound" below the objective was
+    reported (bound 14.448 for objective 141.467, gap 89.79%); and the warm start's seconds
+    were taken out of --time-limit ("CP-SAT ... stops after 0 s")."""
+    said: list[str] = []
+    request = Request(locks=preset_locks("gm"), time_limit=0.01, threads=1, baseline_draws=2)
+    proposal = propose(england_instance(), request, progress=said.append)
+    assert proposal.status is ProposalStatus.WARM_START
+    assert proposal.bound is None and proposal.gap is None
+    assert any(line.endswith("stops after 0.01 s") for line in said), said
+    write_outputs(tmp_path, proposal, compare(england_instance(), {"p": proposal.lookup}))
+    meta = json.loads((tmp_path / "proposal.json").read_text())
+    assert meta["bound"] is None and meta["gap"] is None
+    assert meta["objective"] == pytest.approx(proposal.objective)
