@@ -1422,14 +1422,18 @@ def preset_locks(names: str | Sequence[str]) -> tuple[Lock, ...]:
 
 
 def read_lock_csv(path: Path, *, england: England | None = None) -> tuple[Lock, ...]:
-    """Locked groups from a CSV with columns `la_code,rcc`; every problem named by row."""
+    """Locked groups from a CSV with columns `la_code,rcc` (read as `rcc validate` reads
+    rccs.csv: UTF-8, a BOM is fine); every problem named by file, row and column."""
+    from optimiser.problem import read_csv_table
+
     eng = england or load_england()
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ProblemValidationError([InputIssue(str(path), None, None, str(exc))]) from None
+    name = Path(path).name
+    issues: list[InputIssue] = []
+    frame = read_csv_table(Path(path), issues)
+    if frame is None:
+        raise ProblemValidationError(issues)
     issues = [
-        InputIssue(str(path), 1, col, f"missing column '{col}' (need la_code,rcc)")
+        InputIssue(name, 1, col, f"missing column '{col}' (need la_code,rcc)")
         for col in ("la_code", "rcc")
         if col not in frame.columns
     ]
@@ -1438,26 +1442,25 @@ def read_lock_csv(path: Path, *, england: England | None = None) -> tuple[Lock, 
     groups: dict[str, list[str]] = {}
     first: dict[str, int] = {}  # RCC name -> its first row
     seen: dict[str, int] = {}
-    for pos, (code, rcc) in enumerate(zip(frame["la_code"], frame["rcc"], strict=True)):
-        row = pos + 2
-        norm = code.strip().upper()
+    for row, (code, rcc) in enumerate(zip(frame["la_code"], frame["rcc"], strict=True), start=2):
+        norm = code.upper()
         if norm not in eng:
-            issues.append(InputIssue(str(path), row, "la_code", eng.unknown_code_message(code)))
+            issues.append(InputIssue(name, row, "la_code", eng.unknown_code_message(code)))
         elif norm in seen:
             issues.append(
-                InputIssue(str(path), row, "la_code", f"{norm} is already on row {seen[norm]}")
+                InputIssue(name, row, "la_code", f"{norm} is already on row {seen[norm]}")
             )
-        if not rcc.strip():
-            issues.append(InputIssue(str(path), row, "rcc", "empty RCC name"))
-        if norm in eng and norm not in seen and rcc.strip():
+        if not rcc:
+            issues.append(InputIssue(name, row, "rcc", "empty RCC name"))
+        if norm in eng and norm not in seen and rcc:
             seen[norm] = row
-            first.setdefault(rcc.strip(), row)
-            groups.setdefault(rcc.strip(), []).append(norm)
+            first.setdefault(rcc, row)
+            groups.setdefault(rcc, []).append(norm)
     if issues:
         raise ProblemValidationError(issues)
     return tuple(
-        Lock(name, tuple(members), source=f"{Path(path).name} row {first[name]}")
-        for name, members in groups.items()
+        Lock(rcc, tuple(members), source=f"{name} row {first[rcc]}")
+        for rcc, members in groups.items()
     )
 
 
@@ -1503,7 +1506,8 @@ def write_outputs(
     comparison: pd.DataFrame,
     allocation: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Write rccs.csv (la_code,rcc), rccs_summary.csv, comparison.csv and proposal.json."""
+    """Write rccs.csv (la_code,rcc), rccs_summary.csv, comparison.csv and proposal.json, and
+    allocation_comparison.csv when given (else remove one left by an earlier run)."""
     out.mkdir(parents=True, exist_ok=True)
     lookup = pd.DataFrame({"la_code": list(proposal.lookup), "rcc": list(proposal.lookup.values())})
     paths = [out / "rccs.csv", out / "rccs_summary.csv", out / "comparison.csv"]
@@ -1513,6 +1517,8 @@ def write_outputs(
     if allocation is not None:
         paths.append(out / "allocation_comparison.csv")
         allocation.round(3).to_csv(paths[-1], index=False, encoding="utf-8-sig")
+    else:  # an earlier run's table would describe another proposal
+        (out / "allocation_comparison.csv").unlink(missing_ok=True)
     meta = {
         "status": proposal.status.value,
         "objective": proposal.objective,

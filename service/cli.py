@@ -1152,7 +1152,14 @@ def rccs_propose(
     try:
         locks = preset_locks(lock or "")
         if lock_csv is not None:
-            locks += read_lock_csv(lock_csv)
+            from_csv = read_lock_csv(lock_csv)
+            if not from_csv:
+                err_console.print(
+                    f"[yellow]Warning:[/] {lock_csv} has no rows under its header: nothing is "
+                    "locked from it",
+                    highlight=False,
+                )
+            locks += from_csv
         request = Request(
             k=k,
             tolerance=tolerance,

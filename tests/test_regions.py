@@ -355,6 +355,26 @@ def test_read_lock_csv_names_row_and_column(tmp_path: Path) -> None:
     assert lock == Lock("Bolton pair", ("E08000001", "E08000002"))
 
 
+def test_read_lock_csv_names_file_and_row_of_unreadable_rows(tmp_path: Path) -> None:
+    """A Windows-1252 lock CSV gave "'utf-8' codec can't decode byte..." without the file; a
+    row with an extra field was misread (its code taken for an index) and misreported."""
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("la_code,rcc\nE08000001,Café\n".encode("cp1252"))
+    with pytest.raises(ProblemValidationError, match=r"latin.csv row 2: not UTF-8 text"):
+        read_lock_csv(latin)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("la_code,rcc\nE08000001,A,extra\nE08000002,A\nE08000003,B,x,y\n")
+    with pytest.raises(ProblemValidationError) as info:
+        read_lock_csv(ragged)
+    assert [(i.row, i.message) for i in info.value.issues] == [
+        (2, "has 3 fields, expected 2 (the header's)"),
+        (4, "has 4 fields, expected 2 (the header's)"),
+    ]
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("la_code,rcc\n")
+    assert read_lock_csv(header_only) == ()
+
+
 def test_suppress_small_counts() -> None:
     assert [suppress(v) for v in (0, 1, 5, 6, 4.6)] == [0, "c", "c", 6, "c"]
 

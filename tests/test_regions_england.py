@@ -124,3 +124,22 @@ def test_warm_start_only_reports_no_bound_and_the_limit_is_cp_sats_own(tmp_path:
     meta = json.loads((tmp_path / "proposal.json").read_text())
     assert meta["bound"] is None and meta["gap"] is None
     assert meta["objective"] == pytest.approx(proposal.objective)
+
+
+def test_cli_header_only_lock_csv_warns_and_no_stale_allocation_table(tmp_path: Path) -> None:
+    """A header-only lock CSV was accepted silently; a second run into the same --out left the
+    first run's allocation_comparison.csv beside a different proposal; a warm start only
+    printed a "bound" and gap CP-SAT had not proved."""
+    locks = tmp_path / "locks.csv"
+    locks.write_text("la_code,rcc\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "allocation_comparison.csv").write_text("grouping,children\nproposal,1\n")
+    args = ["rccs", "propose", "--lock", "gm", "--lock-csv", str(locks), "--time-limit", "0"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "locks.csv has no rows under its header: nothing is locked from it" in said
+    assert "bound none, gap none" in said
+    assert not (out / "allocation_comparison.csv").exists()
+    assert (out / "rccs.csv").exists()
