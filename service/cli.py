@@ -110,11 +110,21 @@ def validate(
         elif len(exc.issues) > 200:
             exc.add_note(f"(all {len(exc.issues):,}: rcc validate {directory} --issues FILE.csv)")
         raise fail_with(exc) from None
+    _warn_detached(problem.rcc_of, directory / "rccs.csv")
     console.print(
         f"[green]OK[/]: {len(problem.children):,} children, {len(problem.placements):,} "
         f"placements with {int(problem.placements['capacity'].sum()):,} places, "
         f"{len(problem.las)} LAs in {problem.las['rcc'].nunique()} RCCs."
     )
+
+
+def _warn_detached(lookup: dict[str, str], source: Path) -> None:
+    """A warning (not an error) for each RCC of a user's lookup in several pieces, naming the
+    detached LAs (issue 4: each RCC contiguous or a clear warning)."""
+    from geodata.rcc import check_lookup
+
+    for warning in check_lookup(lookup, complete=False).warnings:
+        err_console.print(f"[yellow]Warning:[/] {source}: {warning}", highlight=False)
 
 
 # ----------------------------------------------------------------------------- solve
@@ -273,6 +283,7 @@ def solve(
         problem = read_problem(directory, policy=chosen)
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    _warn_detached(problem.rcc_of, directory / "rccs.csv")
     run = _solve_and_print(problem, time_limit=time_limit, threads=threads, baseline=baseline)
     paths = write_outputs(run, out, inputs=directory)
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
@@ -328,6 +339,8 @@ def demo(
         lookup, described = (read_rccs(rccs), f"your lookup {rccs}") if rccs else _embedded_lookup()
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    if rccs is not None:
+        _warn_detached(lookup, rccs)
     outlines = _read_map_boundaries(boundaries, code_column)  # before minutes of solving
     console.rule("[bold]RCC placement sufficiency: demo on the embedded England")
     problem = synthesize(seed=seed, scale=scale, rccs=lookup)
