@@ -1261,8 +1261,7 @@ def rccs_propose(
             console.print(found, highlight=False)
         else:
             alloc = found
-            console.print("Allocation indicators on synthetic England (national):")
-            console.print(alloc.round(2).to_string(index=False), highlight=False)
+            console.print(_allocation_table(alloc))
     paths = write_outputs(out, proposal, table, alloc)
     if proposal.bound is None or proposal.gap is None:
         proven = "bound none, gap none (CP-SAT found no solution of its own, so proved no bound)"
@@ -1279,6 +1278,30 @@ def rccs_propose(
         highlight=False,
     )
     console.print(f"[green]Wrote[/] {', '.join(str(p) for p in paths)}")
+
+
+def _allocation_table(alloc: Any) -> Table:
+    """The allocation indicators per grouping, one column per grouping, so that an 80-column
+    terminal shows them whole (a plain frame had eleven columns)."""
+    table = _compact_table("Allocation on a synthetic England (national), per grouping")
+    table.add_column("indicator")
+    for grouping in alloc["grouping"]:
+        table.add_column(str(grouping), justify="right")
+    rows = [
+        ("solver status", "status", "{}"),
+        ("children", "children", "{:,.0f}"),
+        ("unplaced", "unplaced", "{:,.0f}"),
+        ("out of LA %", "out_of_la_pct", "{:.1f}"),
+        ("over 20 miles %", "over_20_miles_pct", "{:.1f}"),
+        ("out of RCC %", "out_of_rcc_pct", "{:.1f}"),
+        ("mean miles", "mean_miles", "{:.1f}"),
+        ("weekly cost", "weekly_cost", "£{:,.0f}"),
+        ("solve seconds", "seconds", "{:.1f}"),
+    ]
+    for label, key, fmt in rows:
+        if key in alloc:
+            table.add_row(label, *(fmt.format(v).lower() for v in alloc[key]))
+    return table
 
 
 # --- service: `rcc serve` and `rcc keys` (owner: service) -----------------------------------

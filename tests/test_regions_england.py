@@ -143,3 +143,33 @@ def test_cli_header_only_lock_csv_warns_and_no_stale_allocation_table(tmp_path: 
     assert "bound none, gap none" in said
     assert not (out / "allocation_comparison.csv").exists()
     assert (out / "rccs.csv").exists()
+
+
+def test_allocation_table_fits_80_columns() -> None:
+    """The --allocation table was pandas' plain text, eleven columns wrapped at 80."""
+    import pandas as pd
+    from rich.console import Console
+
+    from service.cli import _allocation_table
+
+    alloc = pd.DataFrame(
+        {
+            "grouping": ["proposal", "nine regions", "spanning-tree baseline"],
+            "status": ["OPTIMAL"] * 3,
+            "seconds": [12.34, 11.0, 13.5],
+            "children": [14347] * 3,
+            "placed": [14000, 13990, 13980],
+            "unplaced": [347, 357, 367],
+            "out_of_la_pct": [11.26, 12.5, 12.9],
+            "over_20_miles_pct": [3.78, 4.1, 4.4],
+            "out_of_rcc_pct": [2.1, 1.4, 2.6],
+            "weekly_cost": [21_345_678.9, 21_400_000.0, 21_500_000.0],
+            "mean_miles": [8.73, 9.1, 9.4],
+        }
+    )
+    console = Console(width=80, record=True)
+    console.print(_allocation_table(alloc))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "£21,345,679" in text and "11.3" in text and "spanning-tree" in text
+    assert "optimal" in text
