@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -17,7 +18,9 @@ from geodata.england import OLD_CODES, RECODED_2025, load_england
 __all__ = [
     "BNG",
     "CODE_COLUMNS",
+    "CODE_COLUMN_HINT",
     "OLD_CODES",
+    "PLACE_TOLERANCE_M",
     "RECODED_2025",
     "WGS84",
     "BoundaryError",
@@ -52,6 +55,8 @@ CODE_COLUMNS: tuple[str, ...] = (
     "GSS_CODE",
 )
 
+CODE_COLUMN_HINT = " Name it with --code-column."  # rcc geodata check, rcc map, rcc demo
+
 # Upper-tier codes retired by the 2019-2023 reorganisations: code -> (old name, what replaced it).
 
 _GSS = re.compile(r"^[ENSWK]\d{8}$")
@@ -59,6 +64,10 @@ _UPPER_TIER = re.compile(r"^E(06|08|09|10)\d{6}$")
 # Longitude/latitude and British National Grid bounds that contain England.
 _LONLAT_BOX = (-9.0, 49.0, 3.0, 61.0)
 _BNG_BOX = (-1.0e5, -1.0e5, 8.0e5, 1.3e6)
+# England itself (with the Isles of Scilly), longitude/latitude, with a small margin.
+_ENGLAND_BOX = (-6.7, 49.7, 2.0, 56.0)
+# An LA's polygon must contain its known point (embedded LA table) or lie this close to it.
+PLACE_TOLERANCE_M = 5_000.0
 
 
 class BoundaryError(ValueError):
@@ -85,6 +94,7 @@ class MatchReport:
     repaired: tuple[str, ...]
     empty: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    misplaced: tuple[str, ...] = field(default=())  # polygon away from the LA's known point
 
     @property
     def complete(self) -> bool:
@@ -135,6 +145,11 @@ class MatchReport:
             lines.append(f"  repaired invalid geometry: {named(self.repaired)}")
         if self.empty:
             lines.append(f"  empty or non-polygon geometry (counted missing): {named(self.empty)}")
+        if self.misplaced:
+            lines.append(
+                f"  not where the LA is (polygon more than {PLACE_TOLERANCE_M / 1000:g} km from "
+                f"the LA's point; counted missing): {named(self.misplaced)}"
+            )
         if self.outside_england:
             lines.append(f"  {self.outside_england} feature(s) outside England ignored")
         if self.district_codes:
@@ -180,7 +195,7 @@ def detect_code_column(frame: pd.DataFrame) -> str:
     if best is None:
         raise BoundaryError(
             "no column holds English upper-tier LA codes (E06/E08/E09/E10 followed by 6 digits); "
-            f"columns are {', '.join(map(str, columns))}. Name it with --code-column."
+            f"columns are {', '.join(map(str, columns))}.{CODE_COLUMN_HINT}"
         )
     return str(best)
 
@@ -207,24 +222,68 @@ def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         ) from exc
 
 
+def _within(bounds: Sequence[float], box: tuple[float, float, float, float]) -> bool:
+    x0, y0, x1, y1 = bounds
+    return bool(x0 >= box[0] and y0 >= box[1] and x1 <= box[2] and y1 <= box[3])
+
+
 def _set_crs(gdf: gpd.GeoDataFrame, source: str) -> tuple[gpd.GeoDataFrame, str, bool]:
     """Reproject to EPSG:4326; a file without a CRS is placed by its coordinate range.
 
-    Returns the reprojected frame, the file's CRS and whether that CRS was assumed.
+    Returns the reprojected frame, the file's CRS and whether that CRS was assumed. A file
+    that says longitude/latitude (as every GeoJSON without a `crs` member does) but holds
+    British National Grid metres is refused: reprojecting it would put England off the map.
     """
-    if gdf.crs is not None:
-        epsg = gdf.crs.to_epsg()
-        return gdf.to_crs(WGS84), f"EPSG:{epsg}" if epsg else gdf.crs.name, False
     finite = gdf.geometry[~gdf.geometry.is_empty & gdf.geometry.notna()]
     if finite.empty:
-        raise BoundaryError(f"{source}: no geometry in the file")
-    x0, y0, x1, y1 = finite.total_bounds
-    for crs, (bx0, by0, bx1, by1) in ((WGS84, _LONLAT_BOX), (BNG, _BNG_BOX)):
-        if x0 >= bx0 and y0 >= by0 and x1 <= bx1 and y1 <= by1:
+        raise BoundaryError(f"{source}: none of its {len(gdf)} feature(s) has a geometry")
+    bounds = finite.total_bounds
+    x0, y0, x1, y1 = bounds
+    span = f"({x0:.0f}, {y0:.0f}) to ({x1:.0f}, {y1:.0f})"
+    if gdf.crs is not None:
+        epsg = gdf.crs.to_epsg()
+        name = f"EPSG:{epsg}" if epsg else gdf.crs.name
+        degrees = _within(bounds, (-180.0, -90.0, 180.0, 90.0))
+        if gdf.crs.is_geographic and not degrees and _within(bounds, _BNG_BOX):
+            raise BoundaryError(
+                f"{source}: the file looks like British National Grid metres without its CRS: "
+                f"it says longitude/latitude ({name}) but its coordinates run {span}. Save it "
+                "with its CRS (EPSG:27700), e.g. as a GeoPackage, or as longitude/latitude"
+            )
+        return gdf.to_crs(WGS84), name, False
+    for crs, box in ((WGS84, _LONLAT_BOX), (BNG, _BNG_BOX)):
+        if _within(bounds, box):
             return gdf.set_crs(crs).to_crs(WGS84), crs, True
     raise BoundaryError(
-        f"{source}: the file has no CRS and its coordinates ({x0:.0f}, {y0:.0f}) to "
-        f"({x1:.0f}, {y1:.0f}) are neither lon/lat nor British National Grid metres"
+        f"{source}: the file has no CRS and its coordinates {span} are neither lon/lat nor "
+        "British National Grid metres"
+    )
+
+
+def _distance_to_known_point(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """Metres from each LA's polygon (`code`, geometry in EPSG:4326) to the LA's point in the
+    embedded LA table (0 when the polygon contains it; inf when it cannot be projected)."""
+    england = load_england()
+    las = [england.by_code(c) for c in gdf["code"]]
+    points = gpd.GeoSeries.from_xy([la.easting for la in las], [la.northing for la in las], crs=BNG)
+    metres = gdf.geometry.to_crs(BNG).distance(points, align=False).to_numpy(dtype=float)
+    return np.where(np.isfinite(metres), metres, np.inf)
+
+
+def _not_in_england(source: str, crs: str, gdf: gpd.GeoDataFrame, far: int) -> BoundaryError:
+    """The error for a file whose LAs are mostly away from their places: say where it lies."""
+    x0, y0, x1, y1 = gdf.total_bounds
+    hint = ""
+    if _within((y0, x0, y1, x1), _ENGLAND_BOX):
+        hint = "; longitude and latitude look swapped"
+    elif not _within((x0, y0, x1, y1), _ENGLAND_BOX):
+        hint = "; the coordinates are not in the CRS the file gives"
+    e0, n0, e1, n1 = _ENGLAND_BOX
+    return BoundaryError(
+        f"{source}: {far} of {len(gdf)} LA polygons are not where their LA is (more than "
+        f"{PLACE_TOLERANCE_M / 1000:g} km from its point), read in {crs}: the file spans "
+        f"longitude {x0:.2f} to {x1:.2f}, latitude {y0:.2f} to {y1:.2f}; England lies within "
+        f"longitude {e0} to {e1}, latitude {n0} to {n1}{hint}"
     )
 
 
@@ -252,12 +311,17 @@ def read_boundaries(
     path = Path(path)
     source = str(path)
     raw = _read_file(path, layer)
+    if raw.empty:
+        raise BoundaryError(f"{source}: the file has no features")
     if code_column is not None and code_column not in raw.columns:
         raise BoundaryError(
             f"{source}: no column '{code_column}'; columns are "
             f"{', '.join(str(c) for c in raw.columns if c != raw.geometry.name)}"
         )
-    column = code_column or detect_code_column(raw)
+    try:
+        column = code_column or detect_code_column(raw)
+    except BoundaryError as exc:
+        raise BoundaryError(f"{source}: {exc}") from None
     gdf, crs_in, crs_assumed = _set_crs(raw, source)
     england = load_england()
     codes = gdf[column].astype("string").str.strip().str.upper().fillna("")
@@ -284,6 +348,13 @@ def read_boundaries(
     kept = kept.set_crs(WGS84, allow_override=True)
     good = kept.geometry.notna()
     empty = tuple(sorted(set(kept.loc[~good, "code"]) - set(kept.loc[good, "code"])))
+    if known.any() and not good.any():
+        kinds = gdf.loc[known].geometry.geom_type.fillna("no geometry").value_counts()
+        raise BoundaryError(
+            f"{source}: none of the {int(known.sum())} feature(s) with an LA code has a polygon "
+            f"geometry ({', '.join(f'{n} {kind}' for kind, n in kinds.items())}); LA "
+            "boundaries must be polygons or multipolygons"
+        )
     kept = kept[good]
     if kept.empty:
         raise BoundaryError(
@@ -302,6 +373,12 @@ def read_boundaries(
         geometry=merged.geometry.to_numpy(),
         crs=WGS84,
     )
+    metres = _distance_to_known_point(out)
+    far = metres > PLACE_TOLERANCE_M
+    if far.sum() > len(out) / 2:
+        raise _not_in_england(source, crs_in, out, int(far.sum()))
+    misplaced = tuple(out.loc[far, "code"])
+    out = out[~far].reset_index(drop=True)
     matched = tuple(out["code"])
     missing = tuple(c for c in england.codes if c not in set(matched))
     notes = []
@@ -327,6 +404,7 @@ def read_boundaries(
         repaired=repaired,
         empty=empty,
         notes=tuple(notes),
+        misplaced=misplaced,
     )
     return BoundaryMatch(gdf=out, report=report)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from geodata.boundaries import BoundaryError, MatchReport, read_boundaries
+from geodata.boundaries import CODE_COLUMN_HINT, BoundaryError, MatchReport, read_boundaries
 
 __all__ = [
     "CACHE_ENV",
@@ -154,16 +154,22 @@ def _download_once(
 
 
 def _arcgis_problem(path: Path) -> str | None:
-    """ArcGIS reports query errors as HTTP 200 JSON; name them instead of 'no code column'."""
+    """ArcGIS reports query errors as HTTP 200 JSON; name them instead of 'no code column'.
+    JSON that is not an object (a list, a string) cannot be GeoJSON: say so."""
     try:
         with path.open("rb") as fh:
             doc = json.load(fh)
     except (OSError, ValueError):
         return None
-    if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
+    if not isinstance(doc, dict):
+        return (
+            f"the downloaded file is not usable: it is JSON but a {type(doc).__name__}, "
+            "not a GeoJSON object"
+        )
+    if isinstance(doc.get("error"), dict):
         err = doc["error"]
         return f"the server returned an error: {err.get('code', '')} {err.get('message', '')}"
-    props = doc.get("properties") if isinstance(doc, dict) else None
+    props = doc.get("properties")
     if doc.get("exceededTransferLimit") or (
         isinstance(props, dict) and props.get("exceededTransferLimit")
     ):
@@ -187,9 +193,18 @@ def fetch_boundaries(
     `read_boundaries`, and only then renamed over the cached file, with a sidecar JSON of the
     URL, checksum, size and time. On any failure the cache is untouched.
     """
+    if retries < 0:
+        raise BoundaryDownloadError(f"retries must be 0 or more, not {retries}")
     url = resolve_url(url)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise BoundaryDownloadError(f"the cache folder {folder} is a file; give a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BoundaryDownloadError(
+            f"cannot make the cache folder {folder}: {exc.strerror or exc}"
+        ) from exc
     final = folder / CACHE_FILENAME
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=".geojson")
     os.close(fd)
@@ -253,9 +268,10 @@ def _validate(path: Path, url: str) -> MatchReport:
         raise BoundaryDownloadError(f"{url}: {problem}. The cache is unchanged.")
     try:
         match = read_boundaries(path)
-    except BoundaryError as exc:
+    except BoundaryError as exc:  # named by the URL, not the temporary file; no --code-column
+        why = str(exc).removeprefix(f"{path}: ").replace(CODE_COLUMN_HINT, "").rstrip(".")
         raise BoundaryDownloadError(
-            f"the downloaded file is not usable: {str(exc).rstrip('.')}. The cache is unchanged."
+            f"the downloaded file is not usable: {why}. The cache is unchanged."
         ) from exc
     if not match.report.complete:
         raise BoundaryDownloadError(

@@ -6,8 +6,10 @@ Inputs are validated once, here at the boundary: readers collect every problem i
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,6 +30,7 @@ __all__ = [
     "Policy",
     "Problem",
     "default_substitutions",
+    "read_csv_table",
     "read_policy",
     "read_problem",
     "read_rccs",
@@ -252,22 +255,38 @@ class Problem:
 # ----------------------------------------------------------------------------- reading
 
 
-def _read_csv(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
+def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
+    """A user's CSV as stripped text with lower-case column names, or None with the reasons
+    added to `issues` (file, row): missing, not UTF-8, rows with more fields than the header
+    (pandas took the first column for an index and shifted the rest), semicolons."""
     if not path.exists():
         issues.append(InputIssue(path.name, None, None, f"file not found: {path}"))
         return None
     try:
-        df = pd.read_csv(
-            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
-        )
+        with warnings.catch_warnings():  # a row longer than the header: say which
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8-sig",
+                skipinitialspace=True,
+                index_col=False,
+            )
     except UnicodeDecodeError as exc:  # Excel's "CSV" is Windows-1252: say where, and what to do
         row = path.read_bytes()[: exc.start].count(b"\n") + 1
         text = f"not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r}, as Excel's "
         text += "plain CSV writes a £); save it as 'CSV UTF-8 (comma delimited)'"
         issues.append(InputIssue(path.name, row, None, text))
         return None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        issues.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
+    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError) as exc:
+        ragged = _ragged_rows(path)
+        issues.extend(
+            InputIssue(path.name, row, None, f"has {n} fields, expected {expected} (the header's)")
+            for row, n, expected in ragged
+        )
+        if not ragged:
+            issues.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
         return None
     df.columns = [str(c).strip().lower() for c in df.columns]
     if len(df.columns) == 1 and ";" in df.columns[0]:
@@ -275,6 +294,15 @@ def _read_csv(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
         issues.append(InputIssue(path.name, 1, None, text))
         return None
     return df.apply(lambda s: s.str.strip())
+
+
+def _ragged_rows(path: Path) -> list[tuple[int, int, int]]:
+    """(row, fields, header's fields) of each non-blank row with more fields than the header
+    (rows as a spreadsheet counts them: the header is row 1)."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = csv.reader(fh)
+        width = len(next(rows, []))
+        return [(n, len(r), width) for n, r in enumerate(rows, start=2) if len(r) > width]
 
 
 def _float_or_nan(text: Any) -> float:
@@ -461,7 +489,7 @@ def read_rccs(path: Path, *, issues: list[InputIssue] | None = None) -> dict[str
     """Read `rccs.csv` (`la_code,rcc`): unknown or repeated LA codes and empty RCCs are errors."""
     own = issues is None
     issues = [] if issues is None else issues
-    df = _read_csv(path, issues)
+    df = read_csv_table(path, issues)
     lookup: dict[str, str] = {}
     if df is not None:
         chk = _Checker(path.name, df, issues)
@@ -492,7 +520,7 @@ def las_frame(rccs: Mapping[str, str], las_table: pd.DataFrame | None = None) ->
 
 def _read_las_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
     """Optional `las.csv` overriding LA points and names; codes must be real LAs."""
-    df = _read_csv(path, issues)
+    df = read_csv_table(path, issues)
     if df is None:
         return None
     chk = _Checker(path.name, df, issues)
@@ -524,8 +552,8 @@ def read_problem(
     `policy.json`) from a folder, validating everything and reporting all problems at once."""
     folder = Path(directory)
     issues: list[InputIssue] = []
-    children = _read_csv(folder / "children.csv", issues)
-    placements = _read_csv(folder / "placements.csv", issues)
+    children = read_csv_table(folder / "children.csv", issues)
+    placements = read_csv_table(folder / "placements.csv", issues)
     lookup = dict(rccs) if rccs is not None else read_rccs(folder / "rccs.csv", issues=issues)
     las_table = (
         _read_las_table(folder / "las.csv", issues) if (folder / "las.csv").exists() else None

@@ -53,18 +53,29 @@ Model (CP-SAT, a Hess-style "assign each LA to a centre" districting model)
     What is proven: status OPTIMAL means no better partition exists under the rules above;
     FEASIBLE means the partition meets every rule and the optimum is at most `bound`
     (gap = (bound - objective) / bound). WARM_START means CP-SAT found nothing of its own in
-    the time limit and the (checked) warm start is returned.
+    the time limit and the (checked) warm start is returned, with no bound (none is proven).
 
 Solving
     Warm start: the best of several seeded recursive spanning-tree draws (see Baseline), each
     polished by boundary moves (`improve_locally`: move one LA to a neighbouring RCC when both
     stay contiguous, balanced and within the distance limit and the objective rises), is given
     to CP-SAT as a complete hint; CP-SAT then searches (LNS and a portfolio of workers) within
-    the time limit; its answer is polished by the same boundary moves, which stay inside the
-    model's feasible set, so the bound still holds. Pre-checks (`check_request`) name every
-    cause of infeasibility visible before solving: K larger than the LAs, unknown, duplicated
-    or non-contiguous locks, an LA above the balance band, and separate pieces (cut off by
-    locks or regions) that no whole number of RCCs can split within the band.
+    the time limit (its own: the warm start is not counted); its answer is polished by the same
+    boundary moves, which stay inside the model's feasible set, so the bound still holds.
+
+    Reproducibility: the warm start and the baseline depend only on the seed and the inputs.
+    CP-SAT's workers race each other against the clock, so by default two runs with one seed
+    can differ. With `reproducible`, CP-SAT interleaves its workers in a fixed order
+    (`interleave_search`) and stops after `time_limit` of its deterministic time
+    (`max_deterministic_time`), so one seed, one set of inputs, the same threads and the same
+    OR-Tools give the same proposal whatever the machine's load, at the price of a weaker search
+    (measured: less gain over the warm start in more wall time).
+
+    Pre-checks (`check_request`) name every cause of infeasibility visible before solving: K
+    larger than the LAs, unknown, duplicated or non-contiguous locks, two locked groups with
+    one name, an LA above the balance band, a distance limit too small for any balanced RCC,
+    and separate pieces (cut off by locks or regions) that no whole number of RCCs can split
+    within the band.
 
 Settings in the self-sufficiency term (what the embedded facts allow)
     - residential: demand = children in secure and children's homes at 31 March 2024 (DfE does
@@ -270,10 +281,12 @@ def parse_weights(text: str | None) -> Weights:
 
 @dataclass(frozen=True)
 class Lock:
-    """A group of LAs kept together as one RCC, as given."""
+    """A group of LAs kept together as one RCC, as given (`source` says where it came from,
+    e.g. "preset 'gm'" or "locks.csv row 2", for messages)."""
 
     name: str
     members: tuple[str, ...]
+    source: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -286,7 +299,10 @@ class Request:
     locks: tuple[Lock, ...] = ()
     weights: Weights = field(default_factory=Weights)
     max_miles: float | None = 150.0
-    time_limit: float = 60.0
+    time_limit: float = 60.0  # seconds of CP-SAT search, after the warm start
+    # True: CP-SAT interleaves its workers deterministically and `time_limit` is in its
+    # deterministic seconds, so the same seed and inputs give the same proposal under any load.
+    reproducible: bool = False
     threads: int = 2
     seed: int = 1
     baseline_draws: int = 40
@@ -326,6 +342,10 @@ def _plan_graph(
     }
 
 
+def _source(lock: Lock) -> str:
+    return lock.source or "given in the request"
+
+
 def _describe(inst: RegionsInstance, codes: Sequence[str]) -> str:
     idx = inst.index
     biggest = max(codes, key=lambda c: inst.cla[idx[c]])
@@ -346,6 +366,23 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
         raise InfeasibleRequestError(
             f"balance tolerance {request.tolerance} must be at least 0 and below 1"
         )
+    if not request.time_limit >= 0:
+        raise InfeasibleRequestError(
+            f"the time limit must be 0 seconds or more, not {request.time_limit:g}"
+        )
+    if request.max_miles is not None and not request.max_miles >= 0:
+        raise InfeasibleRequestError(
+            f"the largest distance from an LA to its RCC's centre (max miles) must be 0 or more, "
+            f"not {request.max_miles:g}"
+        )
+    named: dict[str, Lock] = {}
+    for lock in request.locks:
+        if lock.name in named:
+            raise InfeasibleRequestError(
+                f"two locked groups are both named '{lock.name}' "
+                f"({_source(named[lock.name])} and {_source(lock)}): give each RCC its own name"
+            )
+        named[lock.name] = lock
     locked: dict[str, str] = {}
     for lock in request.locks:
         if not lock.members:
@@ -392,6 +429,8 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
             f"tolerance too tight: {inst.names[idx[c]]} alone has {inst.cla[idx[c]]:,} children "
             f"in care, above the balance band {band}"
         )
+    if request.max_miles is not None:
+        _check_reach(inst, unlocked, request.max_miles, lo, band)
     pieces = components(unlocked, graph)
     ranges = []
     for piece in pieces:
@@ -422,6 +461,25 @@ def check_request(inst: RegionsInstance, request: Request) -> _Plan:
     parts = tuple((tuple(p), low, high) for p, _, low, high in ranges)
     shares = _allocate_counts([(cla, low, high) for _, cla, low, high in ranges], k_proposed)
     return _Plan(unlocked, graph, k_proposed, mean, lo, hi, parts, tuple(shares))
+
+
+def _check_reach(
+    inst: RegionsInstance, unlocked: Sequence[str], max_miles: float, lo: float, band: str
+) -> None:
+    """Every LA needs a possible centre within `max_miles` whose own `max_miles` around it hold
+    enough children for the balance band (an RCC lies within that circle of its centre)."""
+    idx = inst.index
+    rows = [idx[c] for c in unlocked]
+    near = inst.miles()[np.ix_(rows, rows)] <= max_miles + 1e-9  # near[i, j], symmetric
+    reach = np.asarray(inst.cla, dtype=float)[rows] @ near  # children around each centre j
+    best = np.where(near, reach[None, :], 0.0).max(axis=1)  # the best centre for each LA i
+    if (best < lo - 1e-9).any():
+        i = int(np.argmin(best))
+        raise InfeasibleRequestError(
+            f"the {max_miles:g}-mile limit from an RCC's centre is too small: every centre "
+            f"{inst.names[rows[i]]} could join has at most {best[i]:,.0f} children in care "
+            f"within {max_miles:g} miles, below the balance band {band}"
+        )
 
 
 def _allocate_counts(ranges: list[tuple[int, int, int]], k: int) -> list[int]:
@@ -779,13 +837,22 @@ def evaluate(
 # --------------------------------------------------------------------------------------------
 
 
-def rcc_names(inst: RegionsInstance, groups: Sequence[Sequence[str]]) -> list[str]:
-    """'Region: largest LA' for each group (region of its largest LA by children in care)."""
+def rcc_names(
+    inst: RegionsInstance, groups: Sequence[Sequence[str]], *, taken: Iterable[str] = ()
+) -> list[str]:
+    """'Region: largest LA' for each group (region of its largest LA by children in care);
+    a name in `taken` (a locked group's) gets a number: 'West Midlands: Birmingham (2)'."""
     idx = inst.index
+    used = set(taken)
     names = []
     for group in groups:
         big = max(group, key=lambda c: (inst.cla[idx[c]], c))
-        names.append(f"{inst.regions[idx[big]]}: {inst.names[idx[big]]}")
+        base = name = f"{inst.regions[idx[big]]}: {inst.names[idx[big]]}"
+        number = 2
+        while name in used:
+            name, number = f"{base} ({number})", number + 1
+        used.add(name)
+        names.append(name)
     return names
 
 
@@ -793,7 +860,8 @@ def _lookup_from_groups(
     inst: RegionsInstance, groups: Sequence[Sequence[str]], locks: Sequence[Lock]
 ) -> dict[str, str]:
     lookup = {c: lock.name for lock in locks for c in lock.members}
-    for name, group in zip(rcc_names(inst, groups), groups, strict=True):
+    taken = [lock.name for lock in locks]
+    for name, group in zip(rcc_names(inst, groups, taken=taken), groups, strict=True):
         for c in group:
             lookup[c] = name
     return {c: lookup[c] for c in inst.codes}
@@ -810,7 +878,7 @@ class ProposalStatus(enum.Enum):
     OPTIMAL = "optimal"
     FEASIBLE = "feasible"
     # CP-SAT found no solution of its own within the limit: the partition is the verified
-    # warm start (contiguous and balanced), and the bound is what CP-SAT proved so far.
+    # warm start (contiguous and balanced), and no bound is proven (bound and gap are None).
     WARM_START = "warm_start"
 
 
@@ -821,8 +889,8 @@ class Proposal:
     lookup: Mapping[str, str]
     status: ProposalStatus
     objective: float  # recomputed exactly by `evaluate`
-    bound: float  # proven upper bound on the objective (same points)
-    gap: float  # (bound - objective) / max(|bound|, |objective|)
+    bound: float | None  # proven upper bound on the objective (same points); None: none proven
+    gap: float | None  # (bound - objective) / max(|bound|, |objective|); None without a bound
     wall_seconds: float
     first_feasible_seconds: float | None
     score: Score
@@ -1164,29 +1232,32 @@ def propose(
     if warm is not None:
         _hint(built, inst, warm, miles)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(
-        0.1, request.time_limit - (time.perf_counter() - start)
-    )
+    # The limit is CP-SAT's own: the warm start before it (seeded, so the same each run) is
+    # not taken out of it (it was, and a slow warm start left CP-SAT "0 s").
+    if request.reproducible:  # deterministic search, stopped by deterministic work, not clock
+        solver.parameters.interleave_search = True
+        solver.parameters.max_deterministic_time = request.time_limit
+    else:
+        solver.parameters.max_time_in_seconds = request.time_limit
     solver.parameters.num_workers = max(1, request.threads)
     solver.parameters.random_seed = request.seed
     # Probing the ~70k contiguity clauses takes seconds on the national model for little gain;
     # without it the warm start is loaded within a few seconds.
     solver.parameters.cp_model_probing_level = 0
     say(
-        f"CP-SAT: {len(built.x):,} assignment variables, "
-        f"stops after {solver.parameters.max_time_in_seconds:.0f} s"
+        f"CP-SAT: {len(built.x):,} assignment variables, stops after {request.time_limit:g} "
+        f"{'deterministic ' if request.reproducible else ''}s"
     )
     trace = _Trace(start, built.scale, built.constant, say)
     code = solver.solve(built.model, trace)
     if code == cp_model.INFEASIBLE or code == cp_model.MODEL_INVALID:
         raise InfeasibleRequestError(_infeasible_message(request, plan, code))
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and warm is not None:
+        # Without a solution of its own CP-SAT proves no bound (its best_objective_bound is
+        # then a placeholder, e.g. below the warm start's objective): none is reported.
         score = evaluate(inst, warm, weights=request.weights, locks=request.locks)
-        bound = solver.best_objective_bound / built.scale + built.constant
-        if not math.isfinite(bound):
-            bound = math.inf
         return _proposal(
-            warm, ProposalStatus.WARM_START, score, bound, start, None, request, score.objective, ()
+            warm, ProposalStatus.WARM_START, score, None, start, None, request, score.objective, ()
         )
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise InfeasibleRequestError(
@@ -1239,7 +1310,7 @@ def _proposal(
     lookup: Mapping[str, str],
     status: ProposalStatus,
     score: Score,
-    bound: float,
+    bound: float | None,
     start: float,
     first: float | None,
     request: Request,
@@ -1247,10 +1318,12 @@ def _proposal(
     trace: tuple[tuple[float, float], ...],
     model_size: Mapping[str, int] | None = None,
 ) -> Proposal:
+    if bound is not None and not math.isfinite(bound):
+        bound = None
     gap = (
-        abs(bound - score.objective) / max(abs(bound), abs(score.objective), 1e-9)
-        if math.isfinite(bound)
-        else math.inf
+        None
+        if bound is None
+        else abs(bound - score.objective) / max(abs(bound), abs(score.objective), 1e-9)
     )
     params: dict[str, Any] = {
         "k": request.k,
@@ -1260,6 +1333,7 @@ def _proposal(
         "weights": vars(request.weights).copy(),
         "max_miles": request.max_miles,
         "time_limit": request.time_limit,
+        "reproducible": request.reproducible,
         "threads": request.threads,
         "seed": request.seed,
         "solver": "ortools CP-SAT",
@@ -1343,43 +1417,51 @@ def preset_locks(names: str | Sequence[str]) -> tuple[Lock, ...]:
     for item in (i.strip() for i in items):
         if item:
             name, members = preset_groups(item)
-            locks.append(Lock(name, tuple(members)))
+            locks.append(Lock(name, tuple(members), source=f"preset '{item}'"))
     return tuple(locks)
 
 
 def read_lock_csv(path: Path, *, england: England | None = None) -> tuple[Lock, ...]:
-    """Locked groups from a CSV with columns `la_code,rcc`; every problem named by row."""
+    """Locked groups from a CSV with columns `la_code,rcc` (read as `rcc validate` reads
+    rccs.csv: UTF-8, a BOM is fine); every problem named by file, row and column."""
+    from optimiser.problem import read_csv_table
+
     eng = england or load_england()
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ProblemValidationError([InputIssue(str(path), None, None, str(exc))]) from None
+    name = Path(path).name
+    issues: list[InputIssue] = []
+    frame = read_csv_table(Path(path), issues)
+    if frame is None:
+        raise ProblemValidationError(issues)
     issues = [
-        InputIssue(str(path), 1, col, f"missing column '{col}' (need la_code,rcc)")
+        InputIssue(name, 1, col, f"missing column '{col}' (need la_code,rcc)")
         for col in ("la_code", "rcc")
         if col not in frame.columns
     ]
     if issues:
         raise ProblemValidationError(issues)
     groups: dict[str, list[str]] = {}
+    first: dict[str, int] = {}  # RCC name -> its first row
     seen: dict[str, int] = {}
-    for pos, (code, rcc) in enumerate(zip(frame["la_code"], frame["rcc"], strict=True)):
-        row = pos + 2
-        norm = code.strip().upper()
+    for row, (code, rcc) in enumerate(zip(frame["la_code"], frame["rcc"], strict=True), start=2):
+        norm = code.upper()
         if norm not in eng:
-            issues.append(InputIssue(str(path), row, "la_code", eng.unknown_code_message(code)))
+            issues.append(InputIssue(name, row, "la_code", eng.unknown_code_message(code)))
         elif norm in seen:
             issues.append(
-                InputIssue(str(path), row, "la_code", f"{norm} is already on row {seen[norm]}")
+                InputIssue(name, row, "la_code", f"{norm} is already on row {seen[norm]}")
             )
-        if not rcc.strip():
-            issues.append(InputIssue(str(path), row, "rcc", "empty RCC name"))
-        if norm in eng and norm not in seen and rcc.strip():
+        if not rcc:
+            issues.append(InputIssue(name, row, "rcc", "empty RCC name"))
+        if norm in eng and norm not in seen and rcc:
             seen[norm] = row
-            groups.setdefault(rcc.strip(), []).append(norm)
+            first.setdefault(rcc, row)
+            groups.setdefault(rcc, []).append(norm)
     if issues:
         raise ProblemValidationError(issues)
-    return tuple(Lock(name, tuple(members)) for name, members in groups.items())
+    return tuple(
+        Lock(rcc, tuple(members), source=f"{name} row {first[rcc]}")
+        for rcc, members in groups.items()
+    )
 
 
 def suppress(value: float, *, threshold: int = 5) -> str | int:
@@ -1424,7 +1506,8 @@ def write_outputs(
     comparison: pd.DataFrame,
     allocation: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Write rccs.csv (la_code,rcc), rccs_summary.csv, comparison.csv and proposal.json."""
+    """Write rccs.csv (la_code,rcc), rccs_summary.csv, comparison.csv and proposal.json, and
+    allocation_comparison.csv when given (else remove one left by an earlier run)."""
     out.mkdir(parents=True, exist_ok=True)
     lookup = pd.DataFrame({"la_code": list(proposal.lookup), "rcc": list(proposal.lookup.values())})
     paths = [out / "rccs.csv", out / "rccs_summary.csv", out / "comparison.csv"]
@@ -1434,11 +1517,13 @@ def write_outputs(
     if allocation is not None:
         paths.append(out / "allocation_comparison.csv")
         allocation.round(3).to_csv(paths[-1], index=False, encoding="utf-8-sig")
+    else:  # an earlier run's table would describe another proposal
+        (out / "allocation_comparison.csv").unlink(missing_ok=True)
     meta = {
         "status": proposal.status.value,
         "objective": proposal.objective,
-        "bound": proposal.bound if math.isfinite(proposal.bound) else None,
-        "gap": proposal.gap if math.isfinite(proposal.gap) else None,
+        "bound": proposal.bound,
+        "gap": proposal.gap,
         "wall_seconds": proposal.wall_seconds,
         "first_feasible_seconds": proposal.first_feasible_seconds,
         "warm_start_objective": proposal.warm_start_objective,

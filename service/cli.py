@@ -110,11 +110,21 @@ def validate(
         elif len(exc.issues) > 200:
             exc.add_note(f"(all {len(exc.issues):,}: rcc validate {directory} --issues FILE.csv)")
         raise fail_with(exc) from None
+    _warn_detached(problem.rcc_of, directory / "rccs.csv")
     console.print(
         f"[green]OK[/]: {len(problem.children):,} children, {len(problem.placements):,} "
         f"placements with {int(problem.placements['capacity'].sum()):,} places, "
         f"{len(problem.las)} LAs in {problem.las['rcc'].nunique()} RCCs."
     )
+
+
+def _warn_detached(lookup: dict[str, str], source: Path) -> None:
+    """A warning (not an error) for each RCC of a user's lookup in several pieces, naming the
+    detached LAs (issue 4: each RCC contiguous or a clear warning)."""
+    from geodata.rcc import check_lookup
+
+    for warning in check_lookup(lookup, complete=False).warnings:
+        err_console.print(f"[yellow]Warning:[/] {source}: {warning}", highlight=False)
 
 
 # ----------------------------------------------------------------------------- solve
@@ -273,6 +283,7 @@ def solve(
         problem = read_problem(directory, policy=chosen)
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    _warn_detached(problem.rcc_of, directory / "rccs.csv")
     run = _solve_and_print(problem, time_limit=time_limit, threads=threads, baseline=baseline)
     paths = write_outputs(run, out, inputs=directory)
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
@@ -308,6 +319,10 @@ def demo(
     boundaries: Annotated[
         Path | None, typer.Option(help="LA boundary file for real-geography maps")
     ] = None,
+    code_column: Annotated[
+        str | None,
+        typer.Option(help="Column of --boundaries with the LA codes (default: detected)"),
+    ] = None,
     time_limit: Annotated[
         float | None,
         typer.Option(help="Seconds for the allocation before reporting the proven gap", min=0),
@@ -324,6 +339,9 @@ def demo(
         lookup, described = (read_rccs(rccs), f"your lookup {rccs}") if rccs else _embedded_lookup()
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    if rccs is not None:
+        _warn_detached(lookup, rccs)
+    outlines = _read_map_boundaries(boundaries, code_column)  # before minutes of solving
     console.rule("[bold]RCC placement sufficiency: demo on the embedded England")
     problem = synthesize(seed=seed, scale=scale, rccs=lookup)
     inputs = out / "inputs"
@@ -341,7 +359,7 @@ def demo(
     plan_dir = out / "plan" if plan else None
     if plan_dir is not None:
         _demo_plan(problem, plan_dir, time_limit=plan_time_limit)
-    for kind, path in _demo_maps(results, out / "maps", boundaries, plan_dir).items():
+    for kind, path in _demo_maps(results, out / "maps", outlines, plan_dir).items():
         console.print(f"Map {kind:<12} {path}", highlight=False)
 
 
@@ -365,17 +383,30 @@ def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
     )
 
 
+def _read_map_boundaries(path: Path | None, code_column: str | None) -> Any:
+    """The LA polygons of a --boundaries file (None without one); what did not match is
+    printed, a file that cannot be used at all ends the command with its error."""
+    from geodata.boundaries import BoundaryError, read_boundaries
+
+    if path is None:
+        return None
+    try:
+        match = read_boundaries(path, code_column=code_column)
+    except BoundaryError as exc:
+        raise fail_with(exc) from None
+    if not match.report.complete:  # draw what matched, say what did not
+        err_console.print(str(match.report), highlight=False)
+    return match.gdf
+
+
 def _demo_maps(
-    results: Path, folder: Path, boundaries: Path | None, plan_dir: Path | None
+    results: Path, folder: Path, outlines: Any, plan_dir: Path | None
 ) -> dict[str, Path]:
     """Every map of the demo, public (small numbers suppressed), offline."""
-    from geodata.boundaries import read_boundaries
     from maps import MapGeometry, MapSettings, read_result, write_maps
 
     inputs = read_result(results, plan=plan_dir is not None, plan_actions=plan_dir)
-    geometry = MapGeometry.hex()
-    if boundaries is not None:
-        geometry = MapGeometry.from_boundaries(read_boundaries(boundaries).gdf)
+    geometry = MapGeometry.hex() if outlines is None else MapGeometry.from_boundaries(outlines)
     settings = MapSettings(scenario="Demo: optimised allocation", geometry=geometry)
     return write_maps(inputs, folder, settings=settings)
 
@@ -964,6 +995,10 @@ def map_cmd(
         Path | None,
         typer.Option("--boundaries", help="LA boundary file (default: offline hex layout)"),
     ] = None,
+    code_column: Annotated[
+        str | None,
+        typer.Option(help="Column of --boundaries with the LA codes (default: detected)"),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="HTML file (default RESULT_DIR/map-KIND.html)")
     ] = None,
@@ -994,7 +1029,6 @@ def map_cmd(
     ] = None,
 ) -> None:
     """Draw a map of a solved scenario as one HTML file (offline and suppressed by default)."""
-    from geodata.boundaries import BoundaryError, read_boundaries
     from geodata.england import UnknownLAError
     from maps import (
         MapAssetsMissingError,
@@ -1013,12 +1047,8 @@ def map_cmd(
         raise fail_with(ValueError(f"--level must be 'la' or 'rcc', not '{level}'"))
     try:
         inputs = read_result(result_dir, plan=kind == "plan", plan_actions=plan_dir)
-        geometry = MapGeometry.hex()
-        if boundaries is not None:
-            match = read_boundaries(boundaries)
-            if not match.report.complete:  # draw what matched, say what did not
-                err_console.print(str(match.report), highlight=False)
-            geometry = MapGeometry.from_boundaries(match.gdf)
+        outlines = _read_map_boundaries(boundaries, code_column)
+        geometry = MapGeometry.hex() if outlines is None else MapGeometry.from_boundaries(outlines)
         settings = MapSettings(
             scenario=scenario or result_dir.resolve().name,
             geometry=geometry,
@@ -1029,7 +1059,7 @@ def map_cmd(
             kind, inputs, settings=settings, la=la, top=top, level="la" if level == "la" else "rcc"
         )
         path = save_map(m, out or result_dir / f"map-{kind}.html", self_contained=self_contained)
-    except (MapInputError, MapAssetsMissingError, BoundaryError, UnknownLAError, ValueError) as e:
+    except (MapInputError, MapAssetsMissingError, UnknownLAError, ValueError) as e:
         raise fail_with(e) from None
     console.print(f"[green]Wrote[/] {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
@@ -1053,7 +1083,9 @@ def geodata_fetch(
         typer.Option(help="Cache folder (default: $RCC_CACHE_DIR, else ~/.cache/rcc-planner)"),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server")] = 60.0,
-    retries: Annotated[int, typer.Option(help="Retries after a server error or cut transfer")] = 3,
+    retries: Annotated[
+        int, typer.Option(help="Retries after a server error or cut transfer", min=0)
+    ] = 3,
 ) -> None:
     """Download the ONS Counties and Unitary Authorities boundaries, validate, then cache them."""
     from geodata.fetch import BoundaryDownloadError, OfflineError, fetch_boundaries
@@ -1113,7 +1145,23 @@ def rccs_propose(
     lock_csv: Annotated[
         Path | None, typer.Option(help="CSV la_code,rcc of groups kept as given")
     ] = None,
-    time_limit: Annotated[float, typer.Option(help="Seconds for the CP-SAT solve")] = 60.0,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Seconds of CP-SAT search, after the seeded warm start (not counted; a few "
+            "seconds). With --reproducible, CP-SAT's deterministic seconds",
+            min=0,
+        ),
+    ] = 60.0,
+    reproducible: Annotated[
+        bool,
+        typer.Option(
+            "--reproducible",
+            help="Same --seed, --threads and inputs give the same proposal under any machine "
+            "load (CP-SAT's deterministic search and time; a weaker search). Without it the "
+            "warm start and baseline repeat, CP-SAT's result can differ from run to run",
+        ),
+    ] = False,
     weights: Annotated[
         str | None,
         typer.Option(help="Objective weights, e.g. residential=1,secure=1,compactness=1"),
@@ -1122,7 +1170,7 @@ def rccs_propose(
         float, typer.Option(help="Largest distance from an LA to its RCC's centre LA")
     ] = 150.0,
     threads: Annotated[int, typer.Option(help="CP-SAT workers")] = 2,
-    seed: Annotated[int, typer.Option(help="Seed of the baseline and the solver")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the warm start, the baseline and CP-SAT")] = 1,
     allocation: Annotated[
         bool,
         typer.Option(
@@ -1156,7 +1204,14 @@ def rccs_propose(
     try:
         locks = preset_locks(lock or "")
         if lock_csv is not None:
-            locks += read_lock_csv(lock_csv)
+            from_csv = read_lock_csv(lock_csv)
+            if not from_csv:
+                err_console.print(
+                    f"[yellow]Warning:[/] {lock_csv} has no rows under its header: nothing is "
+                    "locked from it",
+                    highlight=False,
+                )
+            locks += from_csv
         request = Request(
             k=k,
             tolerance=tolerance,
@@ -1165,6 +1220,7 @@ def rccs_propose(
             weights=parse_weights(weights),
             max_miles=max_miles,
             time_limit=time_limit,
+            reproducible=reproducible,
             threads=threads,
             seed=seed,
         )
@@ -1244,21 +1300,47 @@ def rccs_propose(
             console.print(found, highlight=False)
         else:
             alloc = found
-            console.print("Allocation indicators on synthetic England (national):")
-            console.print(alloc.round(2).to_string(index=False), highlight=False)
+            console.print(_allocation_table(alloc))
     paths = write_outputs(out, proposal, table, alloc)
-    bound = f"{proposal.bound:.3f}" if proposal.bound != float("inf") else "none"
+    if proposal.bound is None or proposal.gap is None:
+        proven = "bound none, gap none (CP-SAT found no solution of its own, so proved no bound)"
+    else:
+        proven = f"bound {proposal.bound:.3f}; gap {proposal.gap:.2%}"
     first = (
         f"{proposal.first_feasible_seconds:.1f} s"
         if proposal.first_feasible_seconds is not None
         else "warm start only"
     )
     console.print(
-        f"status {proposal.status.value}; objective {proposal.objective:.3f}; bound {bound}; "
-        f"gap {proposal.gap:.2%}; first feasible {first}; wall {proposal.wall_seconds:.1f} s",
+        f"status {proposal.status.value}; objective {proposal.objective:.3f}; {proven}; "
+        f"first feasible {first}; wall {proposal.wall_seconds:.1f} s",
         highlight=False,
     )
     console.print(f"[green]Wrote[/] {', '.join(str(p) for p in paths)}")
+
+
+def _allocation_table(alloc: Any) -> Table:
+    """The allocation indicators per grouping, one column per grouping, so that an 80-column
+    terminal shows them whole (a plain frame had eleven columns)."""
+    table = _compact_table("Allocation on a synthetic England (national), per grouping")
+    table.add_column("indicator")
+    for grouping in alloc["grouping"]:
+        table.add_column(str(grouping), justify="right")
+    rows = [
+        ("solver status", "status", "{}"),
+        ("children", "children", "{:,.0f}"),
+        ("unplaced", "unplaced", "{:,.0f}"),
+        ("out of LA %", "out_of_la_pct", "{:.1f}"),
+        ("over 20 miles %", "over_20_miles_pct", "{:.1f}"),
+        ("out of RCC %", "out_of_rcc_pct", "{:.1f}"),
+        ("mean miles", "mean_miles", "{:.1f}"),
+        ("weekly cost", "weekly_cost", "£{:,.0f}"),
+        ("solve seconds", "seconds", "{:.1f}"),
+    ]
+    for label, key, fmt in rows:
+        if key in alloc:
+            table.add_row(label, *(fmt.format(v).lower() for v in alloc[key]))
+    return table
 
 
 # --- service: `rcc serve` and `rcc keys` (owner: service) -----------------------------------

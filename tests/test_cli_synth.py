@@ -34,6 +34,22 @@ def test_synth_output_is_accepted_by_validate(tmp_path: Path) -> None:
     children = pd.read_csv(out / "children.csv", keep_default_na=False)
     assert f"{len(children):,} children" in checked.output
     assert (children["sibling_group"] != "").any()
+    assert "Warning" not in checked.output  # the shipped grouping: every RCC in one piece
+
+
+def test_validate_warns_of_an_rcc_in_pieces(tmp_path: Path) -> None:
+    """A user's rccs.csv was never checked for contiguity (issue 4 promises a warning naming
+    the detached parts): Cornwall put into the North East is now named, as a warning."""
+    out = tmp_path / "england"
+    assert runner.invoke(app, ["synth", "--out", str(out), "--scale", "0.02"]).exit_code == 0
+    rccs = pd.read_csv(out / "rccs.csv", encoding="utf-8-sig", dtype=str)
+    rccs.loc[rccs["la_code"] == "E06000052", "rcc"] = "North East"
+    rccs.to_csv(out / "rccs.csv", index=False)
+    checked = runner.invoke(app, ["validate", str(out)])
+    assert checked.exit_code == 0, checked.output
+    said = " ".join(checked.output.split())
+    assert "Warning: " in said and "RCC 'North East' is in 2 pieces" in said
+    assert "E06000052 (Cornwall)" in said and "OK:" in said
 
 
 def test_synth_no_siblings_and_seed(tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
+import shapely
 from shapely.geometry import Polygon, box
 
 from geodata.boundaries import (
@@ -197,6 +199,66 @@ def test_unusable_files_raise_clear_errors(frame: gpd.GeoDataFrame, tmp_path: Pa
     all_old = frame.head(2).assign(code=["E10000006", "E99999999"])
     with pytest.raises(BoundaryError, match="older vintage"):
         read_boundaries(write(all_old, tmp_path / "old.geojson"))
+
+
+def test_bng_metres_said_to_be_lon_lat_are_refused(frame: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    """A GeoJSON in British National Grid metres without a `crs` member (read as EPSG:4326)
+    was reported "OK" and drawn off the map."""
+    path = tmp_path / "bng.geojson"
+    data = json.loads(frame.to_crs("EPSG:27700").to_json())
+    data.pop("crs", None)
+    path.write_text(json.dumps(data))
+    with pytest.raises(BoundaryError, match=r"bng.geojson: the file looks like British National"):
+        read_boundaries(path)
+
+
+def test_swapped_longitude_and_latitude_are_refused(
+    frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """A file with latitude and longitude swapped was reported "OK: all LAs matched"."""
+    swapped = frame.assign(geometry=shapely.transform(frame.geometry, lambda xy: xy[:, ::-1]))
+    with pytest.raises(BoundaryError, match=r"153 of 153 LA polygons .* look swapped") as info:
+        read_boundaries(write(swapped, tmp_path / "swapped.geojson"))
+    assert "swapped.geojson" in str(info.value)
+
+
+def test_an_la_in_the_wrong_place_is_named_and_counted_missing(
+    frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """Hartlepool moved into France, or replaced by an invalid bow-tie at (0, 0), passed as
+    matched; now each is named as not where the LA is (and the bow-tie also as repaired)."""
+    is_hartlepool = frame["code"] == HARTLEPOOL
+    moved = frame.copy()
+    moved.loc[is_hartlepool, "geometry"] = moved.loc[is_hartlepool].translate(5, -5)
+    bowtie = frame.copy()
+    bowtie.loc[is_hartlepool, "geometry"] = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    for name, damaged, repaired in (("moved", moved, ()), ("bowtie", bowtie, (HARTLEPOOL,))):
+        match = read_boundaries(write(damaged, tmp_path / f"{name}.geojson"))
+        assert match.report.misplaced == (HARTLEPOOL,)
+        assert match.report.repaired == repaired
+        assert match.report.missing == (HARTLEPOOL,) and not match.report.complete
+        assert HARTLEPOOL not in set(match.gdf["code"])
+        assert "not where the LA is" in str(match.report)
+
+
+def test_files_without_usable_features_say_what_is_wrong(
+    frame: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """An empty FeatureCollection said "columns are ." without the file's name; point or null
+    geometries were blamed on the codes ("none of the 153 feature(s) ... is one of")."""
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(BoundaryError, match=r"empty.geojson: the file has no features"):
+        read_boundaries(empty)
+    points = frame.assign(geometry=frame.geometry.representative_point())
+    with pytest.raises(BoundaryError, match=r"points.geojson: .*153 Point.* must be polygons"):
+        read_boundaries(write(points, tmp_path / "points.geojson"))
+    nulls = frame.assign(geometry=None)
+    with pytest.raises(BoundaryError, match=r"nulls.geojson: none of its 153 feature.s. has a ge"):
+        read_boundaries(write(nulls, tmp_path / "nulls.geojson"))
+    no_codes = write(frame.assign(code="x"), tmp_path / "nocodes.geojson")
+    with pytest.raises(BoundaryError, match=r"nocodes.geojson: no column holds"):
+        read_boundaries(no_codes)
 
 
 def test_detect_code_column_prefers_known_names() -> None:

@@ -68,6 +68,8 @@ class Server:
                     self.send_body(server.welsh)
                 elif path == "/old":
                     self.send_body(server.old)
+                elif path == "/array":
+                    self.send_body(b"[1, 2]")
                 elif path == "/arcgis-error":
                     self.send_body(b'{"error": {"code": 400, "message": "Invalid query"}}')
                 else:
@@ -142,6 +144,7 @@ def cache_with_good_file(server: Server, cache: Path) -> bytes:
         ("/welsh", "no column holds English upper-tier LA codes"),
         ("/old", "OLDER VINTAGE"),
         ("/arcgis-error", "Invalid query"),
+        ("/array", "not usable: it is JSON but a list"),  # crashed with AttributeError
         ("/missing", "HTTP 404"),
     ],
 )
@@ -154,6 +157,20 @@ def test_failures_leave_the_cache_untouched(
     assert "cache is unchanged" in str(err.value) or "not cached" in str(err.value)
     assert (tmp_path / CACHE_FILENAME).read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [CACHE_FILENAME, f"{CACHE_FILENAME}.json"]
+
+
+def test_a_cache_that_is_a_file_or_negative_retries_are_refused(
+    server: Server, tmp_path: Path
+) -> None:
+    """--cache FILE gave a FileExistsError traceback; --retries -1 said "download failed after
+    0 attempt(s); last error: ."."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(BoundaryDownloadError, match=r"cache folder .*afile is a file"):
+        fetch(server, "/ok", afile)
+    with pytest.raises(BoundaryDownloadError, match="retries must be 0 or more, not -1"):
+        fetch_boundaries(url=server.url("/ok"), cache_dir=tmp_path, retries=-1)
+    assert afile.read_text() == "x"
 
 
 def test_offline_says_so_plainly(tmp_path: Path) -> None:
@@ -206,5 +223,6 @@ def test_cli_fetch_downloads_and_reports(server: Server, tmp_path: Path) -> None
         ],
     )
     assert bad.exit_code == 1
-    assert "cache is unchanged" in bad.output
+    said = " ".join(bad.output.split())
+    assert "cache is unchanged" in said and ".download-" not in said and "--code-column" not in said
     assert (tmp_path / CACHE_FILENAME).read_bytes() == server.good

@@ -147,6 +147,28 @@ def test_missing_leaflet_is_explained(
     assert not (tmp_path / "x.html").exists()
 
 
+def test_boundaries_code_column_option(result_dir: Path, tmp_path: Path, shared_file: Any) -> None:
+    """The boundary error told `rcc map` users to pass --code-column, which map did not have."""
+    import geopandas as gpd
+
+    frame = gpd.read_file(shared_file("geodata/england_utla.geojson"))
+    renamed = tmp_path / "renamed.geojson"
+    frame.rename(columns={"code": "la"}).assign(la=frame["code"].str.lower()).to_file(renamed)
+    unnamed = tmp_path / "unnamed.geojson"
+    frame.assign(code=frame["name"]).to_file(unnamed)
+    done = _run(str(result_dir), "--boundaries", str(unnamed), "--out", str(tmp_path / "u.html"))
+    assert done.exit_code == 1
+    assert "unnamed.geojson: no column holds" in _flat(done.output)
+    out = tmp_path / "renamed.html"
+    args = ["--boundaries", str(renamed), "--code-column", "la", "--out", str(out)]
+    done = _run(str(result_dir), *args)
+    assert done.exit_code == 0, done.output
+    assert (
+        len(parse_map(out.read_text(encoding="utf-8")).layers["Placed outside their LA"].features)
+        == 153
+    )
+
+
 def test_partial_boundaries_are_reported_and_noted(
     result_dir: Path, tmp_path: Path, shared_file: Any
 ) -> None:

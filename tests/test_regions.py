@@ -200,7 +200,7 @@ def test_grid_optimum_matches_brute_force(k: int, weights: Weights) -> None:
     proposal = solve(inst, request)
     assert proposal.status is ProposalStatus.OPTIMAL
     assert proposal.objective == pytest.approx(brute_force_best(inst, request), abs=1e-3)
-    assert proposal.bound >= proposal.objective - 1e-3
+    assert proposal.bound is not None and proposal.bound >= proposal.objective - 1e-3
 
 
 def test_path_with_a_lock_matches_brute_force() -> None:
@@ -277,6 +277,39 @@ def test_infeasibility_proven_by_the_solver_names_the_balance_tolerance() -> Non
         propose(inst, fast(k=2, tolerance=0.0))
 
 
+def test_two_locked_groups_with_one_name_are_refused_naming_both() -> None:
+    """Two locks sharing a name were merged into one RCC in two pieces (K-1 RCCs, exit 0)."""
+    locks = (
+        Lock("Same", ("A",), source="preset 'x'"),
+        Lock("Same", ("H",), source="locks.csv row 2"),
+    )
+    with pytest.raises(
+        InfeasibleRequestError, match=r"both named 'Same' \(preset 'x' and locks.csv row 2\)"
+    ):
+        check_request(grid(), fast(k=3, locks=locks))
+
+
+def test_a_proposed_rcc_never_takes_a_locked_groups_name() -> None:
+    """A lock named like a generated RCC ('Region: LA H') was merged with the proposed RCC of
+    that name: K asked, K-1 given, one RCC in two pieces."""
+    inst = grid({c: 10 for c in GRID_POINTS} | {"H": 12})
+    request = fast(k=2, tolerance=0.5, locks=(Lock("Region: LA H", ("A",)),))
+    proposal = propose(inst, request)
+    assert_valid(inst, request, proposal.lookup)
+    assert proposal.lookup["A"] == "Region: LA H"
+    assert proposal.lookup["H"] == "Region: LA H (2)"
+
+
+def test_negative_or_too_small_max_miles_is_refused_plainly() -> None:
+    """--max-miles -5 crashed with a KeyError deep in the model (no LA had a candidate
+    centre); a limit too small for any balanced RCC now says so before solving."""
+    with pytest.raises(InfeasibleRequestError, match="must be 0 or more, not -5"):
+        propose(grid(), fast(k=2, max_miles=-5.0))
+    with pytest.raises(InfeasibleRequestError, match=r"0.5-mile limit .* too small: .*LA A"):
+        propose(grid(), fast(k=2, max_miles=0.5))
+    assert check_request(grid(), fast(k=2, max_miles=2.0)).k_proposed == 2
+
+
 def test_too_many_locks_for_k_is_refused() -> None:
     locks = (Lock("One", ("A",)), Lock("Two", ("B",)))
     with pytest.raises(InfeasibleRequestError, match="exceed the number of locked groups"):
@@ -320,6 +353,26 @@ def test_read_lock_csv_names_row_and_column(tmp_path: Path) -> None:
     path.write_text("la_code,rcc\nE08000001,Bolton pair\ne08000002,Bolton pair\n")
     (lock,) = read_lock_csv(path)
     assert lock == Lock("Bolton pair", ("E08000001", "E08000002"))
+
+
+def test_read_lock_csv_names_file_and_row_of_unreadable_rows(tmp_path: Path) -> None:
+    """A Windows-1252 lock CSV gave "'utf-8' codec can't decode byte..." without the file; a
+    row with an extra field was misread (its code taken for an index) and misreported."""
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("la_code,rcc\nE08000001,Café\n".encode("cp1252"))
+    with pytest.raises(ProblemValidationError, match=r"latin.csv row 2: not UTF-8 text"):
+        read_lock_csv(latin)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("la_code,rcc\nE08000001,A,extra\nE08000002,A\nE08000003,B,x,y\n")
+    with pytest.raises(ProblemValidationError) as info:
+        read_lock_csv(ragged)
+    assert [(i.row, i.message) for i in info.value.issues] == [
+        (2, "has 3 fields, expected 2 (the header's)"),
+        (4, "has 4 fields, expected 2 (the header's)"),
+    ]
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("la_code,rcc\n")
+    assert read_lock_csv(header_only) == ()
 
 
 def test_suppress_small_counts() -> None:
