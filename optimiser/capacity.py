@@ -364,6 +364,8 @@ def build_plan_model(
     model = mb.Model()
     cohorts = demand_by_cohort(demand)
     years = tuple(sorted(int(y) for y in demand["year"].unique()))
+    if not years or years != tuple(range(years[0], years[0] + len(years))):
+        raise ValueError(f"the plan needs demand for consecutive years, got {list(years)}")
     actions = costs.actions if with_actions else {}
     candidates = set(options.candidate_las or problem.las["code"])
     buildable = {a.setting: candidates for a in actions.values()}

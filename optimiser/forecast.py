@@ -214,12 +214,22 @@ def _require(
             issues.append(InputIssue(file, 1, c, "required column is missing"))
 
 
-def read_forecast(path: Path | str, *, problem: Problem, years: int | None = None) -> pd.DataFrame:
+def read_forecast(
+    path: Path | str,
+    *,
+    problem: Problem,
+    years: int | None = None,
+    base_year: int = CARE_REVIEW_BASE_YEAR,
+) -> pd.DataFrame:
     """Read a long-format forecast (`year, la_code, need, age_band, children`), validated.
 
-    Every issue names file, row and column. Each year must cover every LA that has children
-    today (an LA with no rows would silently lose its children); absent need/age cells are 0.
-    `years` keeps only the first N years of the file.
+    Every issue names file, row and column. The years must be consecutive (the plan charges
+    running costs and counts children year by year, so a gap would drop years of placements
+    but not of running costs) and none before `base_year`, the year of the census today's
+    children come from (31 March 2024 for the embedded England and `rcc synth`; growth
+    forecasts start the year after it): a forecast looks forward from today's children.
+    Each year must cover every LA that has children today (an LA with no rows would silently
+    lose its children); absent need/age cells are 0. `years` keeps only the first N years.
     """
     path = Path(path)
     df = _read_strings(path)
@@ -255,6 +265,9 @@ def read_forecast(path: Path | str, *, problem: Problem, years: int | None = Non
     if issues:
         raise ProblemValidationError(issues)
     out = df.assign(year=year.astype(np.int64), children=kids.astype(np.int64))
+    issues += _year_sequence_issues(out["year"], path.name, base_year)
+    if issues:
+        raise ProblemValidationError(issues)
     kept = sorted(out["year"].unique())[: years or None]
     out = out[out["year"].isin(kept)]
     today = set(problem.children["home_la"])
@@ -273,6 +286,30 @@ def read_forecast(path: Path | str, *, problem: Problem, years: int | None = Non
     result = out[cols].sort_values(cols[:4], ignore_index=True)
     result.attrs["growth"] = f"forecast file {path.name}"
     return result
+
+
+def _year_sequence_issues(year: pd.Series, file: str, base_year: int) -> list[InputIssue]:
+    """A forecast's years run one by one from `base_year` or later: each year before it, and
+    each year after a gap, is named at its first row."""
+    first_row = {int(y): int(pos) + 2 for pos, y in reversed(list(enumerate(year)))}
+    issues = []
+    previous = None
+    for y in sorted(first_row):
+        if y < base_year:
+            message = (
+                f"year {y} is before {base_year}, the year of the census today's children "
+                "come from: a forecast starts then or later"
+            )
+            issues.append(InputIssue(file, first_row[y], "year", message))
+        elif previous is not None and y != previous + 1:
+            message = (
+                f"year {y} follows {previous} with no rows for {previous + 1}"
+                + (f"-{y - 1}" if y - 1 > previous + 1 else "")
+                + ": a forecast's years must be consecutive"
+            )
+            issues.append(InputIssue(file, first_row[y], "year", message))
+        previous = y
+    return issues
 
 
 # ----------------------------------------------------------------------------- children

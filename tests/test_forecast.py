@@ -231,3 +231,35 @@ def test_rcc_plan_reads_an_imported_forecast(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, [*args, "--out", str(out)])
     assert bad.exit_code == 1
     assert "forecast.csv row 2, column la_code" in " ".join(bad.output.split())
+
+
+def test_read_forecast_refuses_gaps_and_past_years(tmp_path: Path) -> None:
+    """A forecast of 2025, 2030 and 2035 (or of 1985-1987) was accepted and planned: running
+    costs were charged for every calendar year from opening but placements only for the years
+    in the file. Years must now be consecutive and not before the census year."""
+    demand = forecast_demand(PROBLEM, years=3)
+    gaps = demand.assign(year=demand["year"].map({2025: 2025, 2026: 2030, 2027: 2035}))
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    with pytest.raises(ProblemValidationError) as info:
+        read_forecast(tmp_path / "gaps.csv", problem=PROBLEM)
+    first_2030 = int(gaps.index[gaps["year"] == 2030][0]) + 2
+    text = str(info.value)
+    where = f"gaps.csv row {first_2030}, column year: "
+    assert where + "year 2030 follows 2025 with no rows for 2026-2029: a forecast's years" in text
+    assert "year 2035 follows 2030" in text
+    past = demand.assign(year=demand["year"] - 40)
+    past.to_csv(tmp_path / "past.csv", index=False)
+    with pytest.raises(ProblemValidationError, match=r"past.csv row 2, column year: year 1985 is "):
+        read_forecast(tmp_path / "past.csv", problem=PROBLEM)
+    (tmp_path / "now.csv").write_text(demand.assign(year=demand["year"] - 1).to_csv(index=False))
+    assert read_forecast(tmp_path / "now.csv", problem=PROBLEM)["year"].min() == 2024
+
+
+def test_plan_model_refuses_demand_with_gaps_between_years() -> None:
+    """The plan model assumed one step per year; demand given directly must say so too."""
+    from optimiser.capacity import build_plan_model
+
+    demand = forecast_demand(PROBLEM, years=2)
+    demand = demand.assign(year=demand["year"].map({2025: 2025, 2026: 2027}))
+    with pytest.raises(ValueError, match=r"consecutive years, got \[2025, 2027\]"):
+        build_plan_model(PROBLEM, demand)
