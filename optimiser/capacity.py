@@ -40,6 +40,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from ortools.linear_solver.python import model_builder as mb
+from ortools.math_opt.io.python import mps_converter
+from ortools.math_opt.python import mathopt
 
 from geodata.distance import dfe_miles
 from optimiser.costs import ActionCosts, PlanCosts
@@ -139,12 +142,20 @@ class PlanOptions:
     - `candidate_las`: LAs where new capacity may be created (None: every LA of the problem);
     - `solver`: "highs" (default), "scip" or "sat" (CP-SAT) for the plan; the do-nothing LP
       uses GLOP. Measured on the national five-year plan (tests/benchmarks): HiGHS proved the
-      optimum in 84 s, SCIP stopped at a 0.68% gap after 73 s, CP-SAT at 0.63% after 187 s;
-    - `time_limit` seconds from the start of `solve_plan`, after which the MIP stops (with the
-      best plan found, else its LP relaxation rounded down; the LPs always finish), and
-      `relative_gap` (stop when proven within it); `threads`;
+      optimum in 84 s, SCIP stopped at a 0.68% gap after 73 s, CP-SAT at 0.63% after 187 s.
+      HiGHS runs through MathOpt, which keeps its best plan and proven bound at a limit;
+    - `time_limit`: seconds for the whole plan, counted from the start of `solve_plan`. The LPs
+      always finish; each MIP round gets the time left but at least a tenth of the limit (and
+      1 s), then stops with its best plan and proven bound (else its LP relaxation rounded
+      down); the notes say when. A plan the MIP finishes within `relative_gap` is the same on
+      every machine; one stopped by time is not (HiGHS has no deterministic work limit, and
+      its root node, where it works on this model, ignores node limits);
+    - `relative_gap` (stop when proven within it); `threads` (SCIP and CP-SAT);
+    - `solution_limit`: stop each MIP at its N-th improving plan (highs, scip): a stop that,
+      unlike the time limit, does not depend on the machine; None for no such stop;
     - `pricing_rounds`: LP column-generation rounds pricing the arcs left out (1: price only);
-    - `mip_rounds`: MIP solves at most (again with the arcs pricing found for its decisions).
+    - `mip_rounds`: MIP solves at most (again with the arcs pricing found for its decisions;
+      the cheapest plan of the rounds is kept).
     """
 
     k_nearest: int = 8
@@ -157,6 +168,7 @@ class PlanOptions:
     threads: int = 1
     pricing_rounds: int = 8
     mip_rounds: int = 2
+    solution_limit: int | None = None
 
     def __post_init__(self) -> None:
         if not mb.Solver(self.solver).solver_is_supported():
@@ -168,6 +180,11 @@ class PlanOptions:
         for name in ("k_nearest", "price_tiers", "threads", "pricing_rounds", "mip_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.solution_limit is not None:
+            if self.solution_limit < 1:
+                raise ValueError(f"solution_limit must be at least 1, got {self.solution_limit}")
+            if self.solver == "sat":
+                raise ValueError("solution_limit applies to the highs and scip solvers")
 
 
 @dataclass(frozen=True)
@@ -606,11 +623,11 @@ def set_objective(
 def _solver_parameters(options: PlanOptions, name: str) -> str:
     gap, threads = options.relative_gap, options.threads
     if name == "scip":
-        return f"limits/gap = {gap}\nparallel/maxnthreads = {threads}"
+        solutions = options.solution_limit
+        more = "" if solutions is None else f"\nlimits/bestsol = {solutions}"
+        return f"limits/gap = {gap}\nparallel/maxnthreads = {threads}{more}"
     if name == "sat":
         return f"relative_gap_limit:{gap},num_workers:{threads}"
-    if name == "highs":
-        return f"mip_rel_gap={gap}\nthreads={threads}\noutput_flag=false"
     return ""
 
 
@@ -630,15 +647,113 @@ def _solve(
     return solver, status, time.perf_counter() - start
 
 
-def _bound(solver: mb.Solver, status: PlanStatus) -> float:
-    """The proven lower bound; some solvers report none (NA) when presolve proves optimality."""
-    raw = solver.best_objective_bound
-    if raw is None or pd.isna(raw):
-        return float(solver.objective_value) if status is PlanStatus.OPTIMAL else -np.inf
-    return float(raw)
+@dataclass(frozen=True)
+class _MipAnswer:
+    """What a MIP solve gave: its status, the solver's own word for how it ended, and (when it
+    has a plan) the decisions with their objective and the proven lower bound."""
+
+    status: PlanStatus
+    ended: str
+    seconds: float
+    objective: float = np.nan
+    bound: float = -np.inf
+    units: np.ndarray | None = None
+    places: np.ndarray | None = None
 
 
-def _status(status: Any) -> PlanStatus:
+def _solve_mip(built: PlanModel, options: PlanOptions, *, limit: float | None) -> _MipAnswer:
+    """Solve the plan MIP within `limit` seconds, keeping the best plan found when stopped.
+
+    HiGHS runs through MathOpt: OR-Tools' model_builder interface to HiGHS drops the incumbent
+    at a time limit (it reports UNKNOWN_STATUS with no values) and reports a finished MIP's
+    bound as its objective; MathOpt returns both the incumbent and HiGHS's dual bound. SCIP and
+    CP-SAT keep their incumbent and bound through model_builder."""
+    if options.solver != "highs":
+        solver, status, seconds = _solve(built, options.solver, options, limit=limit)
+        plan = _mb_status(status)
+        ended = {PlanStatus.OPTIMAL: "optimal", PlanStatus.FEASIBLE: "limit reached"}.get(
+            plan, status.name.lower().replace("_", " ")
+        )
+        if plan is PlanStatus.NOT_SOLVED:
+            return _MipAnswer(plan, ended, seconds)
+        raw = solver.best_objective_bound
+        bound = -np.inf if raw is None or pd.isna(raw) else float(raw)
+        if plan is PlanStatus.OPTIMAL and not np.isfinite(bound):  # presolve proved it
+            bound = float(solver.objective_value)
+        return _MipAnswer(
+            plan,
+            ended,
+            seconds,
+            float(solver.objective_value),
+            bound,
+            solver_values(solver, built.decisions["units"]).round().to_numpy(),
+            solver_values(solver, built.decisions["places"]).round().to_numpy(),
+        )
+    start = time.perf_counter()
+    proto = mps_converter.mps_to_model_proto(built.model.export_to_mps_string())
+    model = mathopt.Model.from_model_proto(proto)
+    params = mathopt.SolveParameters(
+        time_limit=None if limit is None else timedelta(seconds=max(limit, 0.01)),
+        relative_gap_tolerance=options.relative_gap,
+        solution_limit=options.solution_limit,
+        random_seed=0,  # HiGHS's default, fixed: the same model gives the same plan
+    )
+    answer = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
+    seconds = time.perf_counter() - start
+    term = answer.termination
+    ended = term.reason.name.lower().replace("_", " ")
+    if term.limit is not None:
+        ended = f"{term.limit.name.lower()} limit reached"
+    if not answer.has_primal_feasible_solution():
+        return _MipAnswer(PlanStatus.NOT_SOLVED, ended, seconds)
+    plan = (
+        PlanStatus.OPTIMAL
+        if term.reason is mathopt.TerminationReason.OPTIMAL
+        else (PlanStatus.FEASIBLE)
+    )
+    by_name = {v.name: x for v, x in answer.variable_values().items()}
+
+    def values(column: str) -> np.ndarray:
+        return np.round([by_name[v.name] for v in built.decisions[column]]).astype(float)
+
+    bound = float(term.objective_bounds.dual_bound)
+    return _MipAnswer(
+        plan,
+        ended,
+        seconds,
+        float(term.objective_bounds.primal_bound),
+        bound if np.isfinite(bound) else -np.inf,
+        values("units"),
+        values("places"),
+    )
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One MIP round of `solve_plan`: the MIP's answer, its model, and the LP with its
+    decisions fixed (flows re-optimised over every arc) with that LP's pricing."""
+
+    mip: _MipAnswer
+    built: PlanModel
+    fixed: PlanModel
+    lp: mb.Solver
+    pricing: dict[str, Any]
+
+
+def _gap(objective: float, bound: float) -> float:
+    """Relative gap between a plan's objective and a proven lower bound (inf without one)."""
+    if not np.isfinite(bound):
+        return np.inf
+    return max(0.0, (objective - bound) / max(1.0, abs(objective)))
+
+
+def _mip_minimum(time_limit: float | None) -> float:
+    """Seconds a MIP round gets even when the LP stages spent the time limit: a tenth of the
+    limit and at least 1 s (so a short limit still gives the MIP a chance to find a plan)."""
+    return max(1.0, 0.1 * (time_limit or 0.0))
+
+
+def _mb_status(status: Any) -> PlanStatus:
     if status == mb.SolveStatus.OPTIMAL:
         return PlanStatus.OPTIMAL
     if status == mb.SolveStatus.FEASIBLE:
@@ -774,8 +889,9 @@ def solve_plan(
     2. The plan MIP over the k-nearest arcs plus those found in 1.
     3. The MIP's decisions fixed, the same column generation: the plan's flows are optimal over
        all arcs for its decisions. If arcs had to be added, step 2 is repeated with them (up to
-       `mip_rounds` MIP solves). The reported objective is this LP's; `bound` and `gap` are the
-       MIP's proven ones over its arc set.
+       `mip_rounds` MIP solves) and the cheapest plan of the rounds is kept. The reported
+       objective is this LP's; `bound` and `gap` are its MIP's proven ones over its arc set.
+       A MIP stopped by a limit keeps its best plan and bound (`PlanOptions.time_limit`).
 
     A plan never costs more than doing nothing: if the solver stops with a worse plan (or
     none), the result is the do-nothing plan, flagged `fell_back_to_nothing`.
@@ -794,47 +910,67 @@ def solve_plan(
     no_actions = pd.DataFrame(columns=list(ACTION_COLUMNS))
     without = _by_year(nothing, lp, without_flows, no_actions, "without_plan")
     pricing: dict[str, Any] = {"without_plan": pricing_nothing}
-    mip_seconds, fixed_lp, mip_round = 0.0, None, 0
     notes: list[str] = []
     deadline = None if options.time_limit is None else start + options.time_limit
+    tried: list[_Round] = []
     for mip_round in range(1, options.mip_rounds + 1):
+        left = None if deadline is None else deadline - time.perf_counter()
         built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
-        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        limit = None if left is None else max(left, _mip_minimum(options.time_limit))
+        if left is not None and limit is not None and left < limit:
+            notes.append(
+                f"MIP round {mip_round}: {time.perf_counter() - start:.1f} s of the "
+                f"{options.time_limit:g} s time limit were spent before it; it was given its "
+                f"minimum of {limit:.1f} s, so the plan took longer than the limit"
+            )
         say(
             f"the plan: {options.solver} MIP, {built.size['variables']:,} variables "
             f"({built.size['integer_variables']:,} integer)"
-            + ("" if left is None else f", stops after {left:.1f} s (the time limit left)")
+            + ("" if limit is None else f", stops after {limit:.1f} s")
         )
-        mip, mip_status, seconds = _solve(built, options.solver, options, limit=left)
-        mip_seconds += seconds
-        status = _status(mip_status)
-        say(f"the plan: MIP {mip_status.name.lower()} in {seconds:.1f} s")
-        if status is PlanStatus.NOT_SOLVED:
-            decided = _rounded_relaxation(built, options)
-            status, rounded_bound = PlanStatus.FEASIBLE, float(decided["bound"][0])
+        answer = _solve_mip(built, options, limit=limit)
+        say(f"the plan: MIP {answer.ended} in {answer.seconds:.1f} s")
+        if answer.units is None or answer.places is None:
+            relaxed = _rounded_relaxation(built, options)
+            decided = {"units": relaxed["units"], "places": relaxed["places"]}
+            answer = replace(answer, bound=float(relaxed["bound"][0]))
             notes.append(
-                f"the {options.solver} MIP found no plan within the time limit "
-                f"({mip_status.name}); the plan is its LP relaxation rounded down, with the "
-                "relaxation as the bound"
+                f"the {options.solver} MIP found no plan ({answer.ended}); the "
+                "plan is its LP relaxation rounded down, with the relaxation as the bound"
             )
         else:
-            decided = {
-                c: solver_values(mip, built.decisions[c]).round().to_numpy()
-                for c in ("units", "places")
-            }
-            rounded_bound = None
+            decided = {"units": answer.units, "places": answer.places}
+            if answer.status is PlanStatus.FEASIBLE:
+                notes.append(
+                    f"the {options.solver} MIP stopped ({answer.ended}) with its best plan "
+                    f"so far, within {_gap(answer.objective, answer.bound):.2%} of its proven "
+                    "bound; a plan stopped by time depends on the machine's speed and load "
+                    "(a longer --time-limit or a larger --gap makes it reproducible)"
+                )
         fixed = _fixed_decisions_model(problem, demand, decided, costs, options, extra)
-        fixed, fixed_lp, pricing["with_plan"], more = _generate_columns(
+        fixed, fixed_lp, found, more = _generate_columns(
             problem, fixed, options, max_rounds=rounds, say=lambda m: say(f"with the plan: {m}")
         )
-        if more.empty or mip_round == options.mip_rounds or rounded_bound is not None:
+        tried.append(_Round(answer, built, fixed, fixed_lp, found))
+        if more.empty or mip_round == options.mip_rounds or answer.units is None:
             break
         extra = pd.concat([extra, more], ignore_index=True).drop_duplicates(_ARC_KEYS)
-    fell_back = bool(fixed_lp is None or fixed_lp.objective_value > objective_nothing * (1 + 1e-9))
-    mip_bound = _bound(mip, status) if rounded_bound is None else rounded_bound
-    if fell_back or fixed_lp is None:
+    best = min(tried, key=lambda r: float(r.lp.objective_value))
+    if best is not tried[-1]:
         notes.append(
-            f"the {options.solver} solve ended {mip_status.name} without a plan better than "
+            f"MIP round {tried.index(best) + 1}'s plan is kept: with every arc priced it "
+            "costs less than the last round's (each round stops within the relative gap or "
+            "at its time)"
+        )
+    answer, built, fixed, fixed_lp = best.mip, best.built, best.fixed, best.lp
+    pricing["with_plan"] = best.pricing
+    mip_seconds = sum(r.mip.seconds for r in tried)
+    status = answer.status if answer.units is not None else PlanStatus.FEASIBLE
+    fell_back = bool(fixed_lp.objective_value > objective_nothing * (1 + 1e-9))
+    mip_bound = answer.bound
+    if fell_back:
+        notes.append(
+            f"the {options.solver} solve ended {answer.ended} without a plan better than "
             "doing nothing; the plan is to do nothing"
         )
         actions, with_flows = no_actions, without_flows
@@ -846,7 +982,7 @@ def solve_plan(
         with_flows = _flow_values(fixed, fixed_lp)
         with_ = _by_year(fixed, fixed_lp, with_flows, actions, "with_plan")
         objective, bound = float(fixed_lp.objective_value), mip_bound
-        mip_objective = float(mip.objective_value) if rounded_bound is None else objective
+        mip_objective = objective if answer.units is None else answer.objective
         if end_private:
             pool_with = solver_values(fixed_lp, fixed.pools["var"])
             pool_without = solver_values(lp, nothing.pools["var"])
@@ -866,11 +1002,7 @@ def solve_plan(
         how="outer",
         suffixes=("_with_plan", "_without_plan"),
     )
-    gap = (
-        max(0.0, (mip_objective - bound) / max(1.0, abs(mip_objective)))
-        if np.isfinite(bound)
-        else np.inf
-    )
+    gap = _gap(mip_objective, bound)
     if fell_back:
         status = PlanStatus.OPTIMAL if gap <= options.relative_gap else PlanStatus.FEASIBLE
     by_year = pd.concat([with_, without], ignore_index=True)
@@ -891,7 +1023,7 @@ def solve_plan(
             "relative_gap": options.relative_gap,
             "threads": options.threads,
             "pricing_rounds": options.pricing_rounds,
-            "mip_rounds": mip_round,
+            "mip_rounds": len(tried),
             "mip_objective": mip_objective,
             "mip_seconds": round(mip_seconds, 3),
         },

@@ -313,7 +313,9 @@ def demo(
         typer.Option(help="Seconds for the allocation before reporting the proven gap", min=0),
     ] = 240.0,
     plan: Annotated[bool, typer.Option(help="Also run the five-year sufficiency plan")] = True,
-    plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP", min=0)] = 60.0,
+    plan_time_limit: Annotated[
+        float, typer.Option(help="Seconds for the whole plan (as rcc plan --time-limit)", min=0)
+    ] = 60.0,
 ) -> None:
     """Run the demo (see `_DEMO_HELP`)."""
     from optimiser.problem import read_rccs, write_problem
@@ -358,6 +360,7 @@ def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
         result = solve_plan(problem, demand, costs=PlanCosts(), options=options, progress=progress)
     for table in _plan_tables(result):
         console.print(table)
+    _print_plan_notes(result)
     write_plan_outputs(result, problem, demand, folder)
     console.print(
         f"Plan ({result.status.value}, proven gap {result.gap:.2%}) in [bold]{folder}[/]",
@@ -528,6 +531,12 @@ def _money(value: float) -> str:
     return f"-£{-value:,.0f}" if value < 0 else f"£{value:,.0f}"
 
 
+def _print_plan_notes(result: Any) -> None:
+    """The plan's notes (a MIP stopped by time, a fallback, arcs still pricing negative)."""
+    for note in result.notes:
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+
+
 def _plan_tables(result: Any) -> list[Any]:
     """One table of actions per RCC, then the final year with and without the plan."""
     tables: list[Any] = []
@@ -590,7 +599,15 @@ def plan(
         Path | None, typer.Option(help="scenario.json applied to the problem first")
     ] = None,
     solver: Annotated[str, typer.Option(help="MIP solver: highs, scip or sat")] = "highs",
-    time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 120.0,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Seconds for the whole plan, LPs included: the MIP stops when they are spent "
+            "(with at least a tenth of them) and keeps its best plan and proven gap; the LPs "
+            "always finish",
+            min=0,
+        ),
+    ] = 120.0,
     gap: Annotated[float, typer.Option(help="Stop when the proven relative gap is below")] = 0.001,
     k_nearest: Annotated[int, typer.Option(help="Arcs to the k nearest LAs per setting")] = 8,
     out: Annotated[Path, typer.Option(help="Output folder", callback=_out_folder)] = Path(
@@ -657,8 +674,7 @@ def plan(
         result = solve_plan(problem, demand, costs=costs, options=options, progress=progress)
     for table in _plan_tables(result):
         console.print(table)
-    for note in result.notes:
-        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+    _print_plan_notes(result)
     console.print(
         f"Solver {result.solver}: {result.status.value}, objective £{result.objective:,.0f} "
         f"(doing nothing £{result.objective_without_plan:,.0f}), proven gap {result.gap:.3%}, "

@@ -122,7 +122,9 @@ class PlanSpec(BaseModel):
         "care-review", description="flat, care-review, or an annual rate (0.02 or '2%')"
     )
     capital_budget: str = Field("50m", max_length=20, description="e.g. 50m, 1.2bn, none")
-    time_limit: float | None = Field(None, gt=0, description="MIP seconds (capped by server)")
+    time_limit: float | None = Field(
+        None, gt=0, description="Seconds for the whole plan (capped by server)"
+    )
 
 
 class ScenarioIn(BaseModel):
