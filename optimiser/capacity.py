@@ -3,8 +3,9 @@
 A mixed-integer model over a horizon of years. Decisions (integers, per year t and candidate LA
 l): `units[a,l,t]` and `places[a,l,t]` of each action a (open an RCC children's home, recruit
 foster households, add secure welfare beds). Flows (continuous, per year y): children of home
-LA h with need n placed in setting s in LA l, `flow[h,n,l,s,y]`, the allocation model aggregated
-from children to (LA, need) cohorts and from placements to (LA, setting, price) pools.
+LA h with need n and age group g placed in setting s in LA l, `flow[h,n,g,l,s,y]`, the
+allocation model aggregated from children to (LA, need, age group) cohorts and from placements
+to (LA, setting, price) pools.
 
 Minimise, in GBP over the horizon (undiscounted):
 
@@ -15,8 +16,9 @@ Minimise, in GBP over the horizon (undiscounted):
     + sum_{a,l,t} 52 x weekly_running_a x places x (years the places are open in the horizon)
 
 subject to: every forecast child counted once (placed or unplaced); each existing pool used up
-to its places; new places used only from `lead_years` after the decision; homes 2-4 places
-each (and the other actions' unit sizes); capital within the total, yearly and per-RCC budgets.
+to its places; new places used only from `lead_years` after the decision and only by children
+of the ages their action takes; homes 2-4 places each (and the other actions' unit sizes);
+capital within the total, yearly and per-RCC budgets.
 
 Restrictions, stated plainly (also listed in `RESTRICTIONS` and plan_summary.json): flows are
 between LA points (DfE miles between LA representative points); arcs from each home LA go only
@@ -25,10 +27,12 @@ supply of it, and every LA of the home RCC -- after solving, every arc left out 
 LP duals (`price_pruned_arcs`) and the best are added until none prices negative (column
 generation in `solve_plan`), so the proven gap holds over the arcs given to the MIP and the
 reported flows are optimal over all arcs for the plan's decisions; existing places
-are priced in a few capacity-weighted tiers per LA and setting; age and sex eligibility is not
-modelled at this aggregate level (check a plan at child level with `plan_problem` and
-`rcc solve`); a year's flows are re-optimised freely, as if placements ended and restarted each
-year; new places are paid for whether used or not.
+are priced in a few capacity-weighted tiers per LA and setting; cohorts are split into age
+groups at the ages new places take (a home 8-17, secure beds 10-17) and new places take only
+children of their ages, but existing places' age limits and sex are not modelled at this
+aggregate level (check a plan at child level with `plan_problem` and `rcc solve`); a year's
+flows are re-optimised freely, as if placements ended and restarted each year; new places are
+paid for whether used or not.
 
 "end_private" actions are derived, not decided: private children's-home places used without
 the plan but not with it in every later year can be released as those placements end.
@@ -81,8 +85,10 @@ RESTRICTIONS: tuple[str, ...] = (
     "is then priced with LP duals and added while any prices negative (column generation), so "
     "the flows are optimal over all arcs for the plan's decisions (see pruned_arc_pricing), "
     "while the MIP's proven bound and gap hold over the arcs it was given",
-    "age and sex eligibility is not modelled in the plan; check it at child level by solving "
-    "final_year/ with `rcc solve`",
+    "new places take only children of their action's ages (cohorts are split at those ages, a "
+    "forecast band shared over its ages as today's children are); existing places' age limits "
+    "and sex are not modelled in the plan; check them at child level by solving final_year/ "
+    "with `rcc solve`",
     "existing places of an LA and setting are priced in a few capacity-weighted price tiers",
     "each year's flows are re-optimised freely, as if placements ended and restarted yearly",
     "new places are paid for whether used or not; costs are undiscounted 2024 prices",
@@ -109,7 +115,8 @@ INDICATORS: tuple[str, ...] = (
     "weekly_cost",
 )
 BY_YEAR_COLUMNS: tuple[str, ...] = ("year", "plan", *INDICATORS)
-_FLOW_KEYS = ["home_la", "need", "placement_la", "setting", "year"]
+_COHORT_KEYS = ["home_la", "need", "ages", "year"]
+_FLOW_KEYS = ["home_la", "need", "ages", "placement_la", "setting", "year"]
 # negative arcs up to which pricing adds them all (a few cohorts far from places took 6 a
 # round, 3 each, so 8 rounds left 530 of 672 negative, by up to GBP 7,954 a child a week)
 _ADD_EVERY_NEGATIVE = 5_000
@@ -201,6 +208,8 @@ class PlanModel:
     size: dict[str, int]
     counted: pd.Series
     balance: pd.Series
+    age_limit: pd.Series
+    ranges: Mapping[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -250,14 +259,59 @@ class PlanResult:
 # ----------------------------------------------------------------------------- tables
 
 
-def demand_by_cohort(demand: pd.DataFrame) -> pd.DataFrame:
-    """Forecast children summed over age bands: one row per (home_la, need, year) with children."""
-    out = (
-        demand.rename(columns={"la_code": "home_la"})
-        .groupby(["home_la", "need", "year"], as_index=False)["children"]
-        .sum()
+def age_ranges(actions: Mapping[str, ActionCosts]) -> dict[str, tuple[int, int]]:
+    """The ages new places of each setting take (min_age, max_age); where several actions
+    build one setting, the ages all of them take."""
+    out: dict[str, tuple[int, int]] = {}
+    for a in actions.values():
+        lo, hi = out.get(a.setting, (0, 17))
+        out[a.setting] = (max(lo, a.min_age), min(hi, a.max_age))
+    return out
+
+
+def demand_by_cohort(
+    demand: pd.DataFrame, children: pd.DataFrame, ranges: Mapping[str, tuple[int, int]]
+) -> pd.DataFrame:
+    """Forecast children by (home_la, need, ages, year), `ages` a label "lo-hi" of age groups cut
+    at every age where new places start or stop taking children (`ranges`), so each group is
+    wholly inside or outside each action's ages.
+
+    A forecast age band cut by a group edge (5-9 at 8 for homes taking 8-17) is shared over
+    its ages in the proportions of today's children of that LA and need (evenly when there are
+    none), in whole children by largest remainders."""
+    from optimiser.forecast import AGE_BANDS, BAND_EDGES, share_whole
+
+    cuts = sorted(
+        {0, 18} | {lo for lo, _ in ranges.values()} | {hi + 1 for _, hi in ranges.values()}
     )
+    cuts = [c for c in cuts if 0 <= c <= 18]
+    group = np.searchsorted(np.asarray(cuts), np.arange(18), side="right") - 1
+    labels = np.array([f"{cuts[g]}-{cuts[g + 1] - 1}" for g in group])
+    first = dict(zip(AGE_BANDS, BAND_EDGES[:-1], strict=True))
+    width = dict(zip(AGE_BANDS, np.diff(BAND_EDGES), strict=True))
+    df = demand.rename(columns={"la_code": "home_la"}).reset_index(drop=True)
+    df = df[df["children"] > 0].rename_axis("row").reset_index()
+    reps = df["age_band"].map(width).to_numpy(dtype=np.int64)
+    ages = df.loc[df.index.repeat(reps)].reset_index(drop=True)
+    ages["age"] = ages["age_band"].map(first).to_numpy() + ages.groupby("row").cumcount().to_numpy()
+    today = children.groupby(["home_la", "need", "age"]).size().rename("today")
+    ages = ages.join(today, on=["home_la", "need", "age"]).fillna({"today": 0.0})
+    in_cell = ages.groupby("row")["today"].transform("sum")
+    weight = np.where(in_cell > 0, ages["today"], 1.0)
+    ages["share"] = (
+        ages["children"] * weight / ages.assign(w=weight).groupby("row")["w"].transform("sum")
+    )
+    ages["ages"] = labels[ages["age"].to_numpy()]
+    parts = ages.groupby(["row", *_COHORT_KEYS], as_index=False)["share"].sum()
+    parts["children"] = share_whole(parts, ["row"], "share")
+    out = parts.groupby(_COHORT_KEYS, as_index=False)["children"].sum()
     return out[out["children"] > 0].reset_index(drop=True)
+
+
+def _ages_within(ages: pd.Series, lo: int, hi: int) -> np.ndarray:
+    """Whether each "lo-hi" age group lies within [lo, hi]."""
+    bounds = ages.str.split("-", expand=True).astype(int)
+    return ((bounds[0] >= lo) & (bounds[1] <= hi)).to_numpy()
 
 
 def la_miles(las: pd.DataFrame) -> pd.DataFrame:
@@ -379,7 +433,8 @@ def build_plan_model(
     costs = costs or PlanCosts()
     options = options or PlanOptions()
     model = mb.Model()
-    cohorts = demand_by_cohort(demand)
+    ranges = age_ranges(costs.actions)
+    cohorts = demand_by_cohort(demand, problem.children, ranges)
     years = tuple(sorted(int(y) for y in demand["year"].unique()))
     if not years or years != tuple(range(years[0], years[0] + len(years))):
         raise ValueError(f"the plan needs demand for consecutive years, got {list(years)}")
@@ -403,6 +458,7 @@ def build_plan_model(
     pool_use = add_pool_use_vars(model, pools, years)
     new_use = add_new_use_vars(model, decisions, years)
     balance = add_pool_balance(model, flows, pool_use, new_use)
+    age_limit = add_new_places_age_limit(model, flows, pool_use, new_use, ranges)
     add_new_places_open(model, decisions, new_use)
     set_objective(model, problem, flows, pool_use, unplaced, decisions, years)
     size = {
@@ -414,7 +470,18 @@ def build_plan_model(
         "pools": len(pools),
     }
     return PlanModel(
-        model, years, flows, pool_use, new_use, unplaced, decisions, size, counted, balance
+        model,
+        years,
+        flows,
+        pool_use,
+        new_use,
+        unplaced,
+        decisions,
+        size,
+        counted,
+        balance,
+        age_limit,
+        ranges,
     )
 
 
@@ -500,7 +567,7 @@ def add_capital_budgets(model: mb.Model, decisions: pd.DataFrame, costs: PlanCos
 
 def add_flow_vars(model: mb.Model, arcs: pd.DataFrame, cohorts: pd.DataFrame) -> pd.DataFrame:
     """flow[h,n,l,s,y] >= 0 children of a cohort placed in a pool, for every arc and year."""
-    flows = cohorts[["home_la", "need", "year"]].merge(arcs, on=["home_la", "need"])
+    flows = cohorts[_COHORT_KEYS].merge(arcs, on=["home_la", "need"])
     flows = flows.reset_index(drop=True)
     flows["var"] = model.new_var_series("flow", flows.index, lower_bounds=0)
     return flows
@@ -518,19 +585,21 @@ def add_each_child_counted(
 ) -> pd.Series:
     """Every forecast child is placed or unplaced, never dropped:
     sum_{l,s} flow[h,n,l,s,y] + unplaced[h,n,y] = children[h,n,y]."""
-    groups = flows.groupby(["home_la", "need", "year"])["var"].agg(list)
+    groups = flows.groupby(_COHORT_KEYS)["var"].agg(list)
     made = {}
     for row in unplaced.itertuples():
-        key = (row.home_la, row.need, row.year)
+        key = (row.home_la, row.need, row.ages, row.year)
         terms = [*groups.get(key, []), row.var]
         made[key] = model.add(
             mb.LinearExpr.sum(terms) == row.children,
-            name=f"each_child_counted[{row.home_la},{row.need},{row.year}]",
+            name=f"each_child_counted[{row.home_la},{row.need},{row.ages},{row.year}]",
         )
-    return _constraint_series(made, ["home_la", "need", "year"])
+    return _constraint_series(made, _COHORT_KEYS)
 
 
 def _constraint_series(made: dict[tuple[Any, ...], Any], names: list[str]) -> pd.Series:
+    if not made:
+        return pd.Series([], index=pd.MultiIndex.from_arrays([[]] * len(names), names=names))
     index = pd.MultiIndex.from_tuples(list(made), names=names)
     return pd.Series(list(made.values()), index=index, dtype=object)
 
@@ -576,6 +645,41 @@ def add_pool_balance(
             expr == 0, name=f"pool_balance[{la},{setting},{year}]"
         )
     return _constraint_series(made, keys)
+
+
+def add_new_places_age_limit(
+    model: mb.Model,
+    flows: pd.DataFrame,
+    pool_use: pd.DataFrame,
+    new_use: pd.DataFrame,
+    ranges: Mapping[str, tuple[int, int]],
+) -> pd.Series:
+    """New places take only children of their action's ages (a home 8-17): children of other
+    ages placed in an LA's setting fit in its existing places,
+    sum_{ages outside} flow[h,n,ages,l,s,y] <= sum_p use[p,y] for every (l, s, y) that can
+    build s. (With the pool balance, new places then hold only children of their ages.)"""
+    keys = ["placement_la", "setting", "year"]
+    outside = flows[~_within_new_ages(flows, ranges)].groupby(keys)["var"].agg(list)
+    existing = pool_use.groupby(keys)["var"].agg(list)
+    made = {}
+    for la, setting, year in new_use[keys].itertuples(index=False):
+        key = (la, setting, year)
+        terms = [*outside.get(key, [])]
+        used = existing.get(key, [])
+        expr = mb.LinearExpr.weighted_sum([*terms, *used], [1.0] * len(terms) + [-1.0] * len(used))
+        made[key] = model.add(expr <= 0, name=f"new_places_age_limit[{la},{setting},{year}]")
+    return _constraint_series(made, keys)
+
+
+def _within_new_ages(rows: pd.DataFrame, ranges: Mapping[str, tuple[int, int]]) -> np.ndarray:
+    """Whether each row's age group may use new places of its setting (True where the setting
+    has no action: nothing new is built there)."""
+    inside = np.ones(len(rows), dtype=bool)
+    for setting, (lo, hi) in ranges.items():
+        mask = (rows["setting"] == setting).to_numpy()
+        if mask.any():
+            inside[mask] = _ages_within(rows.loc[mask, "ages"], lo, hi)
+    return inside
 
 
 def add_new_places_open(model: mb.Model, decisions: pd.DataFrame, new_use: pd.DataFrame) -> None:
@@ -935,14 +1039,16 @@ def solve_plan(
             decided = {"units": relaxed["units"], "places": relaxed["places"]}
             answer = replace(answer, bound=float(relaxed["bound"][0]))
             notes.append(
-                f"the {options.solver} MIP found no plan ({answer.ended}); the "
+                f"MIP round {mip_round}: the {options.solver} MIP found no plan "
+                f"({answer.ended}); the "
                 "plan is its LP relaxation rounded down, with the relaxation as the bound"
             )
         else:
             decided = {"units": answer.units, "places": answer.places}
             if answer.status is PlanStatus.FEASIBLE:
                 notes.append(
-                    f"the {options.solver} MIP stopped ({answer.ended}) with its best plan "
+                    f"MIP round {mip_round}: the {options.solver} MIP stopped ({answer.ended}) "
+                    "with its best plan "
                     f"so far, within {_gap(answer.objective, answer.bound):.2%} of its proven "
                     "bound; a plan stopped by time depends on the machine's speed and load "
                     "(a longer --time-limit or a larger --gap makes it reproducible)"
@@ -1054,26 +1160,32 @@ def price_pruned_arcs(
     """
     pi = pd.Series(solver.dual_values(built.counted).to_numpy(), index=built.counted.index)
     sigma = pd.Series(solver.dual_values(built.balance).to_numpy(), index=built.balance.index)
+    tau = pd.Series(0.0, index=built.age_limit.index)
+    if not built.age_limit.empty:
+        tau[:] = solver.dual_values(built.age_limit).to_numpy()
     places = built.balance.index.to_frame(index=False)
     pools = places[["placement_la", "setting"]].drop_duplicates()
     everywhere = candidate_arcs(problem, pools, {}, k_nearest=len(problem.las), same_rcc=False)
-    arcs = built.unplaced[["home_la", "need", "year"]].merge(everywhere, on=["home_la", "need"])
+    arcs = built.unplaced[_COHORT_KEYS].merge(everywhere, on=["home_la", "need"])
     arcs = arcs.merge(places, on=["placement_la", "setting", "year"])
     kept = built.flows[_FLOW_KEYS].assign(_kept=True)
     arcs = arcs.merge(kept, on=_FLOW_KEYS, how="left")
     arcs = arcs[arcs["_kept"].isna()].drop(columns="_kept")
     if arcs.empty:
         return {"pruned_arcs": 0, "negative": 0, "most_negative_weekly": 0.0}, arcs
-    dual_pi = pi.reindex(pd.MultiIndex.from_frame(arcs[["home_la", "need", "year"]])).to_numpy()
-    dual_sigma = sigma.reindex(
-        pd.MultiIndex.from_frame(arcs[["placement_la", "setting", "year"]])
-    ).to_numpy()
-    arcs = arcs.assign(reduced=WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma)
+    dual_pi = pi.reindex(pd.MultiIndex.from_frame(arcs[_COHORT_KEYS])).to_numpy()
+    places_key = pd.MultiIndex.from_frame(arcs[["placement_la", "setting", "year"]])
+    dual_sigma = sigma.reindex(places_key).to_numpy()
+    dual_tau = np.where(
+        _within_new_ages(arcs, built.ranges), 0.0, tau.reindex(places_key).fillna(0.0).to_numpy()
+    )
+    reduced = WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma - dual_tau
+    arcs = arcs.assign(reduced=reduced)
     negative = arcs[arcs["reduced"] < -1e-6 * max(1.0, float(np.abs(dual_pi).max()))]
     best = negative.sort_values("reduced", kind="stable")
     if len(negative) > _ADD_EVERY_NEGATIVE:
-        best = best.groupby(["home_la", "need", "year"]).head(per_cohort)
-    best = best.drop_duplicates(_ARC_KEYS).drop(columns=["year", "reduced"])
+        best = best.groupby(_COHORT_KEYS).head(per_cohort)
+    best = best.drop_duplicates(_ARC_KEYS).drop(columns=["ages", "year", "reduced"])
     stats = {
         "pruned_arcs": len(arcs),
         "negative": len(negative),
@@ -1088,16 +1200,20 @@ def add_arcs(model: mb.Model, built: PlanModel, arcs: pd.DataFrame, *, tag: str)
     Each new flow enters its cohort's each_child_counted and its pool's pool_balance with
     coefficient 1 and the objective with 52 x cost, exactly as `add_flow_vars` would.
     """
-    cohorts = built.unplaced[["home_la", "need", "year"]]
+    cohorts = built.unplaced[_COHORT_KEYS]
     rows = cohorts.merge(arcs, on=["home_la", "need"])
     keys = pd.MultiIndex.from_frame(rows[["placement_la", "setting", "year"]])
     rows = rows[keys.isin(built.balance.index)].reset_index(drop=True)
     if rows.empty:
         return built
     rows["var"] = model.new_var_series(f"flow_{tag}", rows.index, lower_bounds=0)
-    for row in rows.itertuples(index=False):
-        built.counted[(row.home_la, row.need, row.year)].add_term(row.var, 1.0)
-        built.balance[(row.placement_la, row.setting, row.year)].add_term(row.var, 1.0)
+    limited = ~_within_new_ages(rows, built.ranges)
+    for row, outside in zip(rows.itertuples(index=False), limited, strict=True):
+        built.counted[(row.home_la, row.need, row.ages, row.year)].add_term(row.var, 1.0)
+        places = (row.placement_la, row.setting, row.year)
+        built.balance[places].add_term(row.var, 1.0)
+        if outside and places in built.age_limit.index:
+            built.age_limit[places].add_term(row.var, 1.0)
         row.var.objective_coefficient = float(WEEKS * row.cost)
     flows = pd.concat([built.flows, rows[built.flows.columns]], ignore_index=True)
     size = {**built.size, "flow_arcs": len(flows), "variables": model.num_variables}

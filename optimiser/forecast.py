@@ -28,6 +28,7 @@ from optimiser.problem import NEEDS, Problem
 
 __all__ = [
     "AGE_BANDS",
+    "BAND_EDGES",
     "DEMAND_COLUMNS",
     "Growth",
     "age_band",
@@ -38,17 +39,19 @@ __all__ = [
     "parse_growth",
     "read_forecast",
     "read_growth_rates",
+    "share_whole",
 ]
 
 AGE_BANDS: tuple[str, ...] = ("0", "1-4", "5-9", "10-15", "16-17")
 """DfE's CLA age groups: under 1, 1 to 4, 5 to 9, 10 to 15, 16 and over."""
-_BAND_EDGES = (0, 1, 5, 10, 16, 18)
+BAND_EDGES = (0, 1, 5, 10, 16, 18)
+"""Each band's first age, then 18: band i holds ages BAND_EDGES[i] to BAND_EDGES[i+1] - 1."""
 DEMAND_COLUMNS: tuple[str, ...] = ("year", "la_code", "need", "age_band", "children")
 
 
 def age_band(ages: pd.Series) -> pd.Series:
     """The DfE age band ("0", "1-4", "5-9", "10-15", "16-17") of each age in years."""
-    codes = np.searchsorted(np.asarray(_BAND_EDGES[1:]), ages.to_numpy(), side="right")
+    codes = np.searchsorted(np.asarray(BAND_EDGES[1:]), ages.to_numpy(), side="right")
     return pd.Series(np.asarray(AGE_BANDS)[codes], index=ages.index)
 
 
@@ -169,13 +172,13 @@ def forecast_demand(
         frame = base.assign(year=base_year + t, expected=base["children"] * factor)
         frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
-    df["children"] = _share_whole(df, ["year", "la_code", "need"], "expected")
+    df["children"] = share_whole(df, ["year", "la_code", "need"], "expected")
     out = df[list(DEMAND_COLUMNS)].sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
     out.attrs["growth"] = growth.name
     return out
 
 
-def _share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+def share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
     """Round `column` to integers whose group sums equal the rounded group sums."""
     value = df[column].to_numpy(dtype=float)
     floor = np.floor(value)

@@ -388,3 +388,24 @@ def test_the_plans_flows_are_optimal_over_every_arc() -> None:
     result = solve_plan(problem, demand, options=PlanOptions(time_limit=5))
     assert result.pricing["without_plan"]["negative"] == 0
     assert result.pricing["with_plan"]["negative"] == 0
+
+
+def test_new_places_take_only_children_of_their_ages() -> None:
+    """Six residential children aged 5-7 in a council with no home: the plan opened two homes
+    (GBP 1.6m) reporting none unplaced, but homes take ages 8-17 and `rcc solve` of the final
+    year left all six unplaced. Cohorts are split at the ages new places take."""
+    young = [(HARTLEPOOL, "residential", 5 + i % 3) for i in range(6)]
+    result = plan(make_problem(young, []), 3, homes_only())
+    assert result.actions.empty
+    assert result.final_year("with_plan")["unplaced"] == 6
+    # Aged 7 to 9 (band 5-9, cut at 8): a home for the two aged 8 and 9 only.
+    mixed = [(HARTLEPOOL, "residential", age) for age in (7, 8, 9)]
+    result = plan(make_problem(mixed, []), 3, homes_only())
+    assert int(result.actions["places"].sum()) == 2
+    assert result.final_year("with_plan")["unplaced"] == 1
+    # Existing places (ages 0-17 here) still take the young; new places fill behind them.
+    problem = make_problem([*young[:2], *mixed[1:]], [("residential_private", HARTLEPOOL, 2, 6000)])
+    result = plan(problem, 3, homes_only())
+    assert int(result.actions["places"].sum()) == 2
+    assert result.final_year("with_plan")["unplaced"] == 0
+    assert result.pricing["with_plan"]["negative"] == 0
