@@ -3,8 +3,12 @@
 Two sources: growth scenarios applied to today's children (flat, the Care Review trajectory, or
 an annual rate nationally or per LA), or an imported long-format file
 (`year, la_code, need, age_band, children`) such as the output of an LA's own demand model.
-Counts are whole children: a year's growth factor is applied to each (LA, need) total and the
-total is shared over age bands by largest remainders, so no cell is silently rounded away.
+Counts are whole children, rounded under control so that totals follow the chosen rates: each
+year's national total is the rounded sum of its expected children, shared over the needs by
+largest remainders, each need's over the LAs and each LA's over its age bands the same way
+(`controlled_round`; rounding each small cell alone biased growth down: at scale 0.2, secure
+demand stayed at 20 for five years under any growth). Each need stays within one child of its
+expected total. Ties go to the earlier need, LA code and band, so it is deterministic.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "base_demand",
     "care_review_rate",
     "children_for_year",
+    "controlled_round",
     "forecast_demand",
     "parse_growth",
     "read_forecast",
@@ -156,8 +161,9 @@ def forecast_demand(
 ) -> pd.DataFrame:
     """Children by year, LA, need and age band for `base_year + 1 .. base_year + years`.
 
-    Each (LA, need) total grows by (1 + rate_LA)^t and is rounded to whole children; the total
-    is shared over the age bands in today's proportions by largest remainders.
+    Each (LA, need, band) cell grows by (1 + rate_LA)^t; a year's national total is the rounded
+    sum of those expected children, shared over needs, LAs and bands by largest remainders
+    (see the module doc).
     """
     if years < 1:
         raise ValueError(f"years must be at least 1, got {years}")
@@ -172,14 +178,46 @@ def forecast_demand(
         frame = base.assign(year=base_year + t, expected=base["children"] * factor)
         frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
-    df["children"] = share_whole(df, ["year", "la_code", "need"], "expected")
+    df = df.sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
+    levels = [["year"], ["year", "need"], ["year", "need", "la_code"]]
+    df["children"] = controlled_round(df, levels, "expected")
     out = df[list(DEMAND_COLUMNS)].sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
     out.attrs["growth"] = growth.name
     return out
 
 
+def controlled_round(df: pd.DataFrame, levels: list[list[str]], column: str) -> pd.Series:
+    """Whole numbers for `column` whose sums over every level's groups are whole too.
+
+    The coarsest level's totals are rounded; then each finer level's groups, and last the
+    rows, share their parent's whole total by largest remainders (`share_whole`). `levels`
+    run from coarse to fine, each holding the keys of the one before."""
+    rows = df.assign(_row=np.arange(len(df)))
+    rows["_whole"] = df.groupby(levels[0])[column].transform("sum").round().to_numpy()
+    parent = levels[0]
+    for keys in [*levels[1:], [*levels[-1], "_row"]]:
+        groups = rows.groupby(keys, sort=False)
+        part = groups[column].sum().rename("expected").reset_index()
+        part["parent_whole"] = groups["_whole"].first().to_numpy()
+        parent_sum = part.groupby(parent)["expected"].transform("sum").to_numpy()
+        ratio = np.divide(
+            part["parent_whole"].to_numpy(float),
+            parent_sum,
+            out=np.zeros(len(part)),
+            where=parent_sum > 0,
+        )
+        part["scaled"] = part["expected"].to_numpy(float) * ratio
+        part["whole"] = share_whole(part, parent, "scaled")
+        rows = rows.drop(columns="_whole").merge(
+            part[[*keys, "whole"]].rename(columns={"whole": "_whole"}), on=keys, how="left"
+        )
+        parent = keys
+    return pd.Series(rows.sort_values("_row")["_whole"].to_numpy(dtype=np.int64), index=df.index)
+
+
 def share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
-    """Round `column` to integers whose group sums equal the rounded group sums."""
+    """Round `column` to integers whose group sums equal the rounded group sums: each value's
+    floor, plus one for the largest remainders of its group (ties to the earlier row)."""
     value = df[column].to_numpy(dtype=float)
     floor = np.floor(value)
     target = df.groupby(keys)[column].transform("sum").round().to_numpy()

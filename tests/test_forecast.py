@@ -263,3 +263,23 @@ def test_plan_model_refuses_demand_with_gaps_between_years() -> None:
     demand = demand.assign(year=demand["year"].map({2025: 2025, 2026: 2027}))
     with pytest.raises(ValueError, match=r"consecutive years, got \[2025, 2027\]"):
         build_plan_model(PROBLEM, demand)
+
+
+def test_growth_rounding_keeps_national_totals_of_each_need() -> None:
+    """Each small (LA, need) total was rounded alone, which biased growth down: one secure child
+    in each of two LAs at 30% a year stayed 1 + 1 = 2 in the first year instead of 2.6 -> 3.
+    The national total now follows the rate, each need within one child of it, and the LAs
+    share them by largest remainders."""
+    problem = make_problem([(A, "secure", 14), (B, "secure", 15), *[(A, "foster", 3)] * 5])
+    demand = forecast_demand(problem, years=5, growth=Growth("30%", 0.3))
+    by_need = demand.groupby(["year", "need"])["children"].sum().unstack()
+    for t, year in enumerate(range(2025, 2030), start=1):
+        assert by_need.loc[year].sum() == round(7 * 1.3**t)
+        assert abs(by_need.loc[year, "secure"] - 2 * 1.3**t) < 1
+        assert abs(by_need.loc[year, "foster"] - 5 * 1.3**t) < 1
+    assert list(by_need["secure"]) == [3, 3, 4, 6, 7]  # 2.6, 3.38, 4.39, 5.71, 7.43
+    la = demand.groupby(["year", "la_code"])["children"].sum().unstack()
+    assert (la[A] - la[B]).ge(0).all()  # A's secure child and five foster children
+    assert (demand["children"] >= 0).all()
+    again = forecast_demand(problem, years=5, growth=Growth("30%", 0.3))
+    assert again.equals(demand)
