@@ -26,6 +26,7 @@ from optimiser.costs import (
     CARE_REVIEW_TARGET_CLA,
     CARE_REVIEW_TARGET_YEAR,
     DEFAULT_YEARS,
+    MAX_YEARS,
 )
 from optimiser.errors import InputIssue, ProblemValidationError
 from optimiser.problem import NEEDS, Problem
@@ -165,8 +166,7 @@ def forecast_demand(
     sum of those expected children, shared over needs, LAs and bands by largest remainders
     (see the module doc).
     """
-    if years < 1:
-        raise ValueError(f"years must be at least 1, got {years}")
+    _check_years(years)
     growth = growth or Growth.flat()
     base = base_demand(problem)
     unknown = sorted(set(growth.la_rates) - set(problem.las["code"]))
@@ -234,6 +234,11 @@ def share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
 # ----------------------------------------------------------------------------- import
 
 
+def _check_years(years: int) -> None:
+    if not 1 <= years <= MAX_YEARS:
+        raise ValueError(f"years must be at least 1 and at most {MAX_YEARS}, got {years}")
+
+
 def _read_strings(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise ProblemValidationError([InputIssue(path.name, None, None, f"file not found: {path}")])
@@ -272,6 +277,8 @@ def read_forecast(
     Each year must cover every LA that has children today (an LA with no rows would silently
     lose its children); absent need/age cells are 0. `years` keeps only the first N years.
     """
+    if years is not None:
+        _check_years(years)
     path = Path(path)
     df = _read_strings(path)
     issues: list[InputIssue] = []
@@ -310,6 +317,13 @@ def read_forecast(
     if issues:
         raise ProblemValidationError(issues)
     kept = sorted(out["year"].unique())[: years or None]
+    if len(kept) > MAX_YEARS:
+        first = int(np.flatnonzero(out["year"].to_numpy() == kept[MAX_YEARS])[0]) + 2
+        message = (
+            f"the forecast runs {len(kept)} years ({kept[0]}-{kept[-1]}); a plan covers at most "
+            f"{MAX_YEARS}: use --years or drop the years from {kept[MAX_YEARS]}"
+        )
+        raise ProblemValidationError([InputIssue(path.name, first, "year", message)])
     out = out[out["year"].isin(kept)]
     today = set(problem.children["home_la"])
     for y in kept:

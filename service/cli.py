@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from optimiser.costs import MAX_YEARS
 from optimiser.errors import ProblemValidationError
 
 if TYPE_CHECKING:
@@ -578,7 +579,12 @@ def plan(
         Path | None,
         typer.Argument(help="Problem folder; default the embedded synthetic England (seed 1)"),
     ] = None,
-    years: Annotated[int, typer.Option(help="Horizon in years")] = 5,
+    years: Annotated[
+        int,
+        typer.Option(
+            help=f"Horizon in years, 1 to {MAX_YEARS} (with --forecast: the file's first N years)"
+        ),
+    ] = 5,
     growth: Annotated[
         str, typer.Option(help="flat, care-review, an annual rate (0.02 or 2%) or la_code,rate CSV")
     ] = "care-review",
@@ -640,8 +646,11 @@ def plan(
             demand = read_forecast(forecast, problem=problem, years=years)
         else:
             demand = forecast_demand(problem, years=years, growth=chosen)
-        if not len(problem.children) or not demand["children"].sum():
-            raise ValueError("no children to plan for: children.csv has no rows")
+        if not len(problem.children):
+            raise ValueError(f"no children to plan for: {directory}/children.csv has no rows")
+        if not demand["children"].sum():
+            source = forecast or f"the growth forecast ({demand.attrs.get('growth')})"
+            raise ValueError(f"no children to plan for: {source} has none in any year")
         per_rcc = parse_money(rcc_capital_budget)
         costs = replace(
             PlanCosts(),
@@ -670,8 +679,18 @@ def plan(
         f"children in the final year (growth: {demand.attrs.get('growth')}).",
         highlight=False,
     )
-    with _progress_printer() as progress:
-        result = solve_plan(problem, demand, costs=costs, options=options, progress=progress)
+    try:
+        with _progress_printer() as progress:
+            result = solve_plan(problem, demand, costs=costs, options=options, progress=progress)
+    except MemoryError:
+        raise fail_with(
+            MemoryError(
+                f"the plan ran out of memory ({years} years); try fewer years, a smaller "
+                "--k-nearest or a smaller problem"
+            )
+        ) from None
+    except RuntimeError as exc:  # a solver that failed (an LP that did not solve)
+        raise fail_with(RuntimeError(f"the plan could not be solved: {exc}")) from None
     for table in _plan_tables(result):
         console.print(table)
     _print_plan_notes(result)

@@ -283,3 +283,68 @@ def test_growth_rounding_keeps_national_totals_of_each_need() -> None:
     assert (demand["children"] >= 0).all()
     again = forecast_demand(problem, years=5, growth=Growth("30%", 0.3))
     assert again.equals(demand)
+
+
+@pytest.mark.parametrize("years", [0, -1, 11])
+def test_years_out_of_range_are_refused_with_and_without_a_forecast_file(
+    tmp_path: Path, years: int
+) -> None:
+    """`--years 0` or `-1` with `--forecast` silently planned every year of the file (a slice
+    `[:0 or None]`, `[:-1]`), and `--years 100` ran out of memory with a traceback."""
+    demand = forecast_demand(PROBLEM, years=2)
+    demand.to_csv(tmp_path / "forecast.csv", index=False)
+    message = rf"years must be at least 1 and at most 10, got {years}"
+    with pytest.raises(ValueError, match=message):
+        read_forecast(tmp_path / "forecast.csv", problem=PROBLEM, years=years)
+    with pytest.raises(ValueError, match=message):
+        forecast_demand(PROBLEM, years=years)
+    long = forecast_demand(PROBLEM, years=10)
+    long = pd.concat([long, long[long["year"] == 2034].assign(year=2035)], ignore_index=True)
+    long.to_csv(tmp_path / "long.csv", index=False)
+    with pytest.raises(ProblemValidationError, match=r"column year: the forecast runs 11 years"):
+        read_forecast(tmp_path / "long.csv", problem=PROBLEM)
+    assert read_forecast(tmp_path / "long.csv", problem=PROBLEM, years=10)["year"].max() == 2034
+
+
+def test_rcc_plan_names_the_forecast_with_no_children_and_refuses_an_empty_budget(
+    tmp_path: Path,
+) -> None:
+    """A forecast of zero children was reported as 'children.csv has no rows', and
+    `--capital-budget ""` silently meant no limit."""
+    from typer.testing import CliRunner
+
+    from optimiser.problem import write_problem
+    from service.cli import app
+
+    write_problem(PROBLEM, tmp_path / "problem")
+    demand = forecast_demand(PROBLEM, years=2).assign(children=0)
+    demand.to_csv(tmp_path / "zero.csv", index=False)
+    args = ["plan", str(tmp_path / "problem"), "--out", str(tmp_path / "out")]
+    zero = CliRunner().invoke(app, [*args, "--forecast", str(tmp_path / "zero.csv")])
+    assert zero.exit_code == 1
+    assert "zero.csv has none in any year" in " ".join(zero.output.split())
+    empty = CliRunner().invoke(app, [*args, "--capital-budget", ""])
+    assert empty.exit_code == 1
+    assert "an empty amount" in " ".join(empty.output.split())
+
+
+def test_rcc_plan_reports_running_out_of_memory_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--years 100` ended in a MemoryError traceback; a solver's failure is a clear error."""
+    from typer.testing import CliRunner
+
+    import optimiser.capacity
+    from optimiser.problem import write_problem
+    from service.cli import app
+
+    def out_of_memory(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(optimiser.capacity, "solve_plan", out_of_memory)
+    write_problem(PROBLEM, tmp_path / "problem")
+    args = ["plan", str(tmp_path / "problem"), "--years", "2", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "the plan ran out of memory (2 years)" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
