@@ -35,6 +35,7 @@ __all__ = [
     "AGE_BANDS",
     "BAND_EDGES",
     "DEMAND_COLUMNS",
+    "NEED_BANDS",
     "Growth",
     "age_band",
     "base_demand",
@@ -53,6 +54,15 @@ AGE_BANDS: tuple[str, ...] = ("0", "1-4", "5-9", "10-15", "16-17")
 BAND_EDGES = (0, 1, 5, 10, 16, 18)
 """Each band's first age, then 18: band i holds ages BAND_EDGES[i] to BAND_EDGES[i+1] - 1."""
 DEMAND_COLUMNS: tuple[str, ...] = ("year", "la_code", "need", "age_band", "children")
+NEED_BANDS: dict[str, tuple[str, ...]] = {
+    "foster": AGE_BANDS,
+    "residential": AGE_BANDS,
+    "secure": ("10-15", "16-17"),
+    "supported": ("16-17",),
+}
+"""The age bands each need covers: supported accommodation is for 16-17-year-olds only
+(DESIGN.md sections 4 and 6), and secure welfare places are for children aged 10 and over (the
+secure homes of the synthetic England and the plan's secure beds take 10-17)."""
 
 
 def age_band(ages: pd.Series) -> pd.Series:
@@ -303,6 +313,13 @@ def read_forecast(
         "age_band",
         f"unknown age band '{{}}'; use {list(AGE_BANDS)}",
     )
+    for need, bands in NEED_BANDS.items():
+        wrong = (df["need"] == need) & df["age_band"].isin(AGE_BANDS) & ~df["age_band"].isin(bands)
+        flag(
+            wrong.to_numpy(),
+            "age_band",
+            f"{need} children aged {{}}: {need} covers only age bands {', '.join(bands)}",
+        )
     kids = pd.to_numeric(df["children"], errors="coerce")
     bad = kids.isna() | ~np.isfinite(kids.fillna(0)) | (kids < 0)
     flag(bad.to_numpy(), "children", "'{}' is not a count >= 0")

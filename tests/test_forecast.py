@@ -348,3 +348,22 @@ def test_rcc_plan_reports_running_out_of_memory_without_a_traceback(
     assert result.exit_code == 1
     assert "the plan ran out of memory (2 years)" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_read_forecast_refuses_ages_a_need_does_not_cover(tmp_path: Path) -> None:
+    """Supported children aged 0 and secure children aged 1-4 were accepted and planned."""
+    path = write(
+        tmp_path,
+        "year,la_code,need,age_band,children\n"
+        "2025,E06000001,supported,0,1\n"
+        "2025,E06000001,secure,1-4,2\n"
+        "2025,E06000001,secure,10-15,1\n"
+        "2025,E06000002,supported,16-17,2\n"
+        "2025,E06000002,residential,5-9,1\n",
+    )
+    with pytest.raises(ProblemValidationError) as info:
+        read_forecast(path, problem=PROBLEM)
+    text = str(info.value)
+    assert "row 2, column age_band: supported children aged 0: supported covers only " in text
+    assert "row 3, column age_band: secure children aged 1-4: secure covers only age bands " in text
+    assert "row 4" not in text and "row 5" not in text and "row 6" not in text
