@@ -104,7 +104,11 @@ ACTION_COLUMNS: tuple[str, ...] = (
     "places",
     "capital",
     "weekly_running",
+    "weekly_saving",
 )
+"""plan_actions.csv: money in GBP at 2024 prices; `capital` one-off, `weekly_running` the
+running cost a week the action adds (every place, from `opens`), `weekly_saving` the cost a week
+it saves (end_private: private places no longer bought). Both are >= 0, so each sums plainly."""
 INDICATORS: tuple[str, ...] = (
     "children",
     "placed",
@@ -245,8 +249,12 @@ class PlanResult:
 
     @property
     def weekly_running_added(self) -> float:
-        built = self.actions[self.actions["action"].isin(list(self.costs.actions))]
-        return float(built["weekly_running"].sum())
+        return float(self.actions["weekly_running"].sum())
+
+    @property
+    def weekly_saving(self) -> float:
+        """GBP a week of private places the plan stops buying (end_private)."""
+        return float(self.actions["weekly_saving"].sum())
 
     def final_year(self, plan: str) -> dict[str, float]:
         """The final year's indicators `with_plan` or `without_plan`."""
@@ -926,6 +934,7 @@ def _actions(built: PlanModel, solver: mb.Solver) -> pd.DataFrame:
     df = df[df["places"] > 0].copy()
     df["capital"] = df["capital_per_unit"] * df["units"] + df["capital_per_place"] * df["places"]
     df["weekly_running"] = df["running_per_place"] * df["places"]
+    df["weekly_saving"] = 0.0
     return df[list(ACTION_COLUMNS)].reset_index(drop=True)
 
 
@@ -937,7 +946,7 @@ def _ended_private(
     For each LA, the places used without the plan but not with it, in every later year of the
     horizon (so nothing released is needed again): released_y = min_{y' >= y}
     max(0, used_without_y' - used_with_y'); a year's action is the increase on the year before.
-    Costliest places are released first; weekly_running is the saving (negative).
+    Costliest places are released first; weekly_saving is what they cost a week.
     """
     pools = built.pools[built.pools["setting"] == "residential_private"]
     if pools.empty:
@@ -956,7 +965,19 @@ def _ended_private(
             prices, int(released.loc[la, year]) - int(places)
         )
         rows.append(
-            (year, year, rcc[la], la, "end_private", "residential_private", 0, places, 0.0, -saving)
+            (
+                year,
+                year,
+                rcc[la],
+                la,
+                "end_private",
+                "residential_private",
+                0,
+                places,
+                0.0,
+                0.0,
+                saving,
+            )
         )
     return pd.DataFrame(rows, columns=list(ACTION_COLUMNS))
 
@@ -1304,6 +1325,7 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
         "capital_per_year": costs.capital_per_year,
         "capital_total": round(result.capital_total, 2),
         "weekly_running_added": round(result.weekly_running_added, 2),
+        "weekly_saving": round(result.weekly_saving, 2),
         "status": result.status.value,
         "objective": round(result.objective, 2),
         "bound": round(result.bound, 2) if np.isfinite(result.bound) else None,

@@ -538,13 +538,30 @@ def _print_plan_notes(result: Any) -> None:
         console.print(f"[yellow]Note:[/] {note}", highlight=False)
 
 
+def _weekly_change(running: float, saving: float) -> str:
+    """An action's change to the weekly cost: +running added, -saving (plan_actions.csv keeps
+    them in two columns, weekly_running and weekly_saving)."""
+    change = running - saving
+    return ("+" if change > 0 else "") + _money(change)
+
+
 def _plan_tables(result: Any) -> list[Any]:
     """One table of actions per RCC, then the final year with and without the plan."""
     tables: list[Any] = []
     actions = result.actions
     for rcc, part in actions.groupby("rcc", sort=True):
         table = _compact_table(f"{rcc}: plan actions")
-        for name in ("year", "opens", "LA", "action", "units", "places", "capital", "weekly"):
+        table.caption = "£/week: + running cost added, - private places no longer bought"
+        for name in (
+            "year",
+            "opens",
+            "LA",
+            "action",
+            "units",
+            "places",
+            "capital",
+            "£/week",
+        ):
             table.add_column(name, justify="left" if name in ("LA", "action") else "right")
         for row in part.itertuples(index=False):
             table.add_row(
@@ -555,7 +572,7 @@ def _plan_tables(result: Any) -> list[Any]:
                 f"{int(row.units):,}",
                 f"{int(row.places):,}",
                 _money(float(row.capital)),
-                _money(float(row.weekly_running)),
+                _weekly_change(float(row.weekly_running), float(row.weekly_saving)),
             )
         tables.append(table)
     final = Table(title=f"Final year {result.years[-1]}: with and without the plan")
@@ -698,7 +715,8 @@ def plan(
         f"Solver {result.solver}: {result.status.value}, objective £{result.objective:,.0f} "
         f"(doing nothing £{result.objective_without_plan:,.0f}), proven gap {result.gap:.3%}, "
         f"{result.wall_seconds:.1f}s. Capital £{result.capital_total:,.0f}; running cost added "
-        f"£{result.weekly_running_added:,.0f} a week.",
+        f"£{result.weekly_running_added:,.0f} a week; private places ended save "
+        f"£{result.weekly_saving:,.0f} a week.",
         highlight=False,
     )
     paths = write_plan_outputs(result, problem, demand, out)

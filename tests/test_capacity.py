@@ -134,6 +134,9 @@ def test_near_supply_is_used_before_building() -> None:
 
 
 def test_costly_private_places_are_ended_when_a_home_replaces_them() -> None:
+    """Ended private places were a negative weekly_running in plan_actions.csv, so summing the
+    column (as Excel users do) netted savings off running costs; savings have their own
+    column, weekly_saving, as in plan_summary.json."""
     problem = make_problem(
         [(HARTLEPOOL, "residential", 14)] * 4, [("residential_private", HARTLEPOOL, 4, 12_000)]
     )
@@ -142,7 +145,11 @@ def test_costly_private_places_are_ended_when_a_home_replaces_them() -> None:
     ended = result.actions[result.actions["action"] == "end_private"]
     assert int(homes["places"].sum()) == 4
     assert int(ended["places"].sum()) == 4
-    assert float(ended["weekly_running"].sum()) == pytest.approx(-4 * 12_000)
+    # the saving has its own column: summing weekly_running no longer nets savings off
+    assert float(ended["weekly_saving"].sum()) == pytest.approx(4 * 12_000)
+    assert float(ended["weekly_running"].sum()) == 0
+    assert float(result.actions["weekly_running"].sum()) == pytest.approx(4 * 5_000)
+    assert plan_summary(result)["weekly_saving"] == pytest.approx(4 * 12_000)
     supply = apply_actions(problem, result.actions, costs=result.costs)
     private = supply[supply["setting"] == "residential_private"]
     assert int(private["capacity"].sum()) == 0
