@@ -590,7 +590,21 @@ def _plan_tables(result: Any) -> list[Any]:
     return tables
 
 
-@app.command()
+_PLAN_HELP = (
+    "Forecast demand and choose new homes, foster carers and secure beds within budget.\n\n"
+    "Money is GBP at 2024 prices, undiscounted. plan_actions.csv: capital (one-off GBP), "
+    "weekly_running (GBP a week added, from the year in opens) and weekly_saving (GBP a week of "
+    "private places no longer bought); plan_by_year.csv: weekly_cost (GBP a week); "
+    "plan_summary.json: capital_total (GBP), weekly_running_added and weekly_saving (GBP a "
+    "week), objective and bound (GBP over the horizon).\n\n"
+    "--forecast CSV: year,la_code,need,age_band,children, one row per cell; years consecutive, "
+    "not before 2024; need foster, residential, secure (age bands 10-15, 16-17) or supported "
+    "(16-17); age_band 0, 1-4, 5-9, 10-15 or 16-17; children a whole number (absent cells 0); "
+    "every LA with children today in every year."
+)
+
+
+@app.command(help=_PLAN_HELP)
 def plan(
     directory: Annotated[
         Path | None,
@@ -637,7 +651,7 @@ def plan(
         "plan_out"
     ),
 ) -> None:
-    """Forecast demand and choose new homes, foster carers and secure beds within budget."""
+    """Plan new capacity (see `_PLAN_HELP`)."""
     from dataclasses import replace
 
     from optimiser.capacity import PlanOptions, solve_plan, write_plan_outputs
@@ -733,12 +747,15 @@ def compare(
     b: Annotated[Path, typer.Argument(help="Second result folder")],
 ) -> None:
     """Print the indicator differences (B - A) between two result folders."""
-    from optimiser.scenario import compare_folders
+    from optimiser.scenario import compare_folders, horizon_mismatch
 
     try:
         national, by_rcc = compare_folders(a, b)
     except ValueError as exc:
         raise fail_with(exc) from None
+    mismatch = horizon_mismatch(a, b)
+    if mismatch:
+        console.print(f"[yellow]Warning:[/] {mismatch}", highlight=False)
     table = Table(title=f"{b} minus {a}")
     for name in ("indicator", "A", "B", "B - A"):
         table.add_column(name, justify="left" if name == "indicator" else "right")
