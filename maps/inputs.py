@@ -120,8 +120,8 @@ def clean_supply(frame: pd.DataFrame, *, source: str = "supply") -> pd.DataFrame
 
 
 def clean_plan_actions(frame: pd.DataFrame, *, source: str = "plan_actions") -> pd.DataFrame:
-    """Plan actions (year, rcc, la_code, action, units, places; capital and weekly_running
-    when present) with whole-number units and places."""
+    """Plan actions (year, rcc, la_code, action, units, places; capital, weekly_running and
+    weekly_saving when present) with whole-number units and places."""
     _require(frame, PLAN_COLUMNS, source)
     out = frame.copy()
     for c in ("rcc", "la_code", "action"):
@@ -131,7 +131,7 @@ def clean_plan_actions(frame: pd.DataFrame, *, source: str = "plan_actions") -> 
     for c in ("year", "opens"):
         if c in out.columns:
             out[c] = _text(out[c].astype("string").str.replace(r"\.0$", "", regex=True))
-    for c in ("capital", "weekly_running"):
+    for c in ("capital", "weekly_running", "weekly_saving"):
         if c in out.columns:
             out[c] = pd.to_numeric(out[c], errors="coerce").fillna(0.0)
     return out

@@ -78,6 +78,7 @@ _PLAN_FIELDS = (
     ("places", "Places"),
     ("capital", "Capital"),
     ("weekly_running", "Running cost a week"),
+    ("weekly_saving", "Saving a week"),
 )
 # Okabe-Ito colours for plan actions, in order of first appearance.
 ACTION_COLOURS = ("#D55E00", "#0072B2", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#000000")
@@ -358,7 +359,7 @@ def _add_plan(
 ) -> tuple[list[LegendEntry], list[str]]:
     """One marker per (LA, action) with a popup of years, units, places and costs."""
     plan = clean_plan_actions(plan_actions)
-    for c in ("capital", "weekly_running"):
+    for c in ("capital", "weekly_running", "weekly_saving"):
         if c not in plan.columns:
             plan[c] = 0.0
     plan["opens"] = plan["opens"] if "opens" in plan.columns else plan["year"]
@@ -372,6 +373,7 @@ def _add_plan(
             places=("places", "sum"),
             capital=("capital", "sum"),
             weekly_running=("weekly_running", "sum"),
+            weekly_saving=("weekly_saving", "sum"),
         )
         .reset_index()
     )
@@ -401,6 +403,7 @@ def _add_plan(
             small = {props["units"], props["places"]} & {SUPPRESSED}
             props["capital"] = SUPPRESSED if small else _money(r.capital)
             props["weekly_running"] = SUPPRESSED if small else _money(r.weekly_running)
+            props["weekly_saving"] = SUPPRESSED if small else _money(r.weekly_saving)
             features.append(_point_feature(f"{r.la_code}:{action}", lat, lon, props))
         colour = colours[action]
         folium.GeoJson(

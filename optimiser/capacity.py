@@ -3,8 +3,9 @@
 A mixed-integer model over a horizon of years. Decisions (integers, per year t and candidate LA
 l): `units[a,l,t]` and `places[a,l,t]` of each action a (open an RCC children's home, recruit
 foster households, add secure welfare beds). Flows (continuous, per year y): children of home
-LA h with need n placed in setting s in LA l, `flow[h,n,l,s,y]`, the allocation model aggregated
-from children to (LA, need) cohorts and from placements to (LA, setting, price) pools.
+LA h with need n and age group g placed in setting s in LA l, `flow[h,n,g,l,s,y]`, the
+allocation model aggregated from children to (LA, need, age group) cohorts and from placements
+to (LA, setting, price) pools.
 
 Minimise, in GBP over the horizon (undiscounted):
 
@@ -15,8 +16,9 @@ Minimise, in GBP over the horizon (undiscounted):
     + sum_{a,l,t} 52 x weekly_running_a x places x (years the places are open in the horizon)
 
 subject to: every forecast child counted once (placed or unplaced); each existing pool used up
-to its places; new places used only from `lead_years` after the decision; homes 2-4 places
-each (and the other actions' unit sizes); capital within the total, yearly and per-RCC budgets.
+to its places; new places used only from `lead_years` after the decision and only by children
+of the ages their action takes; homes 2-4 places each (and the other actions' unit sizes);
+capital within the total, yearly and per-RCC budgets.
 
 Restrictions, stated plainly (also listed in `RESTRICTIONS` and plan_summary.json): flows are
 between LA points (DfE miles between LA representative points); arcs from each home LA go only
@@ -25,10 +27,12 @@ supply of it, and every LA of the home RCC -- after solving, every arc left out 
 LP duals (`price_pruned_arcs`) and the best are added until none prices negative (column
 generation in `solve_plan`), so the proven gap holds over the arcs given to the MIP and the
 reported flows are optimal over all arcs for the plan's decisions; existing places
-are priced in a few capacity-weighted tiers per LA and setting; age and sex eligibility is not
-modelled at this aggregate level (check a plan at child level with `plan_problem` and
-`rcc solve`); a year's flows are re-optimised freely, as if placements ended and restarted each
-year; new places are paid for whether used or not.
+are priced in a few capacity-weighted tiers per LA and setting; cohorts are split into age
+groups at the ages new places take (a home 8-17, secure beds 10-17) and new places take only
+children of their ages, but existing places' age limits and sex are not modelled at this
+aggregate level (check a plan at child level with `plan_problem` and `rcc solve`); a year's
+flows are re-optimised freely, as if placements ended and restarted each year; new places are
+paid for whether used or not.
 
 "end_private" actions are derived, not decided: private children's-home places used without
 the plan but not with it in every later year can be released as those placements end.
@@ -40,6 +44,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from ortools.linear_solver.python import model_builder as mb
+from ortools.math_opt.io.python import mps_converter
+from ortools.math_opt.python import mathopt
 
 from geodata.distance import dfe_miles
 from optimiser.costs import ActionCosts, PlanCosts
@@ -78,8 +85,10 @@ RESTRICTIONS: tuple[str, ...] = (
     "is then priced with LP duals and added while any prices negative (column generation), so "
     "the flows are optimal over all arcs for the plan's decisions (see pruned_arc_pricing), "
     "while the MIP's proven bound and gap hold over the arcs it was given",
-    "age and sex eligibility is not modelled in the plan; check it at child level by solving "
-    "final_year/ with `rcc solve`",
+    "new places take only children of their action's ages (cohorts are split at those ages, a "
+    "forecast band shared over its ages as today's children are); existing places' age limits "
+    "and sex are not modelled in the plan; check them at child level by solving final_year/ "
+    "with `rcc solve`",
     "existing places of an LA and setting are priced in a few capacity-weighted price tiers",
     "each year's flows are re-optimised freely, as if placements ended and restarted yearly",
     "new places are paid for whether used or not; costs are undiscounted 2024 prices",
@@ -95,7 +104,11 @@ ACTION_COLUMNS: tuple[str, ...] = (
     "places",
     "capital",
     "weekly_running",
+    "weekly_saving",
 )
+"""plan_actions.csv: money in GBP at 2024 prices; `capital` one-off, `weekly_running` the
+running cost a week the action adds (every place, from `opens`), `weekly_saving` the cost a week
+it saves (end_private: private places no longer bought). Both are >= 0, so each sums plainly."""
 INDICATORS: tuple[str, ...] = (
     "children",
     "placed",
@@ -106,7 +119,8 @@ INDICATORS: tuple[str, ...] = (
     "weekly_cost",
 )
 BY_YEAR_COLUMNS: tuple[str, ...] = ("year", "plan", *INDICATORS)
-_FLOW_KEYS = ["home_la", "need", "placement_la", "setting", "year"]
+_COHORT_KEYS = ["home_la", "need", "ages", "year"]
+_FLOW_KEYS = ["home_la", "need", "ages", "placement_la", "setting", "year"]
 # negative arcs up to which pricing adds them all (a few cohorts far from places took 6 a
 # round, 3 each, so 8 rounds left 530 of 672 negative, by up to GBP 7,954 a child a week)
 _ADD_EVERY_NEGATIVE = 5_000
@@ -139,12 +153,20 @@ class PlanOptions:
     - `candidate_las`: LAs where new capacity may be created (None: every LA of the problem);
     - `solver`: "highs" (default), "scip" or "sat" (CP-SAT) for the plan; the do-nothing LP
       uses GLOP. Measured on the national five-year plan (tests/benchmarks): HiGHS proved the
-      optimum in 84 s, SCIP stopped at a 0.68% gap after 73 s, CP-SAT at 0.63% after 187 s;
-    - `time_limit` seconds from the start of `solve_plan`, after which the MIP stops (with the
-      best plan found, else its LP relaxation rounded down; the LPs always finish), and
-      `relative_gap` (stop when proven within it); `threads`;
+      optimum in 84 s, SCIP stopped at a 0.68% gap after 73 s, CP-SAT at 0.63% after 187 s.
+      HiGHS runs through MathOpt, which keeps its best plan and proven bound at a limit;
+    - `time_limit`: seconds for the whole plan, counted from the start of `solve_plan`. The LPs
+      always finish; each MIP round gets the time left but at least a tenth of the limit (and
+      1 s), then stops with its best plan and proven bound (else its LP relaxation rounded
+      down); the notes say when. A plan the MIP finishes within `relative_gap` is the same on
+      every machine; one stopped by time is not (HiGHS has no deterministic work limit, and
+      its root node, where it works on this model, ignores node limits);
+    - `relative_gap` (stop when proven within it); `threads` (SCIP and CP-SAT);
+    - `solution_limit`: stop each MIP at its N-th improving plan (highs, scip): a stop that,
+      unlike the time limit, does not depend on the machine; None for no such stop;
     - `pricing_rounds`: LP column-generation rounds pricing the arcs left out (1: price only);
-    - `mip_rounds`: MIP solves at most (again with the arcs pricing found for its decisions).
+    - `mip_rounds`: MIP solves at most (again with the arcs pricing found for its decisions;
+      the cheapest plan of the rounds is kept).
     """
 
     k_nearest: int = 8
@@ -157,6 +179,7 @@ class PlanOptions:
     threads: int = 1
     pricing_rounds: int = 8
     mip_rounds: int = 2
+    solution_limit: int | None = None
 
     def __post_init__(self) -> None:
         if not mb.Solver(self.solver).solver_is_supported():
@@ -168,6 +191,11 @@ class PlanOptions:
         for name in ("k_nearest", "price_tiers", "threads", "pricing_rounds", "mip_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.solution_limit is not None:
+            if self.solution_limit < 1:
+                raise ValueError(f"solution_limit must be at least 1, got {self.solution_limit}")
+            if self.solver == "sat":
+                raise ValueError("solution_limit applies to the highs and scip solvers")
 
 
 @dataclass(frozen=True)
@@ -184,6 +212,8 @@ class PlanModel:
     size: dict[str, int]
     counted: pd.Series
     balance: pd.Series
+    age_limit: pd.Series
+    ranges: Mapping[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -219,8 +249,12 @@ class PlanResult:
 
     @property
     def weekly_running_added(self) -> float:
-        built = self.actions[self.actions["action"].isin(list(self.costs.actions))]
-        return float(built["weekly_running"].sum())
+        return float(self.actions["weekly_running"].sum())
+
+    @property
+    def weekly_saving(self) -> float:
+        """GBP a week of private places the plan stops buying (end_private)."""
+        return float(self.actions["weekly_saving"].sum())
 
     def final_year(self, plan: str) -> dict[str, float]:
         """The final year's indicators `with_plan` or `without_plan`."""
@@ -233,14 +267,59 @@ class PlanResult:
 # ----------------------------------------------------------------------------- tables
 
 
-def demand_by_cohort(demand: pd.DataFrame) -> pd.DataFrame:
-    """Forecast children summed over age bands: one row per (home_la, need, year) with children."""
-    out = (
-        demand.rename(columns={"la_code": "home_la"})
-        .groupby(["home_la", "need", "year"], as_index=False)["children"]
-        .sum()
+def age_ranges(actions: Mapping[str, ActionCosts]) -> dict[str, tuple[int, int]]:
+    """The ages new places of each setting take (min_age, max_age); where several actions
+    build one setting, the ages all of them take."""
+    out: dict[str, tuple[int, int]] = {}
+    for a in actions.values():
+        lo, hi = out.get(a.setting, (0, 17))
+        out[a.setting] = (max(lo, a.min_age), min(hi, a.max_age))
+    return out
+
+
+def demand_by_cohort(
+    demand: pd.DataFrame, children: pd.DataFrame, ranges: Mapping[str, tuple[int, int]]
+) -> pd.DataFrame:
+    """Forecast children by (home_la, need, ages, year), `ages` a label "lo-hi" of age groups cut
+    at every age where new places start or stop taking children (`ranges`), so each group is
+    wholly inside or outside each action's ages.
+
+    A forecast age band cut by a group edge (5-9 at 8 for homes taking 8-17) is shared over
+    its ages in the proportions of today's children of that LA and need (evenly when there are
+    none), in whole children by largest remainders."""
+    from optimiser.forecast import AGE_BANDS, BAND_EDGES, share_whole
+
+    cuts = sorted(
+        {0, 18} | {lo for lo, _ in ranges.values()} | {hi + 1 for _, hi in ranges.values()}
     )
+    cuts = [c for c in cuts if 0 <= c <= 18]
+    group = np.searchsorted(np.asarray(cuts), np.arange(18), side="right") - 1
+    labels = np.array([f"{cuts[g]}-{cuts[g + 1] - 1}" for g in group])
+    first = dict(zip(AGE_BANDS, BAND_EDGES[:-1], strict=True))
+    width = dict(zip(AGE_BANDS, np.diff(BAND_EDGES), strict=True))
+    df = demand.rename(columns={"la_code": "home_la"}).reset_index(drop=True)
+    df = df[df["children"] > 0].rename_axis("row").reset_index()
+    reps = df["age_band"].map(width).to_numpy(dtype=np.int64)
+    ages = df.loc[df.index.repeat(reps)].reset_index(drop=True)
+    ages["age"] = ages["age_band"].map(first).to_numpy() + ages.groupby("row").cumcount().to_numpy()
+    today = children.groupby(["home_la", "need", "age"]).size().rename("today")
+    ages = ages.join(today, on=["home_la", "need", "age"]).fillna({"today": 0.0})
+    in_cell = ages.groupby("row")["today"].transform("sum")
+    weight = np.where(in_cell > 0, ages["today"], 1.0)
+    ages["share"] = (
+        ages["children"] * weight / ages.assign(w=weight).groupby("row")["w"].transform("sum")
+    )
+    ages["ages"] = labels[ages["age"].to_numpy()]
+    parts = ages.groupby(["row", *_COHORT_KEYS], as_index=False)["share"].sum()
+    parts["children"] = share_whole(parts, ["row"], "share")
+    out = parts.groupby(_COHORT_KEYS, as_index=False)["children"].sum()
     return out[out["children"] > 0].reset_index(drop=True)
+
+
+def _ages_within(ages: pd.Series, lo: int, hi: int) -> np.ndarray:
+    """Whether each "lo-hi" age group lies within [lo, hi]."""
+    bounds = ages.str.split("-", expand=True).astype(int)
+    return ((bounds[0] >= lo) & (bounds[1] <= hi)).to_numpy()
 
 
 def la_miles(las: pd.DataFrame) -> pd.DataFrame:
@@ -362,8 +441,11 @@ def build_plan_model(
     costs = costs or PlanCosts()
     options = options or PlanOptions()
     model = mb.Model()
-    cohorts = demand_by_cohort(demand)
+    ranges = age_ranges(costs.actions)
+    cohorts = demand_by_cohort(demand, problem.children, ranges)
     years = tuple(sorted(int(y) for y in demand["year"].unique()))
+    if not years or years != tuple(range(years[0], years[0] + len(years))):
+        raise ValueError(f"the plan needs demand for consecutive years, got {list(years)}")
     actions = costs.actions if with_actions else {}
     candidates = set(options.candidate_las or problem.las["code"])
     buildable = {a.setting: candidates for a in actions.values()}
@@ -384,6 +466,7 @@ def build_plan_model(
     pool_use = add_pool_use_vars(model, pools, years)
     new_use = add_new_use_vars(model, decisions, years)
     balance = add_pool_balance(model, flows, pool_use, new_use)
+    age_limit = add_new_places_age_limit(model, flows, pool_use, new_use, ranges)
     add_new_places_open(model, decisions, new_use)
     set_objective(model, problem, flows, pool_use, unplaced, decisions, years)
     size = {
@@ -395,7 +478,18 @@ def build_plan_model(
         "pools": len(pools),
     }
     return PlanModel(
-        model, years, flows, pool_use, new_use, unplaced, decisions, size, counted, balance
+        model,
+        years,
+        flows,
+        pool_use,
+        new_use,
+        unplaced,
+        decisions,
+        size,
+        counted,
+        balance,
+        age_limit,
+        ranges,
     )
 
 
@@ -481,7 +575,7 @@ def add_capital_budgets(model: mb.Model, decisions: pd.DataFrame, costs: PlanCos
 
 def add_flow_vars(model: mb.Model, arcs: pd.DataFrame, cohorts: pd.DataFrame) -> pd.DataFrame:
     """flow[h,n,l,s,y] >= 0 children of a cohort placed in a pool, for every arc and year."""
-    flows = cohorts[["home_la", "need", "year"]].merge(arcs, on=["home_la", "need"])
+    flows = cohorts[_COHORT_KEYS].merge(arcs, on=["home_la", "need"])
     flows = flows.reset_index(drop=True)
     flows["var"] = model.new_var_series("flow", flows.index, lower_bounds=0)
     return flows
@@ -499,19 +593,21 @@ def add_each_child_counted(
 ) -> pd.Series:
     """Every forecast child is placed or unplaced, never dropped:
     sum_{l,s} flow[h,n,l,s,y] + unplaced[h,n,y] = children[h,n,y]."""
-    groups = flows.groupby(["home_la", "need", "year"])["var"].agg(list)
+    groups = flows.groupby(_COHORT_KEYS)["var"].agg(list)
     made = {}
     for row in unplaced.itertuples():
-        key = (row.home_la, row.need, row.year)
+        key = (row.home_la, row.need, row.ages, row.year)
         terms = [*groups.get(key, []), row.var]
         made[key] = model.add(
             mb.LinearExpr.sum(terms) == row.children,
-            name=f"each_child_counted[{row.home_la},{row.need},{row.year}]",
+            name=f"each_child_counted[{row.home_la},{row.need},{row.ages},{row.year}]",
         )
-    return _constraint_series(made, ["home_la", "need", "year"])
+    return _constraint_series(made, _COHORT_KEYS)
 
 
 def _constraint_series(made: dict[tuple[Any, ...], Any], names: list[str]) -> pd.Series:
+    if not made:
+        return pd.Series([], index=pd.MultiIndex.from_arrays([[]] * len(names), names=names))
     index = pd.MultiIndex.from_tuples(list(made), names=names)
     return pd.Series(list(made.values()), index=index, dtype=object)
 
@@ -559,6 +655,41 @@ def add_pool_balance(
     return _constraint_series(made, keys)
 
 
+def add_new_places_age_limit(
+    model: mb.Model,
+    flows: pd.DataFrame,
+    pool_use: pd.DataFrame,
+    new_use: pd.DataFrame,
+    ranges: Mapping[str, tuple[int, int]],
+) -> pd.Series:
+    """New places take only children of their action's ages (a home 8-17): children of other
+    ages placed in an LA's setting fit in its existing places,
+    sum_{ages outside} flow[h,n,ages,l,s,y] <= sum_p use[p,y] for every (l, s, y) that can
+    build s. (With the pool balance, new places then hold only children of their ages.)"""
+    keys = ["placement_la", "setting", "year"]
+    outside = flows[~_within_new_ages(flows, ranges)].groupby(keys)["var"].agg(list)
+    existing = pool_use.groupby(keys)["var"].agg(list)
+    made = {}
+    for la, setting, year in new_use[keys].itertuples(index=False):
+        key = (la, setting, year)
+        terms = [*outside.get(key, [])]
+        used = existing.get(key, [])
+        expr = mb.LinearExpr.weighted_sum([*terms, *used], [1.0] * len(terms) + [-1.0] * len(used))
+        made[key] = model.add(expr <= 0, name=f"new_places_age_limit[{la},{setting},{year}]")
+    return _constraint_series(made, keys)
+
+
+def _within_new_ages(rows: pd.DataFrame, ranges: Mapping[str, tuple[int, int]]) -> np.ndarray:
+    """Whether each row's age group may use new places of its setting (True where the setting
+    has no action: nothing new is built there)."""
+    inside = np.ones(len(rows), dtype=bool)
+    for setting, (lo, hi) in ranges.items():
+        mask = (rows["setting"] == setting).to_numpy()
+        if mask.any():
+            inside[mask] = _ages_within(rows.loc[mask, "ages"], lo, hi)
+    return inside
+
+
 def add_new_places_open(model: mb.Model, decisions: pd.DataFrame, new_use: pd.DataFrame) -> None:
     """New places are used only once open:
     new_use[l,s,y] <= sum_{a of s, t + lead_a <= y} places[a,l,t]."""
@@ -604,11 +735,11 @@ def set_objective(
 def _solver_parameters(options: PlanOptions, name: str) -> str:
     gap, threads = options.relative_gap, options.threads
     if name == "scip":
-        return f"limits/gap = {gap}\nparallel/maxnthreads = {threads}"
+        solutions = options.solution_limit
+        more = "" if solutions is None else f"\nlimits/bestsol = {solutions}"
+        return f"limits/gap = {gap}\nparallel/maxnthreads = {threads}{more}"
     if name == "sat":
         return f"relative_gap_limit:{gap},num_workers:{threads}"
-    if name == "highs":
-        return f"mip_rel_gap={gap}\nthreads={threads}\noutput_flag=false"
     return ""
 
 
@@ -628,15 +759,113 @@ def _solve(
     return solver, status, time.perf_counter() - start
 
 
-def _bound(solver: mb.Solver, status: PlanStatus) -> float:
-    """The proven lower bound; some solvers report none (NA) when presolve proves optimality."""
-    raw = solver.best_objective_bound
-    if raw is None or pd.isna(raw):
-        return float(solver.objective_value) if status is PlanStatus.OPTIMAL else -np.inf
-    return float(raw)
+@dataclass(frozen=True)
+class _MipAnswer:
+    """What a MIP solve gave: its status, the solver's own word for how it ended, and (when it
+    has a plan) the decisions with their objective and the proven lower bound."""
+
+    status: PlanStatus
+    ended: str
+    seconds: float
+    objective: float = np.nan
+    bound: float = -np.inf
+    units: np.ndarray | None = None
+    places: np.ndarray | None = None
 
 
-def _status(status: Any) -> PlanStatus:
+def _solve_mip(built: PlanModel, options: PlanOptions, *, limit: float | None) -> _MipAnswer:
+    """Solve the plan MIP within `limit` seconds, keeping the best plan found when stopped.
+
+    HiGHS runs through MathOpt: OR-Tools' model_builder interface to HiGHS drops the incumbent
+    at a time limit (it reports UNKNOWN_STATUS with no values) and reports a finished MIP's
+    bound as its objective; MathOpt returns both the incumbent and HiGHS's dual bound. SCIP and
+    CP-SAT keep their incumbent and bound through model_builder."""
+    if options.solver != "highs":
+        solver, status, seconds = _solve(built, options.solver, options, limit=limit)
+        plan = _mb_status(status)
+        ended = {PlanStatus.OPTIMAL: "optimal", PlanStatus.FEASIBLE: "limit reached"}.get(
+            plan, status.name.lower().replace("_", " ")
+        )
+        if plan is PlanStatus.NOT_SOLVED:
+            return _MipAnswer(plan, ended, seconds)
+        raw = solver.best_objective_bound
+        bound = -np.inf if raw is None or pd.isna(raw) else float(raw)
+        if plan is PlanStatus.OPTIMAL and not np.isfinite(bound):  # presolve proved it
+            bound = float(solver.objective_value)
+        return _MipAnswer(
+            plan,
+            ended,
+            seconds,
+            float(solver.objective_value),
+            bound,
+            solver_values(solver, built.decisions["units"]).round().to_numpy(),
+            solver_values(solver, built.decisions["places"]).round().to_numpy(),
+        )
+    start = time.perf_counter()
+    proto = mps_converter.mps_to_model_proto(built.model.export_to_mps_string())
+    model = mathopt.Model.from_model_proto(proto)
+    params = mathopt.SolveParameters(
+        time_limit=None if limit is None else timedelta(seconds=max(limit, 0.01)),
+        relative_gap_tolerance=options.relative_gap,
+        solution_limit=options.solution_limit,
+        random_seed=0,  # HiGHS's default, fixed: the same model gives the same plan
+    )
+    answer = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params)
+    seconds = time.perf_counter() - start
+    term = answer.termination
+    ended = term.reason.name.lower().replace("_", " ")
+    if term.limit is not None:
+        ended = f"{term.limit.name.lower()} limit reached"
+    if not answer.has_primal_feasible_solution():
+        return _MipAnswer(PlanStatus.NOT_SOLVED, ended, seconds)
+    plan = (
+        PlanStatus.OPTIMAL
+        if term.reason is mathopt.TerminationReason.OPTIMAL
+        else (PlanStatus.FEASIBLE)
+    )
+    by_name = {v.name: x for v, x in answer.variable_values().items()}
+
+    def values(column: str) -> np.ndarray:
+        return np.round([by_name[v.name] for v in built.decisions[column]]).astype(float)
+
+    bound = float(term.objective_bounds.dual_bound)
+    return _MipAnswer(
+        plan,
+        ended,
+        seconds,
+        float(term.objective_bounds.primal_bound),
+        bound if np.isfinite(bound) else -np.inf,
+        values("units"),
+        values("places"),
+    )
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One MIP round of `solve_plan`: the MIP's answer, its model, and the LP with its
+    decisions fixed (flows re-optimised over every arc) with that LP's pricing."""
+
+    mip: _MipAnswer
+    built: PlanModel
+    fixed: PlanModel
+    lp: mb.Solver
+    pricing: dict[str, Any]
+
+
+def _gap(objective: float, bound: float) -> float:
+    """Relative gap between a plan's objective and a proven lower bound (inf without one)."""
+    if not np.isfinite(bound):
+        return np.inf
+    return max(0.0, (objective - bound) / max(1.0, abs(objective)))
+
+
+def _mip_minimum(time_limit: float | None) -> float:
+    """Seconds a MIP round gets even when the LP stages spent the time limit: a tenth of the
+    limit and at least 1 s (so a short limit still gives the MIP a chance to find a plan)."""
+    return max(1.0, 0.1 * (time_limit or 0.0))
+
+
+def _mb_status(status: Any) -> PlanStatus:
     if status == mb.SolveStatus.OPTIMAL:
         return PlanStatus.OPTIMAL
     if status == mb.SolveStatus.FEASIBLE:
@@ -705,6 +934,7 @@ def _actions(built: PlanModel, solver: mb.Solver) -> pd.DataFrame:
     df = df[df["places"] > 0].copy()
     df["capital"] = df["capital_per_unit"] * df["units"] + df["capital_per_place"] * df["places"]
     df["weekly_running"] = df["running_per_place"] * df["places"]
+    df["weekly_saving"] = 0.0
     return df[list(ACTION_COLUMNS)].reset_index(drop=True)
 
 
@@ -716,7 +946,7 @@ def _ended_private(
     For each LA, the places used without the plan but not with it, in every later year of the
     horizon (so nothing released is needed again): released_y = min_{y' >= y}
     max(0, used_without_y' - used_with_y'); a year's action is the increase on the year before.
-    Costliest places are released first; weekly_running is the saving (negative).
+    Costliest places are released first; weekly_saving is what they cost a week.
     """
     pools = built.pools[built.pools["setting"] == "residential_private"]
     if pools.empty:
@@ -735,7 +965,19 @@ def _ended_private(
             prices, int(released.loc[la, year]) - int(places)
         )
         rows.append(
-            (year, year, rcc[la], la, "end_private", "residential_private", 0, places, 0.0, -saving)
+            (
+                year,
+                year,
+                rcc[la],
+                la,
+                "end_private",
+                "residential_private",
+                0,
+                places,
+                0.0,
+                0.0,
+                saving,
+            )
         )
     return pd.DataFrame(rows, columns=list(ACTION_COLUMNS))
 
@@ -772,8 +1014,9 @@ def solve_plan(
     2. The plan MIP over the k-nearest arcs plus those found in 1.
     3. The MIP's decisions fixed, the same column generation: the plan's flows are optimal over
        all arcs for its decisions. If arcs had to be added, step 2 is repeated with them (up to
-       `mip_rounds` MIP solves). The reported objective is this LP's; `bound` and `gap` are the
-       MIP's proven ones over its arc set.
+       `mip_rounds` MIP solves) and the cheapest plan of the rounds is kept. The reported
+       objective is this LP's; `bound` and `gap` are its MIP's proven ones over its arc set.
+       A MIP stopped by a limit keeps its best plan and bound (`PlanOptions.time_limit`).
 
     A plan never costs more than doing nothing: if the solver stops with a worse plan (or
     none), the result is the do-nothing plan, flagged `fell_back_to_nothing`.
@@ -792,47 +1035,69 @@ def solve_plan(
     no_actions = pd.DataFrame(columns=list(ACTION_COLUMNS))
     without = _by_year(nothing, lp, without_flows, no_actions, "without_plan")
     pricing: dict[str, Any] = {"without_plan": pricing_nothing}
-    mip_seconds, fixed_lp, mip_round = 0.0, None, 0
     notes: list[str] = []
     deadline = None if options.time_limit is None else start + options.time_limit
+    tried: list[_Round] = []
     for mip_round in range(1, options.mip_rounds + 1):
+        left = None if deadline is None else deadline - time.perf_counter()
         built = build_plan_model(problem, demand, costs=costs, options=options, extra_arcs=extra)
-        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        limit = None if left is None else max(left, _mip_minimum(options.time_limit))
+        if left is not None and limit is not None and left < limit:
+            notes.append(
+                f"MIP round {mip_round}: {time.perf_counter() - start:.1f} s of the "
+                f"{options.time_limit:g} s time limit were spent before it; it was given its "
+                f"minimum of {limit:.1f} s, so the plan took longer than the limit"
+            )
         say(
             f"the plan: {options.solver} MIP, {built.size['variables']:,} variables "
             f"({built.size['integer_variables']:,} integer)"
-            + ("" if left is None else f", stops after {left:.1f} s (the time limit left)")
+            + ("" if limit is None else f", stops after {limit:.1f} s")
         )
-        mip, mip_status, seconds = _solve(built, options.solver, options, limit=left)
-        mip_seconds += seconds
-        status = _status(mip_status)
-        say(f"the plan: MIP {mip_status.name.lower()} in {seconds:.1f} s")
-        if status is PlanStatus.NOT_SOLVED:
-            decided = _rounded_relaxation(built, options)
-            status, rounded_bound = PlanStatus.FEASIBLE, float(decided["bound"][0])
+        answer = _solve_mip(built, options, limit=limit)
+        say(f"the plan: MIP {answer.ended} in {answer.seconds:.1f} s")
+        if answer.units is None or answer.places is None:
+            relaxed = _rounded_relaxation(built, options)
+            decided = {"units": relaxed["units"], "places": relaxed["places"]}
+            answer = replace(answer, bound=float(relaxed["bound"][0]))
             notes.append(
-                f"the {options.solver} MIP found no plan within the time limit "
-                f"({mip_status.name}); the plan is its LP relaxation rounded down, with the "
-                "relaxation as the bound"
+                f"MIP round {mip_round}: the {options.solver} MIP found no plan "
+                f"({answer.ended}); the "
+                "plan is its LP relaxation rounded down, with the relaxation as the bound"
             )
         else:
-            decided = {
-                c: solver_values(mip, built.decisions[c]).round().to_numpy()
-                for c in ("units", "places")
-            }
-            rounded_bound = None
+            decided = {"units": answer.units, "places": answer.places}
+            if answer.status is PlanStatus.FEASIBLE:
+                notes.append(
+                    f"MIP round {mip_round}: the {options.solver} MIP stopped ({answer.ended}) "
+                    "with its best plan "
+                    f"so far, within {_gap(answer.objective, answer.bound):.2%} of its proven "
+                    "bound; a plan stopped by time depends on the machine's speed and load "
+                    "(a longer --time-limit or a larger --gap makes it reproducible)"
+                )
         fixed = _fixed_decisions_model(problem, demand, decided, costs, options, extra)
-        fixed, fixed_lp, pricing["with_plan"], more = _generate_columns(
+        fixed, fixed_lp, found, more = _generate_columns(
             problem, fixed, options, max_rounds=rounds, say=lambda m: say(f"with the plan: {m}")
         )
-        if more.empty or mip_round == options.mip_rounds or rounded_bound is not None:
+        tried.append(_Round(answer, built, fixed, fixed_lp, found))
+        if more.empty or mip_round == options.mip_rounds or answer.units is None:
             break
         extra = pd.concat([extra, more], ignore_index=True).drop_duplicates(_ARC_KEYS)
-    fell_back = bool(fixed_lp is None or fixed_lp.objective_value > objective_nothing * (1 + 1e-9))
-    mip_bound = _bound(mip, status) if rounded_bound is None else rounded_bound
-    if fell_back or fixed_lp is None:
+    best = min(tried, key=lambda r: float(r.lp.objective_value))
+    if best is not tried[-1]:
         notes.append(
-            f"the {options.solver} solve ended {mip_status.name} without a plan better than "
+            f"MIP round {tried.index(best) + 1}'s plan is kept: with every arc priced it "
+            "costs less than the last round's (each round stops within the relative gap or "
+            "at its time)"
+        )
+    answer, built, fixed, fixed_lp = best.mip, best.built, best.fixed, best.lp
+    pricing["with_plan"] = best.pricing
+    mip_seconds = sum(r.mip.seconds for r in tried)
+    status = answer.status if answer.units is not None else PlanStatus.FEASIBLE
+    fell_back = bool(fixed_lp.objective_value > objective_nothing * (1 + 1e-9))
+    mip_bound = answer.bound
+    if fell_back:
+        notes.append(
+            f"the {options.solver} solve ended {answer.ended} without a plan better than "
             "doing nothing; the plan is to do nothing"
         )
         actions, with_flows = no_actions, without_flows
@@ -844,7 +1109,7 @@ def solve_plan(
         with_flows = _flow_values(fixed, fixed_lp)
         with_ = _by_year(fixed, fixed_lp, with_flows, actions, "with_plan")
         objective, bound = float(fixed_lp.objective_value), mip_bound
-        mip_objective = float(mip.objective_value) if rounded_bound is None else objective
+        mip_objective = objective if answer.units is None else answer.objective
         if end_private:
             pool_with = solver_values(fixed_lp, fixed.pools["var"])
             pool_without = solver_values(lp, nothing.pools["var"])
@@ -864,11 +1129,7 @@ def solve_plan(
         how="outer",
         suffixes=("_with_plan", "_without_plan"),
     )
-    gap = (
-        max(0.0, (mip_objective - bound) / max(1.0, abs(mip_objective)))
-        if np.isfinite(bound)
-        else np.inf
-    )
+    gap = _gap(mip_objective, bound)
     if fell_back:
         status = PlanStatus.OPTIMAL if gap <= options.relative_gap else PlanStatus.FEASIBLE
     by_year = pd.concat([with_, without], ignore_index=True)
@@ -889,7 +1150,7 @@ def solve_plan(
             "relative_gap": options.relative_gap,
             "threads": options.threads,
             "pricing_rounds": options.pricing_rounds,
-            "mip_rounds": mip_round,
+            "mip_rounds": len(tried),
             "mip_objective": mip_objective,
             "mip_seconds": round(mip_seconds, 3),
         },
@@ -920,26 +1181,32 @@ def price_pruned_arcs(
     """
     pi = pd.Series(solver.dual_values(built.counted).to_numpy(), index=built.counted.index)
     sigma = pd.Series(solver.dual_values(built.balance).to_numpy(), index=built.balance.index)
+    tau = pd.Series(0.0, index=built.age_limit.index)
+    if not built.age_limit.empty:
+        tau[:] = solver.dual_values(built.age_limit).to_numpy()
     places = built.balance.index.to_frame(index=False)
     pools = places[["placement_la", "setting"]].drop_duplicates()
     everywhere = candidate_arcs(problem, pools, {}, k_nearest=len(problem.las), same_rcc=False)
-    arcs = built.unplaced[["home_la", "need", "year"]].merge(everywhere, on=["home_la", "need"])
+    arcs = built.unplaced[_COHORT_KEYS].merge(everywhere, on=["home_la", "need"])
     arcs = arcs.merge(places, on=["placement_la", "setting", "year"])
     kept = built.flows[_FLOW_KEYS].assign(_kept=True)
     arcs = arcs.merge(kept, on=_FLOW_KEYS, how="left")
     arcs = arcs[arcs["_kept"].isna()].drop(columns="_kept")
     if arcs.empty:
         return {"pruned_arcs": 0, "negative": 0, "most_negative_weekly": 0.0}, arcs
-    dual_pi = pi.reindex(pd.MultiIndex.from_frame(arcs[["home_la", "need", "year"]])).to_numpy()
-    dual_sigma = sigma.reindex(
-        pd.MultiIndex.from_frame(arcs[["placement_la", "setting", "year"]])
-    ).to_numpy()
-    arcs = arcs.assign(reduced=WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma)
+    dual_pi = pi.reindex(pd.MultiIndex.from_frame(arcs[_COHORT_KEYS])).to_numpy()
+    places_key = pd.MultiIndex.from_frame(arcs[["placement_la", "setting", "year"]])
+    dual_sigma = sigma.reindex(places_key).to_numpy()
+    dual_tau = np.where(
+        _within_new_ages(arcs, built.ranges), 0.0, tau.reindex(places_key).fillna(0.0).to_numpy()
+    )
+    reduced = WEEKS * arcs["cost"].to_numpy() - dual_pi - dual_sigma - dual_tau
+    arcs = arcs.assign(reduced=reduced)
     negative = arcs[arcs["reduced"] < -1e-6 * max(1.0, float(np.abs(dual_pi).max()))]
     best = negative.sort_values("reduced", kind="stable")
     if len(negative) > _ADD_EVERY_NEGATIVE:
-        best = best.groupby(["home_la", "need", "year"]).head(per_cohort)
-    best = best.drop_duplicates(_ARC_KEYS).drop(columns=["year", "reduced"])
+        best = best.groupby(_COHORT_KEYS).head(per_cohort)
+    best = best.drop_duplicates(_ARC_KEYS).drop(columns=["ages", "year", "reduced"])
     stats = {
         "pruned_arcs": len(arcs),
         "negative": len(negative),
@@ -954,16 +1221,20 @@ def add_arcs(model: mb.Model, built: PlanModel, arcs: pd.DataFrame, *, tag: str)
     Each new flow enters its cohort's each_child_counted and its pool's pool_balance with
     coefficient 1 and the objective with 52 x cost, exactly as `add_flow_vars` would.
     """
-    cohorts = built.unplaced[["home_la", "need", "year"]]
+    cohorts = built.unplaced[_COHORT_KEYS]
     rows = cohorts.merge(arcs, on=["home_la", "need"])
     keys = pd.MultiIndex.from_frame(rows[["placement_la", "setting", "year"]])
     rows = rows[keys.isin(built.balance.index)].reset_index(drop=True)
     if rows.empty:
         return built
     rows["var"] = model.new_var_series(f"flow_{tag}", rows.index, lower_bounds=0)
-    for row in rows.itertuples(index=False):
-        built.counted[(row.home_la, row.need, row.year)].add_term(row.var, 1.0)
-        built.balance[(row.placement_la, row.setting, row.year)].add_term(row.var, 1.0)
+    limited = ~_within_new_ages(rows, built.ranges)
+    for row, outside in zip(rows.itertuples(index=False), limited, strict=True):
+        built.counted[(row.home_la, row.need, row.ages, row.year)].add_term(row.var, 1.0)
+        places = (row.placement_la, row.setting, row.year)
+        built.balance[places].add_term(row.var, 1.0)
+        if outside and places in built.age_limit.index:
+            built.age_limit[places].add_term(row.var, 1.0)
         row.var.objective_coefficient = float(WEEKS * row.cost)
     flows = pd.concat([built.flows, rows[built.flows.columns]], ignore_index=True)
     size = {**built.size, "flow_arcs": len(flows), "variables": model.num_variables}
@@ -1054,6 +1325,7 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
         "capital_per_year": costs.capital_per_year,
         "capital_total": round(result.capital_total, 2),
         "weekly_running_added": round(result.weekly_running_added, 2),
+        "weekly_saving": round(result.weekly_saving, 2),
         "status": result.status.value,
         "objective": round(result.objective, 2),
         "bound": round(result.bound, 2) if np.isfinite(result.bound) else None,

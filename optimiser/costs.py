@@ -23,6 +23,7 @@ __all__ = [
     "CARE_REVIEW_TARGET_YEAR",
     "DEFAULT_CAPITAL_BUDGET",
     "DEFAULT_YEARS",
+    "MAX_YEARS",
     "SOURCES",
     "ActionCosts",
     "PlanCosts",
@@ -34,6 +35,12 @@ __all__ = [
 
 DEFAULT_YEARS = 5
 """Issue 6: a five-year sufficiency horizon."""
+
+MAX_YEARS = 10
+"""The longest horizon planned. Sufficiency strategies look 3-5 years ahead, and demand beyond
+ten years is speculation rather than a forecast (the Care Review's trajectory ends in 2032); the
+model grows with every year (the scenario API has the same limit), and at 100 years it ran out
+of memory."""
 
 DEFAULT_CAPITAL_BUDGET = 50_000_000.0
 """Issue 6 (`--capital-budget 50m`). ASSUMPTION as a national figure: about £0.3m per LA."""
@@ -189,7 +196,9 @@ def parse_money(text: str | float | None) -> float | None:
     if text is None or isinstance(text, int | float):
         return None if text is None else float(text)
     key = text.strip().lower().replace("£", "").replace(",", "").replace("_", "")
-    if key in ("none", "unlimited", ""):
+    if key == "":
+        raise ValueError("an empty amount: give e.g. 50m, 1.2bn or 500k, or none for no limit")
+    if key == "none":
         return None
     scale = 1.0
     for suffix, factor in (("bn", 1e9), ("b", 1e9), ("m", 1e6), ("k", 1e3)):

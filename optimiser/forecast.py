@@ -3,8 +3,12 @@
 Two sources: growth scenarios applied to today's children (flat, the Care Review trajectory, or
 an annual rate nationally or per LA), or an imported long-format file
 (`year, la_code, need, age_band, children`) such as the output of an LA's own demand model.
-Counts are whole children: a year's growth factor is applied to each (LA, need) total and the
-total is shared over age bands by largest remainders, so no cell is silently rounded away.
+Counts are whole children, rounded under control so that totals follow the chosen rates: each
+year's national total is the rounded sum of its expected children, shared over the needs by
+largest remainders, each need's over the LAs and each LA's over its age bands the same way
+(`controlled_round`; rounding each small cell alone biased growth down: at scale 0.2, secure
+demand stayed at 20 for five years under any growth). Each need stays within one child of its
+expected total. Ties go to the earlier need, LA code and band, so it is deterministic.
 """
 
 from __future__ import annotations
@@ -22,33 +26,48 @@ from optimiser.costs import (
     CARE_REVIEW_TARGET_CLA,
     CARE_REVIEW_TARGET_YEAR,
     DEFAULT_YEARS,
+    MAX_YEARS,
 )
 from optimiser.errors import InputIssue, ProblemValidationError
 from optimiser.problem import NEEDS, Problem
 
 __all__ = [
     "AGE_BANDS",
+    "BAND_EDGES",
     "DEMAND_COLUMNS",
+    "NEED_BANDS",
     "Growth",
     "age_band",
     "base_demand",
     "care_review_rate",
     "children_for_year",
+    "controlled_round",
     "forecast_demand",
     "parse_growth",
     "read_forecast",
     "read_growth_rates",
+    "share_whole",
 ]
 
 AGE_BANDS: tuple[str, ...] = ("0", "1-4", "5-9", "10-15", "16-17")
 """DfE's CLA age groups: under 1, 1 to 4, 5 to 9, 10 to 15, 16 and over."""
-_BAND_EDGES = (0, 1, 5, 10, 16, 18)
+BAND_EDGES = (0, 1, 5, 10, 16, 18)
+"""Each band's first age, then 18: band i holds ages BAND_EDGES[i] to BAND_EDGES[i+1] - 1."""
 DEMAND_COLUMNS: tuple[str, ...] = ("year", "la_code", "need", "age_band", "children")
+NEED_BANDS: dict[str, tuple[str, ...]] = {
+    "foster": AGE_BANDS,
+    "residential": AGE_BANDS,
+    "secure": ("10-15", "16-17"),
+    "supported": ("16-17",),
+}
+"""The age bands each need covers: supported accommodation is for 16-17-year-olds only
+(DESIGN.md sections 4 and 6), and secure welfare places are for children aged 10 and over (the
+secure homes of the synthetic England and the plan's secure beds take 10-17)."""
 
 
 def age_band(ages: pd.Series) -> pd.Series:
     """The DfE age band ("0", "1-4", "5-9", "10-15", "16-17") of each age in years."""
-    codes = np.searchsorted(np.asarray(_BAND_EDGES[1:]), ages.to_numpy(), side="right")
+    codes = np.searchsorted(np.asarray(BAND_EDGES[1:]), ages.to_numpy(), side="right")
     return pd.Series(np.asarray(AGE_BANDS)[codes], index=ages.index)
 
 
@@ -153,11 +172,11 @@ def forecast_demand(
 ) -> pd.DataFrame:
     """Children by year, LA, need and age band for `base_year + 1 .. base_year + years`.
 
-    Each (LA, need) total grows by (1 + rate_LA)^t and is rounded to whole children; the total
-    is shared over the age bands in today's proportions by largest remainders.
+    Each (LA, need, band) cell grows by (1 + rate_LA)^t; a year's national total is the rounded
+    sum of those expected children, shared over needs, LAs and bands by largest remainders
+    (see the module doc).
     """
-    if years < 1:
-        raise ValueError(f"years must be at least 1, got {years}")
+    _check_years(years)
     growth = growth or Growth.flat()
     base = base_demand(problem)
     unknown = sorted(set(growth.la_rates) - set(problem.las["code"]))
@@ -169,14 +188,46 @@ def forecast_demand(
         frame = base.assign(year=base_year + t, expected=base["children"] * factor)
         frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
-    df["children"] = _share_whole(df, ["year", "la_code", "need"], "expected")
+    df = df.sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
+    levels = [["year"], ["year", "need"], ["year", "need", "la_code"]]
+    df["children"] = controlled_round(df, levels, "expected")
     out = df[list(DEMAND_COLUMNS)].sort_values(list(DEMAND_COLUMNS[:4]), ignore_index=True)
     out.attrs["growth"] = growth.name
     return out
 
 
-def _share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
-    """Round `column` to integers whose group sums equal the rounded group sums."""
+def controlled_round(df: pd.DataFrame, levels: list[list[str]], column: str) -> pd.Series:
+    """Whole numbers for `column` whose sums over every level's groups are whole too.
+
+    The coarsest level's totals are rounded; then each finer level's groups, and last the
+    rows, share their parent's whole total by largest remainders (`share_whole`). `levels`
+    run from coarse to fine, each holding the keys of the one before."""
+    rows = df.assign(_row=np.arange(len(df)))
+    rows["_whole"] = df.groupby(levels[0])[column].transform("sum").round().to_numpy()
+    parent = levels[0]
+    for keys in [*levels[1:], [*levels[-1], "_row"]]:
+        groups = rows.groupby(keys, sort=False)
+        part = groups[column].sum().rename("expected").reset_index()
+        part["parent_whole"] = groups["_whole"].first().to_numpy()
+        parent_sum = part.groupby(parent)["expected"].transform("sum").to_numpy()
+        ratio = np.divide(
+            part["parent_whole"].to_numpy(float),
+            parent_sum,
+            out=np.zeros(len(part)),
+            where=parent_sum > 0,
+        )
+        part["scaled"] = part["expected"].to_numpy(float) * ratio
+        part["whole"] = share_whole(part, parent, "scaled")
+        rows = rows.drop(columns="_whole").merge(
+            part[[*keys, "whole"]].rename(columns={"whole": "_whole"}), on=keys, how="left"
+        )
+        parent = keys
+    return pd.Series(rows.sort_values("_row")["_whole"].to_numpy(dtype=np.int64), index=df.index)
+
+
+def share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    """Round `column` to integers whose group sums equal the rounded group sums: each value's
+    floor, plus one for the largest remainders of its group (ties to the earlier row)."""
     value = df[column].to_numpy(dtype=float)
     floor = np.floor(value)
     target = df.groupby(keys)[column].transform("sum").round().to_numpy()
@@ -191,6 +242,11 @@ def _share_whole(df: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- import
+
+
+def _check_years(years: int) -> None:
+    if not 1 <= years <= MAX_YEARS:
+        raise ValueError(f"years must be at least 1 and at most {MAX_YEARS}, got {years}")
 
 
 def _read_strings(path: Path) -> pd.DataFrame:
@@ -214,13 +270,25 @@ def _require(
             issues.append(InputIssue(file, 1, c, "required column is missing"))
 
 
-def read_forecast(path: Path | str, *, problem: Problem, years: int | None = None) -> pd.DataFrame:
+def read_forecast(
+    path: Path | str,
+    *,
+    problem: Problem,
+    years: int | None = None,
+    base_year: int = CARE_REVIEW_BASE_YEAR,
+) -> pd.DataFrame:
     """Read a long-format forecast (`year, la_code, need, age_band, children`), validated.
 
-    Every issue names file, row and column. Each year must cover every LA that has children
-    today (an LA with no rows would silently lose its children); absent need/age cells are 0.
-    `years` keeps only the first N years of the file.
+    Every issue names file, row and column. The years must be consecutive (the plan charges
+    running costs and counts children year by year, so a gap would drop years of placements
+    but not of running costs) and none before `base_year`, the year of the census today's
+    children come from (31 March 2024 for the embedded England and `rcc synth`; growth
+    forecasts start the year after it): a forecast looks forward from today's children.
+    Each year must cover every LA that has children today (an LA with no rows would silently
+    lose its children); absent need/age cells are 0. `years` keeps only the first N years.
     """
+    if years is not None:
+        _check_years(years)
     path = Path(path)
     df = _read_strings(path)
     issues: list[InputIssue] = []
@@ -245,6 +313,13 @@ def read_forecast(path: Path | str, *, problem: Problem, years: int | None = Non
         "age_band",
         f"unknown age band '{{}}'; use {list(AGE_BANDS)}",
     )
+    for need, bands in NEED_BANDS.items():
+        wrong = (df["need"] == need) & df["age_band"].isin(AGE_BANDS) & ~df["age_band"].isin(bands)
+        flag(
+            wrong.to_numpy(),
+            "age_band",
+            f"{need} children aged {{}}: {need} covers only age bands {', '.join(bands)}",
+        )
     kids = pd.to_numeric(df["children"], errors="coerce")
     bad = kids.isna() | ~np.isfinite(kids.fillna(0)) | (kids < 0)
     flag(bad.to_numpy(), "children", "'{}' is not a count >= 0")
@@ -255,7 +330,17 @@ def read_forecast(path: Path | str, *, problem: Problem, years: int | None = Non
     if issues:
         raise ProblemValidationError(issues)
     out = df.assign(year=year.astype(np.int64), children=kids.astype(np.int64))
+    issues += _year_sequence_issues(out["year"], path.name, base_year)
+    if issues:
+        raise ProblemValidationError(issues)
     kept = sorted(out["year"].unique())[: years or None]
+    if len(kept) > MAX_YEARS:
+        first = int(np.flatnonzero(out["year"].to_numpy() == kept[MAX_YEARS])[0]) + 2
+        message = (
+            f"the forecast runs {len(kept)} years ({kept[0]}-{kept[-1]}); a plan covers at most "
+            f"{MAX_YEARS}: use --years or drop the years from {kept[MAX_YEARS]}"
+        )
+        raise ProblemValidationError([InputIssue(path.name, first, "year", message)])
     out = out[out["year"].isin(kept)]
     today = set(problem.children["home_la"])
     for y in kept:
@@ -273,6 +358,30 @@ def read_forecast(path: Path | str, *, problem: Problem, years: int | None = Non
     result = out[cols].sort_values(cols[:4], ignore_index=True)
     result.attrs["growth"] = f"forecast file {path.name}"
     return result
+
+
+def _year_sequence_issues(year: pd.Series, file: str, base_year: int) -> list[InputIssue]:
+    """A forecast's years run one by one from `base_year` or later: each year before it, and
+    each year after a gap, is named at its first row."""
+    first_row = {int(y): int(pos) + 2 for pos, y in reversed(list(enumerate(year)))}
+    issues = []
+    previous = None
+    for y in sorted(first_row):
+        if y < base_year:
+            message = (
+                f"year {y} is before {base_year}, the year of the census today's children "
+                "come from: a forecast starts then or later"
+            )
+            issues.append(InputIssue(file, first_row[y], "year", message))
+        elif previous is not None and y != previous + 1:
+            message = (
+                f"year {y} follows {previous} with no rows for {previous + 1}"
+                + (f"-{y - 1}" if y - 1 > previous + 1 else "")
+                + ": a forecast's years must be consecutive"
+            )
+            issues.append(InputIssue(file, first_row[y], "year", message))
+        previous = y
+    return issues
 
 
 # ----------------------------------------------------------------------------- children

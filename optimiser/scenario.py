@@ -40,6 +40,7 @@ __all__ = [
     "Scenario",
     "apply_scenario",
     "compare_folders",
+    "horizon_mismatch",
     "read_scenario",
     "scenario_from_json",
 ]
@@ -383,6 +384,24 @@ def _read_by_rcc(folder: Path) -> pd.DataFrame | None:
     key = "home_rcc" if "home_rcc" in df.columns else df.columns[0]
     cols = [c for c in _RCC_INDICATORS if c in df.columns]
     return df.set_index(key)[cols]
+
+
+def horizon_mismatch(a: Path | str, b: Path | str) -> str | None:
+    """A warning when two `rcc plan` folders plan different years (their final-year figures and
+    horizon totals are then of different years), else None."""
+    years = []
+    for folder in (Path(a), Path(b)):
+        path = folder / "plan_summary.json"
+        if not path.exists():
+            return None
+        span = read_json(path).get("years") or []
+        years.append(f"{span[0]}-{span[-1]}" if span else "no years")
+    if years[0] == years[1]:
+        return None
+    return (
+        f"{a} plans {years[0]} and {b} plans {years[1]}: their final years and totals over the "
+        "horizon differ, so the differences mix years"
+    )
 
 
 def compare_folders(a: Path | str, b: Path | str) -> tuple[pd.DataFrame, pd.DataFrame | None]:

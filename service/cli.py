@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from optimiser.costs import MAX_YEARS
 from optimiser.errors import ProblemValidationError
 
 if TYPE_CHECKING:
@@ -328,7 +329,9 @@ def demo(
         typer.Option(help="Seconds for the allocation before reporting the proven gap", min=0),
     ] = 240.0,
     plan: Annotated[bool, typer.Option(help="Also run the five-year sufficiency plan")] = True,
-    plan_time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP", min=0)] = 60.0,
+    plan_time_limit: Annotated[
+        float, typer.Option(help="Seconds for the whole plan (as rcc plan --time-limit)", min=0)
+    ] = 60.0,
 ) -> None:
     """Run the demo (see `_DEMO_HELP`)."""
     from optimiser.problem import read_rccs, write_problem
@@ -376,6 +379,7 @@ def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
         result = solve_plan(problem, demand, costs=PlanCosts(), options=options, progress=progress)
     for table in _plan_tables(result):
         console.print(table)
+    _print_plan_notes(result)
     write_plan_outputs(result, problem, demand, folder)
     console.print(
         f"Plan ({result.status.value}, proven gap {result.gap:.2%}) in [bold]{folder}[/]",
@@ -559,13 +563,36 @@ def _money(value: float) -> str:
     return f"-£{-value:,.0f}" if value < 0 else f"£{value:,.0f}"
 
 
+def _print_plan_notes(result: Any) -> None:
+    """The plan's notes (a MIP stopped by time, a fallback, arcs still pricing negative)."""
+    for note in result.notes:
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+
+
+def _weekly_change(running: float, saving: float) -> str:
+    """An action's change to the weekly cost: +running added, -saving (plan_actions.csv keeps
+    them in two columns, weekly_running and weekly_saving)."""
+    change = running - saving
+    return ("+" if change > 0 else "") + _money(change)
+
+
 def _plan_tables(result: Any) -> list[Any]:
     """One table of actions per RCC, then the final year with and without the plan."""
     tables: list[Any] = []
     actions = result.actions
     for rcc, part in actions.groupby("rcc", sort=True):
         table = _compact_table(f"{rcc}: plan actions")
-        for name in ("year", "opens", "LA", "action", "units", "places", "capital", "weekly"):
+        table.caption = "£/week: + running cost added, - private places no longer bought"
+        for name in (
+            "year",
+            "opens",
+            "LA",
+            "action",
+            "units",
+            "places",
+            "capital",
+            "£/week",
+        ):
             table.add_column(name, justify="left" if name in ("LA", "action") else "right")
         for row in part.itertuples(index=False):
             table.add_row(
@@ -576,7 +603,7 @@ def _plan_tables(result: Any) -> list[Any]:
                 f"{int(row.units):,}",
                 f"{int(row.places):,}",
                 _money(float(row.capital)),
-                _money(float(row.weekly_running)),
+                _weekly_change(float(row.weekly_running), float(row.weekly_saving)),
             )
         tables.append(table)
     final = Table(title=f"Final year {result.years[-1]}: with and without the plan")
@@ -594,13 +621,32 @@ def _plan_tables(result: Any) -> list[Any]:
     return tables
 
 
-@app.command()
+_PLAN_HELP = (
+    "Forecast demand and choose new homes, foster carers and secure beds within budget.\n\n"
+    "Money is GBP at 2024 prices, undiscounted. plan_actions.csv: capital (one-off GBP), "
+    "weekly_running (GBP a week added, from the year in opens) and weekly_saving (GBP a week of "
+    "private places no longer bought); plan_by_year.csv: weekly_cost (GBP a week); "
+    "plan_summary.json: capital_total (GBP), weekly_running_added and weekly_saving (GBP a "
+    "week), objective and bound (GBP over the horizon).\n\n"
+    "--forecast CSV: year,la_code,need,age_band,children, one row per cell; years consecutive, "
+    "not before 2024; need foster, residential, secure (age bands 10-15, 16-17) or supported "
+    "(16-17); age_band 0, 1-4, 5-9, 10-15 or 16-17; children a whole number (absent cells 0); "
+    "every LA with children today in every year."
+)
+
+
+@app.command(help=_PLAN_HELP)
 def plan(
     directory: Annotated[
         Path | None,
         typer.Argument(help="Problem folder; default the embedded synthetic England (seed 1)"),
     ] = None,
-    years: Annotated[int, typer.Option(help="Horizon in years")] = 5,
+    years: Annotated[
+        int,
+        typer.Option(
+            help=f"Horizon in years, 1 to {MAX_YEARS} (with --forecast: the file's first N years)"
+        ),
+    ] = 5,
     growth: Annotated[
         str, typer.Option(help="flat, care-review, an annual rate (0.02 or 2%) or la_code,rate CSV")
     ] = "care-review",
@@ -621,14 +667,22 @@ def plan(
         Path | None, typer.Option(help="scenario.json applied to the problem first")
     ] = None,
     solver: Annotated[str, typer.Option(help="MIP solver: highs, scip or sat")] = "highs",
-    time_limit: Annotated[float, typer.Option(help="Seconds for the plan MIP")] = 120.0,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Seconds for the whole plan, LPs included: the MIP stops when they are spent "
+            "(with at least a tenth of them) and keeps its best plan and proven gap; the LPs "
+            "always finish",
+            min=0,
+        ),
+    ] = 120.0,
     gap: Annotated[float, typer.Option(help="Stop when the proven relative gap is below")] = 0.001,
     k_nearest: Annotated[int, typer.Option(help="Arcs to the k nearest LAs per setting")] = 8,
     out: Annotated[Path, typer.Option(help="Output folder", callback=_out_folder)] = Path(
         "plan_out"
     ),
 ) -> None:
-    """Forecast demand and choose new homes, foster carers and secure beds within budget."""
+    """Plan new capacity (see `_PLAN_HELP`)."""
     from dataclasses import replace
 
     from optimiser.capacity import PlanOptions, solve_plan, write_plan_outputs
@@ -654,8 +708,11 @@ def plan(
             demand = read_forecast(forecast, problem=problem, years=years)
         else:
             demand = forecast_demand(problem, years=years, growth=chosen)
-        if not len(problem.children) or not demand["children"].sum():
-            raise ValueError("no children to plan for: children.csv has no rows")
+        if not len(problem.children):
+            raise ValueError(f"no children to plan for: {directory}/children.csv has no rows")
+        if not demand["children"].sum():
+            source = forecast or f"the growth forecast ({demand.attrs.get('growth')})"
+            raise ValueError(f"no children to plan for: {source} has none in any year")
         per_rcc = parse_money(rcc_capital_budget)
         costs = replace(
             PlanCosts(),
@@ -684,17 +741,27 @@ def plan(
         f"children in the final year (growth: {demand.attrs.get('growth')}).",
         highlight=False,
     )
-    with _progress_printer() as progress:
-        result = solve_plan(problem, demand, costs=costs, options=options, progress=progress)
+    try:
+        with _progress_printer() as progress:
+            result = solve_plan(problem, demand, costs=costs, options=options, progress=progress)
+    except MemoryError:
+        raise fail_with(
+            MemoryError(
+                f"the plan ran out of memory ({years} years); try fewer years, a smaller "
+                "--k-nearest or a smaller problem"
+            )
+        ) from None
+    except RuntimeError as exc:  # a solver that failed (an LP that did not solve)
+        raise fail_with(RuntimeError(f"the plan could not be solved: {exc}")) from None
     for table in _plan_tables(result):
         console.print(table)
-    for note in result.notes:
-        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+    _print_plan_notes(result)
     console.print(
         f"Solver {result.solver}: {result.status.value}, objective £{result.objective:,.0f} "
         f"(doing nothing £{result.objective_without_plan:,.0f}), proven gap {result.gap:.3%}, "
         f"{result.wall_seconds:.1f}s. Capital £{result.capital_total:,.0f}; running cost added "
-        f"£{result.weekly_running_added:,.0f} a week.",
+        f"£{result.weekly_running_added:,.0f} a week; private places ended save "
+        f"£{result.weekly_saving:,.0f} a week.",
         highlight=False,
     )
     paths = write_plan_outputs(result, problem, demand, out)
@@ -711,12 +778,15 @@ def compare(
     b: Annotated[Path, typer.Argument(help="Second result folder")],
 ) -> None:
     """Print the indicator differences (B - A) between two result folders."""
-    from optimiser.scenario import compare_folders
+    from optimiser.scenario import compare_folders, horizon_mismatch
 
     try:
         national, by_rcc = compare_folders(a, b)
     except ValueError as exc:
         raise fail_with(exc) from None
+    mismatch = horizon_mismatch(a, b)
+    if mismatch:
+        console.print(f"[yellow]Warning:[/] {mismatch}", highlight=False)
     table = Table(title=f"{b} minus {a}")
     for name in ("indicator", "A", "B", "B - A"):
         table.add_column(name, justify="left" if name == "indicator" else "right")

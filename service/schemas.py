@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
+from optimiser.costs import MAX_YEARS
+
 __all__ = [
     "DatasetIn",
     "DatasetOut",
@@ -117,12 +119,14 @@ class PlanSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    years: int = Field(5, ge=1, le=10, description="Horizon in years")
+    years: int = Field(5, ge=1, le=MAX_YEARS, description="Horizon in years")
     growth: str | float = Field(
         "care-review", description="flat, care-review, or an annual rate (0.02 or '2%')"
     )
     capital_budget: str = Field("50m", max_length=20, description="e.g. 50m, 1.2bn, none")
-    time_limit: float | None = Field(None, gt=0, description="MIP seconds (capped by server)")
+    time_limit: float | None = Field(
+        None, gt=0, description="Seconds for the whole plan (capped by server)"
+    )
 
 
 class ScenarioIn(BaseModel):

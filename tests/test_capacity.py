@@ -14,6 +14,7 @@ from optimiser.capacity import (
     ACTION_COLUMNS,
     PlanOptions,
     PlanResult,
+    PlanStatus,
     _rounded_relaxation,
     apply_actions,
     build_plan_model,
@@ -133,6 +134,9 @@ def test_near_supply_is_used_before_building() -> None:
 
 
 def test_costly_private_places_are_ended_when_a_home_replaces_them() -> None:
+    """Ended private places were a negative weekly_running in plan_actions.csv, so summing the
+    column (as Excel users do) netted savings off running costs; savings have their own
+    column, weekly_saving, as in plan_summary.json."""
     problem = make_problem(
         [(HARTLEPOOL, "residential", 14)] * 4, [("residential_private", HARTLEPOOL, 4, 12_000)]
     )
@@ -141,7 +145,11 @@ def test_costly_private_places_are_ended_when_a_home_replaces_them() -> None:
     ended = result.actions[result.actions["action"] == "end_private"]
     assert int(homes["places"].sum()) == 4
     assert int(ended["places"].sum()) == 4
-    assert float(ended["weekly_running"].sum()) == pytest.approx(-4 * 12_000)
+    # the saving has its own column: summing weekly_running no longer nets savings off
+    assert float(ended["weekly_saving"].sum()) == pytest.approx(4 * 12_000)
+    assert float(ended["weekly_running"].sum()) == 0
+    assert float(result.actions["weekly_running"].sum()) == pytest.approx(4 * 5_000)
+    assert plan_summary(result)["weekly_saving"] == pytest.approx(4 * 12_000)
     supply = apply_actions(problem, result.actions, costs=result.costs)
     private = supply[supply["setting"] == "residential_private"]
     assert int(private["capacity"].sum()) == 0
@@ -204,6 +212,8 @@ def test_solvers_agree_on_the_optimum() -> None:
         ({"relative_gap": -0.1}, "relative_gap must be >= 0"),
         ({"k_nearest": 0}, "k_nearest must be at least 1"),
         ({"mip_rounds": 0}, "mip_rounds must be at least 1"),
+        ({"solution_limit": 0}, "solution_limit must be at least 1"),
+        ({"solution_limit": 1, "solver": "sat"}, "solution_limit applies to the highs and"),
     ],
 )
 def test_plan_options_out_of_range_are_refused(option: dict[str, object], message: str) -> None:
@@ -327,6 +337,55 @@ def test_the_time_limit_stops_the_mip_not_the_lps() -> None:
     assert result.final_year("with_plan")["children"] == 3
 
 
+def test_a_spent_time_limit_still_gives_the_mip_its_minimum_and_says_so() -> None:
+    """`--time-limit` said "seconds for the plan MIP" but counted from the start of the plan,
+    LPs included, so the MIP could get 0.6 s unannounced. The limit is the whole plan's; a
+    MIP round started after it gets at least a tenth of it (and 1 s), and a note says so."""
+    problem = make_problem(THREE_RESIDENTIAL, [])
+    demand = forecast_demand(problem, years=3)
+    result = solve_plan(
+        problem,
+        demand,
+        costs=homes_only(capital_budget=1_000_000),
+        options=replace(OPTIONS, time_limit=0.0),
+    )
+    assert any("it was given its minimum of 1.0 s" in note for note in result.notes)
+    assert result.status is PlanStatus.OPTIMAL
+    assert int(result.actions["places"].sum()) == 3  # 1 s is ample for this plan
+
+
+def test_a_stopped_highs_mip_keeps_its_best_plan_and_proven_bound() -> None:
+    """HiGHS through model_builder threw its incumbent away at a limit (UNKNOWN_STATUS) and the
+    plan became its LP relaxation rounded down; it also reported a finished MIP's bound as its
+    objective. Stopped at its first plan (a limit that does not depend on the machine), the
+    MIP's plan is kept with HiGHS's own bound and gap, and the note says what happened."""
+    kids = [
+        *[(HARTLEPOOL, "residential", 14)] * 7,
+        *[(CITY, "residential", 12)] * 5,
+        *[(MIDDLESBROUGH, "secure", 14)] * 3,
+        *[(CITY, "foster", 3)] * 9,
+    ]
+    problem = make_problem(kids, [("foster_ifa", CITY, 1, 900)])
+    demand = forecast_demand(problem, years=4)
+    stopped = solve_plan(problem, demand, options=replace(OPTIONS, solution_limit=1))
+    assert stopped.status is PlanStatus.FEASIBLE
+    assert not any("rounded down" in note for note in stopped.notes)
+    assert any(
+        "MIP stopped (solution limit reached) with its best plan so far" in note
+        for note in stopped.notes
+    ), stopped.notes
+    assert stopped.bound < stopped.parameters["mip_objective"]
+    assert stopped.gap == pytest.approx(
+        (stopped.parameters["mip_objective"] - stopped.bound) / stopped.parameters["mip_objective"]
+    )
+    assert 0 < stopped.gap < 1
+    assert not stopped.actions.empty
+    best = solve_plan(problem, demand, options=OPTIONS)
+    assert best.status is PlanStatus.OPTIMAL
+    assert best.bound <= best.objective + 1e-6 and stopped.bound <= best.objective + 1e-6
+    assert best.objective <= stopped.objective + 1e-6
+
+
 def test_the_plans_flows_are_optimal_over_every_arc() -> None:
     """A few cohorts far from any place had hundreds of negative arcs, of which pricing took 3
     a round each: the plan's flows ended 'optimal' with 348 arcs still negative, by up to GBP
@@ -335,4 +394,25 @@ def test_the_plans_flows_are_optimal_over_every_arc() -> None:
     demand = forecast_demand(problem, years=3)
     result = solve_plan(problem, demand, options=PlanOptions(time_limit=5))
     assert result.pricing["without_plan"]["negative"] == 0
+    assert result.pricing["with_plan"]["negative"] == 0
+
+
+def test_new_places_take_only_children_of_their_ages() -> None:
+    """Six residential children aged 5-7 in a council with no home: the plan opened two homes
+    (GBP 1.6m) reporting none unplaced, but homes take ages 8-17 and `rcc solve` of the final
+    year left all six unplaced. Cohorts are split at the ages new places take."""
+    young = [(HARTLEPOOL, "residential", 5 + i % 3) for i in range(6)]
+    result = plan(make_problem(young, []), 3, homes_only())
+    assert result.actions.empty
+    assert result.final_year("with_plan")["unplaced"] == 6
+    # Aged 7 to 9 (band 5-9, cut at 8): a home for the two aged 8 and 9 only.
+    mixed = [(HARTLEPOOL, "residential", age) for age in (7, 8, 9)]
+    result = plan(make_problem(mixed, []), 3, homes_only())
+    assert int(result.actions["places"].sum()) == 2
+    assert result.final_year("with_plan")["unplaced"] == 1
+    # Existing places (ages 0-17 here) still take the young; new places fill behind them.
+    problem = make_problem([*young[:2], *mixed[1:]], [("residential_private", HARTLEPOOL, 2, 6000)])
+    result = plan(problem, 3, homes_only())
+    assert int(result.actions["places"].sum()) == 2
+    assert result.final_year("with_plan")["unplaced"] == 0
     assert result.pricing["with_plan"]["negative"] == 0

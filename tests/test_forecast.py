@@ -231,3 +231,139 @@ def test_rcc_plan_reads_an_imported_forecast(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, [*args, "--out", str(out)])
     assert bad.exit_code == 1
     assert "forecast.csv row 2, column la_code" in " ".join(bad.output.split())
+
+
+def test_read_forecast_refuses_gaps_and_past_years(tmp_path: Path) -> None:
+    """A forecast of 2025, 2030 and 2035 (or of 1985-1987) was accepted and planned: running
+    costs were charged for every calendar year from opening but placements only for the years
+    in the file. Years must now be consecutive and not before the census year."""
+    demand = forecast_demand(PROBLEM, years=3)
+    gaps = demand.assign(year=demand["year"].map({2025: 2025, 2026: 2030, 2027: 2035}))
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    with pytest.raises(ProblemValidationError) as info:
+        read_forecast(tmp_path / "gaps.csv", problem=PROBLEM)
+    first_2030 = int(gaps.index[gaps["year"] == 2030][0]) + 2
+    text = str(info.value)
+    where = f"gaps.csv row {first_2030}, column year: "
+    assert where + "year 2030 follows 2025 with no rows for 2026-2029: a forecast's years" in text
+    assert "year 2035 follows 2030" in text
+    past = demand.assign(year=demand["year"] - 40)
+    past.to_csv(tmp_path / "past.csv", index=False)
+    with pytest.raises(ProblemValidationError, match=r"past.csv row 2, column year: year 1985 is "):
+        read_forecast(tmp_path / "past.csv", problem=PROBLEM)
+    (tmp_path / "now.csv").write_text(demand.assign(year=demand["year"] - 1).to_csv(index=False))
+    assert read_forecast(tmp_path / "now.csv", problem=PROBLEM)["year"].min() == 2024
+
+
+def test_plan_model_refuses_demand_with_gaps_between_years() -> None:
+    """The plan model assumed one step per year; demand given directly must say so too."""
+    from optimiser.capacity import build_plan_model
+
+    demand = forecast_demand(PROBLEM, years=2)
+    demand = demand.assign(year=demand["year"].map({2025: 2025, 2026: 2027}))
+    with pytest.raises(ValueError, match=r"consecutive years, got \[2025, 2027\]"):
+        build_plan_model(PROBLEM, demand)
+
+
+def test_growth_rounding_keeps_national_totals_of_each_need() -> None:
+    """Each small (LA, need) total was rounded alone, which biased growth down: one secure child
+    in each of two LAs at 30% a year stayed 1 + 1 = 2 in the first year instead of 2.6 -> 3.
+    The national total now follows the rate, each need within one child of it, and the LAs
+    share them by largest remainders."""
+    problem = make_problem([(A, "secure", 14), (B, "secure", 15), *[(A, "foster", 3)] * 5])
+    demand = forecast_demand(problem, years=5, growth=Growth("30%", 0.3))
+    by_need = demand.groupby(["year", "need"])["children"].sum().unstack()
+    for t, year in enumerate(range(2025, 2030), start=1):
+        assert by_need.loc[year].sum() == round(7 * 1.3**t)
+        assert abs(by_need.loc[year, "secure"] - 2 * 1.3**t) < 1
+        assert abs(by_need.loc[year, "foster"] - 5 * 1.3**t) < 1
+    assert list(by_need["secure"]) == [3, 3, 4, 6, 7]  # 2.6, 3.38, 4.39, 5.71, 7.43
+    la = demand.groupby(["year", "la_code"])["children"].sum().unstack()
+    assert (la[A] - la[B]).ge(0).all()  # A's secure child and five foster children
+    assert (demand["children"] >= 0).all()
+    again = forecast_demand(problem, years=5, growth=Growth("30%", 0.3))
+    assert again.equals(demand)
+
+
+@pytest.mark.parametrize("years", [0, -1, 11])
+def test_years_out_of_range_are_refused_with_and_without_a_forecast_file(
+    tmp_path: Path, years: int
+) -> None:
+    """`--years 0` or `-1` with `--forecast` silently planned every year of the file (a slice
+    `[:0 or None]`, `[:-1]`), and `--years 100` ran out of memory with a traceback."""
+    demand = forecast_demand(PROBLEM, years=2)
+    demand.to_csv(tmp_path / "forecast.csv", index=False)
+    message = rf"years must be at least 1 and at most 10, got {years}"
+    with pytest.raises(ValueError, match=message):
+        read_forecast(tmp_path / "forecast.csv", problem=PROBLEM, years=years)
+    with pytest.raises(ValueError, match=message):
+        forecast_demand(PROBLEM, years=years)
+    long = forecast_demand(PROBLEM, years=10)
+    long = pd.concat([long, long[long["year"] == 2034].assign(year=2035)], ignore_index=True)
+    long.to_csv(tmp_path / "long.csv", index=False)
+    with pytest.raises(ProblemValidationError, match=r"column year: the forecast runs 11 years"):
+        read_forecast(tmp_path / "long.csv", problem=PROBLEM)
+    assert read_forecast(tmp_path / "long.csv", problem=PROBLEM, years=10)["year"].max() == 2034
+
+
+def test_rcc_plan_names_the_forecast_with_no_children_and_refuses_an_empty_budget(
+    tmp_path: Path,
+) -> None:
+    """A forecast of zero children was reported as 'children.csv has no rows', and
+    `--capital-budget ""` silently meant no limit."""
+    from typer.testing import CliRunner
+
+    from optimiser.problem import write_problem
+    from service.cli import app
+
+    write_problem(PROBLEM, tmp_path / "problem")
+    demand = forecast_demand(PROBLEM, years=2).assign(children=0)
+    demand.to_csv(tmp_path / "zero.csv", index=False)
+    args = ["plan", str(tmp_path / "problem"), "--out", str(tmp_path / "out")]
+    zero = CliRunner().invoke(app, [*args, "--forecast", str(tmp_path / "zero.csv")])
+    assert zero.exit_code == 1
+    assert "zero.csv has none in any year" in " ".join(zero.output.split())
+    empty = CliRunner().invoke(app, [*args, "--capital-budget", ""])
+    assert empty.exit_code == 1
+    assert "an empty amount" in " ".join(empty.output.split())
+
+
+def test_rcc_plan_reports_running_out_of_memory_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--years 100` ended in a MemoryError traceback; a solver's failure is a clear error."""
+    from typer.testing import CliRunner
+
+    import optimiser.capacity
+    from optimiser.problem import write_problem
+    from service.cli import app
+
+    def out_of_memory(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(optimiser.capacity, "solve_plan", out_of_memory)
+    write_problem(PROBLEM, tmp_path / "problem")
+    args = ["plan", str(tmp_path / "problem"), "--years", "2", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "the plan ran out of memory (2 years)" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_read_forecast_refuses_ages_a_need_does_not_cover(tmp_path: Path) -> None:
+    """Supported children aged 0 and secure children aged 1-4 were accepted and planned."""
+    path = write(
+        tmp_path,
+        "year,la_code,need,age_band,children\n"
+        "2025,E06000001,supported,0,1\n"
+        "2025,E06000001,secure,1-4,2\n"
+        "2025,E06000001,secure,10-15,1\n"
+        "2025,E06000002,supported,16-17,2\n"
+        "2025,E06000002,residential,5-9,1\n",
+    )
+    with pytest.raises(ProblemValidationError) as info:
+        read_forecast(path, problem=PROBLEM)
+    text = str(info.value)
+    assert "row 2, column age_band: supported children aged 0: supported covers only " in text
+    assert "row 3, column age_band: secure children aged 1-4: secure covers only age bands " in text
+    assert "row 4" not in text and "row 5" not in text and "row 6" not in text

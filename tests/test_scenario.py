@@ -246,3 +246,23 @@ def test_rcc_scenario_writes_a_variant_problem(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["scenario", str(folder), str(change), "--out", str(out)])
     assert bad.exit_code == 1
     assert "add_capacity.setting: required key is missing" in " ".join(bad.output.split())
+
+
+def test_compare_warns_when_plans_cover_different_years(tmp_path: Path) -> None:
+    """`rcc compare` of a five-year and a three-year plan printed differences of different
+    final years without a word; the help never gave units or the forecast's age bands."""
+    from service.cli import app
+
+    for name, years in (("five", [2025, 2026, 2027, 2028, 2029]), ("three", [2025, 2026, 2027])):
+        (tmp_path / name).mkdir()
+        summary = {"years": years, "capital_total": 1.0, "with_plan": {"unplaced": 1}}
+        (tmp_path / name / "plan_summary.json").write_text(json.dumps(summary))
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "five"), str(tmp_path / "three")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Warning:" in text and "plans 2025-2029 and" in text and "plans 2025-2027" in text
+    same = CliRunner().invoke(app, ["compare", str(tmp_path / "five"), str(tmp_path / "five")])
+    assert "Warning" not in same.output
+    helped = " ".join(CliRunner().invoke(app, ["plan", "--help"]).output.split())
+    assert "age_band 0, 1-4, 5-9, 10-15 or 16-17" in helped
+    assert "weekly_running (GBP a week added" in helped and "capital (one-off GBP)" in helped
