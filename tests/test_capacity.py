@@ -16,6 +16,8 @@ from optimiser.capacity import (
     PlanResult,
     PlanStatus,
     _rounded_relaxation,
+    _set_decisions,
+    _solve_mip,
     apply_actions,
     build_plan_model,
     plan_problem,
@@ -322,6 +324,28 @@ def test_rounded_relaxation_keeps_unit_sizes_and_budgets() -> None:
     assert pd.Series(capital).groupby(d["year"].to_numpy()).sum().le(1_500_000).all()
     assert units.sum() >= 1  # the relaxation wants homes; whole ones survive the rounding
     assert decided["bound"][0] <= plan(problem, 3, costs).objective + 1e-6
+
+
+def test_one_model_serves_the_mip_and_its_fixed_lp_in_turn() -> None:
+    """The MIP rounds and the LPs with their decisions fixed share one model: fixing the
+    decisions at none gives doing nothing's cost, and freeing them again gives the MIP back
+    as a new model has it (bounds and integrality restored), so a second round may choose."""
+    problem = make_problem([(HARTLEPOOL, "residential", 14)] * 7, [])
+    demand = forecast_demand(problem, years=3)
+    costs = homes_only()
+    built = build_plan_model(problem, demand, costs=costs)
+    fresh = _solve_mip(build_plan_model(problem, demand, costs=costs), OPTIONS, limit=20)
+    none = np.zeros(len(built.decisions))
+    _set_decisions(built, {"units": none, "places": none})
+    nothing = build_plan_model(problem, demand, costs=costs, with_actions=False)
+    assert _solve_mip(built, OPTIONS, limit=20).objective == pytest.approx(
+        _solve_mip(nothing, OPTIONS, limit=20).objective
+    )
+    _set_decisions(built, None)
+    again = _solve_mip(built, OPTIONS, limit=20)
+    assert fresh.units is not None and fresh.units.sum() >= 1  # homes are worth building
+    assert again.objective == pytest.approx(fresh.objective)
+    assert again.units is not None and (again.units == fresh.units).all()
 
 
 def test_the_time_limit_stops_the_mip_not_the_lps() -> None:
