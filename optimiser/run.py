@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from geodata.rcc import check_lookup
 from optimiser.allocation import AllocationResult, Progress, solve
 from optimiser.baseline import BaselineResult, simulate_baseline
 from optimiser.indicators import indicators, summary, with_la_names
@@ -70,6 +71,7 @@ class SolveRun:
             solver=self.result.solver,
             sibling_splits=self.result.stats.get("sibling_splits", 0),
             shortfalls=[str(s) for s in self.shortfalls],
+            rcc_warnings=list(check_lookup(self.problem.rcc_of, complete=False).warnings),
         )
         if self.baseline is not None:
             base = summary(self.baseline.assignments)

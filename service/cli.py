@@ -827,6 +827,7 @@ def scenario_cmd(
         changed = apply_scenario(problem, read_scenario(change), source=change.name)
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    _warn_detached(changed.rcc_of, change)
     paths = write_problem(changed, out)
     added = int(changed.placements["capacity"].sum() - problem.placements["capacity"].sum())
     console.print(

@@ -99,6 +99,10 @@ class DatasetOut(BaseModel):
     places: int
     las: int
     rccs: int
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="The dataset's RCCs in several pieces, naming the detached LAs (allowed)",
+    )
     links: dict[str, str]
 
 

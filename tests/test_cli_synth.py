@@ -52,6 +52,19 @@ def test_validate_warns_of_an_rcc_in_pieces(tmp_path: Path) -> None:
     assert "E06000052 (Cornwall)" in said and "OK:" in said
 
 
+def test_scenario_warns_when_its_moves_split_an_rcc(tmp_path: Path) -> None:
+    """`rcc scenario` may move LAs between RCCs; an RCC left in pieces is named as a warning."""
+    out = tmp_path / "england"
+    assert runner.invoke(app, ["synth", "--out", str(out), "--scale", "0.02"]).exit_code == 0
+    change = tmp_path / "move.json"
+    change.write_text('{"rccs": {"E06000052": "North East"}}', encoding="utf-8")
+    moved = runner.invoke(app, ["scenario", str(out), str(change), "--out", str(tmp_path / "v")])
+    assert moved.exit_code == 0, moved.output
+    said = " ".join(moved.output.split())
+    assert "Warning: " in said and "RCC 'North East' is in 2 pieces" in said
+    assert "E06000052 (Cornwall)" in said and "Wrote" in said
+
+
 def test_synth_no_siblings_and_seed(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     args = ["--scale", "0.05", "--no-siblings"]

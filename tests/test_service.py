@@ -248,6 +248,39 @@ def test_dataset_json_rows_accepted(env: Env) -> None:
     assert env.client.get(out["links"]["self"], headers=env.h(env.council)).json() == out
 
 
+def test_dataset_warns_of_an_rcc_in_pieces(env: Env) -> None:
+    """A lookup whose RCC is in two pieces is allowed, with a warning naming the detached LA,
+    when the dataset is made and whenever it is read (the synthetic England's has none)."""
+    body = {
+        "children": [
+            {"child_id": f"C{i}", "home_la": la, "need": "foster", "age": 9, "sex": "F"}
+            for i, la in enumerate((GM, OTHER))
+        ],
+        "placements": [
+            {
+                "placement_id": "P1",
+                "setting": "foster_inhouse",
+                "la": GM,
+                "capacity": 2,
+                "weekly_cost": 600,
+                "min_age": 0,
+                "max_age": 17,
+                "sexes": "any",
+            }
+        ],
+        "rccs": {GM: "Pennines", OTHER: "Pennines"},
+    }
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 201, r.text
+    (warning,) = r.json()["warnings"]
+    assert "RCC 'Pennines' is in 2 pieces" in warning
+    assert "E06000001 (Hartlepool)" in warning or "E08000003 (Manchester)" in warning
+    again = env.client.get(r.json()["links"]["self"], headers=env.h(env.planner)).json()
+    assert again["warnings"] == [warning]
+    synthetic = f"/v1/datasets/{env.dataset_id}"
+    assert env.client.get(synthetic, headers=env.h(env.planner)).json()["warnings"] == []
+
+
 def _files(folder: Path) -> dict[str, tuple[str, bytes, str]]:
     return {
         name.split(".")[0]: (name, (folder / name).read_bytes(), "text/csv")
@@ -326,6 +359,7 @@ def test_finished_scenario_carries_the_summary(env: Env) -> None:
     assert body["summary"]["status"] == "optimal"
     assert body["summary"]["children"] == body["summary"]["placed"] + body["summary"]["unplaced"]
     assert "inputs" not in body["summary"]
+    assert body["summary"]["rcc_warnings"] == []  # the shipped lookup: every RCC in one piece
     seconds = body["summary"]["job_seconds"]  # where the job's time went
     assert {"start", "read", "solve", "baseline", "write", "total"} <= set(seconds)
     assert seconds["solve"] <= seconds["total"]
@@ -580,7 +614,8 @@ def test_scenario_with_changes_and_compare(env: Env) -> None:
         "changes": {
             "add_capacity": [
                 {"la_code": GM, "setting": "residential_la", "places": 6, "weekly_cost": 4000}
-            ]
+            ],
+            "rccs": {OTHER: "North West"},  # Hartlepool, across the Pennines: allowed, warned
         },
         "baseline": False,
     }
@@ -588,6 +623,8 @@ def test_scenario_with_changes_and_compare(env: Env) -> None:
     assert r.status_code == 202, r.text
     done = wait_done(env.client, r.json()["id"], env.planner)
     assert done["state"] == "done", done
+    (warning,) = done["summary"]["rcc_warnings"]
+    assert "RCC 'North West' is in 2 pieces" in warning and "E06000001 (Hartlepool)" in warning
     ids = f"{env.scenario_id},{done['id']}"
     cmp = env.client.get(f"/v1/scenarios/compare?ids={ids}", headers=env.h(env.planner)).json()
     rows = {row["indicator"]: row for row in cmp["national"]}

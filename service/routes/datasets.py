@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -71,8 +72,21 @@ def _out(ds: Dataset) -> DatasetOut:
         places=ds.places,
         las=ds.las,
         rccs=ds.rccs,
+        warnings=_detached(ds.folder),
         links={"self": f"/v1/datasets/{ds.id}"},
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _detached(folder: str) -> list[str]:
+    """Contiguity warnings for a dataset's rccs.csv (a dataset never changes: read once)."""
+    from geodata.rcc import check_lookup
+    from optimiser.problem import read_rccs
+
+    path = Path(folder) / "rccs.csv"
+    if not path.exists():  # (written with the dataset; gone only if its folder was removed)
+        return []
+    return list(check_lookup(read_rccs(path), complete=False).warnings)
 
 
 def _too_many(children: int, settings: Settings) -> HTTPException:
