@@ -223,21 +223,22 @@ def test_dataset_json_rows_report_every_issue(env: Env) -> None:
     assert r.status_code == 422, r.text
 
 
+FOSTER_HOME = {
+    "placement_id": "P1",
+    "setting": "foster_inhouse",
+    "la": GM,
+    "capacity": 2,
+    "weekly_cost": 600,
+    "min_age": 0,
+    "max_age": 17,
+    "sexes": "any",
+}
+
+
 def test_dataset_json_rows_accepted(env: Env) -> None:
     body = {
         "children": [{"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}],
-        "placements": [
-            {
-                "placement_id": "P1",
-                "setting": "foster_inhouse",
-                "la": GM,
-                "capacity": 2,
-                "weekly_cost": 600,
-                "min_age": 0,
-                "max_age": 17,
-                "sexes": "any",
-            }
-        ],
+        "placements": [FOSTER_HOME],
         "rccs": {GM: "GM"},
         "policy": {"out_of_la": 450},
     }
@@ -256,18 +257,7 @@ def test_dataset_warns_of_an_rcc_in_pieces(env: Env) -> None:
             {"child_id": f"C{i}", "home_la": la, "need": "foster", "age": 9, "sex": "F"}
             for i, la in enumerate((GM, OTHER))
         ],
-        "placements": [
-            {
-                "placement_id": "P1",
-                "setting": "foster_inhouse",
-                "la": GM,
-                "capacity": 2,
-                "weekly_cost": 600,
-                "min_age": 0,
-                "max_age": 17,
-                "sexes": "any",
-            }
-        ],
+        "placements": [FOSTER_HOME],
         "rccs": {GM: "Pennines", OTHER: "Pennines"},
     }
     r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
