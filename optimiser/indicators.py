@@ -37,21 +37,21 @@ INDICATOR_COLUMNS = (
 )
 
 
-def indicators(assignments: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+def indicators(assignments: pd.DataFrame, *, by: str | list[str] | None = None) -> pd.DataFrame:
     """Indicators per group of `by` (None = national; or a column such as `home_la`,
-    `home_rcc`, `need`, `setting`; the short names `la`, `rcc` are accepted).
+    `home_rcc`, `need`, `setting`, the short names `la`, `rcc` accepted; or a list of them,
+    such as ["la", "need"]: placed and unplaced by need in each LA).
 
     Percentages are of the children placed, as the DfE reports placements; `weekly_cost` is the
     placements' own weekly price (penalties are modelling weights, not money).
     """
-    column = BY.get(by, by)
+    columns = [BY.get(b, b) for b in ([by] if isinstance(by, str) else by or [])]
     df = assignments.assign(
         placed=assignments["placement_id"].fillna("") != "",
         out_la_20=assignments["out_of_la"] & assignments["over_20_miles"],
         _all="England",
     )
-    key = column or "_all"
-    g = df.groupby(key, sort=True)
+    g = df.groupby(columns or "_all", sort=True)
     out = pd.DataFrame(
         {
             "children": g.size(),
@@ -65,7 +65,7 @@ def indicators(assignments: pd.DataFrame, *, by: str | None = None) -> pd.DataFr
             "median_miles": g["miles"].median(),
         }
     )
-    if column is None and out.empty:  # no children at all: England's row of zeros
+    if not columns and out.empty:  # no children at all: England's row of zeros
         out = out.reindex(["England"], fill_value=0)
         out[["mean_miles", "median_miles"]] = np.nan
     out["unplaced"] = out["children"] - out["placed"]
@@ -78,7 +78,8 @@ def indicators(assignments: pd.DataFrame, *, by: str | None = None) -> pd.DataFr
     out["mean_miles"] = out["mean_miles"].round(2)
     out["median_miles"] = out["median_miles"].round(2)
     out = out[list(INDICATOR_COLUMNS)].astype({c: "int64" for c in COUNTS})
-    out.index.name = column or "area"
+    if not columns:
+        out.index.name = "area"
     return out.reset_index()
 
 

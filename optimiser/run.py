@@ -144,9 +144,14 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         writer.writerows(zip(*columns, strict=True))
 
 
+_BY_FILES = ("la", "rcc", "need", "setting", "la_need", "rcc_need")
+
+
 def indicator_tables(run: SolveRun) -> dict[str, pd.DataFrame]:
-    """The indicators nationally and by home LA (named, with its RCC), home RCC, need and
-    setting (of the children placed): what `rcc solve` writes and the service stores."""
+    """The indicators nationally and by home LA (named, with its RCC), home RCC, need,
+    setting (of the children placed), and by need within each home LA and RCC (placed and
+    unplaced by need: the sufficiency gap where the children are): what `rcc solve` writes
+    (the service stores the national, LA, RCC and need tables)."""
     a = run.result.assignments
     return {
         "national": indicators(a),
@@ -154,12 +159,15 @@ def indicator_tables(run: SolveRun) -> dict[str, pd.DataFrame]:
         "rcc": indicators(a, by="home_rcc"),
         "need": indicators(a, by="need"),
         "setting": indicators(a[a["placement_id"] != ""], by="setting"),
+        "la_need": with_la_names(indicators(a, by=["home_la", "need"]), run.problem.las),
+        "rcc_need": indicators(a, by=["home_rcc", "need"]),
     }
 
 
 def write_outputs(run: SolveRun, out: Path | str, *, inputs: Path | None = None) -> list[Path]:
     """Write allocation.csv, unplaced.csv, indicators_by_la.csv, indicators_by_rcc.csv,
-    indicators_by_need.csv, indicators_by_setting.csv, shortfalls.csv, supply.csv, rccs.csv,
+    indicators_by_need.csv, indicators_by_setting.csv, indicators_by_la_need.csv,
+    indicators_by_rcc_need.csv, shortfalls.csv, supply.csv, rccs.csv,
     summary.json, policy.json (and baseline_allocation.csv) into `out`. `inputs`, the problem
     folder, is recorded in summary.json so `rcc check` can find it."""
     folder = Path(out)
@@ -169,7 +177,7 @@ def write_outputs(run: SolveRun, out: Path | str, *, inputs: Path | None = None)
     frames = {
         "allocation.csv": a,
         "unplaced.csv": run.result.unplaced,
-        **{f"indicators_by_{by}.csv": tables[by] for by in ("la", "rcc", "need", "setting")},
+        **{f"indicators_by_{by}.csv": tables[by] for by in _BY_FILES},
         "shortfalls.csv": shortfall_table(list(run.shortfalls)),
         "supply.csv": supply_table(run.problem, a),
         "rccs.csv": run.problem.las[["code", "rcc"]].rename(columns={"code": "la_code"}),

@@ -85,6 +85,18 @@ def test_solve_writes_every_file_and_the_summary(solved: tuple[Path, Path]) -> N
     assert (by_la["la_name"] == by_la["home_la"].map(las["name"])).all()
     lookup = pd.read_csv(data / "rccs.csv").set_index("la_code")["rcc"]
     assert (by_la["rcc"] == by_la["home_la"].map(lookup)).all()
+    # placed and unplaced by need in each LA and RCC (DESIGN.md section 5), adding up to the
+    # LA's, the RCC's and the national need's own figures
+    national = pd.read_csv(out / "indicators_by_need.csv").set_index("need")
+    for area, table in (
+        ("home_la", by_la),
+        ("home_rcc", pd.read_csv(out / "indicators_by_rcc.csv")),
+    ):
+        by_need = pd.read_csv(out / f"indicators_by_{area[5:]}_need.csv")
+        assert list(by_need.columns[:2]) == [area, "la_name" if area == "home_la" else "need"]
+        for column in ("children", "placed", "unplaced"):
+            assert (by_need.groupby(area)[column].sum() == table.set_index(area)[column]).all()
+            assert (by_need.groupby("need")[column].sum() == national[column]).all()
     policy = json.loads((out / "policy.json").read_text())
     assert set(policy) == {
         "distance_per_mile",
