@@ -207,8 +207,9 @@ def _comparison_table(summary: dict[str, Any]) -> Table:
 
 
 def _print_shortfalls(shortfalls: Sequence[Shortfall], *, shown: int = 12) -> None:
-    """Where demand exceeds the places that meet it without a step-up, largest gaps first:
-    printed before the solve starts (nothing when supply meets every need)."""
+    """Where demand exceeds the places that can take it (in an RCC, without a step-up), for a
+    need alone or for needs sharing settings together, largest gaps first: printed before the
+    solve starts (nothing when supply meets every need)."""
     if not shortfalls:
         return
     worst = sorted(shortfalls, key=lambda s: -s.gap)
