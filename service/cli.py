@@ -429,7 +429,7 @@ def check(
     import pandas as pd
 
     from optimiser.problem import read_policy, read_problem
-    from optimiser.validate import check_allocation, check_indicators
+    from optimiser.validate import check_allocation, check_indicators, reported_objective
 
     for name in ("summary.json", "policy.json", "allocation.csv"):
         if not (result_dir / name).is_file():
@@ -453,7 +453,11 @@ def check(
     absent = [c for c in ("child_id", "placement_id") if c not in allocation.columns]
     if absent:
         raise fail_with(ValueError(f"{result_dir / 'allocation.csv'}: no column {absent[0]}"))
-    verdict = check_allocation(problem, allocation, objective=summary.get("objective"))
+    reported = reported_objective(summary)
+    objective = reported if isinstance(reported, float) else None
+    verdict = check_allocation(problem, allocation, objective=objective)
+    if isinstance(reported, str):
+        verdict = dataclasses.replace(verdict, errors=(reported, *verdict.errors))
     if verdict.objective == verdict.objective:  # each child once: the indicators reported
         path = result_dir / "indicators_by_la.csv"
         by_la = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None

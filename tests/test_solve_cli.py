@@ -114,6 +114,35 @@ def test_check_accepts_the_result_and_rejects_a_tampered_one(
 
 
 @pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        (None, "summary.json has no key objective"),
+        ("4525100.7071", 'summary.json objective is "4525100.7071", not a number'),
+        ("null", "summary.json objective is null, not a number"),
+    ],
+)
+def test_check_fails_when_summary_has_no_objective_to_compare(
+    solved: tuple[Path, Path], tmp_path: Path, objective: str | None, expected: str
+) -> None:
+    """Without the key, check said "valid ... objective recomputed" though it compared nothing;
+    with a string it stopped with a TypeError traceback."""
+    _, out = solved
+    bad = _copy(out, tmp_path / "bad")
+    summary = json.loads((bad / "summary.json").read_text())
+    if objective is None:
+        del summary["objective"]
+    else:
+        summary["objective"] = None if objective == "null" else objective
+    (bad / "summary.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["check", str(bad)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and expected in said, result.output
+    # a failed check, not a crash (a TypeError also exits with 1)
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert "valid: every rule holds" not in said and "recomputed, equal" not in said
+
+
+@pytest.mark.parametrize(
     ("file", "column", "value", "expected"),
     [
         ("allocation.csv", "miles", "99", "1 children with a wrong miles"),
@@ -403,6 +432,12 @@ def test_checker_catches_each_broken_rule() -> None:
     for message, table in cases.items():
         assert message in str(check_allocation(p, table)), message
     assert "reported objective" in str(check_allocation(p, good, objective=1.0))
+    assert "reported objective" in str(check_allocation(p, good, objective=float("nan")))
+    # valid without a reported objective, and saying it compared none
+    assert "no reported objective to compare" in str(check_allocation(p, good))
+    assert "recomputed, equal to the reported one" in str(
+        check_allocation(p, good, objective=600.0 + 2 * 10_000.0)
+    )
 
 
 def test_indicators_follow_the_dfe_definitions() -> None:
