@@ -8,6 +8,8 @@ the DfE indicators a result reports (`check_indicators`).
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +19,13 @@ import pandas as pd
 from optimiser.indicators import COUNTS  # the names only: the sums are this module's own
 from optimiser.problem import Problem
 
-__all__ = ["AllocationCheck", "check_allocation", "check_indicators", "recompute_objective"]
+__all__ = [
+    "AllocationCheck",
+    "check_allocation",
+    "check_indicators",
+    "recompute_objective",
+    "reported_objective",
+]
 
 # Pair costs are solved to 1/100 of a penny; allow that rounding per child, or 1e-6 relative.
 _PER_CHILD_TOLERANCE = 1e-4
@@ -36,8 +44,16 @@ class AllocationCheck:
         return not self.errors
 
     def __str__(self) -> str:
+        if self.ok and self.reported_objective is None:
+            return (
+                f"valid: every rule holds; objective {self.objective:,.2f} computed from the "
+                "inputs (no reported objective to compare it with)"
+            )
         if self.ok:
-            return f"valid: every rule holds; objective {self.objective:,.2f} recomputed"
+            return (
+                f"valid: every rule holds; objective {self.objective:,.2f} recomputed, equal to "
+                "the reported one"
+            )
         return "invalid:\n" + "\n".join(f"  - {e}" for e in self.errors)
 
 
@@ -138,9 +154,24 @@ def check_allocation(
     value = recompute_objective(problem, assignments)
     if objective is not None:
         tolerance = max(1e-6 * abs(value), _PER_CHILD_TOLERANCE * len(problem.children))
-        if abs(value - objective) > tolerance:
+        if not abs(value - objective) <= tolerance:  # a NaN reported is never equal
             errors.append(f"reported objective {objective:,.4f} != recomputed {value:,.4f}")
     return AllocationCheck(tuple(errors), value, objective)
+
+
+def reported_objective(summary: Mapping[str, object]) -> float | str:
+    """summary.json's objective as a number to compare, or, when it is missing or not a
+    finite number, the problem that stops the comparison (a check that compared nothing is no
+    check)."""
+    if "objective" not in summary:
+        return "summary.json has no key objective: nothing to compare the recomputed one with"
+    value = summary["objective"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return (
+            f"summary.json objective is {json.dumps(value)}, not a number: nothing to compare "
+            "the recomputed one with"
+        )
+    return float(value)
 
 
 def _flags(column: pd.Series) -> pd.Series:

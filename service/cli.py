@@ -207,8 +207,9 @@ def _comparison_table(summary: dict[str, Any]) -> Table:
 
 
 def _print_shortfalls(shortfalls: Sequence[Shortfall], *, shown: int = 12) -> None:
-    """Where demand exceeds the places that meet it without a step-up, largest gaps first:
-    printed before the solve starts (nothing when supply meets every need)."""
+    """Where demand exceeds the places that can take it (in an RCC, without a step-up), for a
+    need alone or for needs sharing settings together, largest gaps first: printed before the
+    solve starts (nothing when supply meets every need)."""
     if not shortfalls:
         return
     worst = sorted(shortfalls, key=lambda s: -s.gap)
@@ -428,7 +429,7 @@ def check(
     import pandas as pd
 
     from optimiser.problem import read_policy, read_problem
-    from optimiser.validate import check_allocation, check_indicators
+    from optimiser.validate import check_allocation, check_indicators, reported_objective
 
     for name in ("summary.json", "policy.json", "allocation.csv"):
         if not (result_dir / name).is_file():
@@ -452,7 +453,11 @@ def check(
     absent = [c for c in ("child_id", "placement_id") if c not in allocation.columns]
     if absent:
         raise fail_with(ValueError(f"{result_dir / 'allocation.csv'}: no column {absent[0]}"))
-    verdict = check_allocation(problem, allocation, objective=summary.get("objective"))
+    reported = reported_objective(summary)
+    objective = reported if isinstance(reported, float) else None
+    verdict = check_allocation(problem, allocation, objective=objective)
+    if isinstance(reported, str):
+        verdict = dataclasses.replace(verdict, errors=(reported, *verdict.errors))
     if verdict.objective == verdict.objective:  # each child once: the indicators reported
         path = result_dir / "indicators_by_la.csv"
         by_la = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None

@@ -14,6 +14,7 @@ import pytest
 from test_allocation import child, place, problem
 from typer.testing import CliRunner
 
+from optimiser.allocation import solve
 from optimiser.baseline import simulate_baseline
 from optimiser.indicators import indicators
 from optimiser.presolve import WHOLE, supply_shortfalls
@@ -122,6 +123,35 @@ def test_check_accepts_the_result_and_rejects_a_tampered_one(
     (bad / "summary.json").write_text(json.dumps(summary))
     result = runner.invoke(app, ["check", str(bad)])
     assert result.exit_code == 1 and "reported objective" in result.output
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        (None, "summary.json has no key objective"),
+        ("4525100.7071", 'summary.json objective is "4525100.7071", not a number'),
+        ("null", "summary.json objective is null, not a number"),
+    ],
+)
+def test_check_fails_when_summary_has_no_objective_to_compare(
+    solved: tuple[Path, Path], tmp_path: Path, objective: str | None, expected: str
+) -> None:
+    """Without the key, check said "valid ... objective recomputed" though it compared nothing;
+    with a string it stopped with a TypeError traceback."""
+    _, out = solved
+    bad = _copy(out, tmp_path / "bad")
+    summary = json.loads((bad / "summary.json").read_text())
+    if objective is None:
+        del summary["objective"]
+    else:
+        summary["objective"] = None if objective == "null" else objective
+    (bad / "summary.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["check", str(bad)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and expected in said, result.output
+    # a failed check, not a crash (a TypeError also exits with 1)
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert "valid: every rule holds" not in said and "recomputed, equal" not in said
 
 
 @pytest.mark.parametrize(
@@ -260,6 +290,76 @@ def test_presolve_check_states_each_shortfall_by_rcc_and_need_with_numbers() -> 
     assert events[0] == "2 shortfalls" and any("candidates" in e for e in events[1:])
 
 
+def sharing() -> Problem:
+    """Ten fostered children and five in supported accommodation (16) in North, with ten
+    in-house foster places there and nothing else: each need alone fits, together five are
+    short (supported children may use foster places). Besides, two secure children and one
+    secure place: short on their own, and no more so beside the others."""
+    kids = [child(f"f{i}") for i in range(10)]
+    kids += [child(f"s{i}", need="supported", age=16) for i in range(5)]
+    kids += [child(f"x{i}", need="secure", age=14) for i in range(2)]
+    places = [place("inhouse", capacity=10), place("sec", setting="secure", capacity=1)]
+    return problem(kids, places)
+
+
+def test_presolve_check_finds_needs_short_together_on_shared_settings() -> None:
+    """Counted per need, the ten foster places met foster and supported need alike, and the
+    check said nothing while five children ended unplaced."""
+    found = {(s.area, s.need): s for s in supply_shortfalls(sharing())}
+    together = "foster and supported"
+    # by hand: 10 + 5 children, 10 places that can take either; the secure group is its own,
+    # so no line for secure with the others
+    assert set(found) == {
+        ("North", "secure"),
+        (WHOLE, "secure"),
+        ("North", together),
+        (WHOLE, together),
+    }
+    for area in ("North", WHOLE):
+        s = found[area, together]
+        assert (s.needs, s.demand, s.places, s.gap) == (("foster", "supported"), 15, 10, 5)
+    assert str(found["North", together]) == (
+        "foster and supported need together 15 > 10 places that can take them (foster_inhouse, "
+        "foster_ifa, supported) in RCC North: at least 5 children must be placed outside it, "
+        "stepped up or left unplaced"
+    )
+    assert str(found[WHOLE, together]) == (
+        "foster and supported need together 15 > 10 places that can take them (foster_inhouse, "
+        "foster_ifa, residential_la, residential_private, supported) in the whole problem: at "
+        "least 5 children cannot be placed anywhere in the problem and will be unplaced"
+    )
+    # the whole problem's count includes the step-ups: nothing lies outside it
+    assert str(found[WHOLE, "secure"]) == (
+        "secure need 2 > 1 places that can take it (secure) in the whole problem: at least "
+        "1 child cannot be placed anywhere in the problem and will be unplaced"
+    )
+    result = solve(sharing())
+    assert (result.assignments["placement_id"] == "").sum() == 5 + 1
+
+
+def test_presolve_check_reports_the_group_that_adds_most() -> None:
+    """Foster, residential and supported children in the whole problem, sharing residential
+    places through step-ups: the three together fall short by more than foster and residential
+    do, and only the three are reported; secure, short alone, is not reported again with them."""
+    kids = [child(f"f{i}") for i in range(3)]
+    kids += [child(f"r{i}", need="residential", age=12) for i in range(3)]
+    kids += [child(f"s{i}", need="supported", age=16) for i in range(3)]
+    kids += [child(f"x{i}", need="secure", age=14) for i in range(2)]
+    places = [
+        place("ifa", setting="foster_ifa", la="E06000002", capacity=2),
+        place("home", setting="residential_la", la="E06000002", capacity=3),
+        place("sa", setting="supported", la="E06000002", capacity=2),
+        place("sec", setting="secure", capacity=1),
+    ]
+    found = {(s.area, s.need): s for s in supply_shortfalls(problem(kids, places))}
+    whole = {need: s for (area, need), s in found.items() if area == WHOLE}
+    # by hand: each need alone fits (foster 3 <= 5 foster and residential places,
+    # residential 3 <= 3, supported 3 <= 7); foster and residential 6 > 5, short by 1; all
+    # three 9 > 7, short by 2: more than any split shows, and it holds the pair
+    assert set(whole) == {"secure", "foster, residential and supported"}
+    assert (whole["foster, residential and supported"].gap, whole["secure"].gap) == (2, 1)
+
+
 def test_solve_prints_the_shortfalls_before_solving_and_writes_them(tmp_path: Path) -> None:
     write_problem(shortage(), tmp_path / "in")
     result = runner.invoke(app, ["solve", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
@@ -276,6 +376,29 @@ def test_solve_prints_the_shortfalls_before_solving_and_writes_them(tmp_path: Pa
     # and after the solve, who is unplaced and why
     assert "Unplaced children by need and reason" in text
     assert "│ secure │ eligible placements all full │ 1 │" in text
+
+
+def test_solve_prints_and_writes_needs_short_together(tmp_path: Path) -> None:
+    write_problem(sharing(), tmp_path / "in")
+    result = runner.invoke(app, ["solve", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "│ North │ foster and supported │ 15 │ 10 │ 5 │" in text
+    written = pd.read_csv(tmp_path / "out" / "shortfalls.csv")
+    assert written.to_dict("records") == [
+        {"area": "North", "need": "secure", "demand": 2, "places": 1, "gap": 1},
+        {"area": WHOLE, "need": "secure", "demand": 2, "places": 1, "gap": 1},
+        {"area": "North", "need": "foster and supported", "demand": 15, "places": 10, "gap": 5},
+        {"area": WHOLE, "need": "foster and supported", "demand": 15, "places": 10, "gap": 5},
+    ]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["unplaced"] == 6
+    assert [s.split(" > ")[0] for s in summary["shortfalls"]] == [
+        "secure need 2",
+        "secure need 2",
+        "foster and supported need together 15",
+        "foster and supported need together 15",
+    ]
 
 
 def test_progress_lines_held_back_only_while_the_solve_is_short(
@@ -321,6 +444,12 @@ def test_checker_catches_each_broken_rule() -> None:
     for message, table in cases.items():
         assert message in str(check_allocation(p, table)), message
     assert "reported objective" in str(check_allocation(p, good, objective=1.0))
+    assert "reported objective" in str(check_allocation(p, good, objective=float("nan")))
+    # valid without a reported objective, and saying it compared none
+    assert "no reported objective to compare" in str(check_allocation(p, good))
+    assert "recomputed, equal to the reported one" in str(
+        check_allocation(p, good, objective=600.0 + 2 * 10_000.0)
+    )
 
 
 def test_indicators_follow_the_dfe_definitions() -> None:
