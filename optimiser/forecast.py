@@ -29,7 +29,7 @@ from optimiser.costs import (
     MAX_YEARS,
 )
 from optimiser.errors import InputIssue, ProblemValidationError
-from optimiser.problem import NEEDS, Problem
+from optimiser.problem import NEED_AGES, NEEDS, Problem
 
 __all__ = [
     "AGE_BANDS",
@@ -55,14 +55,15 @@ BAND_EDGES = (0, 1, 5, 10, 16, 18)
 """Each band's first age, then 18: band i holds ages BAND_EDGES[i] to BAND_EDGES[i+1] - 1."""
 DEMAND_COLUMNS: tuple[str, ...] = ("year", "la_code", "need", "age_band", "children")
 NEED_BANDS: dict[str, tuple[str, ...]] = {
-    "foster": AGE_BANDS,
-    "residential": AGE_BANDS,
-    "secure": ("10-15", "16-17"),
-    "supported": ("16-17",),
+    need: tuple(
+        band
+        for band, lo, end in zip(AGE_BANDS, BAND_EDGES[:-1], BAND_EDGES[1:], strict=True)
+        if first <= lo and end - 1 <= last
+    )
+    for need, (first, last) in NEED_AGES.items()
 }
-"""The age bands each need covers: supported accommodation is for 16-17-year-olds only
-(DESIGN.md sections 4 and 6), and secure welfare places are for children aged 10 and over (the
-secure homes of the synthetic England and the plan's secure beds take 10-17)."""
+"""The age bands each need covers, from `optimiser.problem.NEED_AGES` (one rule for children's
+rows and forecasts): supported accommodation 16-17 only, secure 10-15 and 16-17."""
 
 
 def age_band(ages: pd.Series) -> pd.Series:

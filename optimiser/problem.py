@@ -7,6 +7,7 @@ Inputs are validated once, here at the boundary: readers collect every problem i
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import math
 import warnings
@@ -20,11 +21,15 @@ import pandas as pd
 
 from geodata.england import England, load_england
 from optimiser.errors import InputIssue, ProblemValidationError, read_json
+from optimiser.textcsv import repeated_column_issues
 
 __all__ = [
     "CHILD_COLUMNS",
     "LA_COLUMNS",
+    "MAX_PER_MILE",
+    "MAX_WEEKLY_COST",
     "NEEDS",
+    "NEED_AGES",
     "PLACEMENT_COLUMNS",
     "SETTINGS",
     "Policy",
@@ -50,6 +55,26 @@ SETTINGS: tuple[str, ...] = (
 CHILD_SEXES = ("F", "M")
 PLACEMENT_SEXES = ("F", "M", "any")
 MIN_AGE, MAX_AGE = 0, 17
+NEED_AGES: dict[str, tuple[int, int]] = {
+    "foster": (MIN_AGE, MAX_AGE),
+    "residential": (MIN_AGE, MAX_AGE),
+    "secure": (10, MAX_AGE),
+    "supported": (16, MAX_AGE),
+}
+"""The ages (first, last) each need covers: supported accommodation is for 16-17-year-olds only
+(DESIGN.md sections 4 and 6), and secure welfare places are for children aged 10 and over (the
+secure homes of the synthetic England and the plan's secure beds take 10-17). Children's rows and
+forecasts (`optimiser.forecast.NEED_BANDS`) are both checked against it."""
+# Upper limits of money, so that costs in integer units of 1/COST_SCALE GBP (10,000 a pound,
+# int64, up to 9.2e18) cannot overflow: a child's dearest pair is at most 5 x MAX_WEEKLY_COST
+# (weekly cost, substitution penalty, out of LA, out of RCC, move) + MAX_PER_MILE x 550 miles
+# (England's diagonal) + a sibling split = 1.2e8 GBP, so the objective of 3 million children
+# (35 times England's) is at most 3.5e18 units. Real values are thousands of pounds.
+MAX_WEEKLY_COST = 10_000_000.0
+"""GBP a week: the most a placement's weekly_cost or a policy weight (other than
+distance_per_mile) may be."""
+MAX_PER_MILE = 100_000.0
+"""GBP a week per mile: the most distance_per_mile may be."""
 # England's extent on the British National Grid (metres, the Isles of Scilly to Lowestoft and
 # the Lizard to Berwick, with a margin); a point outside is a typo (a digit too many, a sign,
 # a latitude pasted in) that would place a child hundreds of miles away
@@ -136,6 +161,8 @@ class Policy:
     Defaults are assumptions chosen so that one mile is worth about 2% of a week's in-house
     foster care, an out-of-area move costs about as much as a 25-mile one, and an unplaced child
     costs more than any placement (an unplaced child is a sufficiency gap, never silently dropped).
+    Every weight is at most MAX_WEEKLY_COST (GBP 10,000,000 a week), distance_per_mile at most
+    MAX_PER_MILE (GBP 100,000 a mile), so that integer costs cannot overflow.
     """
 
     distance_per_mile: float = 12.0
@@ -176,7 +203,7 @@ class Policy:
                 values[key] = _check_substitutions(value, source, issues)
             elif key == "max_miles" and value is None:
                 values[key] = None
-            elif (problem := _penalty_problem(value)) is not None:
+            elif (problem := _penalty_problem(value, _POLICY_LIMITS.get(key))) is not None:
                 issues.append(InputIssue(source, None, key, problem))
             else:
                 values[key] = float(value)
@@ -206,7 +233,7 @@ def _check_substitutions(
                 issues.append(
                     InputIssue(source, None, col, f"unknown setting '{setting}' for '{need}'")
                 )
-            elif (problem := _penalty_problem(penalty)) is not None:
+            elif (problem := _penalty_problem(penalty, MAX_WEEKLY_COST)) is not None:
                 issues.append(InputIssue(source, None, col, f"{need}->{setting}: {problem}"))
             else:
                 out[need][setting] = float(penalty)
@@ -214,8 +241,20 @@ def _check_substitutions(
     return {need: out.get(need, table) for need, table in default_substitutions().items()}
 
 
-def _penalty_problem(value: Any) -> str | None:
-    """What is wrong with a policy weight (GBP a week), or None: a finite number >= 0."""
+# the most each policy key may be (max_miles, a distance, has no upper limit)
+_POLICY_LIMITS = {
+    "distance_per_mile": MAX_PER_MILE,
+    "out_of_la": MAX_WEEKLY_COST,
+    "out_of_rcc": MAX_WEEKLY_COST,
+    "unplaced": MAX_WEEKLY_COST,
+    "move": MAX_WEEKLY_COST,
+    "sibling_split": MAX_WEEKLY_COST,
+}
+
+
+def _penalty_problem(value: Any, limit: float | None) -> str | None:
+    """What is wrong with a policy weight (GBP a week), or None: a finite number >= 0, at most
+    `limit` when given."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number >= 0, got {value!r}"
     try:
@@ -226,6 +265,8 @@ def _penalty_problem(value: Any) -> str | None:
         return f"must be finite, got {value!r}"
     if number < 0:
         return f"must be a number >= 0, got {value!r}"
+    if limit is not None and number > limit:
+        return f"{number:,.0f} is above the limit of {limit:,.0f}"
     return None
 
 
@@ -258,7 +299,8 @@ class Problem:
 def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
     """A user's CSV as stripped text with lower-case column names, or None with the reasons
     added to `issues` (file, row): missing, not UTF-8, rows with more fields than the header
-    (pandas took the first column for an index and shifted the rest), semicolons."""
+    (pandas took the first column for an index and shifted the rest), semicolons, a column
+    named twice (case and spaces aside)."""
     if not path.exists():
         issues.append(InputIssue(path.name, None, None, f"file not found: {path}"))
         return None
@@ -292,6 +334,11 @@ def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
     if len(df.columns) == 1 and ";" in df.columns[0]:
         text = "columns are separated by semicolons; save it as 'CSV (comma delimited)'"
         issues.append(InputIssue(path.name, 1, None, text))
+        return None
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # pandas renamed a repeat "la.1"
+        repeated = repeated_column_issues(path.name, next(csv.reader(fh), []))
+    if repeated:
+        issues.extend(repeated)
         return None
     return df.apply(lambda s: s.str.strip())
 
@@ -376,7 +423,14 @@ class _Checker:
             self.flag(~not_int & (num > hi), column, lambda v: f"{v} is above {hi}")
         return num
 
-    def number(self, column: str, *, optional: bool = False, lo: float | None = None) -> pd.Series:
+    def number(
+        self,
+        column: str,
+        *,
+        optional: bool = False,
+        lo: float | None = None,
+        hi: float | None = None,
+    ) -> pd.Series:
         raw = self.df[column] if column in self.df else pd.Series([""] * len(self.df))
         num = _numbers(raw)
         blank = raw == ""
@@ -384,7 +438,28 @@ class _Checker:
         self.flag(bad, column, lambda v: f"'{v}' is not a number")
         if lo is not None:
             self.flag(~bad & (num < lo), column, lambda v: f"{v} is negative")
+        if hi is not None:
+            self.flag(~bad & (num > hi), column, lambda v: f"{v} is above the limit of {hi:,.0f}")
         return num
+
+    def known_columns(self, accepted: tuple[str, ...]) -> None:
+        """Every column is one of `accepted`: a misspelt optional column ("sibling group")
+        would otherwise be ignored, and its data with it."""
+        for column in (c for c in self.df.columns if c not in accepted):
+            close = difflib.get_close_matches(column, accepted, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            text = f"unknown column; {hint}accepted columns: {', '.join(accepted)}"
+            self.issues.append(InputIssue(self.file, 1, column, text))
+
+    def whole_points(self, what: str) -> None:
+        """An easting and a northing together or neither (then `what`'s point is used)."""
+        blank = {
+            a: self.df[a] == "" if a in self.df else pd.Series(True, index=self.df.index)
+            for a in ("easting", "northing")
+        }
+        for axis, other in (("easting", "northing"), ("northing", "easting")):
+            text = f"{axis} is empty but {other} is given: give both, or neither for {what}"
+            self.flag(blank[axis] & ~blank[other], axis, text)
 
     def grid(self, column: str, *, optional: bool = True) -> None:
         """An easting or northing, inside England on the British National Grid."""
@@ -419,29 +494,38 @@ def validate_problem_frames(
     c_file, p_file, _ = names
 
     pc = _Checker(p_file, placements, issues)
+    pc.known_columns(PLACEMENT_COLUMNS)
     p_ok = pc.require(_PLACEMENT_REQUIRED)
     if p_ok:
         pc.unique_ids("placement_id")
         pc.one_of("setting", SETTINGS, "setting")
         pc.la_codes("la", england, known)
         pc.integer("capacity", lo=0, hi=MAX_CAPACITY)
-        pc.number("weekly_cost", lo=0)
+        pc.number("weekly_cost", lo=0, hi=MAX_WEEKLY_COST)
         lo = pc.integer("min_age", lo=MIN_AGE, hi=MAX_AGE)
         hi = pc.integer("max_age", lo=MIN_AGE, hi=MAX_AGE)
         pc.flag(lo > hi, "min_age", lambda v: f"min_age {v} is above max_age")
         pc.one_of("sexes", PLACEMENT_SEXES, "sexes")
         pc.grid("easting")
         pc.grid("northing")
+        pc.whole_points("the LA's point")
 
     cc = _Checker(c_file, children, issues)
+    cc.known_columns(CHILD_COLUMNS)
     if cc.require(_CHILD_REQUIRED):
         cc.unique_ids("child_id")
         cc.la_codes("home_la", england, known)
         cc.one_of("need", NEEDS, "need")
-        cc.integer("age", lo=MIN_AGE, hi=MAX_AGE)
+        age = cc.integer("age", lo=MIN_AGE, hi=MAX_AGE)
+        valid = (age == np.floor(age.fillna(-1))) & age.between(MIN_AGE, MAX_AGE)
+        for need, (first, last) in NEED_AGES.items():
+            outside = valid & (children["need"] == need) & ~age.between(first, last)
+            text = f"a {need} child aged {{}}: {need} is for children aged {first}-{last}"
+            cc.flag(outside, "age", text.format)
         cc.one_of("sex", CHILD_SEXES, "sex")
         cc.grid("easting")
         cc.grid("northing")
+        cc.whole_points("the home LA's point")
         if "current_placement" in children and p_ok:
             cur = children["current_placement"]
             missing = (cur != "") & ~cur.isin(set(placements["placement_id"]))

@@ -16,8 +16,10 @@ Format (every key optional):
     }
 
 `remove_capacity` takes places from the costliest placements of that LA and setting first.
-`weights` are policy keys (as in policy.json) replacing the problem's. `rccs` moves the named
-LAs to other RCCs. Errors name the file, the item number (as the row) and the key (as column).
+`weights` are policy keys (as in policy.json, with its limits) replacing the problem's. Amounts
+(`weekly_cost`, and a price `factor`'s result) are at most MAX_WEEKLY_COST (GBP 10,000,000 a
+week). `rccs` moves the named LAs to other RCCs. Errors name the file, the item number (as the
+row) and the key (as column).
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ import pandas as pd
 from geodata.england import load_england
 from optimiser.errors import InputIssue, ProblemValidationError, read_json
 from optimiser.forecast import Growth, parse_growth
-from optimiser.problem import MAX_CAPACITY, PLACEMENT_SEXES, SETTINGS, Policy, Problem
+from optimiser.problem import (
+    MAX_CAPACITY,
+    MAX_WEEKLY_COST,
+    PLACEMENT_SEXES,
+    SETTINGS,
+    Policy,
+    Problem,
+)
 
 __all__ = [
     "SCENARIO_KEYS",
@@ -113,8 +122,10 @@ def _check_items(
                 issues.add(
                     i, col, f"must be a whole number from 0 to {MAX_CAPACITY}, got {value!r}"
                 )
-            elif kind == "money" and not (_number(value) and value >= 0):
-                issues.add(i, col, f"must be an amount >= 0, got {value!r}")
+            elif kind == "money" and not (_number(value) and 0 <= value <= MAX_WEEKLY_COST):
+                issues.add(
+                    i, col, f"must be an amount from 0 to {MAX_WEEKLY_COST:,.0f}, got {value!r}"
+                )
             elif kind == "age" and not (whole and 0 <= value <= 17):
                 issues.add(i, col, f"must be a whole age 0-17, got {value!r}")
             elif kind == "sexes" and value not in PLACEMENT_SEXES:
@@ -237,7 +248,7 @@ def apply_scenario(
     if scenario.rccs:
         las["rcc"] = las["code"].map(lambda c: scenario.rccs.get(c, None)).fillna(las["rcc"])
     placements = problem.placements.copy()
-    for item in scenario.prices:
+    for i, item in enumerate(scenario.prices, start=1):
         mask = placements["setting"] == item["setting"]
         if "la_code" in item:
             mask &= placements["la"] == item["la_code"]
@@ -245,8 +256,14 @@ def apply_scenario(
             placements.loc[mask, "weekly_cost"] = (
                 placements.loc[mask, "weekly_cost"] * item["factor"]
             )
+            dearest = placements.loc[mask, "weekly_cost"].max()
+            if dearest > MAX_WEEKLY_COST:
+                text = f"raises a weekly_cost to {dearest:,.0f}, above the limit of "
+                issues.add(i, "prices.factor", text + f"{MAX_WEEKLY_COST:,.0f}")
         else:
             placements.loc[mask, "weekly_cost"] = float(item["weekly_cost"])
+    if issues.items:
+        raise ProblemValidationError(issues.items)
     for i, item in enumerate(scenario.remove_capacity, start=1):
         placements = _remove(placements, item, i, issues)
     if issues.items:

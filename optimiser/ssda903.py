@@ -27,7 +27,15 @@ from geodata.distance import dfe_miles
 from geodata.england import load_england
 from optimiser.errors import InputIssue, ProblemValidationError
 from optimiser.ofsted import OfstedProviders, la_resolver, normalise_urn, resolve_las
-from optimiser.problem import Policy, Problem, las_frame, validate_problem_frames
+from optimiser.problem import (
+    MAX_AGE,
+    MIN_AGE,
+    NEED_AGES,
+    Policy,
+    Problem,
+    las_frame,
+    validate_problem_frames,
+)
 from optimiser.textcsv import SEPARATOR_NAMES, read_text_csv
 
 __all__ = [
@@ -1181,18 +1189,29 @@ def _allocatable(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(children for the problem, children left out with the reason)."""
     pl_la = located["placement_la"]
+    ages = located["need"].map(lambda n: NEED_AGES.get(n, (MIN_AGE, MAX_AGE)))
+    first, last = ages.str[0].astype(np.int64), ages.str[1].astype(np.int64)
+    age = pd.to_numeric(located["age"], errors="coerce").astype(float)  # NaN, not pd.NA
     reasons = np.select(
         [
             located["status"] != "ok",
             ~located["allocatable"],
             ~located["la"].isin(list(rccs)),
             (pl_la != "") & ~pl_la.isin(load_england().codes),
+            ((age < first) | (age > last)).to_numpy(dtype=bool),
         ],
         [
             "error in the 903 rows (see the report)",
             "setting not allocatable: " + located["setting"],
             "responsible LA is not in the RCC lookup",
             "placed outside England (the problem holds placements in England only)",
+            "age outside the ages of the need ("
+            + located["need"]
+            + " is for "
+            + first.astype(str)
+            + "-"
+            + last.astype(str)
+            + ")",
         ],
         default="",
     )

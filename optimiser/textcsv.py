@@ -7,7 +7,9 @@ the parser knows it) instead of a traceback.
 
 from __future__ import annotations
 
+import csv
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pandas as pd
 
 from optimiser.errors import InputIssue, ProblemValidationError
 
-__all__ = ["SEPARATOR_NAMES", "read_text_csv"]
+__all__ = ["SEPARATOR_NAMES", "read_text_csv", "repeated_column_issues"]
 
 SEPARATOR_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons"}
 _ENCODINGS = ("utf-8-sig", "cp1252")
@@ -42,13 +44,38 @@ def _parser_row(message: str) -> int | None:
     return None
 
 
+def repeated_column_issues(file: str, header: Iterable[str]) -> list[InputIssue]:
+    """One issue for each name the header holds more than once (case and surrounding spaces
+    aside; blank names are not counted): pandas would rename the repeat "la.1", and a reader
+    would use the first column and drop the other's data without a word."""
+    seen: dict[str, list[int]] = {}
+    written: dict[str, str] = {}  # the name as its first column spells it
+    for position, name in enumerate(header, start=1):
+        text = str(name).replace("\ufeff", "").strip()
+        if text:
+            seen.setdefault(text.lower(), []).append(position)
+            written.setdefault(text.lower(), text)
+    return [
+        InputIssue(
+            file,
+            1,
+            written[key],
+            f"column appears {len(cols)} times in the header (columns "
+            f"{', '.join(map(str, cols))}); keep one",
+        )
+        for key, cols in seen.items()
+        if len(cols) > 1
+    ]
+
+
 def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
     """Every cell as text (no NaN), and the separator found in the header line.
 
     UTF-8 (with or without a byte order mark) is tried first, then Windows-1252 (Excel's plain
     "CSV"). `options` go to `pandas.read_csv` (e.g. `usecols`, `nrows`). A missing, empty or
     binary file (an Excel workbook renamed .csv), text in neither encoding and rows the parser
-    cannot split raise `ProblemValidationError` with one issue naming the file.
+    cannot split raise `ProblemValidationError` with one issue naming the file; a column named
+    twice raises one issue per repeated name.
     """
     path = Path(path)
     try:
@@ -67,7 +94,7 @@ def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
             frame = pd.read_csv(
                 path, dtype=str, keep_default_na=False, encoding=encoding, sep=sep, **options
             )
-            return frame, sep
+            break
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError:
@@ -77,4 +104,10 @@ def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
             raise _fail(path, f"cannot read as CSV: {text}", _parser_row(text)) from None
         except ValueError as exc:  # usecols naming a column the header lacks, and the like
             raise _fail(path, f"cannot read as CSV: {exc}") from None
-    raise _fail(path, "is neither UTF-8 nor Windows-1252 text (is it a CSV file?)")
+    else:
+        raise _fail(path, "is neither UTF-8 nor Windows-1252 text (is it a CSV file?)")
+    with path.open(newline="", encoding=encoding) as fh:
+        repeated = repeated_column_issues(path.name, next(csv.reader(fh, delimiter=sep), []))
+    if repeated:
+        raise ProblemValidationError(repeated)
+    return frame, sep

@@ -326,3 +326,113 @@ def test_excel_csvs_get_a_hint_not_a_byte_offset(tmp_path: Path) -> None:
     (folder / "placements.csv").write_bytes(PLACEMENTS.replace("P2,", "P2 \xa3,").encode("cp1252"))
     found = issues_of(folder)
     assert any("placements.csv row 3: not UTF-8 text" in i and "CSV UTF-8" in i for i in found)
+
+
+def test_a_misspelt_column_is_an_error_not_ignored(tmp_path: Path) -> None:
+    """'sibling group' and 'eastings' were ignored: siblings, current placements and home points
+    silently lost."""
+    children = CHILDREN.replace(
+        "sibling_group,current_placement", "sibling group,current placement"
+    )
+    placements = PLACEMENTS.replace(",sexes", ",sexes,ofsted").replace(",any\n", ",any,Good\n")
+    found = issues_of(write(tmp_path, children, placements))
+    assert (
+        "children.csv row 1, column sibling group: unknown column; did you mean 'sibling_group'? "
+        "accepted columns: child_id, home_la, need, age, sex, sibling_group, current_placement, "
+        "easting, northing" in found
+    )
+    assert any(
+        "column current placement: unknown column; did you mean 'current_pl" in i for i in found
+    )
+    assert any(
+        "placements.csv row 1, column ofsted: unknown column; did you mean" in i for i in found
+    )
+    folder = write(tmp_path / "b", CHILDREN.replace(",sex,", ",sex,note,").replace(",F,", ",F,x,"))
+    folder.joinpath("children.csv").write_text(
+        CHILDREN.replace(",sex,", ",sex,note,").replace(",F,", ",F,x,").replace(",M,", ",M,y,")
+    )
+    found = issues_of(folder)
+    assert found == [
+        "children.csv row 1, column note: unknown column; accepted columns: child_id, home_la, "
+        "need, age, sex, sibling_group, current_placement, easting, northing"
+    ]
+
+
+def test_a_home_point_needs_both_coordinates(tmp_path: Path) -> None:
+    """An easting without a northing was joined to the home LA's northing."""
+    children = CHILDREN.replace("current_placement\n", "current_placement,easting,northing\n")
+    children = children.replace(",,\nC2", ",,,450000,\nC2").replace(",P2\n", ",P2,,530000\n")
+    found = issues_of(write(tmp_path, children))
+    assert sorted(found) == [
+        "children.csv row 2, column northing: northing is empty but easting is given: give "
+        "both, or neither for the home LA's point",
+        "children.csv row 3, column easting: easting is empty but northing is given: give "
+        "both, or neither for the home LA's point",
+    ]
+    placements = PLACEMENTS.replace(",sexes\n", ",sexes,northing\n").replace(",any\n", ",any,\n")
+    placements = placements.replace(",any,\nP2", ",any,400000\nP2")
+    found = issues_of(write(tmp_path / "b", placements=placements))
+    assert found == [
+        "placements.csv row 2, column easting: easting is empty but northing is given: give "
+        "both, or neither for the LA's point"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ({"unplaced": 1e15}, "column unplaced: 1,000,000,000,000,000 is above the limit of 10,0"),
+        ({"distance_per_mile": 1e14}, "column distance_per_mile: 100,000,000,000,000 is above"),
+        ({"substitutions": {"foster": {"foster_ifa": 2e7}}}, "foster->foster_ifa: 20,000,000 is"),
+    ],
+)
+def test_money_too_large_for_integer_costs_is_an_error(
+    tmp_path: Path, policy: dict[str, object], expected: str
+) -> None:
+    """1e15 unplaced overflowed int64 costs (a traceback) and a weekly cost of 1e16 made the
+    objective negative; the limits leave 3 million children's objective inside int64."""
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy))
+    with pytest.raises(ProblemValidationError, match=expected):
+        read_policy(path)
+    assert Policy.from_json({"unplaced": 1e7, "distance_per_mile": 1e5, "max_miles": 1e9})
+    found = issues_of(write(tmp_path / "p", placements=PLACEMENTS.replace("2,600", "2,1e16")))
+    assert found == [
+        "placements.csv row 2, column weekly_cost: 1e16 is above the limit of 10,000,000"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("file", "header", "expected"),
+    [
+        ("children", ("sex,", "sex,age,"), "children.csv row 1, column age: column appears 2 "),
+        ("placements", ("la,", "la,LA ,"), "placements.csv row 1, column la: column appears 2 "),
+    ],
+)
+def test_a_column_named_twice_is_an_error(
+    tmp_path: Path, file: str, header: tuple[str, str], expected: str
+) -> None:
+    """pandas renamed the second 'la' 'la.1' and the first was used without a word."""
+    text = CHILDREN if file == "children" else PLACEMENTS
+    lines = text.splitlines(keepends=True)
+    lines[0] = lines[0].replace(*header, 1)
+    lines[1:] = [line.replace(",", ",5,", 1) for line in lines[1:]]  # a cell for the column
+    text = "".join(lines)
+    folder = write(tmp_path, **{file: text})  # type: ignore[arg-type]
+    found = issues_of(folder)
+    assert any(i.startswith(expected) and "keep one" in i for i in found), found
+
+
+def test_a_need_must_fit_the_age(tmp_path: Path) -> None:
+    """A supported child aged 3 and a secure child aged 2 were accepted (forecasts refused them)."""
+    children = CHILDREN.replace("foster,7,F", "supported,3,F").replace("residential,14", "secure,2")
+    found = issues_of(write(tmp_path, children))
+    assert sorted(found) == [
+        "children.csv row 2, column age: a supported child aged 3: supported is for children "
+        "aged 16-17",
+        "children.csv row 3, column age: a secure child aged 2: secure is for children aged 10-17",
+    ]
+    children = CHILDREN.replace("foster,7,F", "supported,16,F").replace(
+        "residential,14", "secure,10"
+    )
+    assert len(read_problem(write(tmp_path / "b", children)).children) == 2

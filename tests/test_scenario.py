@@ -122,6 +122,19 @@ def test_scenario_values_are_checked_when_read_not_when_applied() -> None:
     assert "row 3, column add_capacity.min_age: min_age 16 is above max_age 12" in text
 
 
+def test_scenario_money_too_large_for_integer_costs_is_an_error() -> None:
+    """Amounts and weights above the limits overflowed the int64 costs (COST_SCALE pence)."""
+    item = {"la_code": A, "setting": "secure", "places": 1, "weekly_cost": 1e16}
+    with pytest.raises(ProblemValidationError) as info:
+        scenario_from_json({"add_capacity": [item], "weights": {"unplaced": 1e15}})
+    text = str(info.value)
+    assert "row 1, column add_capacity.weekly_cost: must be an amount from 0 to 10,000,000" in text
+    assert "column weights.unplaced: 1,000,000,000,000,000 is above the limit of 10,0" in text
+    factor = scenario_from_json({"prices": [{"setting": "residential_private", "factor": 5000}]})
+    with pytest.raises(ProblemValidationError, match=r"row 1, column prices.factor: raises a "):
+        apply_scenario(make_problem(), factor)
+
+
 def test_scenario_cannot_remove_more_than_exists_or_name_unknown_las() -> None:
     problem = make_problem()
     too_many = scenario_from_json(

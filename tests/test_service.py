@@ -235,6 +235,21 @@ FOSTER_HOME = {
 }
 
 
+def test_dataset_json_rows_with_an_unknown_key_are_refused(env: Env) -> None:
+    """A misspelt optional key ("sibling group") was dropped with its data."""
+    child = {"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}
+    body = {
+        "children": [{**child, "sibling group": "g1"}],
+        "placements": [FOSTER_HOME],
+        "rccs": {GM: "GM"},
+    }
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    (issue,) = r.json()["issues"]
+    assert (issue["file"], issue["row"], issue["column"]) == ("children", None, "sibling group")
+    assert issue["message"].startswith("unknown column; did you mean 'sibling_group'?")
+
+
 def test_dataset_json_rows_accepted(env: Env) -> None:
     body = {
         "children": [{"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}],

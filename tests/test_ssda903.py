@@ -281,6 +281,20 @@ def test_errors_are_reported_never_dropped(errors: ImportResult) -> None:
     assert warnings[(13, "RNE")] == "'Q' is not a valid RNE code in 2023/24"  # used anyway
 
 
+def test_a_child_whose_age_does_not_fit_the_need_is_listed_not_imported(tmp_path: Path) -> None:
+    """children.csv refuses a secure child under 10 and a supported one under 16: the import
+    lists such a child (as it does any it cannot place) rather than failing as a whole."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\nC01,1,01/01/2015\nC02,2,01/01/2012\n")
+    episodes = "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER\nC01,01/06/2023,C2,K1,PR1\n"
+    episodes += "C02,01/06/2023,C2,U4,PR1\n"
+    (tmp_path / "episodes.csv").write_text(episodes)
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert result.problem is not None
+    assert list(result.problem.children["child_id"]) == ["C02"]
+    (reason,) = result.report.excluded.loc[lambda d: d["child"] == "C01", "reason"]
+    assert reason == "age outside the ages of the need (secure is for 10-17)"
+
+
 def test_year_2025_26_codes(tmp_path: Path) -> None:
     result = import_903(FIXTURES / "y2026", FIXTURES / "y2026", la="805")
     assert result.report.counts["census date"] == "31/03/2026"
@@ -312,6 +326,7 @@ def test_missing_required_column_is_reported(tmp_path: Path) -> None:
         (".", ".", ": no header file: no CSV here has 'header' in its name"),
         ("header.csv", "empty.csv", "empty.csv: cannot read as CSV"),
         ("header.csv", "only_episodes.csv", "only_episodes.csv: no episode rows"),
+        ("header.csv", "twice.csv", "twice.csv row 1, column PLACE: column appears 2 times"),
     ],
 )
 def test_unreadable_files_are_errors_not_tracebacks(
@@ -322,6 +337,9 @@ def test_unreadable_files_are_errors_not_tracebacks(
     (tmp_path / "episodes.csv").write_text((CLEAN / "episodes.csv").read_text())
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "only_episodes.csv").write_text("CHILD,DECOM,RNE,LS,CIN,PLACE,PL_POST,DEC\n")
+    (tmp_path / "twice.csv").write_text(
+        "CHILD,DECOM,RNE,LS,CIN,PLACE,PL_POST,DEC,PLACE\nC1,01/01/2023,P,C2,N1,U4,,,K2\n"
+    )
     folder = tmp_path / "no_names"
     folder.mkdir()
     (folder / "a.csv").write_text("x\n")
@@ -577,6 +595,10 @@ def test_the_report_counts_add_up_to_the_children_in_the_header(clean: ImportRes
         (b"", "lookup.csv: cannot read as CSV: the file is empty"),
         (b"PK\x03\x04\x14\x00\xff\xfe binary", "lookup.csv: is an Excel workbook"),
         (b'pcds,oseast1m,osnrth1m,oslaua\n"TS1 1AA,447000\n', "lookup.csv row 2: cannot read"),
+        (  # pandas renamed the second "pcds.1" and the first was used without a word
+            b"pcds,oseast1m,osnrth1m,oslaua,PCDS \nTS1 1AA,447000,530000,E06000001,TS2 2AA\n",
+            "lookup.csv row 1, column pcds: column appears 2 times in the header (columns 1, 5)",
+        ),
     ],
 )
 def test_an_unreadable_postcode_lookup_is_one_error_naming_it(

@@ -159,6 +159,8 @@ def _as_items(exc: ProblemValidationError) -> ProblemValidationError:
         stem = i.file.removesuffix(".csv")
         if stem in ("children", "placements") and i.row is not None and i.row > 1:
             i = InputIssue(f"{stem}[{i.row - 2}]", None, i.column, i.message)
+        elif stem in ("children", "placements") and i.row == 1:  # a key (the header's column)
+            i = InputIssue(stem, None, i.column, i.message)
         named.append(i)
     return ProblemValidationError(named)
 
