@@ -21,7 +21,7 @@ import pandas as pd
 
 from geodata.england import England, load_england
 from optimiser.errors import InputIssue, ProblemValidationError, read_json
-from optimiser.textcsv import repeated_column_issues
+from optimiser.textcsv import parser_issue, repeated_column_issues
 
 __all__ = [
     "CHILD_COLUMNS",
@@ -328,7 +328,7 @@ def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
             for row, n, expected in ragged
         )
         if not ragged:
-            issues.append(InputIssue(path.name, None, None, f"cannot read as CSV: {exc}"))
+            issues.append(parser_issue(path.name, exc))
         return None
     df.columns = [str(c).strip().lower() for c in df.columns]
     if len(df.columns) == 1 and ";" in df.columns[0]:

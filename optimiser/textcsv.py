@@ -17,15 +17,15 @@ import pandas as pd
 
 from optimiser.errors import InputIssue, ProblemValidationError
 
-__all__ = ["SEPARATOR_NAMES", "read_text_csv", "repeated_column_issues"]
+__all__ = ["SEPARATOR_NAMES", "parser_issue", "read_text_csv", "repeated_column_issues"]
 
 SEPARATOR_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons"}
 _ENCODINGS = ("utf-8-sig", "cp1252")
 _WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip) and .xls
 
 
-def _fail(path: Path, message: str, row: int | None = None) -> ProblemValidationError:
-    return ProblemValidationError([InputIssue(path.name, row, None, message)])
+def _fail(path: Path, message: str) -> ProblemValidationError:
+    return ProblemValidationError([InputIssue(path.name, None, None, message)])
 
 
 def _separator(first_line: str) -> str:
@@ -42,6 +42,17 @@ def _parser_row(message: str) -> int | None:
     if m := re.search(r"\brow (\d+)", message):
         return int(m.group(1)) + 1
     return None
+
+
+def parser_issue(file: str, error: Exception) -> InputIssue:
+    """A pandas parser error as an issue at the spreadsheet row it names, in words a user
+    acts on where we know them (pandas counts rows from 0, so its own "row 2" is row 3)."""
+    text = str(error).strip().splitlines()[0]
+    if "EOF inside string" in text:
+        text = 'a quoted value (") that starts on this row is never closed'
+    else:
+        text = f"cannot read as CSV: {text}"
+    return InputIssue(file, _parser_row(str(error)), None, text)
 
 
 def repeated_column_issues(file: str, header: Iterable[str]) -> list[InputIssue]:
@@ -100,8 +111,7 @@ def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
         except pd.errors.EmptyDataError:
             raise _fail(path, "cannot read as CSV: no header row") from None
         except pd.errors.ParserError as exc:
-            text = str(exc).strip().splitlines()[0]
-            raise _fail(path, f"cannot read as CSV: {text}", _parser_row(text)) from None
+            raise ProblemValidationError([parser_issue(path.name, exc)]) from None
         except ValueError as exc:  # usecols naming a column the header lacks, and the like
             raise _fail(path, f"cannot read as CSV: {exc}") from None
     else:

@@ -77,7 +77,7 @@ def test_missing_columns_are_named(tmp_path: Path) -> None:
         (None, "missing.csv: cannot open"),
         (b"", "missing.csv: cannot read as CSV: the file is empty"),
         (b"PK\x03\x04\x14\x00binary", "missing.csv: is an Excel workbook, not a CSV file"),
-        (b'URN,Provision type\nSC1,"Children home\n', "missing.csv row 2: cannot read as CSV"),
+        (b'URN,Provision type\nSC1,"Children home\n', 'missing.csv row 2: a quoted value (")'),
     ],
 )
 def test_a_missing_or_unreadable_list_is_an_error(

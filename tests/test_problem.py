@@ -12,10 +12,11 @@ import pytest
 from geodata.adjacency import adjacency_graph, components, is_contiguous
 from geodata.england import UnknownLAError, load_england
 from geodata.rcc import default_lookup, preset_groups
-from optimiser.errors import ProblemValidationError
+from optimiser.errors import InputIssue, ProblemValidationError
 from optimiser.problem import (
     Policy,
     default_substitutions,
+    read_csv_table,
     read_policy,
     read_problem,
     validate_problem_frames,
@@ -436,3 +437,19 @@ def test_a_need_must_fit_the_age(tmp_path: Path) -> None:
         "residential,14", "secure,10"
     )
     assert len(read_problem(write(tmp_path / "b", children)).children) == 2
+
+
+def test_an_unclosed_quote_is_named_at_its_spreadsheet_row(tmp_path: Path) -> None:
+    """pandas says "EOF inside string starting at row 2" (counting from 0 with the header):
+    the issue was file-wide, quoting pandas; it is row 3, in words a user acts on."""
+    path = tmp_path / "children.csv"
+    path.write_text(
+        'child_id,home_la,need,age,sex\nC0,E06000001,foster,9,F\n"C1,E06000001,foster,9,F\n'
+        "C2,E06000001,foster,9,F\n",
+        encoding="utf-8",
+    )
+    issues: list[InputIssue] = []
+    assert read_csv_table(path, issues) is None
+    (issue,) = issues
+    assert (issue.file, issue.row) == ("children.csv", 3)
+    assert issue.message == 'a quoted value (") that starts on this row is never closed'

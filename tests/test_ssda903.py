@@ -594,7 +594,10 @@ def test_the_report_counts_add_up_to_the_children_in_the_header(clean: ImportRes
     [
         (b"", "lookup.csv: cannot read as CSV: the file is empty"),
         (b"PK\x03\x04\x14\x00\xff\xfe binary", "lookup.csv: is an Excel workbook"),
-        (b'pcds,oseast1m,osnrth1m,oslaua\n"TS1 1AA,447000\n', "lookup.csv row 2: cannot read"),
+        (
+            b'pcds,oseast1m,osnrth1m,oslaua\n"TS1 1AA,447000\n',
+            'lookup.csv row 2: a quoted value (")',
+        ),
         (  # pandas renamed the second "pcds.1" and the first was used without a word
             b"pcds,oseast1m,osnrth1m,oslaua,PCDS \nTS1 1AA,447000,530000,E06000001,TS2 2AA\n",
             "lookup.csv row 1, column pcds: column appears 2 times in the header (columns 1, 5)",
