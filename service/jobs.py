@@ -32,7 +32,7 @@ __all__ = ["INDICATOR_GROUPS", "JobRunner", "lookup_for", "solve_scenario"]
 
 log = logging.getLogger("rcc.jobs")
 
-INDICATOR_GROUPS = ("national", "la", "rcc", "need")
+INDICATOR_GROUPS = ("national", "la", "rcc", "need", "la_need", "rcc_need")
 # imported once by the fork server, so a job's process starts with them loaded
 _PRELOAD = [
     "pandas",

@@ -12,7 +12,11 @@ from maps.inputs import MapInputs
 from maps.style import MapSettings
 from maps.suppress import SUPPRESSED, Counts, Group, Suppression
 
-__all__ = ["COUNT_COLUMNS", "compare", "suppress_tables", "suppressed_view"]
+__all__ = ["COUNT_COLUMNS", "PUBLISHED_TABLES", "compare", "suppress_tables", "suppressed_view"]
+
+# the indicator tables council keys read (suppressed); the need-by-area tables (la_need,
+# rcc_need) are for planners only: their small cells would need suppression groups of their own
+PUBLISHED_TABLES = ("national", "la", "rcc", "need")
 
 COUNT_COLUMNS = (
     "children",
@@ -90,7 +94,8 @@ def suppress_tables(
     result's map inputs), around what the result's maps show as well (`maps.bundle`): an LA's
     row holds the counts of the out-of-area map, an RCC's children are the RCC map's. Rates of
     hidden counts are hidden; cost and miles of a row with a hidden number of children are
-    too."""
+    too. Only the PUBLISHED_TABLES are protected and returned."""
+    tables = {name: rows for name, rows in tables.items() if name in PUBLISHED_TABLES}
     counts = _table_counts(tables)
     suppression = Suppression(threshold=threshold)
     if maps is None:

@@ -408,7 +408,7 @@ def test_indicators_match_a_direct_solve(env: Env) -> None:
     assert frame["weekly_cost"].sum() == pytest.approx(want["weekly_cost"].sum())
 
 
-@pytest.mark.parametrize("by", ["national", "la", "rcc", "need"])
+@pytest.mark.parametrize("by", ["national", "la", "rcc", "need", "la_need", "rcc_need"])
 def test_indicator_groupings(env: Env, by: str) -> None:
     r = env.client.get(
         f"/v1/scenarios/{env.scenario_id}/indicators?by={by}", headers=env.h(env.planner)
@@ -418,6 +418,28 @@ def test_indicator_groupings(env: Env, by: str) -> None:
         "summary"
     ]["children"]
     assert sum(row["children"] for row in rows) == total
+
+
+def test_need_within_each_area_for_planners_only(env: Env) -> None:
+    """Placed and unplaced by need within each LA and RCC (DESIGN.md section 5): each LA's
+    rows add up to its row by=la, one LA's with la=; council keys are refused them (their small
+    cells are not protected), before and after the scenario is read."""
+    base = f"/v1/scenarios/{env.scenario_id}/indicators"
+    planner = env.h(env.planner)
+    by_need = pd.DataFrame(env.client.get(f"{base}?by=la_need", headers=planner).json()["rows"])
+    by_la = pd.DataFrame(env.client.get(f"{base}?by=la", headers=planner).json()["rows"])
+    assert {"home_la", "la_name", "rcc", "need"} <= set(by_need.columns)
+    for col in ("children", "placed", "unplaced", "out_of_la"):
+        assert by_need.groupby("home_la")[col].sum().to_dict() == dict(
+            zip(by_la["home_la"], by_la[col], strict=True)
+        )
+    one = env.client.get(f"{base}?by=la_need&la={GM}", headers=planner).json()
+    assert one["by"] == "la_need" and {r["home_la"] for r in one["rows"]} == {GM}
+    assert {r["need"] for r in one["rows"]} == set(by_need.loc[by_need["home_la"] == GM, "need"])
+    for key in (env.council, env.council_any):
+        for by in ("la_need", "rcc_need"):
+            r = env.client.get(f"{base}?by={by}", headers=env.h(key))
+            assert r.status_code == 403 and "planner" in r.json()["detail"]
 
 
 def test_bound_council_sees_its_own_la_suppressed(env: Env) -> None:

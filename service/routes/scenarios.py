@@ -23,12 +23,14 @@ from service.cache import Body, BodyCache
 from service.mapfiles import draw_map, map_path
 from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
 from service.store import Dataset, Scenario, Store
-from service.views import compare, suppress_tables, suppressed_view
+from service.views import PUBLISHED_TABLES, compare, suppress_tables, suppressed_view
 
 router = APIRouter(tags=["scenarios"])
 
 MAP_KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
-_BY = {"national": "national", "la": "la", "rcc": "rcc", "need": "need"}
+# the stored indicator table of each `by`; la_need and rcc_need for planners only (see
+# PUBLISHED_TABLES)
+_BY = {by: by for by in ("national", "la", "rcc", "need", "la_need", "rcc_need")}
 
 
 def _store(request: Request) -> Store:
@@ -328,22 +330,37 @@ def _council_la(who: Principal, la: str | None) -> str | None:
 
 @router.get(
     "/scenarios/{scenario_id}/indicators",
-    summary="DfE indicators nationally, by LA, RCC or need (council keys: suppressed)",
-    responses={404: {"description": "No such scenario"}, 409: {"description": "Not done"}},
+    summary="DfE indicators nationally, by LA, RCC or need (council keys: suppressed), and "
+    "by need within each LA or RCC (planners)",
+    responses={
+        403: {"description": "by=la_need or rcc_need with a council key"},
+        404: {"description": "No such scenario"},
+        409: {"description": "Not done"},
+    },
 )
 async def get_indicators(
     scenario_id: str,
     request: Request,
     who: Annotated[Principal, Depends(require_reader)],
-    by: Annotated[Literal["national", "la", "rcc", "need"], Query()] = "national",
-    la: Annotated[str | None, Query(description="One LA (GSS code); implies by=la")] = None,
+    by: Annotated[
+        Literal["national", "la", "rcc", "need", "la_need", "rcc_need"], Query()
+    ] = "national",
+    la: Annotated[
+        str | None, Query(description="One LA (GSS code); implies by=la unless by=la_need")
+    ] = None,
 ) -> Response:
     """Async: once a scenario's body has been served it is a memory lookup, no thread hop."""
+    if who.suppressed and by not in PUBLISHED_TABLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"by={by} is for planner and admin keys: each need in each area holds counts too "
+            "small to publish; council keys read by=la, rcc, need or national",
+        )
     await _finished(request, scenario_id)
     la = _council_la(who, la)
     if la is not None and la not in request.app.state.service.reference.codes:
         raise _bad_query("la", f"'{la}' is not an LA code")
-    if la is not None or (who.role == "council" and who.la is not None):
+    if (la is not None and by != "la_need") or (who.role == "council" and who.la is not None):
         by = "la"
     bodies: BodyCache = request.app.state.service.bodies
     key = ("indicators", scenario_id, by, la, who.suppressed)
