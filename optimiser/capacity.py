@@ -1029,7 +1029,8 @@ def solve_plan(
        all arcs for its decisions. If arcs had to be added, step 2 is repeated with them (up to
        `mip_rounds` MIP solves) and the cheapest plan of the rounds is kept. The reported
        objective is this LP's; `bound` and `gap` are its MIP's proven ones over its arc set.
-       A MIP stopped by a limit keeps its best plan and bound (`PlanOptions.time_limit`).
+       A MIP stopped by a limit keeps its best plan and bound (`PlanOptions.time_limit`), or
+       its LP relaxation rounded down where that costs less (`_best_of_stopped`).
 
     A plan never costs more than doing nothing: if the solver stops with a worse plan (or
     none), the result is the do-nothing plan, flagged `fell_back_to_nothing`.
@@ -1081,10 +1082,16 @@ def solve_plan(
         else:
             decided = {"units": answer.units, "places": answer.places}
             if answer.status is PlanStatus.FEASIBLE:
+                decided, answer, rounded = _best_of_stopped(built, options, decided, answer)
                 notes.append(
                     f"MIP round {mip_round}: the {options.solver} MIP stopped ({answer.ended}) "
-                    "with its best plan "
-                    f"so far, within {_gap(answer.objective, answer.bound):.2%} of its proven "
+                    + (
+                        "with a plan dearer than its LP relaxation rounded down, which is the "
+                        "plan, "
+                        if rounded
+                        else "with its best plan so far, "
+                    )
+                    + f"within {_gap(answer.objective, answer.bound):.2%} of its proven "
                     "bound; a plan stopped by time depends on the machine's speed and load "
                     "(a longer --time-limit or a larger --gap makes it reproducible)"
                 )
@@ -1313,6 +1320,30 @@ def _generate_columns(
         built = add_arcs(built.model, built, best, tag=f"priced{round_}")
     extra = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
     return built, lp, stats, extra
+
+
+def _best_of_stopped(
+    built: PlanModel, options: PlanOptions, decided: dict[str, np.ndarray], answer: _MipAnswer
+) -> tuple[dict[str, np.ndarray], _MipAnswer, bool]:
+    """A MIP stopped by a limit may hold a poor plan (at 0.05 of England, after 40 s: nothing
+    built, 98.6% from its bound, while 64 children stayed unplaced). Its plan and the LP
+    relaxation rounded down are each costed with the flows re-optimised for them (an LP each);
+    returns the cheaper, the answer with that cost as its objective and the better of the two
+    bounds, and whether the rounded relaxation won."""
+    relaxed = _rounded_relaxation(built, options)
+    rounded = {"units": relaxed["units"], "places": relaxed["places"]}
+    cost = []
+    for plan in (decided, rounded):
+        _set_decisions(built, plan)
+        lp, status, _ = _solve(built, "glop", options)
+        cost.append(float(lp.objective_value) if status == mb.SolveStatus.OPTIMAL else np.inf)
+    bound = max(answer.bound, float(relaxed["bound"][0]))
+    won = cost[1] < cost[0]
+    return (
+        rounded if won else decided,
+        replace(answer, objective=min(cost), bound=bound),
+        won,
+    )
 
 
 def _rounded_relaxation(built: PlanModel, options: PlanOptions) -> dict[str, np.ndarray]:
