@@ -38,6 +38,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _positive_scale(value: float) -> float:
+    """A synthetic England's --scale: more than 0 (0 children is no England)."""
+    if not value > 0:
+        raise typer.BadParameter(f"{value:g} is not above 0 (0.05 is a twentieth of England)")
+    return value
+
+
 def _out_folder(value: Path | None) -> Path | None:
     """An --out folder, checked before any work: not a file, and writable where it will be
     made (a solve took its whole time before failing on an --out that was a file)."""
@@ -93,7 +100,10 @@ def validate(
     ],
     issues: Annotated[
         Path | None,
-        typer.Option(help="Also write every problem to this CSV (file,row,column,message)"),
+        typer.Option(
+            help="Also write every problem to this CSV (file,row,column,message; only the "
+            "header when there are none)"
+        ),
     ] = None,
 ) -> None:
     """Validate a user's CSVs and print every problem found, naming file, row and column."""
@@ -101,16 +111,20 @@ def validate(
 
     from optimiser.problem import read_problem
 
+    def write_issues(found: list[Any]) -> None:  # (always: an old file would list fixed rows)
+        if issues is not None:
+            rows = [(i.file, i.row, i.column, i.message) for i in found]
+            columns = ["file", "row", "column", "message"]
+            pd.DataFrame(rows, columns=columns).to_csv(issues, index=False, encoding="utf-8-sig")
+
     try:
         problem = read_problem(directory)
     except ProblemValidationError as exc:
-        if issues is not None:
-            rows = [(i.file, i.row, i.column, i.message) for i in exc.issues]
-            columns = ["file", "row", "column", "message"]
-            pd.DataFrame(rows, columns=columns).to_csv(issues, index=False, encoding="utf-8-sig")
-        elif len(exc.issues) > 200:
+        write_issues(exc.issues)
+        if issues is None and len(exc.issues) > 200:
             exc.add_note(f"(all {len(exc.issues):,}: rcc validate {directory} --issues FILE.csv)")
         raise fail_with(exc) from None
+    write_issues([])
     _warn_detached(problem.rcc_of, directory / "rccs.csv")
     console.print(
         f"[green]OK[/]: {len(problem.children):,} children, {len(problem.placements):,} "
@@ -313,7 +327,10 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output folder", callback=_out_folder)] = Path(
         "rcc-demo"
     ),
-    scale: Annotated[float, typer.Option(help="Scale of the synthetic England")] = 1.0,
+    scale: Annotated[
+        float,
+        typer.Option(help="Scale of the synthetic England (above 0)", callback=_positive_scale),
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic England")] = 1,
     rccs: Annotated[
         Path | None, typer.Option(help="RCC lookup CSV (la_code,rcc) instead of the proposal")
@@ -448,6 +465,11 @@ def check(
         policy = read_policy(result_dir / "policy.json")
         problem = read_problem(folder, policy=policy)
     except ProblemValidationError as exc:
+        if inputs is None and not (folder / "children.csv").is_file():
+            exc.add_note(
+                f"(the problem folder {folder} is the one summary.json records; if it has "
+                "moved, give it with --inputs DIR)"
+            )
         raise fail_with(exc) from None
     allocation = pd.read_csv(result_dir / "allocation.csv", dtype=str, keep_default_na=False)
     absent = [c for c in ("child_id", "placement_id") if c not in allocation.columns]
@@ -493,7 +515,10 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
     scale: Annotated[
         float,
-        typer.Option(help="Multiply demand and supply (2 = twice the children and places).", min=0),
+        typer.Option(
+            help="Multiply demand and supply (2 = twice the children and places; above 0).",
+            callback=_positive_scale,
+        ),
     ] = 1.0,
     no_siblings: Annotated[
         bool, typer.Option("--no-siblings", help="Leave every child out of sibling groups.")

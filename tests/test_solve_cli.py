@@ -220,6 +220,21 @@ def test_check_names_what_is_missing_or_malformed(
         assert "Traceback" not in result.output
 
 
+def test_check_says_how_to_find_inputs_that_moved(
+    solved: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """With the problem folder moved, rcc check said only 'file not found'."""
+    data, out = solved
+    result = _copy(out, tmp_path / "result")
+    summary = json.loads((result / "summary.json").read_text())
+    summary["inputs"] = str(tmp_path / "moved-away")
+    (result / "summary.json").write_text(json.dumps(summary))
+    lost = runner.invoke(app, ["check", str(result)])
+    assert lost.exit_code == 1 and "--inputs DIR" in " ".join(lost.output.split()), lost.output
+    found = runner.invoke(app, ["check", str(result), "--inputs", str(data)])
+    assert found.exit_code == 0, found.output
+
+
 def test_solve_with_a_policy_file_and_a_bad_one(solved: tuple[Path, Path], tmp_path: Path) -> None:
     data, _ = solved
     (tmp_path / "p.json").write_text(json.dumps({"max_miles": 10, "out_of_rcc": 5000}))
@@ -562,3 +577,18 @@ def test_validate_writes_every_problem_when_asked(tmp_path: Path) -> None:
     issues = pd.read_csv(table)
     assert list(issues.columns) == ["file", "row", "column", "message"]
     assert len(issues) == len(children) > 200 and (issues["column"] == "age").all()
+    # fixed: the file is written again, header only (an old one listed rows long since fixed)
+    children.to_csv(data / "children.csv", index=False)
+    assert runner.invoke(app, ["validate", str(data), "--issues", str(table)]).exit_code == 0
+    assert pd.read_csv(table).empty and list(pd.read_csv(table).columns) == list(issues.columns)
+
+
+@pytest.mark.parametrize("command", ["synth", "demo"])
+@pytest.mark.parametrize("scale", ["0", "-1"])
+def test_a_scale_of_no_children_is_refused_on_the_command_line(
+    tmp_path: Path, command: str, scale: str
+) -> None:
+    """rcc demo --scale 0 ended in a traceback (synth's help said 0 was allowed)."""
+    result = runner.invoke(app, [command, "--out", str(tmp_path / "x"), "--scale", scale])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "is not above 0" in re.sub(r"[\s│]+", " ", result.output), result.output
