@@ -843,7 +843,9 @@ def compare(
 @app.command("scenario")
 def scenario_cmd(
     directory: Annotated[Path, typer.Argument(help="Problem folder")],
-    change: Annotated[Path, typer.Argument(help="scenario.json change file")],
+    change: Annotated[
+        Path, typer.Argument(help="scenario.json change file (its keys: README, Scenarios)")
+    ],
     out: Annotated[
         Path, typer.Option(help="Folder for the changed problem", callback=_out_folder)
     ] = Path("scenario"),
