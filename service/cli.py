@@ -682,7 +682,9 @@ def plan(
     ] = "care-review",
     forecast: Annotated[
         Path | None,
-        typer.Option(help="Imported forecast CSV (year,la_code,need,age_band,children)"),
+        typer.Option(
+            help="Imported forecast CSV (columns year, la_code, need, age_band, children)"
+        ),
     ] = None,
     capital_budget: Annotated[
         str, typer.Option(help="Total one-off budget, e.g. 50m, 1.2bn, 500k or 'none'")
@@ -1267,7 +1269,7 @@ def rccs_propose(
     ] = False,
     weights: Annotated[
         str | None,
-        typer.Option(help="Objective weights, e.g. residential=1,secure=1,compactness=1"),
+        typer.Option(help="Objective weights, e.g. 'residential=1, secure=1, compactness=1'"),
     ] = None,
     max_miles: Annotated[
         float, typer.Option(help="Largest distance from an LA to its RCC's centre LA")
