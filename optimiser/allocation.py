@@ -833,7 +833,8 @@ def _exact_siblings(
     if seconds <= 0.1 or model.n_children * model.n_placements > _EXACT_CELLS:
         return None
     unplaced = round(model.problem.policy.unplaced * COST_SCALE)
-    gap = round(assignment_objective(model, assigned) * COST_SCALE) - pricing.bound
+    start = assignment_objective(model, assigned)
+    gap = round(start * COST_SCALE) - pricing.bound
     least = np.round(pricing.least * COST_SCALE).astype(np.int64)
     kept: list[tuple[IntArray, IntArray, IntArray]] = []
     n_kept = 0
@@ -897,7 +898,6 @@ def _exact_siblings(
     better[ci[chosen]] = pi[chosen]
     # any allocation cheaper than `assigned` uses only the pairs kept: the least of the two
     # bounds every allocation
-    start = assignment_objective(model, assigned)
     bound = min(solver.best_objective_bound / COST_SCALE, start)
     if assignment_objective(model, better) > start:
         better = assigned  # (CP-SAT starts from it; a hint it could not complete in time)

@@ -685,7 +685,7 @@ def add_new_places_age_limit(
     made = {}
     for la, setting, year in new_use[keys].itertuples(index=False):
         key = (la, setting, year)
-        terms = [*outside.get(key, [])]
+        terms = outside.get(key, [])
         used = existing.get(key, [])
         expr = mb.LinearExpr.weighted_sum([*terms, *used], [1.0] * len(terms) + [-1.0] * len(used))
         made[key] = model.add(expr <= 0, name=f"new_places_age_limit[{la},{setting},{year}]")
@@ -831,11 +831,8 @@ def _solve_mip(built: PlanModel, options: PlanOptions, *, limit: float | None) -
         ended = f"{term.limit.name.lower()} limit reached"
     if not answer.has_primal_feasible_solution():
         return _MipAnswer(PlanStatus.NOT_SOLVED, ended, seconds)
-    plan = (
-        PlanStatus.OPTIMAL
-        if term.reason is mathopt.TerminationReason.OPTIMAL
-        else (PlanStatus.FEASIBLE)
-    )
+    optimal = term.reason is mathopt.TerminationReason.OPTIMAL
+    plan = PlanStatus.OPTIMAL if optimal else PlanStatus.FEASIBLE
     by_name = {v.name: x for v, x in answer.variable_values().items()}
 
     def values(column: str) -> np.ndarray:

@@ -106,15 +106,19 @@ def _capacity(places: pd.DataFrame, area: str | None) -> dict[str, int]:
     return {str(s): int(k) for s, k in inside.groupby("setting")["capacity"].sum().items()}
 
 
-def _excess(
+def _tally(
     group: tuple[str, ...],
     demand: Mapping[str, int],
     supply: Mapping[str, int],
     may_use: Mapping[str, set[str]],
-) -> int:
-    """Children of the group's needs minus the places in settings any of them may use."""
-    settings = {s for n in group for s in may_use[n]}
-    return sum(demand.get(n, 0) for n in group) - sum(supply.get(s, 0) for s in settings)
+    area: str = "",
+) -> Shortfall:
+    """The group's children against the places in settings any of its needs may use, in
+    `area` (a shortfall when its gap is above 0)."""
+    settings = tuple(s for s in SETTINGS if any(s in may_use[n] for n in group))
+    d = sum(demand.get(n, 0) for n in group)
+    p = sum(supply.get(s, 0) for s in settings)
+    return Shortfall(area, group, d, p, settings)
 
 
 def _short(
@@ -125,14 +129,8 @@ def _short(
     may_use: Mapping[str, set[str]],
 ) -> list[Shortfall]:
     """A shortfall for each group of needs whose children outnumber the places they may use."""
-    found = []
-    for group in groups:
-        settings = tuple(s for s in SETTINGS if any(s in may_use[n] for n in group))
-        d = sum(demand.get(n, 0) for n in group)
-        p = sum(supply.get(s, 0) for s in settings)
-        if d > p:
-            found.append(Shortfall(area, group, d, p, settings))
-    return found
+    tallies = (_tally(group, demand, supply, may_use, area) for group in groups)
+    return [t for t in tallies if t.gap > 0]
 
 
 def _groups_short_together(
@@ -146,7 +144,7 @@ def _groups_short_together(
     """
     present = [n for n in NEEDS if demand.get(n, 0) > 0]
     groups = [g for k in range(1, len(present) + 1) for g in combinations(present, k)]
-    excess = {frozenset(g): _excess(g, demand, supply, may_use) for g in groups}
+    excess = {frozenset(g): _tally(g, demand, supply, may_use).gap for g in groups}
 
     def new(group: frozenset[str]) -> bool:
         parts = [frozenset(p) for k in range(1, len(group)) for p in combinations(group, k)]

@@ -28,9 +28,6 @@ from service.views import PUBLISHED_TABLES, compare, suppress_tables, suppressed
 router = APIRouter(tags=["scenarios"])
 
 MAP_KINDS = ("out-of-area", "flows", "rccs", "sufficiency", "plan")
-# the stored indicator table of each `by`; la_need and rcc_need for planners only (see
-# PUBLISHED_TABLES)
-_BY = {by: by for by in ("national", "la", "rcc", "need", "la_need", "rcc_need")}
 
 
 def _store(request: Request) -> Store:
@@ -392,7 +389,7 @@ def _indicator_rows(
     state = request.app.state.service
     store: Store = state.store
     if not suppressed:
-        rows: list[dict[str, Any]] = (store.indicators(scenario_id) or {}).get(_BY[by], [])
+        rows: list[dict[str, Any]] = (store.indicators(scenario_id) or {}).get(by, [])
         return rows
     name = suppressed_view(state.settings.suppression_threshold)
     tables: dict[str, list[dict[str, Any]]] | None = store.result_view(scenario_id, name)
@@ -404,7 +401,7 @@ def _indicator_rows(
             store.indicators(scenario_id) or {}, threshold=threshold, maps=maps
         )
         store.add_result_view(scenario_id, name, tables)
-    return tables.get(_BY[by], [])
+    return tables.get(by, [])
 
 
 def _records(path: Path, start: int = 0, stop: int | None = None) -> tuple[list[Any], int]:
