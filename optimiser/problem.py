@@ -403,15 +403,20 @@ class _Checker:
         bad = ~self.df[column].isin(allowed)
         self.flag(bad, column, lambda v: f"unknown {what} '{v}'; expected one of {list(allowed)}")
 
-    def la_codes(self, column: str, england: England, known: set[str]) -> None:
+    def la_codes(self, column: str, england: England, known: set[str]) -> pd.Series:
+        """Flags codes that are no English LA's; returns the rows of English LAs missing
+        from `known` (the RCC lookup), which `_missing_from_lookup` reports once per LA."""
         bad = ~self.df[column].isin(known)
+        absent = bad & self.df[column].isin(england.codes)
+        self.flag(bad & ~absent, column, england.unknown_code_message)
+        return absent
 
-        def message(v: str) -> str:
-            if v in england:
-                return f"LA '{v}' is not in the RCC lookup (rccs.csv)"
-            return england.unknown_code_message(v)
-
-        self.flag(bad, column, message)
+    def rows_by_value(self, column: str, mask: pd.Series) -> dict[str, list[int]]:
+        """The spreadsheet rows of each value of `column` where `mask` holds."""
+        rows: dict[str, list[int]] = {}
+        for row, value in zip(_rows(mask), self.df[column][mask.to_numpy()], strict=True):
+            rows.setdefault(value, []).append(row)
+        return rows
 
     def integer(self, column: str, *, lo: int | None = None, hi: int | None = None) -> pd.Series:
         num = _numbers(self.df[column])
@@ -477,8 +482,8 @@ class _Checker:
 
 
 def validate_problem_frames(
-    children: pd.DataFrame,
-    placements: pd.DataFrame,
+    children: pd.DataFrame | None,
+    placements: pd.DataFrame | None,
     las: pd.DataFrame,
     *,
     issues: list[InputIssue] | None = None,
@@ -486,20 +491,24 @@ def validate_problem_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check raw string frames and return typed copies; raise every issue found at once.
 
-    `las` must already be typed (LA_COLUMNS). Referenced LAs must appear in it.
+    `las` must already be typed (LA_COLUMNS). Referenced LAs must appear in it. A frame that
+    could not be read is None: the other is still checked, and the error raised.
     """
     issues = [] if issues is None else issues
     england = load_england()
     known = set(las["code"])
     c_file, p_file, _ = names
+    missing: dict[str, dict[str, list[int]]] = {c_file: {}, p_file: {}}  # LAs not in `las`
 
-    pc = _Checker(p_file, placements, issues)
-    pc.known_columns(PLACEMENT_COLUMNS)
-    p_ok = pc.require(_PLACEMENT_REQUIRED)
+    p_ok = False
+    if placements is not None:
+        pc = _Checker(p_file, placements, issues)
+        pc.known_columns(PLACEMENT_COLUMNS)
+        p_ok = pc.require(_PLACEMENT_REQUIRED)
     if p_ok:
         pc.unique_ids("placement_id")
         pc.one_of("setting", SETTINGS, "setting")
-        pc.la_codes("la", england, known)
+        missing[p_file] = pc.rows_by_value("la", pc.la_codes("la", england, known))
         pc.integer("capacity", lo=0, hi=MAX_CAPACITY)
         pc.number("weekly_cost", lo=0, hi=MAX_WEEKLY_COST)
         lo = pc.integer("min_age", lo=MIN_AGE, hi=MAX_AGE)
@@ -510,11 +519,12 @@ def validate_problem_frames(
         pc.grid("northing")
         pc.whole_points("the LA's point")
 
-    cc = _Checker(c_file, children, issues)
-    cc.known_columns(CHILD_COLUMNS)
-    if cc.require(_CHILD_REQUIRED):
+    if children is not None:
+        cc = _Checker(c_file, children, issues)
+        cc.known_columns(CHILD_COLUMNS)
+    if children is not None and cc.require(_CHILD_REQUIRED):
         cc.unique_ids("child_id")
-        cc.la_codes("home_la", england, known)
+        missing[c_file] = cc.rows_by_value("home_la", cc.la_codes("home_la", england, known))
         cc.one_of("need", NEEDS, "need")
         age = cc.integer("age", lo=MIN_AGE, hi=MAX_AGE)
         valid = (age == np.floor(age.fillna(-1))) & age.between(MIN_AGE, MAX_AGE)
@@ -527,16 +537,46 @@ def validate_problem_frames(
         cc.grid("northing")
         cc.whole_points("the home LA's point")
         if "current_placement" in children and p_ok:
+            assert placements is not None
             cur = children["current_placement"]
-            missing = (cur != "") & ~cur.isin(set(placements["placement_id"]))
+            gone = (cur != "") & ~cur.isin(set(placements["placement_id"]))
             cc.flag(
-                missing,
-                "current_placement",
-                lambda v: f"placement '{v}' does not exist in {p_file}",
+                gone, "current_placement", lambda v: f"placement '{v}' does not exist in {p_file}"
             )
-    if issues:
+    issues.extend(_missing_from_lookup(england, names[2], missing))
+    if issues or children is None or placements is None:
         raise ProblemValidationError(issues)
     return _typed_children(children, las), _typed_placements(placements, las)
+
+
+def _missing_from_lookup(
+    england: England, lookup: str, missing: dict[str, dict[str, list[int]]]
+) -> list[InputIssue]:
+    """One issue per English LA that the files use (`missing`: file -> LA -> rows) but the
+    RCC lookup `lookup` lacks, rather than one per row that uses it."""
+    issues = []
+    for code in sorted({code for rows in missing.values() for code in rows}):
+        uses = ", ".join(
+            f"{file} in {_row_spans(rows[code])}" for file, rows in missing.items() if code in rows
+        )
+        name = england.by_code(code).name
+        text = f"LA '{code}' ({name}) is in no RCC, but used by {uses}: add it to one"
+        issues.append(InputIssue(lookup, None, "la_code", text))
+    return issues
+
+
+def _row_spans(rows: list[int], most: int = 4) -> str:
+    """'18 rows (384-401)': how many rows and where, runs of rows as first-last."""
+    spans: list[list[int]] = []
+    for row in rows:
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    where = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans[:most])
+    if len(spans) > most:
+        where += ", ..."
+    return f"{len(rows)} row{'s' if len(rows) > 1 else ''} ({where})"
 
 
 def _point_defaults(df: pd.DataFrame, la_col: str, las: pd.DataFrame) -> pd.DataFrame:
@@ -647,8 +687,6 @@ def read_problem(
             policy = read_policy(folder / "policy.json")
         except ProblemValidationError as exc:
             issues.extend(exc.issues)
-    if children is None or placements is None:
-        raise ProblemValidationError(issues)
     if not lookup and issues:  # rccs.csv unusable: its own issues, not one per row that uses it
         lookup = dict.fromkeys(load_england().codes, "")
     las = las_frame(lookup, las_table if not issues else None)

@@ -1513,13 +1513,14 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (ids, roles, LAs, state); the keys themselves are never stored."""
-    table = Table(title="API keys", title_justify="left")
-    for col in ("id", "role", "la", "name", "created", "state"):
-        table.add_column(col, no_wrap=col in ("id", "created"))
+    table = _compact_table("API keys")  # the name wraps, whole; the rest never does
+    for col in ("id", "role", "la", "created", "state"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("name", ratio=1, overflow="fold")
     for key in _key_store().list_keys():
         created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(key.created_at))
         state = "revoked" if key.revoked_at else "live"
-        table.add_row(key.id, key.role, key.la or "", key.name, created, state)
+        table.add_row(key.id, key.role, key.la or "", created, state, key.name)
     console.print(table)
 
 

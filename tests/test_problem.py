@@ -51,6 +51,26 @@ def test_unknown_codes_and_names_suggest_near_misses() -> None:
         england.check_code("E08000038")
 
 
+def test_an_la_missing_from_the_lookup_is_one_problem_naming_the_rows_that_use_it(
+    tmp_path: Path,
+) -> None:
+    kids = CHILDREN + "".join(f"C{i},E08000001,foster,7,F,,\n" for i in range(3, 12))
+    kids += "C12,E08000003,foster,7,F,,\nC13,E08000001,foster,7,F,,\n"
+    folder = write(tmp_path, kids)
+    (folder / "rccs.csv").write_text("la_code,rcc\nE08000003,GM\n")
+    assert issues_of(folder) == [
+        "rccs.csv, column la_code: LA 'E08000001' (Bolton) is in no RCC, but used by "
+        "children.csv in 10 rows (4-12, 14), placements.csv in 1 row (3): add it to one"
+    ]
+
+
+def test_a_file_that_cannot_be_read_leaves_the_others_checked(tmp_path: Path) -> None:
+    folder = write(tmp_path, "", PLACEMENTS.replace(",2,600,", ",-2,600,"))
+    found = issues_of(folder)
+    assert found[0].startswith("children.csv: cannot read as CSV")
+    assert found[1:] == ["placements.csv row 2, column capacity: -2 is below 0"]
+
+
 def test_a_las_csv_may_override_only_some_las(tmp_path: Path) -> None:
     """An LA missing from las.csv keeps the embedded point (every row of it was 'not in the
     RCC lookup (rccs.csv)', though it was)."""
@@ -190,7 +210,8 @@ def test_round_trip_through_write_problem(tmp_path: Path) -> None:
         (
             "placements",
             ("P2,residential_private,E08000001", "P2,residential_private,E08000010"),
-            "placements.csv row 3, column la: LA 'E08000010' is not in the RCC lookup",
+            "rccs.csv, column la_code: LA 'E08000010' (Wigan) is in no RCC, but used by "
+            "placements.csv in 1 row (3): add it to one",
         ),
     ],
 )
@@ -261,7 +282,7 @@ def test_missing_columns_files_and_rcc_lookup_problems(tmp_path: Path) -> None:
     found = issues_of(folder)
     assert any("rccs.csv row 3, column la_code: duplicate id" in i for i in found)
     assert any("rccs.csv row 4, column la_code: 'E99' is not one of the 153" in i for i in found)
-    assert any("column la: LA 'E08000001' is not in the RCC lookup" in i for i in found)
+    assert any("LA 'E08000001' (Bolton) is in no RCC, but used by placements" in i for i in found)
     # a header slip in rccs.csv is its own two problems, not one more per row of the others
     (folder / "rccs.csv").write_text("LA code,RCC name\nE08000003,GM\n")
     found = issues_of(folder)

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
+from typer.testing import CliRunner
 
+from service.cli import app
 from service.store import MIGRATIONS, Store, api_keys
 
 PG_URL = os.environ.get(
@@ -78,6 +80,27 @@ def test_migrations_are_versioned_and_idempotent(store: Store) -> None:
     } <= names
     indexes = {i["name"] for i in inspect(store.engine).get_indexes("rcc_jobs", store.schema)}
     assert "ix_rcc_jobs_state_created" in indexes
+
+
+def test_keys_list_shows_long_names_whole_in_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RCC_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("RCC_DATABASE_URL", raising=False)
+    name = "Manchester City Council children's services placements commissioning team"
+    runner = CliRunner()
+    create = ["keys", "create", "--role", "council", "--la", "E08000003", "--name", name]
+    made = runner.invoke(app, create)
+    assert made.exit_code == 0, made.output
+    lines = runner.invoke(app, ["keys", "list"]).output.splitlines()
+    assert max(map(len, lines)) <= 80
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["id", "role"])
+    column = lines[header].index(" name") + 1
+    row = lines[header + 2]
+    assert row.split()[:3] == [made.output.split()[3], "council", "E08000003"]
+    assert row.split()[5] == "live"
+    shown = "".join(line[column:] for line in lines[header + 2 :])
+    assert "".join(shown.split()) == "".join(name.split())
 
 
 def test_keys_hashed_bound_and_revoked(store: Store) -> None:
