@@ -25,10 +25,15 @@ flow's prices; groups are then reserved their cheapest placement with room for a
 (or, where no placement has the room, the cheapest two), the flow places everyone else around
 the reservations, and that feasible allocation is the upper bound; the gap is reported. (A
 CP-SAT repair of the groups still split, tried after the reservations, improved 3 of 222
-splits on synthetic England at 0.25 and none on Greater Manchester, at 2-9 s: removed.) A
-small problem (at most _EXACT_PAIRS pairs that could improve on that allocation, by their
-reduced costs) is then solved exactly by CP-SAT and reported optimal; a larger one keeps the
-gap (at 0.01 of England, 165,000 such pairs: neither CP-SAT nor HiGHS proved it in 60 s).
+splits on synthetic England at 0.25 and none on Greater Manchester, at 2-9 s: removed.)
+Where the candidates are few enough (_MASTER_PAIRS: a region, up to about 0.05 of England),
+the linear relaxation with each group kept together or apart as a whole is solved by column
+generation (`_sibling_master`): a much stronger bound, and a dive through it gives a better
+allocation. A problem with at most _EXACT_PAIRS pairs that could improve on the allocation,
+by their reduced costs at that bound, is then solved exactly by SCIP and reported optimal.
+At 0.01 of England (574 children): optimal at GBP 934,697.61 in 2-3 s, the optimum SCIP
+proves over every pair in 130-150 s; before, the gap stayed 0.35% (bound 933,691.20,
+allocation 936,989.76). At 0.03 the gap falls from 0.91% to 0.34%, at 0.05 to 0.25%.
 """
 
 from __future__ import annotations
@@ -500,10 +505,14 @@ _TIES = 16  # pairs at reduced cost 0 kept per child when choosing among equal o
 # sibling bound's own gap is larger (0.07% nationally), and the last rounds close only pennies
 _SIBLING_CG_GAP = 5e-5
 # A problem with sibling groups and at most this many pairs that could improve on the
-# allocation found (a council's, or a small region's) is then solved exactly by CP-SAT
+# allocation found (a council's, or a small region's) is then solved exactly by SCIP
 # (`_exact_siblings`), from that allocation, for the time left (or _EXACT_SECONDS without a
 # time limit): the reservations' bound alone left a gap of 5.6% on three children
-_EXACT_PAIRS = 20_000
+_EXACT_PAIRS = 100_000
+# The sibling groups' linear relaxation (`_sibling_master`) is solved from at most this many
+# candidate pairs (0.05 of England: 66,549; at 0.1, 161,555 took 7 s to bound and more than
+# the 22 s it had to dive)
+_MASTER_PAIRS = 100_000
 _EXACT_CELLS = 25_000_000  # children x placements looked at for them (a few seconds)
 _EXACT_SECONDS = 30.0
 
@@ -574,13 +583,27 @@ def _price(
 # ----------------------------------------------------------------------------- siblings
 
 
+@dataclass(frozen=True)
+class _Fixing:
+    """A Lagrangian lower bound with the sibling term (`_sibling_bound`) at prices w, and what
+    reduced-cost fixing needs: every allocation costs at least `bound` plus, for each of its
+    pairs (c, p), cost(c,p) + w_p - least_c - slack_c (slack: how much above its members'
+    `least` the bound counts a sibling group, 0 for a child alone), so an allocation cheaper
+    than Z uses only pairs with cost + w - least <= Z - bound + slack."""
+
+    bound: float  # GBP
+    least: np.ndarray  # per child, GBP
+    w: IntArray
+    slack: np.ndarray  # per child, GBP
+
+
 def _sibling_bound(
     model: PairModel,
     blocks: _Groups,
     groups: _Groups,
     pricing: _Pricing,
     unplaced: float,
-) -> tuple[float, dict[int, list[IntArray]]]:
+) -> tuple[_Fixing, dict[int, list[IntArray]]]:
     """A lower bound with the sibling term, and each group's best plans (`_group_plans`).
 
     Lagrangian relaxation of capacity with the prices w the pricing checked against: each child
@@ -600,6 +623,7 @@ def _sibling_bound(
         block_of[members] = b
     in_group = model.c_group >= 0
     total = float(m[~in_group].sum())
+    slack = np.zeros(model.n_children)
     shared: dict[int, list[IntArray]] = {}
     order = np.argsort(model.c_group, kind="stable")
     order = order[model.c_group[order] >= 0]
@@ -622,7 +646,9 @@ def _sibling_bound(
                     options.append(cost)  # kept together: exact under the relaxation
                 shared[g] = [places[p] for _, p in plans]
         total += min(options)
-    return total - float((model.p_cap * wf).sum()), shared
+        slack[kids] = min(options) - alone
+    bound = total - float((model.p_cap * wf).sum())
+    return _Fixing(bound, m, pricing.w, slack), shared
 
 
 def _group_plans(value: np.ndarray, cap: IntArray) -> list[tuple[float, IntArray]]:
@@ -686,7 +712,6 @@ def _together_first(
     for g, kids in members.items():
         if g not in split_now:
             fixed[kids] = assigned[kids]
-    ci, pi = arcs
     for _ in range(passes):
         split_now = _split_groups(model, best)
         # split groups not reserved yet (a group reserved two placements stays split)
@@ -703,26 +728,208 @@ def _together_first(
                     break
         if reserved == 0:
             break
-        # everyone else around the reservations: the places reserved are taken out
-        held = fixed >= 0
-        room = model.p_cap - np.bincount(fixed[held], minlength=model.n_placements)
-        keep = ~held[ci]
-        flow = Flow.solve(
-            room, unplaced, *_priced_pairs(model, ci[keep], pi[keep]), model.n_children
-        )
-        # children pushed out of every pair they had (the candidates are those near the
-        # flow's prices): their cheapest free places
-        pushed = np.flatnonzero(~held & (flow.assigned < 0) & (assigned >= 0))
-        if len(pushed):
-            now = np.where(held, fixed, flow.assigned)
-            more = _free_place_arcs(model, now, per_child=_SHARED, kids=pushed)
-            flow.add(*_priced_pairs(model, *more), keep_within=unplaced)
-        placed = np.where(held, fixed, flow.assigned)
+        placed = _around(model, arcs, fixed, unplaced, assigned)
         cost = assignment_objective(model, placed)
         if cost >= best_cost:
             break
         best, best_cost = placed, cost
     return best
+
+
+def _around(
+    model: PairModel,
+    arcs: tuple[IntArray, IntArray],
+    fixed: IntArray,
+    unplaced: int,
+    assigned: IntArray,
+) -> IntArray:
+    """Everyone not `fixed` (-1) placed by the min-cost flow over the candidate `arcs`, in
+    the room the fixed children leave; a child placed in `assigned` whom that pushes out of
+    every pair it had gets pairs to the cheapest free places."""
+    ci, pi = arcs
+    held = fixed >= 0
+    room = model.p_cap - np.bincount(fixed[held], minlength=model.n_placements)
+    keep = ~held[ci]
+    flow = Flow.solve(room, unplaced, *_priced_pairs(model, ci[keep], pi[keep]), model.n_children)
+    pushed = np.flatnonzero(~held & (flow.assigned < 0) & (assigned >= 0))
+    if len(pushed):
+        now = np.where(held, fixed, flow.assigned)
+        more = _free_place_arcs(model, now, per_child=_SHARED, kids=pushed)
+        flow.add(*_priced_pairs(model, *more), keep_within=unplaced)
+    return np.where(held, fixed, flow.assigned)
+
+
+@dataclass(frozen=True)
+class _Master:
+    """The sibling groups' relaxation: its best bound, and its columns."""
+
+    fixing: _Fixing
+    pairs: tuple[IntArray, IntArray, IntArray]  # child, placement, cost (integer units)
+    # the groups a dive through the LP keeps together, and where (None: out of time)
+    chosen: dict[int, int] | None
+
+
+def _sibling_master(
+    model: PairModel,
+    blocks: _Groups,
+    groups: _Groups,
+    start: tuple[_Fixing, dict[int, list[IntArray]]],
+    arcs: tuple[IntArray, IntArray],
+    *,
+    seconds: float,
+    threads: int,
+    say: Progress,
+) -> _Master | None:
+    """A stronger bound with sibling groups: the linear relaxation in which each group is
+    either kept together in one placement (a column per group and placement, its members'
+    costs, taking as many places as it has members) or kept apart (its members placed one by
+    one, at sibling_split), solved by column generation with GLOP from the candidate `arcs`
+    and the groups' plans of `start` (the bound at the flow's prices).
+
+    Each round prices every pair at the LP's placement prices w and evaluates the Lagrangian
+    bound there (`_sibling_bound`, valid for any w >= 0); pairs and kept-together plans of
+    negative reduced cost join the LP, until the bound reaches the LP's value (then it is the
+    relaxation's optimum: at 0.01 of England GBP 934,406.35, where the flow's prices gave
+    933,691.20 and HiGHS, on the whole MIP for 60 s, 933,232.84), nothing joins, or time runs
+    out. Returns the best bound found, with its fixing, and the LP's columns; None above
+    _MASTER_PAIRS candidate pairs, or when the LP is not solved in time."""
+    from ortools.linear_solver import pywraplp
+
+    ci, pi = arcs
+    if len(ci) > _MASTER_PAIRS or seconds <= 0:
+        return None
+    deadline = time.perf_counter() + seconds
+    pol = model.problem.policy
+    sizes = np.bincount(model.c_group[model.c_group >= 0])
+    member = (model.c_group >= 0) & (sizes[np.maximum(model.c_group, 0)] > 1)
+    kept = {int(g): np.flatnonzero(model.c_group == g) for g in np.flatnonzero(sizes > 1)}
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    # without presolve GLOP starts each solve from the last basis as columns join
+    lp.SetSolverSpecificParametersAsString("use_preprocessing: false")
+    objective = lp.Objective()
+    child_row = [lp.Constraint(0.0 if m else 1.0, 0.0 if m else 1.0) for m in member.tolist()]
+    place_row = [lp.Constraint(-lp.infinity(), float(cap)) for cap in model.p_cap.tolist()]
+    group_row = {g: lp.Constraint(1.0, 1.0) for g in kept}
+
+    def column(cost: float, rows: list[tuple[Any, float]]) -> Any:
+        var = lp.NumVar(0.0, 1.0, "")
+        objective.SetCoefficient(var, cost)
+        for row, coefficient in rows:
+            row.SetCoefficient(var, coefficient)
+        return var
+
+    for c in range(model.n_children):  # unplaced
+        column(pol.unplaced, [(child_row[c], 1.0)])
+    apart = {  # each group kept apart
+        g: column(pol.sibling_split, [(group_row[g], 1.0), *((child_row[c], -1.0) for c in kids)])
+        for g, kids in kept.items()
+    }
+    pairs: set[int] = set()
+    # each child's least cost + w over its pairs in the LP (at the last prices w)
+    in_lp: list[tuple[IntArray, IntArray, IntArray]] = []
+    together: dict[tuple[int, int], Any] = {}
+    x: list[Any] = []  # the pairs' variables, in the order of in_lp
+
+    def add_pairs(ci: IntArray, pi: IntArray, cost: IntArray) -> int:
+        keys = ci * model.n_placements + pi
+        new = np.array([k not in pairs for k in keys.tolist()], dtype=bool)
+        ci, pi, cost = ci[new], pi[new], cost[new]
+        pairs.update(keys[new].tolist())
+        in_lp.append((ci, pi, cost))
+        for c, p, k in zip(ci.tolist(), pi.tolist(), (cost / COST_SCALE).tolist(), strict=True):
+            x.append(column(k, [(child_row[c], 1.0), (place_row[p], 1.0)]))
+        return len(ci)
+
+    def add_plans(plans: dict[int, list[IntArray]]) -> int:
+        added = 0
+        for g, options in plans.items():
+            kids = kept.get(g, np.zeros(0, np.int64))
+            for plan in options if len(kids) else []:
+                p = int(plan[0])
+                if (plan != p).any() or (g, p) in together:
+                    continue
+                pc = model.costs(kids, np.full(len(kids), p))
+                if pc.eligible.all():
+                    rows = [(group_row[g], 1.0), (place_row[p], float(len(kids)))]
+                    together[g, p] = column(float(pc.total.sum()), rows)
+                    added += 1
+        return added
+
+    add_pairs(*_priced_pairs(model, ci, pi))
+    best, plans = start
+    add_plans(plans)
+
+    def solve_lp() -> bool:
+        lp.SetTimeLimit(max(1, int((deadline - time.perf_counter()) * 1000)))
+        return bool(lp.Solve() == pywraplp.Solver.OPTIMAL)
+
+    def generate() -> tuple[_Fixing, int]:
+        """After a solve: the bound at the LP's prices, and how many columns joined."""
+        u = np.round(np.array([r.dual_value() for r in child_row]) * COST_SCALE).astype(np.int64)
+        w = -np.array([r.dual_value() for r in place_row]) * COST_SCALE
+        w = np.maximum(np.round(w), 0).astype(np.int64)
+        # priced against each child's least over its pairs in the LP (or u, if above), so
+        # that `least` is exact: every pair below u joins (its reduced cost is negative)
+        reach = np.full(model.n_children, round(pol.unplaced * COST_SCALE), np.int64)
+        for kids, places, costs in in_lp:
+            np.minimum.at(reach, kids, costs + w[places])
+        priced = _price(
+            model, blocks, groups, np.maximum(u, reach), w,
+            per_child=_SHARED, block_budget=10**12, threads=threads,
+        )  # fmt: skip
+        found, plans = _sibling_bound(model, blocks, groups, priced, pol.unplaced)
+        ci, pi, cost = _priced_pairs(model, priced.child, priced.place)
+        gains = cost + w[pi] < u[ci]
+        return found, add_pairs(ci[gains], pi[gains], cost[gains]) + add_plans(plans)
+
+    if not solve_lp():
+        return None
+    while time.perf_counter() < deadline - seconds / 2:  # half the time for the bound
+        value = lp.Objective().Value()
+        found, added = generate()
+        best = max(best, found, key=lambda f: f.bound)
+        say(f"sibling groups: relaxation {value:,.2f}, bound {best.bound:,.2f}")
+        if best.bound >= value - 1e-6 * abs(value) or not added or not solve_lp():
+            break
+    # a dive to an allocation: the options the LP holds above 1/2 (a group kept together in
+    # a placement, or kept apart) are fixed, most held first while their placements have
+    # room for them, or else the one it holds most, and the LP solved again with the columns
+    # its new prices bring, until every group is decided
+    options = [(var, -1, 0) for var in apart.values()]
+    options += [(var, p, len(kept[g])) for (g, p), var in together.items()]
+    room = model.p_cap.copy()  # less the groups fixed in them
+    solved = solve_lp()  # with the columns that joined last
+    while solved and deadline > time.perf_counter():
+        held = [(var.solution_value(), var, p, k) for var, p, k in options if var.lb() < 1]
+        held = [item for item in held if 1e-6 < item[0] < 1 - 1e-6]
+        if not held:
+            break
+        held.sort(key=lambda item: -item[0])
+        fix: list[Any] = []
+        for value, var, p, k in held:
+            if (value > 0.5 or not fix) and (p < 0 or room[p] >= k):
+                fix.append(var)
+                room[p] -= k if p >= 0 else 0
+        if not fix:  # the one held most has no room left: never, then
+            held[0][1].SetBounds(0.0, 0.0)
+        for var in fix:
+            var.SetLb(1.0)
+        solved = solve_lp()
+        if not solved:  # no room for them all: the one held most alone, or never
+            for var in fix[1:]:
+                var.SetLb(0.0)
+            if not solve_lp():
+                fix[0].SetBounds(0.0, 0.0)
+            solved = solve_lp()
+        if solved and generate()[1]:  # with the columns its new prices bring
+            solved = solve_lp()
+    lp_ci, lp_pi, lp_cost = (np.concatenate(parts) for parts in zip(*in_lp, strict=True))
+    values = np.array([var.solution_value() for var, _, _ in options]) if solved else [0.5]
+    if np.abs(values - np.round(values)).max(initial=0) > 1e-6:  # out of time on the way
+        return _Master(best, (lp_ci, lp_pi, lp_cost), None)
+    say(f"sibling groups: a dive through the relaxation to {lp.Objective().Value():,.2f}")
+    chosen = {g: p for (g, p), var in together.items() if var.solution_value() > 0.5}
+    return _Master(best, (lp_ci, lp_pi, lp_cost), chosen)
 
 
 def _pair_hash(ci: IntArray, pi: IntArray) -> IntArray:
@@ -808,34 +1015,32 @@ def _split_groups(model: PairModel, assigned: IntArray) -> set[int]:
 def _exact_siblings(
     model: PairModel,
     assigned: IntArray,
-    pricing: _Pricing,
+    fixing: _Fixing,
     *,
     seconds: float,
     say: Progress,
 ) -> tuple[IntArray, float, bool] | None:
-    """A small problem with sibling groups solved exactly as a CP-SAT model, started from
-    `assigned`: x[c,p] (child c in placement p), y[g,p] (group g uses p) and
-    s[g] >= sum_p y[g,p] - 1 (its extra placements), minimising sum cost x + unplaced x
-    (children not placed) + sibling_split x sum s, in the solver's integer units.
+    """A problem with sibling groups solved exactly as a MIP (SCIP), started from `assigned`:
+    x[c,p] (child c in placement p), y[g,p] (group g uses p) and s[g] >= sum_p y[g,p] - 1
+    (its extra placements), minimising sum cost x + unplaced x (children not placed) +
+    sibling_split x sum s.
 
-    Only pairs that could be in an allocation cheaper than `assigned` are needed: with the
-    prices w >= 0 and the lower bounds m_c on min(U, min_p cost(c,p) + w_p) of `pricing`,
-    any allocation costs at least pricing.bound + cost(c,p) + w_p - m_c for each pair (c,p)
-    it uses (the capacity and sibling terms relaxed), so pairs whose reduced cost
-    cost + w - m exceeds the gap are left out (reduced-cost fixing), as are pairs dearer than
-    leaving the child unplaced. One worker and a deterministic time limit, so the same inputs
-    give the same allocation. Returns the allocation (never worse than `assigned`), CP-SAT's
-    proven bound in GBP and whether it is optimal; None when more than _EXACT_PAIRS pairs are
-    left, the problem has more than _EXACT_CELLS (child, placement) pairs to look at, or no
-    time is left."""
-    from ortools.sat.python import cp_model
+    Only pairs that could be in an allocation cheaper than `assigned` are needed: those
+    within the gap by `fixing` (reduced-cost fixing), and not dearer than leaving the child
+    unplaced. SCIP runs on one thread, so the same inputs give the same allocation when it
+    finishes within `seconds` (at 0.01 of England, 21,424 pairs: 7 s, where CP-SAT found no
+    proof in 60 s). Returns the allocation (never worse than `assigned`), the proven bound in
+    GBP and whether it is optimal; None when more than _EXACT_PAIRS pairs are left, the
+    problem has more than _EXACT_CELLS (child, placement) pairs to look at, or no time is
+    left."""
+    from ortools.linear_solver import pywraplp
 
     if seconds <= 0.1 or model.n_children * model.n_placements > _EXACT_CELLS:
         return None
-    unplaced = round(model.problem.policy.unplaced * COST_SCALE)
+    pol = model.problem.policy
+    unplaced = round(pol.unplaced * COST_SCALE)
     start = assignment_objective(model, assigned)
-    gap = round(start * COST_SCALE) - pricing.bound
-    least = np.round(pricing.least * COST_SCALE).astype(np.int64)
+    within = np.ceil((start - fixing.bound + fixing.slack + fixing.least) * COST_SCALE)
     kept: list[tuple[IntArray, IntArray, IntArray]] = []
     n_kept = 0
     for rows in _chunks(model.n_children, model.n_placements):
@@ -843,65 +1048,59 @@ def _exact_siblings(
         ci = np.repeat(kids, model.n_placements)
         pi = np.tile(np.arange(model.n_placements), len(kids))
         ci, pi, cost = _priced_pairs(model, ci, pi)
-        useful = (cost < unplaced) & (cost + pricing.w[pi] - least[ci] <= gap)
+        useful = (cost < unplaced) & (cost + fixing.w[pi] <= within[ci])
         kept.append((ci[useful], pi[useful], cost[useful]))
         n_kept += int(useful.sum())
         if n_kept > _EXACT_PAIRS:
             return None
     ci, pi, cost = (np.concatenate(parts) for parts in zip(*kept, strict=True))
-    say(f"sibling groups: solving exactly over the {len(ci):,} pairs that could improve (CP-SAT)")
-    cp = cp_model.CpModel()
-    x = [cp.new_bool_var(f"x{k}") for k in range(len(ci))]
+    say(f"sibling groups: solving exactly over the {len(ci):,} pairs that could improve (SCIP)")
+    mip = pywraplp.Solver.CreateSolver("SCIP")
+    x = [mip.BoolVar("") for _ in range(len(ci))]
     by_child: list[list[int]] = [[] for _ in range(model.n_children)]
     by_place: list[list[int]] = [[] for _ in range(model.n_placements)]
     for k, (c, p) in enumerate(zip(ci.tolist(), pi.tolist(), strict=True)):
         by_child[c].append(k)
         by_place[p].append(k)
     placed = []
-    for c, ks in enumerate(by_child):
-        cp.add_at_most_one(x[k] for k in ks)
-        placed.append(sum(x[k] for k in ks))
-        if assigned[c] >= 0:
-            for k in ks:
-                cp.add_hint(x[k], int(pi[k] == assigned[c]))
+    for ks in by_child:
+        placed.append(mip.Sum([x[k] for k in ks]))
+        mip.Add(placed[-1] <= 1)
     for p, ks in enumerate(by_place):
         if len(ks) > model.p_cap[p]:
-            cp.add(sum(x[k] for k in ks) <= int(model.p_cap[p]))
-    split = round(model.problem.policy.sibling_split * COST_SCALE)
+            mip.Add(mip.Sum([x[k] for k in ks]) <= int(model.p_cap[p]))
     extra = []
     for g in np.unique(model.c_group[model.c_group >= 0]).tolist():
-        uses: dict[int, list[int]] = {}
+        uses: dict[int, Any] = {}
         for c in np.flatnonzero(model.c_group == g).tolist():
             for k in by_child[c]:
-                uses.setdefault(int(pi[k]), []).append(k)
-        y = {p: cp.new_bool_var(f"y{g}_{p}") for p in uses}
-        for p, ks in uses.items():
-            for k in ks:
-                cp.add_implication(x[k], y[p])
-        s = cp.new_int_var(0, max(len(uses) - 1, 0), f"s{g}")
-        cp.add(s >= sum(y.values()) - 1)
-        extra.append(s)
-    cp.minimize(
-        sum(int(v) * x[k] for k, v in enumerate(cost.tolist()))
-        + unplaced * (model.n_children - sum(placed))
-        + split * sum(extra)
-    )
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_deterministic_time = seconds
-    solver.parameters.max_time_in_seconds = seconds  # (the time limit holds on a slow machine)
-    status = solver.solve(cp)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                y = uses.setdefault(int(pi[k]), mip.BoolVar(""))
+                mip.Add(x[k] <= y)
+        extra.append(mip.NumVar(0.0, max(len(uses) - 1, 0), ""))
+        mip.Add(extra[-1] >= mip.Sum(list(uses.values())) - 1)
+    objective = mip.Objective()
+    for var, value in zip(x, (cost / COST_SCALE - pol.unplaced).tolist(), strict=True):
+        objective.SetCoefficient(var, value)  # a child placed no longer costs `unplaced`
+    for var in extra:
+        objective.SetCoefficient(var, pol.sibling_split)
+    objective.SetOffset(pol.unplaced * model.n_children)
+    objective.SetMinimization()
+    mip.SetHint(x, [float(assigned[c] == p) for c, p in zip(ci.tolist(), pi.tolist(), strict=True)])
+    exact = pywraplp.MPSolverParameters()  # SCIP stops within 1e-4 of the optimum by default
+    exact.SetDoubleParam(exact.RELATIVE_MIP_GAP, 0.0)
+    mip.SetTimeLimit(max(1, int(seconds * 1000)))
+    status = mip.Solve(exact)
+    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         return None
-    chosen = np.flatnonzero([solver.boolean_value(v) for v in x])
+    chosen = np.flatnonzero([var.solution_value() > 0.5 for var in x])
     better = np.full(model.n_children, -1, np.int64)
     better[ci[chosen]] = pi[chosen]
     # any allocation cheaper than `assigned` uses only the pairs kept: the least of the two
     # bounds every allocation
-    bound = min(solver.best_objective_bound / COST_SCALE, start)
+    bound = min(objective.BestBound(), start)
     if assignment_objective(model, better) > start:
-        better = assigned  # (CP-SAT starts from it; a hint it could not complete in time)
-    return better, bound, status == cp_model.OPTIMAL
+        better = assigned  # (SCIP starts from it; a hint it could not complete in time)
+    return better, bound, status == pywraplp.Solver.OPTIMAL
 
 
 # ----------------------------------------------------------------------------- result
@@ -1190,49 +1389,71 @@ def solve(
     if proven:
         bound = objective
     solver = "auction and warm-started shortest paths, OR-Tools SimpleMinCostFlow, dual pricing"
-    if siblings:
-        shared: dict[int, list[IntArray]] = {}
-        if pricing is not None:
-            lagrange, shared = _sibling_bound(
-                model, blocks, groups, pricing, problem.policy.unplaced
-            )
-            bound = max(bound, lagrange)
+    if siblings and pricing is not None:
+        fixing, shared = _sibling_bound(model, blocks, groups, pricing, problem.policy.unplaced)
+        bound = max(bound, fixing.bound)
         say(f"sibling groups: keeping siblings together (bound {bound:,.2f})")
+        # the candidate pairs within a sibling split of the flow's prices: where keeping
+        # siblings together may move children (dearer pairs cost more than the split)
+        ci, pi = flow.pairs()
+        u, w = flow.duals()
+        split = round(problem.policy.sibling_split * COST_SCALE)
+        near = flow.arc_cost - u[ci] + w[pi] <= split
+        # and each child's cheapest pairs within _KEEP_WITHIN of its price, as the flow
+        # kept few: reservations move children from their pairs in the flow
+        wide = _price(
+            model, blocks, groups, u + keep_within, w,
+            per_child=candidates_per_child, block_budget=10**12, threads=threads,
+        )  # fmt: skip
+        say(f"sibling groups: {len(wide.child):,} pairs near the prices for reservations")
+        nearby = (np.r_[ci[near], wide.child], np.r_[pi[near], wide.place])
         if shared:
-            # the candidate pairs within a sibling split of the flow's prices: where keeping
-            # siblings together may move children (dearer pairs cost more than the split)
-            ci, pi = flow.pairs()
-            u, w = flow.duals()
-            split = round(problem.policy.sibling_split * COST_SCALE)
-            near = flow.arc_cost - u[ci] + w[pi] <= split
-            # and each child's cheapest pairs within _KEEP_WITHIN of its price, as the flow
-            # kept few: reservations move children from their pairs in the flow
-            wide = _price(
-                model, blocks, groups, u + keep_within, w,
-                per_child=candidates_per_child, block_budget=10**12, threads=threads,
-            )  # fmt: skip
-            say(f"sibling groups: {len(wide.child):,} pairs near the prices for reservations")
-            ci, pi = np.r_[ci[near], wide.child], np.r_[pi[near], wide.place]
-            assigned = _together_first(model, (ci, pi), shared, unplaced, assigned)
+            assigned = _together_first(model, nearby, shared, unplaced, assigned)
         objective = assignment_objective(model, assigned)
-        if objective - bound > 1e-9 * max(abs(objective), 1.0):
-            left = (
+
+        def left() -> float:  # for the relaxation (3/4) and the exact MIP
+            return (
                 _EXACT_SECONDS
                 if time_limit is None
                 else time_limit - (time.perf_counter() - started)
             )
-            exact = None
-            if pricing is not None:
-                exact = _exact_siblings(model, assigned, pricing, seconds=left, say=say)
+
+        if objective - bound > 1e-9 * max(abs(objective), 1.0):
+            master = _sibling_master(
+                model, blocks, groups, (fixing, shared), nearby,
+                seconds=left() * 3 / 4, threads=threads, say=say,
+            )  # fmt: skip
+            if master is not None:
+                solver += "; with sibling groups, their linear relaxation in GLOP"
+                fixing = master.fixing
+                bound = max(bound, fixing.bound)
+                if master.chosen is not None:  # those groups reserved, the flow for the rest
+                    fixed = np.full(model.n_children, -1, np.int64)
+                    for g, p in master.chosen.items():
+                        fixed[model.c_group == g] = p
+                    nearby = distinct_pairs(
+                        np.r_[nearby[0], master.pairs[0]], np.r_[nearby[1], master.pairs[1]],
+                        model.n_children, model.n_placements,
+                    )  # fmt: skip
+                    dived = _around(model, nearby, fixed, unplaced, assigned)
+                    dived = _together_first(model, nearby, shared, unplaced, dived)
+                    if assignment_objective(model, dived) < objective:
+                        assigned, objective = dived, assignment_objective(model, dived)
+                say(f"sibling groups: {objective:,.2f} from the relaxation's columns")
+        if objective - bound > 1e-9 * max(abs(objective), 1.0):
+            exact = _exact_siblings(model, assigned, fixing, seconds=left(), say=say)
             if exact is not None:
-                solver += "; with sibling groups, CP-SAT over every pair that could improve"
+                solver += "; SCIP over every pair that could improve"
                 assigned, cp_bound, optimal = exact
                 objective = assignment_objective(model, assigned)
                 bound = objective if optimal else max(bound, cp_bound)
-                proven = proven or optimal  # (CP-SAT's model has every pair that could improve)
+    elif siblings:
+        objective = assignment_objective(model, assigned)
     splits = _sibling_splits(model, assigned)
     gap = (objective - bound) / max(abs(objective), 1e-9)
-    status = SolveStatus.OPTIMAL if proven and gap <= 1e-9 else SolveStatus.FEASIBLE
+    # optimal when the proven bound is the objective (with sibling groups the column
+    # generation may stop before its own proof, the bound already there)
+    status = SolveStatus.OPTIMAL if gap <= 1e-9 else SolveStatus.FEASIBLE
     if status is SolveStatus.OPTIMAL:
         bound = objective
     table = assignment_table(model, assigned, unplaced_reasons(model, assigned))

@@ -225,14 +225,15 @@ def test_secure_demand_far_above_supply_reports_unplaced_and_never_raises() -> N
 def lp_optimum(p: Problem) -> float:
     """The same problem solved by another OR-Tools backend over every eligible pair: an
     independent solver. Without sibling groups a plain LP (GLOP; the constraint matrix is
-    totally unimodular, so the LP optimum is the integer optimum); with them a MIP (SCIP) where
-    z[g, q] marks placement q used by group g and s_g >= sum_q z[g, q] - 1 counts its splits."""
+    totally unimodular, so the LP optimum is the integer optimum); with them a MIP where
+    z[g, q] marks placement q used by group g and s_g >= sum_q z[g, q] - 1 counts its splits,
+    in CP-SAT (the allocation's exact step is SCIP's, on a model of its own)."""
     model = PairModel.from_problem(p)
     ci, pi = np.meshgrid(np.arange(model.n_children), np.arange(model.n_placements), indexing="ij")
     pc = model.costs(ci.ravel(), pi.ravel())
     ci, pi, cost = ci.ravel()[pc.eligible], pi.ravel()[pc.eligible], pc.total[pc.eligible]
     siblings = bool((model.c_group >= 0).any())
-    lp = pywraplp.Solver.CreateSolver("SCIP" if siblings else "GLOP")
+    lp = pywraplp.Solver.CreateSolver("CP-SAT" if siblings else "GLOP")
     new_var = lp.IntVar if siblings else lp.NumVar
     x = [new_var(0, 1, f"assign_{c}_{q}") for c, q in zip(ci, pi, strict=True)]
     y = [new_var(0, 1, f"unplaced_{c}") for c in range(model.n_children)]
@@ -347,9 +348,10 @@ def test_optimal_and_valid_on_random_problems(p: Problem, threads: int) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_problems(siblings=True))
 def test_with_siblings_small_problems_are_proven_optimal(p: Problem) -> None:
-    """With sibling groups, a small problem is solved exactly (CP-SAT over the pairs that
-    could improve on the reservations' allocation): reported optimal, equal to the optimum of
-    an independent MIP (SCIP); before, three children were left at a 5.6% gap."""
+    """With sibling groups, a small problem is solved exactly (SCIP over the pairs that could
+    improve on the allocation found, by their reduced costs at the relaxation's bound):
+    reported optimal, equal to the optimum of an independent MIP (CP-SAT); before, three
+    children were left at a 5.6% gap."""
     result = solve(p, candidates_per_child=1)
     verdict = check_allocation(p, result.assignments, objective=result.objective)
     assert verdict.ok, str(verdict)
