@@ -793,7 +793,7 @@ def _sibling_master(
     933,691.20 and HiGHS, on the whole MIP for 60 s, 933,232.84), nothing joins, or time runs
     out. Returns the best bound found, with its fixing, and the LP's columns; None above
     _MASTER_PAIRS candidate pairs, or when the LP is not solved in time."""
-    from ortools.linear_solver import pywraplp
+    import ortools.linear_solver.pywraplp as pywraplp
 
     ci, pi = arcs
     if len(ci) > _MASTER_PAIRS or seconds <= 0:
@@ -1033,7 +1033,7 @@ def _exact_siblings(
     GBP and whether it is optimal; None when more than _EXACT_PAIRS pairs are left, the
     problem has more than _EXACT_CELLS (child, placement) pairs to look at, or no time is
     left."""
-    from ortools.linear_solver import pywraplp
+    import ortools.linear_solver.pywraplp as pywraplp
 
     if seconds <= 0.1 or model.n_children * model.n_placements > _EXACT_CELLS:
         return None
