@@ -21,7 +21,14 @@ import pandas as pd
 
 from geodata.england import England, load_england
 from optimiser.errors import InputIssue, ProblemValidationError, read_json
-from optimiser.textcsv import parser_issue, repeated_column_issues
+from optimiser.textcsv import (
+    SEPARATOR_NAMES,
+    multiline_issues,
+    parser_issue,
+    read_start,
+    repeated_column_issues,
+    separator,
+)
 
 __all__ = [
     "CHILD_COLUMNS",
@@ -298,11 +305,25 @@ class Problem:
 
 def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
     """A user's CSV as stripped text with lower-case column names, or None with the reasons
-    added to `issues` (file, row): missing, not UTF-8, rows with more fields than the header
-    (pandas took the first column for an index and shifted the rest), semicolons, a column
-    named twice (case and spaces aside)."""
+    added to `issues` (file, row): missing, a folder, an Excel workbook, empty, not UTF-8,
+    tabs or semicolons between columns, rows with more fields than the header (pandas took the
+    first column for an index and shifted the rest), a value running over several lines (a
+    stray quote), a column named twice (case and spaces aside).
+
+    Blank lines are left out; the frame's index is each row's spreadsheet row less 2 (the
+    header is row 1), so a row after blank lines keeps its number in messages."""
     if not path.exists():
         issues.append(InputIssue(path.name, None, None, f"file not found: {path}"))
+        return None
+    try:
+        head = read_start(path)
+    except ProblemValidationError as exc:
+        issues.extend(exc.issues)
+        return None
+    if (sep := separator(head.decode("utf-8", errors="ignore").splitlines()[0])) != ",":
+        text = f"columns are separated by {SEPARATOR_NAMES[sep]}; save it as 'CSV UTF-8 "
+        text += "(comma delimited)'"
+        issues.append(InputIssue(path.name, 1, None, text))
         return None
     try:
         with warnings.catch_warnings():  # a row longer than the header: say which
@@ -311,6 +332,7 @@ def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
                 path,
                 dtype=str,
                 keep_default_na=False,
+                skip_blank_lines=False,  # a row per line, so that rows keep their numbers
                 encoding="utf-8-sig",
                 skipinitialspace=True,
                 index_col=False,
@@ -330,17 +352,26 @@ def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
         if not ragged:
             issues.append(parser_issue(path.name, exc))
         return None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    if len(df.columns) == 1 and ";" in df.columns[0]:
-        text = "columns are separated by semicolons; save it as 'CSV (comma delimited)'"
-        issues.append(InputIssue(path.name, 1, None, text))
-        return None
     with path.open(newline="", encoding="utf-8-sig") as fh:  # pandas renamed a repeat "la.1"
         repeated = repeated_column_issues(path.name, next(csv.reader(fh), []))
     if repeated:
         issues.extend(repeated)
         return None
-    return df.apply(lambda s: s.str.strip())
+    if multiline := multiline_issues(path.name, df):
+        issues.extend(multiline)
+        return None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = df.apply(lambda s: s.str.strip())
+    empty = (df == "").all(axis=1).to_numpy()
+    if empty.any():  # blank lines, or rows of only commas (real rows, with empty values)
+        df = df[~(empty & np.isin(np.arange(len(df)) + 2, _blank_lines(path)))]
+    return df
+
+
+def _blank_lines(path: Path) -> list[int]:
+    """The numbers of the lines (the first is 1) that hold nothing but spaces."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return [n for n, line in enumerate(fh, start=1) if not line.strip()]
 
 
 def _ragged_rows(path: Path) -> list[tuple[int, int, int]]:
@@ -349,7 +380,12 @@ def _ragged_rows(path: Path) -> list[tuple[int, int, int]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = csv.reader(fh)
         width = len(next(rows, []))
-        return [(n, len(r), width) for n, r in enumerate(rows, start=2) if len(r) > width]
+        found, first = [], rows.line_num + 1  # the line a row starts on
+        for row in rows:
+            if len(row) > width:
+                found.append((first, len(row), width))
+            first = rows.line_num + 1
+        return found
 
 
 def _float_or_nan(text: Any) -> float:
@@ -370,8 +406,10 @@ def _numbers(raw: pd.Series) -> pd.Series:
 
 
 def _rows(mask: pd.Series) -> list[int]:
-    """Spreadsheet row numbers (header = row 1) of the True entries of a positional mask."""
-    return [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())]
+    """Spreadsheet row numbers (header = row 1) of the True entries of a mask, from its
+    frame's index: `read_csv_table` makes it each row's row less 2, so a RangeIndex numbers
+    the rows after the header from 2."""
+    return [int(i) + 2 for i in mask.index[mask.to_numpy()]]
 
 
 class _Checker:
@@ -381,7 +419,7 @@ class _Checker:
         self.file, self.df, self.issues = file, df, issues
 
     def flag(self, mask: pd.Series, column: str, message: Any) -> None:
-        values = self.df[column] if column in self.df else pd.Series([""] * len(self.df))
+        values = self.df[column] if column in self.df else pd.Series("", index=self.df.index)
         for row, value in zip(_rows(mask), values[mask.to_numpy()], strict=True):
             text = message(value) if callable(message) else message
             self.issues.append(InputIssue(self.file, row, column, text))
@@ -436,7 +474,7 @@ class _Checker:
         lo: float | None = None,
         hi: float | None = None,
     ) -> pd.Series:
-        raw = self.df[column] if column in self.df else pd.Series([""] * len(self.df))
+        raw = self.df[column] if column in self.df else pd.Series("", index=self.df.index)
         num = _numbers(raw)
         blank = raw == ""
         bad = num.isna() & ~(blank & optional) | ~np.isfinite(num.fillna(0))

@@ -474,3 +474,57 @@ def test_an_unclosed_quote_is_named_at_its_spreadsheet_row(tmp_path: Path) -> No
     (issue,) = issues
     assert (issue.file, issue.row) == ("children.csv", 3)
     assert issue.message == 'a quoted value (") that starts on this row is never closed'
+
+
+def test_a_value_running_over_lines_is_an_error_at_its_row(tmp_path: Path) -> None:
+    """Two stray quotes in a column made rows 2-4 one quoted value: the children of rows 3
+    and 4 vanished and the folder validated."""
+    children = CHILDREN + 'C3,E08000003,foster,7,F,x",\nC4,E08000003,foster,7,F,,\n'
+    children = children.replace("foster,7,F,,", 'foster,7,F,"SG 5,', 1)
+    found = issues_of(write(tmp_path, children))
+    assert found == [
+        "children.csv row 2, column sibling_group: a quoted value runs over lines 2-4: a stray "
+        'double quote (") opens it and swallows the rows up to the next; remove the quote'
+    ]
+
+
+def test_rows_keep_their_numbers_after_blank_lines(tmp_path: Path) -> None:
+    """Blank lines were dropped before numbering: an error on line 6 after two blank lines was
+    reported as row 4. A row of only commas is a row of empty values, still checked."""
+    lines = CHILDREN.splitlines(keepends=True)
+    children = "".join([lines[0], "\n", lines[1], "  \r\n", lines[2]])
+    placements = PLACEMENTS.replace("P1,", "\nP1,").replace("2,600", "2,x")
+    placements += "\n,,,,,,,\nP3,foster_ifa,E08000003,1,700,0,17,any\n\n"
+    found = issues_of(write(tmp_path, children, placements))
+    assert "placements.csv row 3, column weekly_cost: 'x' is not a number" in found
+    assert "placements.csv row 6, column placement_id: id is empty" in found
+    assert sum(" row 6," in line for line in found) == len(found) - 1, found
+    p = read_problem(write(tmp_path / "b", children))
+    assert p.children["child_id"].tolist() == ["C1", "C2"]
+    assert p.children.index.tolist() == [0, 1]
+
+
+def test_a_folder_named_as_a_file_is_an_issue_not_a_traceback(tmp_path: Path) -> None:
+    """IsADirectoryError was raised from pandas."""
+    folder = write(tmp_path)
+    (folder / "children.csv").unlink()
+    (folder / "children.csv").mkdir()
+    assert issues_of(folder) == ["children.csv: is a folder, not a file"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"PK\x03\x04\x14\x00\xca\xfe", "children.csv: is an Excel workbook, not a CSV file"),
+        (CHILDREN.replace(",", "\t").encode(), "children.csv row 1: columns are separated by tabs"),
+    ],
+)
+def test_a_workbook_or_tab_separated_file_says_so(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    """A workbook was 'not UTF-8 text (byte b'\\xca' ...)', tabs an unknown column
+    'child_id\\thome_la...' and five missing ones."""
+    folder = write(tmp_path)
+    (folder / "children.csv").write_bytes(content)
+    (issue,) = issues_of(folder)
+    assert issue.startswith(expected), issue
