@@ -192,6 +192,16 @@ def test_round_trip_through_write_problem(tmp_path: Path) -> None:
         ("placements", ("2,600", "2,inf"), "row 2, column weekly_cost: 'inf' is not a number"),
         ("placements", ("2,600", "inf,600"), "row 2, column capacity: 'inf' is not a whole number"),
         ("placements", ("2,600", "1e20,600"), "row 2, column capacity: 1e20 is above 10000"),
+        # float() read these as 10, 2, 900, 600 and 7: nothing is coerced
+        ("placements", ("2,600", "1_0,600"), "row 2, column capacity: '1_0' is not a whole"),
+        ("placements", ("2,600", "２,600"), "row 2, column capacity: '２' is not a whole number"),
+        ("placements", ("2,600", "٩٠٠,600"), "row 2, column capacity: '٩٠٠' is not a whole"),
+        ("placements", ("2,600", "2,6_00"), "row 2, column weekly_cost: '6_00' is not a number"),
+        (
+            "children",
+            ("foster,7", "foster,٧"),
+            "children.csv row 2, column age: '٧' is not a whole",
+        ),
         (
             "placements",
             ("foster_inhouse", "foster_home"),
