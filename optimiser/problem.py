@@ -88,6 +88,9 @@ MAX_PER_MILE = 100_000.0
 GRID = {"easting": (80_000.0, 660_000.0), "northing": (5_000.0, 660_000.0)}
 # places in one placement unit (a home, a household, a secure unit): more is a placeholder
 MAX_CAPACITY = 10_000
+# first characters that make a spreadsheet run a cell as a formula (=HYPERLINK(...)) when it
+# opens a CSV the ids and names are written to
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id",
@@ -440,6 +443,21 @@ class _Checker:
         first_row = {v: r for r, v in zip(_rows(~dup), ids[~dup.to_numpy()], strict=True)}
         self.flag(dup, column, lambda v: f"duplicate id '{v}' (first seen in row {first_row[v]})")
 
+    def no_formula(self, column: str) -> None:
+        """Ids and names (optional columns when present) start with none of FORMULA_STARTS:
+        they are written to the CSVs of results, where a spreadsheet would run them."""
+        if column not in self.df:
+            return
+        risky = self.df[column].astype(str).str[:1].isin(FORMULA_STARTS)
+        self.flag(
+            risky,
+            column,
+            lambda v: (
+                f"'{v}' starts with {v[:1]!r}: a spreadsheet would run it as a formula; "
+                "ids and names must start with a letter or digit"
+            ),
+        )
+
     def one_of(self, column: str, allowed: tuple[str, ...], what: str) -> None:
         bad = ~self.df[column].isin(allowed)
         self.flag(bad, column, lambda v: f"unknown {what} '{v}'; expected one of {list(allowed)}")
@@ -548,6 +566,7 @@ def validate_problem_frames(
         p_ok = pc.require(_PLACEMENT_REQUIRED)
     if p_ok:
         pc.unique_ids("placement_id")
+        pc.no_formula("placement_id")
         pc.one_of("setting", SETTINGS, "setting")
         missing[p_file] = pc.rows_by_value("la", pc.la_codes("la", england, known))
         pc.integer("capacity", lo=0, hi=MAX_CAPACITY)
@@ -565,6 +584,8 @@ def validate_problem_frames(
         cc.known_columns(CHILD_COLUMNS)
     if children is not None and cc.require(_CHILD_REQUIRED):
         cc.unique_ids("child_id")
+        for column in ("child_id", "sibling_group", "current_placement"):
+            cc.no_formula(column)
         missing[c_file] = cc.rows_by_value("home_la", cc.la_codes("home_la", england, known))
         cc.one_of("need", NEEDS, "need")
         age = cc.integer("age", lo=MIN_AGE, hi=MAX_AGE)
@@ -663,6 +684,7 @@ def read_rccs(path: Path, *, issues: list[InputIssue] | None = None) -> dict[str
             chk.la_codes("la_code", england, set(england.codes))
             chk.unique_ids("la_code")
             chk.flag(df["rcc"] == "", "rcc", "RCC name is empty")
+            chk.no_formula("rcc")
             lookup = dict(zip(df["la_code"], df["rcc"], strict=True))
     if own and issues:
         raise ProblemValidationError(issues)

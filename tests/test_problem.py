@@ -538,3 +538,35 @@ def test_a_workbook_or_tab_separated_file_says_so(
     (folder / "children.csv").write_bytes(content)
     (issue,) = issues_of(folder)
     assert issue.startswith(expected), issue
+
+
+@pytest.mark.parametrize(
+    ("file", "bad", "row", "column", "value"),
+    [
+        (
+            "children.csv",
+            ("C1,", '"=HYPERLINK(""http://x.test"",""C1"")",'),
+            2,
+            "child_id",
+            '=HYPERLINK("http://x.test","C1")',
+        ),
+        ("children.csv", ("7,F,,", "7,F,@SUM(1),"), 2, "sibling_group", "@SUM(1)"),
+        ("children.csv", (",P2\n", ",+P2\n"), 3, "current_placement", "+P2"),
+        ("placements.csv", ("P1,", "-P1,"), 2, "placement_id", "-P1"),
+        ("rccs.csv", ("E08000001,GM", "E08000001,=GM"), 3, "rcc", "=GM"),
+    ],
+)
+def test_ids_and_names_a_spreadsheet_would_run_are_refused(
+    tmp_path: Path, file: str, bad: tuple[str, str], row: int, column: str, value: str
+) -> None:
+    """They were written verbatim to allocation.csv, where Excel ran =HYPERLINK(...)."""
+    folder = write(tmp_path)
+    text = (folder / file).read_text()
+    assert bad[0] in text
+    (folder / file).write_text(text.replace(*bad, 1))
+    found = [i for i in issues_of(folder) if f", column {column}: " in i]
+    assert found[0] == (
+        f"{file} row {row}, column {column}: '{value}' starts with '{value[0]}': a spreadsheet "
+        "would run it as a formula; "
+        "ids and names must start with a letter or digit"
+    ), found
