@@ -83,8 +83,9 @@ def multiline_issues(file: str, frame: pd.DataFrame) -> list[InputIssue]:
     for pos in np.flatnonzero(breaks):
         column = cells.columns[np.flatnonzero(cells.iloc[pos].to_numpy())[0]]
         text = (
-            f"a quoted value runs over lines {first[pos]}-{first[pos] + breaks[pos]}: a stray "
-            'double quote (") opens it and swallows the rows up to the next; remove the quote'
+            f"a value runs over lines {first[pos]}-{first[pos] + breaks[pos]}, and no value "
+            'holds a line break: a stray double quote (") opens a value that takes in the '
+            "rows up to the next one; remove the quote"
         )
         issues.append(InputIssue(file, int(first[pos]), str(column).strip(), text))
     return issues

@@ -493,8 +493,9 @@ def test_a_value_running_over_lines_is_an_error_at_its_row(tmp_path: Path) -> No
     children = children.replace("foster,7,F,,", 'foster,7,F,"SG 5,', 1)
     found = issues_of(write(tmp_path, children))
     assert found == [
-        "children.csv row 2, column sibling_group: a quoted value runs over lines 2-4: a stray "
-        'double quote (") opens it and swallows the rows up to the next; remove the quote'
+        "children.csv row 2, column sibling_group: a value runs over lines 2-4, and no value "
+        'holds a line break: a stray double quote (") opens a value that takes in the rows up '
+        "to the next one; remove the quote"
     ]
 
 

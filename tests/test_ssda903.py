@@ -747,7 +747,7 @@ def test_rows_keep_their_numbers_after_blank_lines_and_values_never_span_lines(
         import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
     (issue,) = caught.value.issues
     assert str(issue).startswith(
-        "episodes.csv row 3, column HOME_POST: a quoted value runs over lines 3-6: a stray"
+        "episodes.csv row 3, column HOME_POST: a value runs over lines 3-6, and no value holds"
     ), str(issue)
     (tmp_path / "lookup.csv").mkdir()  # "cannot open: Is a directory"
     with pytest.raises(ProblemValidationError, match=r"lookup.csv: is a folder, not a file"):
