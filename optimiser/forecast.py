@@ -29,7 +29,7 @@ from optimiser.costs import (
     MAX_YEARS,
 )
 from optimiser.errors import InputIssue, ProblemValidationError
-from optimiser.problem import NEED_AGES, NEEDS, Problem
+from optimiser.problem import NEED_AGES, NEEDS, Problem, read_csv_table
 
 __all__ = [
     "AGE_BANDS",
@@ -138,16 +138,15 @@ def read_growth_rates(path: Path) -> dict[str, float]:
     if issues:
         raise ProblemValidationError(issues)
     rate = pd.to_numeric(df["rate"], errors="coerce")
-    for row, (code, value, raw) in enumerate(zip(df["la_code"], rate, df["rate"], strict=True)):
+    rows = [int(i) + 2 for i in df.index]  # spreadsheet rows (header row 1, blank lines out)
+    for row, code, value, raw in zip(rows, df["la_code"], rate, df["rate"], strict=True):
         if not np.isfinite(value) or value <= -1 or value > 1:
-            issues.append(
-                InputIssue(path.name, row + 2, "rate", f"'{raw}' is not a rate in (-1, 1]")
-            )
+            issues.append(InputIssue(path.name, row, "rate", f"'{raw}' is not a rate in (-1, 1]"))
         if code == "":
-            issues.append(InputIssue(path.name, row + 2, "la_code", "LA code is empty"))
+            issues.append(InputIssue(path.name, row, "la_code", "LA code is empty"))
     dup = df["la_code"].duplicated()
-    for pos in np.flatnonzero(dup.to_numpy()):
-        issues.append(InputIssue(path.name, int(pos) + 2, "la_code", "LA listed twice"))
+    for row in (r for r, twice in zip(rows, dup, strict=True) if twice):
+        issues.append(InputIssue(path.name, row, "la_code", "LA listed twice"))
     if issues:
         raise ProblemValidationError(issues)
     return dict(zip(df["la_code"], rate.astype(float), strict=True))
@@ -251,16 +250,12 @@ def _check_years(years: int) -> None:
 
 
 def _read_strings(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise ProblemValidationError([InputIssue(path.name, None, None, f"file not found: {path}")])
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ProblemValidationError(
-            [InputIssue(path.name, None, None, f"cannot read as CSV: {exc}")]
-        ) from exc
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    return df.apply(lambda s: s.str.strip())
+    """The CSV as `read_csv_table` reads a problem's files: indexed by spreadsheet row less 2."""
+    issues: list[InputIssue] = []
+    df = read_csv_table(path, issues)
+    if df is None:
+        raise ProblemValidationError(issues)
+    return df
 
 
 def _require(
@@ -299,9 +294,10 @@ def read_forecast(
     known = set(problem.las["code"])
 
     def flag(mask: np.ndarray, column: str, message: str) -> None:
-        for row in np.flatnonzero(mask):
-            value = df[column].iat[int(row)]
-            issues.append(InputIssue(path.name, int(row) + 2, column, message.format(value)))
+        for pos in np.flatnonzero(mask):
+            value = df[column].iat[int(pos)]
+            row = int(df.index[pos]) + 2
+            issues.append(InputIssue(path.name, row, column, message.format(value)))
 
     year = pd.to_numeric(df["year"], errors="coerce")
     flag(
@@ -336,7 +332,7 @@ def read_forecast(
         raise ProblemValidationError(issues)
     kept = sorted(out["year"].unique())[: years or None]
     if len(kept) > MAX_YEARS:
-        first = int(np.flatnonzero(out["year"].to_numpy() == kept[MAX_YEARS])[0]) + 2
+        first = int(out.index[out["year"] == kept[MAX_YEARS]][0]) + 2
         message = (
             f"the forecast runs {len(kept)} years ({kept[0]}-{kept[-1]}); a plan covers at most "
             f"{MAX_YEARS}: use --years or drop the years from {kept[MAX_YEARS]}"
@@ -364,7 +360,7 @@ def read_forecast(
 def _year_sequence_issues(year: pd.Series, file: str, base_year: int) -> list[InputIssue]:
     """A forecast's years run one by one from `base_year` or later: each year before it, and
     each year after a gap, is named at its first row."""
-    first_row = {int(y): int(pos) + 2 for pos, y in reversed(list(enumerate(year)))}
+    first_row = {int(y): int(i) + 2 for i, y in reversed(list(zip(year.index, year, strict=True)))}
     issues = []
     previous = None
     for y in sorted(first_row):

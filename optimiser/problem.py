@@ -21,7 +21,14 @@ import pandas as pd
 
 from geodata.england import England, load_england
 from optimiser.errors import InputIssue, ProblemValidationError, read_json
-from optimiser.textcsv import parser_issue, repeated_column_issues
+from optimiser.textcsv import (
+    SEPARATOR_NAMES,
+    multiline_issues,
+    parser_issue,
+    read_start,
+    repeated_column_issues,
+    separator,
+)
 
 __all__ = [
     "CHILD_COLUMNS",
@@ -81,6 +88,9 @@ MAX_PER_MILE = 100_000.0
 GRID = {"easting": (80_000.0, 660_000.0), "northing": (5_000.0, 660_000.0)}
 # places in one placement unit (a home, a household, a secure unit): more is a placeholder
 MAX_CAPACITY = 10_000
+# first characters that make a spreadsheet run a cell as a formula (=HYPERLINK(...)) when it
+# opens a CSV the ids and names are written to
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id",
@@ -298,11 +308,25 @@ class Problem:
 
 def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
     """A user's CSV as stripped text with lower-case column names, or None with the reasons
-    added to `issues` (file, row): missing, not UTF-8, rows with more fields than the header
-    (pandas took the first column for an index and shifted the rest), semicolons, a column
-    named twice (case and spaces aside)."""
+    added to `issues` (file, row): missing, a folder, an Excel workbook, empty, not UTF-8,
+    tabs or semicolons between columns, rows with more fields than the header (pandas took the
+    first column for an index and shifted the rest), a value running over several lines (a
+    stray quote), a column named twice (case and spaces aside).
+
+    Blank lines are left out; the frame's index is each row's spreadsheet row less 2 (the
+    header is row 1), so a row after blank lines keeps its number in messages."""
     if not path.exists():
         issues.append(InputIssue(path.name, None, None, f"file not found: {path}"))
+        return None
+    try:
+        head = read_start(path)
+    except ProblemValidationError as exc:
+        issues.extend(exc.issues)
+        return None
+    if (sep := separator(head.decode("utf-8", errors="ignore").splitlines()[0])) != ",":
+        text = f"columns are separated by {SEPARATOR_NAMES[sep]}; save it as 'CSV UTF-8 "
+        text += "(comma delimited)'"
+        issues.append(InputIssue(path.name, 1, None, text))
         return None
     try:
         with warnings.catch_warnings():  # a row longer than the header: say which
@@ -311,6 +335,7 @@ def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
                 path,
                 dtype=str,
                 keep_default_na=False,
+                skip_blank_lines=False,  # a row per line, so that rows keep their numbers
                 encoding="utf-8-sig",
                 skipinitialspace=True,
                 index_col=False,
@@ -330,17 +355,26 @@ def read_csv_table(path: Path, issues: list[InputIssue]) -> pd.DataFrame | None:
         if not ragged:
             issues.append(parser_issue(path.name, exc))
         return None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    if len(df.columns) == 1 and ";" in df.columns[0]:
-        text = "columns are separated by semicolons; save it as 'CSV (comma delimited)'"
-        issues.append(InputIssue(path.name, 1, None, text))
-        return None
     with path.open(newline="", encoding="utf-8-sig") as fh:  # pandas renamed a repeat "la.1"
         repeated = repeated_column_issues(path.name, next(csv.reader(fh), []))
     if repeated:
         issues.extend(repeated)
         return None
-    return df.apply(lambda s: s.str.strip())
+    if multiline := multiline_issues(path.name, df):
+        issues.extend(multiline)
+        return None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    df = df.apply(lambda s: s.str.strip())
+    empty = (df == "").all(axis=1).to_numpy()
+    if empty.any():  # blank lines, or rows of only commas (real rows, with empty values)
+        df = df[~(empty & np.isin(np.arange(len(df)) + 2, _blank_lines(path)))]
+    return df
+
+
+def _blank_lines(path: Path) -> list[int]:
+    """The numbers of the lines (the first is 1) that hold nothing but spaces."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return [n for n, line in enumerate(fh, start=1) if not line.strip()]
 
 
 def _ragged_rows(path: Path) -> list[tuple[int, int, int]]:
@@ -349,7 +383,12 @@ def _ragged_rows(path: Path) -> list[tuple[int, int, int]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = csv.reader(fh)
         width = len(next(rows, []))
-        return [(n, len(r), width) for n, r in enumerate(rows, start=2) if len(r) > width]
+        found, first = [], rows.line_num + 1  # the line a row starts on
+        for row in rows:
+            if len(row) > width:
+                found.append((first, len(row), width))
+            first = rows.line_num + 1
+        return found
 
 
 def _float_or_nan(text: Any) -> float:
@@ -360,18 +399,23 @@ def _float_or_nan(text: Any) -> float:
 
 
 def _numbers(raw: pd.Series) -> pd.Series:
-    """Text to numbers as Python's float() reads it, NaN where it cannot: the whole column at
-    once when every cell reads (6 times quicker than pd.to_numeric on 57,392 children), else cell
-    by cell."""
+    """Text to numbers as Python's float() reads plain ASCII text, NaN where it cannot: the
+    whole column at once when every cell reads (6 times quicker than pd.to_numeric on 57,392
+    children), else cell by cell. float() also reads "1_000" and other scripts' digits ("٩٠٠",
+    full-width "２"): those are NaN, not coerced."""
     try:
-        return raw.astype(float)
+        num = raw.astype(float)
     except (TypeError, ValueError):
-        return pd.Series([_float_or_nan(v) for v in raw], index=raw.index, dtype=float)
+        num = pd.Series([_float_or_nan(v) for v in raw], index=raw.index, dtype=float)
+    text = raw.astype(str)
+    return num.where(text.map(str.isascii) & ~text.str.contains("_", regex=False))
 
 
 def _rows(mask: pd.Series) -> list[int]:
-    """Spreadsheet row numbers (header = row 1) of the True entries of a positional mask."""
-    return [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())]
+    """Spreadsheet row numbers (header = row 1) of the True entries of a mask, from its
+    frame's index: `read_csv_table` makes it each row's row less 2, so a RangeIndex numbers
+    the rows after the header from 2."""
+    return [int(i) + 2 for i in mask.index[mask.to_numpy()]]
 
 
 class _Checker:
@@ -381,7 +425,7 @@ class _Checker:
         self.file, self.df, self.issues = file, df, issues
 
     def flag(self, mask: pd.Series, column: str, message: Any) -> None:
-        values = self.df[column] if column in self.df else pd.Series([""] * len(self.df))
+        values = self.df[column] if column in self.df else pd.Series("", index=self.df.index)
         for row, value in zip(_rows(mask), values[mask.to_numpy()], strict=True):
             text = message(value) if callable(message) else message
             self.issues.append(InputIssue(self.file, row, column, text))
@@ -398,6 +442,21 @@ class _Checker:
         dup = ids.duplicated(keep="first") & (ids != "")
         first_row = {v: r for r, v in zip(_rows(~dup), ids[~dup.to_numpy()], strict=True)}
         self.flag(dup, column, lambda v: f"duplicate id '{v}' (first seen in row {first_row[v]})")
+
+    def no_formula(self, column: str) -> None:
+        """Ids and names (optional columns when present) start with none of FORMULA_STARTS:
+        they are written to the CSVs of results, where a spreadsheet would run them."""
+        if column not in self.df:
+            return
+        risky = self.df[column].astype(str).str[:1].isin(FORMULA_STARTS)
+        self.flag(
+            risky,
+            column,
+            lambda v: (
+                f"'{v}' starts with {v[:1]!r}: a spreadsheet would run it as a formula; "
+                "ids and names must start with a letter or digit"
+            ),
+        )
 
     def one_of(self, column: str, allowed: tuple[str, ...], what: str) -> None:
         bad = ~self.df[column].isin(allowed)
@@ -436,7 +495,7 @@ class _Checker:
         lo: float | None = None,
         hi: float | None = None,
     ) -> pd.Series:
-        raw = self.df[column] if column in self.df else pd.Series([""] * len(self.df))
+        raw = self.df[column] if column in self.df else pd.Series("", index=self.df.index)
         num = _numbers(raw)
         blank = raw == ""
         bad = num.isna() & ~(blank & optional) | ~np.isfinite(num.fillna(0))
@@ -507,6 +566,7 @@ def validate_problem_frames(
         p_ok = pc.require(_PLACEMENT_REQUIRED)
     if p_ok:
         pc.unique_ids("placement_id")
+        pc.no_formula("placement_id")
         pc.one_of("setting", SETTINGS, "setting")
         missing[p_file] = pc.rows_by_value("la", pc.la_codes("la", england, known))
         pc.integer("capacity", lo=0, hi=MAX_CAPACITY)
@@ -524,6 +584,8 @@ def validate_problem_frames(
         cc.known_columns(CHILD_COLUMNS)
     if children is not None and cc.require(_CHILD_REQUIRED):
         cc.unique_ids("child_id")
+        for column in ("child_id", "sibling_group", "current_placement"):
+            cc.no_formula(column)
         missing[c_file] = cc.rows_by_value("home_la", cc.la_codes("home_la", england, known))
         cc.one_of("need", NEEDS, "need")
         age = cc.integer("age", lo=MIN_AGE, hi=MAX_AGE)
@@ -622,6 +684,7 @@ def read_rccs(path: Path, *, issues: list[InputIssue] | None = None) -> dict[str
             chk.la_codes("la_code", england, set(england.codes))
             chk.unique_ids("la_code")
             chk.flag(df["rcc"] == "", "rcc", "RCC name is empty")
+            chk.no_formula("rcc")
             lookup = dict(zip(df["la_code"], df["rcc"], strict=True))
     if own and issues:
         raise ProblemValidationError(issues)

@@ -13,11 +13,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimiser.errors import InputIssue, ProblemValidationError
 
-__all__ = ["SEPARATOR_NAMES", "parser_issue", "read_text_csv", "repeated_column_issues"]
+__all__ = [
+    "SEPARATOR_NAMES",
+    "multiline_issues",
+    "parser_issue",
+    "read_start",
+    "read_text_csv",
+    "repeated_column_issues",
+    "separator",
+]
 
 SEPARATOR_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons"}
 _ENCODINGS = ("utf-8-sig", "cp1252")
@@ -28,7 +37,7 @@ def _fail(path: Path, message: str) -> ProblemValidationError:
     return ProblemValidationError([InputIssue(path.name, None, None, message)])
 
 
-def _separator(first_line: str) -> str:
+def separator(first_line: str) -> str:
     """The most frequent of comma, tab and semicolon in the header line (comma when none)."""
     counts = {sep: first_line.count(sep) for sep in SEPARATOR_NAMES}
     best = max(counts, key=lambda sep: counts[sep])
@@ -55,6 +64,33 @@ def parser_issue(file: str, error: Exception) -> InputIssue:
     return InputIssue(file, _parser_row(str(error)), None, text)
 
 
+def multiline_issues(file: str, frame: pd.DataFrame) -> list[InputIssue]:
+    """One issue per row where a quoted value runs over several lines: a stray double quote
+    opened it and the parser took the lines up to the next stray one as one value, so rows
+    vanished into it. No value of these inputs holds a line break. `frame` is as read with
+    `skip_blank_lines=False` (each row one line but for the breaks in its values), every cell
+    text; rows are a spreadsheet's (the header is row 1)."""
+    issues = [
+        InputIssue(file, 1, str(c).strip(), "a column name runs over several lines")
+        for c in frame.columns
+        if re.search(r"[\r\n]", str(c))
+    ]
+    if not len(frame) or issues:
+        return issues
+    cells = frame.apply(lambda s: s.str.count(r"\r\n|\r|\n"))
+    breaks = cells.sum(axis=1).to_numpy()
+    first = 2 + np.arange(len(frame)) + np.cumsum(breaks) - breaks  # each row's first line
+    for pos in np.flatnonzero(breaks):
+        column = cells.columns[np.flatnonzero(cells.iloc[pos].to_numpy())[0]]
+        text = (
+            f"a value runs over lines {first[pos]}-{first[pos] + breaks[pos]}, and no value "
+            'holds a line break: a stray double quote (") opens a value that takes in the '
+            "rows up to the next one; remove the quote"
+        )
+        issues.append(InputIssue(file, int(first[pos]), str(column).strip(), text))
+    return issues
+
+
 def repeated_column_issues(file: str, header: Iterable[str]) -> list[InputIssue]:
     """One issue for each name the header holds more than once (case and surrounding spaces
     aside; blank names are not counted): pandas would rename the repeat "la.1", and a reader
@@ -79,16 +115,12 @@ def repeated_column_issues(file: str, header: Iterable[str]) -> list[InputIssue]
     ]
 
 
-def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
-    """Every cell as text (no NaN), and the separator found in the header line.
-
-    UTF-8 (with or without a byte order mark) is tried first, then Windows-1252 (Excel's plain
-    "CSV"). `options` go to `pandas.read_csv` (e.g. `usecols`, `nrows`). A missing, empty or
-    binary file (an Excel workbook renamed .csv), text in neither encoding and rows the parser
-    cannot split raise `ProblemValidationError` with one issue naming the file; a column named
-    twice raises one issue per repeated name.
-    """
-    path = Path(path)
+def read_start(path: Path) -> bytes:
+    """The first 4,096 bytes of a file to read as CSV; a folder, a file that cannot be opened,
+    an Excel workbook (renamed .csv) and an empty file raise `ProblemValidationError` with one
+    issue naming the file."""
+    if path.is_dir():
+        raise _fail(path, "is a folder, not a file")
     try:
         with path.open("rb") as fh:
             head = fh.read(4096)
@@ -98,12 +130,33 @@ def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
         raise _fail(path, "is an Excel workbook, not a CSV file: save it as 'CSV UTF-8'")
     if not head.strip():
         raise _fail(path, "cannot read as CSV: the file is empty (no header row)")
+    return head
+
+
+def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
+    """Every cell as text (no NaN), and the separator found in the header line.
+
+    UTF-8 (with or without a byte order mark) is tried first, then Windows-1252 (Excel's plain
+    "CSV"). `options` go to `pandas.read_csv` (e.g. `usecols`, `nrows`). A blank line is a row
+    of empty cells, so row n of the frame is row n + 2 of the file. A file `read_start`
+    refuses, text in neither encoding and rows the parser cannot split raise
+    `ProblemValidationError` with one issue naming the file; a column named twice raises one
+    issue per repeated name, a value that runs over several lines one per row.
+    """
+    path = Path(path)
+    head = read_start(path)
     for encoding in _ENCODINGS:
         try:
             first = head.decode(encoding, errors="ignore").splitlines()[0]
-            sep = _separator(first)
+            sep = separator(first)
             frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding=encoding, sep=sep, **options
+                path,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                encoding=encoding,
+                sep=sep,
+                **options,
             )
             break
         except UnicodeDecodeError:
@@ -120,4 +173,6 @@ def read_text_csv(path: Path | str, **options: Any) -> tuple[pd.DataFrame, str]:
         repeated = repeated_column_issues(path.name, next(csv.reader(fh, delimiter=sep), []))
     if repeated:
         raise ProblemValidationError(repeated)
+    if multiline := multiline_issues(path.name, frame):
+        raise ProblemValidationError(multiline)
     return frame, sep

@@ -367,3 +367,23 @@ def test_read_forecast_refuses_ages_a_need_does_not_cover(tmp_path: Path) -> Non
     assert "row 2, column age_band: supported children aged 0: supported covers only " in text
     assert "row 3, column age_band: secure children aged 1-4: secure covers only age bands " in text
     assert "row 4" not in text and "row 5" not in text and "row 6" not in text
+
+
+def test_forecast_files_number_rows_past_blank_lines(tmp_path: Path) -> None:
+    """Blank lines were dropped before numbering: each error named a row above its own."""
+    path = tmp_path / "rates.csv"
+    path.write_text("la_code,rate\n\nE06000001,lots\n\nE06000002,0.1\nE06000002,0.1\n")
+    with pytest.raises(ProblemValidationError) as info:
+        parse_growth(str(path))
+    assert [str(i) for i in info.value.issues] == [
+        "rates.csv row 3, column rate: 'lots' is not a rate in (-1, 1]",
+        "rates.csv row 6, column la_code: LA listed twice",
+    ]
+    text = "year,la_code,need,age_band,children\n\n2025,E06000001,foster,0,1\n\n"
+    with pytest.raises(ProblemValidationError, match=r"forecast.csv row 5, column la_code: 'E9"):
+        read_forecast(write(tmp_path, text + "2025,E99999999,foster,0,1\n"), problem=PROBLEM)
+    demand = forecast_demand(PROBLEM, years=2)
+    gap = demand.assign(year=demand["year"].map({2025: 2025, 2026: 2027})).to_csv(index=False)
+    first_2027 = int(demand.index[demand["year"] == 2026][0]) + 3  # one blank line above it
+    with pytest.raises(ProblemValidationError, match=rf"row {first_2027}, column year: year 2027"):
+        read_forecast(write(tmp_path, gap.replace("\n", "\n\n", 1)), problem=PROBLEM)

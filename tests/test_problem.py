@@ -192,6 +192,16 @@ def test_round_trip_through_write_problem(tmp_path: Path) -> None:
         ("placements", ("2,600", "2,inf"), "row 2, column weekly_cost: 'inf' is not a number"),
         ("placements", ("2,600", "inf,600"), "row 2, column capacity: 'inf' is not a whole number"),
         ("placements", ("2,600", "1e20,600"), "row 2, column capacity: 1e20 is above 10000"),
+        # float() read these as 10, 2, 900, 600 and 7: nothing is coerced
+        ("placements", ("2,600", "1_0,600"), "row 2, column capacity: '1_0' is not a whole"),
+        ("placements", ("2,600", "２,600"), "row 2, column capacity: '２' is not a whole number"),
+        ("placements", ("2,600", "٩٠٠,600"), "row 2, column capacity: '٩٠٠' is not a whole"),
+        ("placements", ("2,600", "2,6_00"), "row 2, column weekly_cost: '6_00' is not a number"),
+        (
+            "children",
+            ("foster,7", "foster,٧"),
+            "children.csv row 2, column age: '٧' is not a whole",
+        ),
         (
             "placements",
             ("foster_inhouse", "foster_home"),
@@ -474,3 +484,90 @@ def test_an_unclosed_quote_is_named_at_its_spreadsheet_row(tmp_path: Path) -> No
     (issue,) = issues
     assert (issue.file, issue.row) == ("children.csv", 3)
     assert issue.message == 'a quoted value (") that starts on this row is never closed'
+
+
+def test_a_value_running_over_lines_is_an_error_at_its_row(tmp_path: Path) -> None:
+    """Two stray quotes in a column made rows 2-4 one quoted value: the children of rows 3
+    and 4 vanished and the folder validated."""
+    children = CHILDREN + 'C3,E08000003,foster,7,F,x",\nC4,E08000003,foster,7,F,,\n'
+    children = children.replace("foster,7,F,,", 'foster,7,F,"SG 5,', 1)
+    found = issues_of(write(tmp_path, children))
+    assert found == [
+        "children.csv row 2, column sibling_group: a value runs over lines 2-4, and no value "
+        'holds a line break: a stray double quote (") opens a value that takes in the rows up '
+        "to the next one; remove the quote"
+    ]
+
+
+def test_rows_keep_their_numbers_after_blank_lines(tmp_path: Path) -> None:
+    """Blank lines were dropped before numbering: an error on line 6 after two blank lines was
+    reported as row 4. A row of only commas is a row of empty values, still checked."""
+    lines = CHILDREN.splitlines(keepends=True)
+    children = "".join([lines[0], "\n", lines[1], "  \r\n", lines[2]])
+    placements = PLACEMENTS.replace("P1,", "\nP1,").replace("2,600", "2,x")
+    placements += "\n,,,,,,,\nP3,foster_ifa,E08000003,1,700,0,17,any\n\n"
+    found = issues_of(write(tmp_path, children, placements))
+    assert "placements.csv row 3, column weekly_cost: 'x' is not a number" in found
+    assert "placements.csv row 6, column placement_id: id is empty" in found
+    assert sum(" row 6," in line for line in found) == len(found) - 1, found
+    p = read_problem(write(tmp_path / "b", children))
+    assert p.children["child_id"].tolist() == ["C1", "C2"]
+    assert p.children.index.tolist() == [0, 1]
+
+
+def test_a_folder_named_as_a_file_is_an_issue_not_a_traceback(tmp_path: Path) -> None:
+    """IsADirectoryError was raised from pandas."""
+    folder = write(tmp_path)
+    (folder / "children.csv").unlink()
+    (folder / "children.csv").mkdir()
+    assert issues_of(folder) == ["children.csv: is a folder, not a file"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"PK\x03\x04\x14\x00\xca\xfe", "children.csv: is an Excel workbook, not a CSV file"),
+        (CHILDREN.replace(",", "\t").encode(), "children.csv row 1: columns are separated by tabs"),
+    ],
+)
+def test_a_workbook_or_tab_separated_file_says_so(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    """A workbook was 'not UTF-8 text (byte b'\\xca' ...)', tabs an unknown column
+    'child_id\\thome_la...' and five missing ones."""
+    folder = write(tmp_path)
+    (folder / "children.csv").write_bytes(content)
+    (issue,) = issues_of(folder)
+    assert issue.startswith(expected), issue
+
+
+@pytest.mark.parametrize(
+    ("file", "bad", "row", "column", "value"),
+    [
+        (
+            "children.csv",
+            ("C1,", '"=HYPERLINK(""http://x.test"",""C1"")",'),
+            2,
+            "child_id",
+            '=HYPERLINK("http://x.test","C1")',
+        ),
+        ("children.csv", ("7,F,,", "7,F,@SUM(1),"), 2, "sibling_group", "@SUM(1)"),
+        ("children.csv", (",P2\n", ",+P2\n"), 3, "current_placement", "+P2"),
+        ("placements.csv", ("P1,", "-P1,"), 2, "placement_id", "-P1"),
+        ("rccs.csv", ("E08000001,GM", "E08000001,=GM"), 3, "rcc", "=GM"),
+    ],
+)
+def test_ids_and_names_a_spreadsheet_would_run_are_refused(
+    tmp_path: Path, file: str, bad: tuple[str, str], row: int, column: str, value: str
+) -> None:
+    """They were written verbatim to allocation.csv, where Excel ran =HYPERLINK(...)."""
+    folder = write(tmp_path)
+    text = (folder / file).read_text()
+    assert bad[0] in text
+    (folder / file).write_text(text.replace(*bad, 1))
+    found = [i for i in issues_of(folder) if f", column {column}: " in i]
+    assert found[0] == (
+        f"{file} row {row}, column {column}: '{value}' starts with '{value[0]}': a spreadsheet "
+        "would run it as a formula; "
+        "ids and names must start with a letter or digit"
+    ), found

@@ -725,3 +725,30 @@ def test_collection_year_from_names_and_year(
     ret = read_return(tmp_path / "header.csv", tmp_path / name, year=year, la="E06000001")
     assert ret.year == expected
     assert set(ret.episodes["_year"]) == {expected}
+
+
+def test_rows_keep_their_numbers_after_blank_lines_and_values_never_span_lines(
+    tmp_path: Path,
+) -> None:
+    """Blank lines were dropped before numbering (the PLACE error below was reported at row 4),
+    and two stray quotes made the rows between them one value."""
+    lines = (CLEAN / "episodes.csv").read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace(",U6,", ",X9,")  # C02, row 3 without blank lines
+    (tmp_path / "header.csv").write_text((CLEAN / "header.csv").read_text())
+    (tmp_path / "episodes.csv").write_text("".join([lines[0], "\n", lines[1], "\n", *lines[2:]]))
+    result = import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    assert _messages(result.report.errors, "episodes.csv") == {
+        (5, "PLACE"): "unknown PLACE code 'X9' for 2023/24"
+    }
+    lines[2] = lines[2].replace(",TS1 1AA,", ',"TS1 1AA,')
+    lines[5] = lines[5].replace(",TS1 1AA,", ',TS1 1AA",')
+    (tmp_path / "episodes.csv").write_text("".join(lines))
+    with pytest.raises(ProblemValidationError) as caught:
+        import_903(tmp_path / "header.csv", tmp_path / "episodes.csv", la="E06000001")
+    (issue,) = caught.value.issues
+    assert str(issue).startswith(
+        "episodes.csv row 3, column HOME_POST: a value runs over lines 3-6, and no value holds"
+    ), str(issue)
+    (tmp_path / "lookup.csv").mkdir()  # "cannot open: Is a directory"
+    with pytest.raises(ProblemValidationError, match=r"lookup.csv: is a folder, not a file"):
+        read_postcodes(tmp_path / "lookup.csv")
