@@ -292,7 +292,7 @@ def solve(
 ) -> None:
     """Allocate every child optimally, compare with today's practice, write the results."""
     from optimiser.problem import read_policy, read_problem
-    from optimiser.run import write_outputs
+    from optimiser.run import remove_stale, write_outputs
 
     try:
         chosen = read_policy(policy) if policy else None
@@ -302,7 +302,16 @@ def solve(
     _warn_detached(problem.rcc_of, directory / "rccs.csv")
     run = _solve_and_print(problem, time_limit=time_limit, threads=threads, baseline=baseline)
     paths = write_outputs(run, out, inputs=directory)
+    stale = remove_stale(out, paths)
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
+    _print_removed(stale, out, "solve")
+
+
+def _print_removed(stale: Sequence[Path], folder: Path, command: str) -> None:
+    """Name the files of an earlier run in `folder` that were removed (not written this time)."""
+    if stale:
+        names = ", ".join(str(p.relative_to(folder)) for p in stale)
+        console.print(f"Removed {names}: an earlier {command}'s, not written this time.")
 
 
 def _embedded_lookup() -> tuple[dict[str, str], str]:
@@ -382,6 +391,31 @@ def demo(
         _demo_plan(problem, plan_dir, time_limit=plan_time_limit)
     for kind, path in _demo_maps(results, out / "maps", outlines, plan_dir).items():
         console.print(f"Map {kind:<12} {path}", highlight=False)
+    if plan_dir is None:  # an earlier demo's plan would sit beside this allocation
+        _print_removed(_remove_demo_plan(out), out, "demo")
+
+
+_PLAN_FILES = (
+    "plan_actions.csv",
+    "plan_by_year.csv",
+    "plan_summary.json",
+    "placements_with_plan.csv",
+    *(f"final_year/{n}" for n in ("children.csv", "placements.csv", "rccs.csv", "las.csv")),
+    "final_year/policy.json",
+)
+
+
+def _remove_demo_plan(out: Path) -> list[Path]:
+    """The plan and plan map an earlier demo wrote in `out` (what `write_plan_outputs` and
+    `write_maps` write), removed; returns them (empty folders go too)."""
+    stale = [out / "plan" / n for n in _PLAN_FILES] + [out / "maps" / "map-plan.html"]
+    stale = [p for p in stale if p.is_file()]
+    for path in stale:
+        path.unlink()
+    for folder in (out / "plan" / "final_year", out / "plan"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return stale
 
 
 def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:

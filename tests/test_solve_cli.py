@@ -592,3 +592,39 @@ def test_a_scale_of_no_children_is_refused_on_the_command_line(
     result = runner.invoke(app, [command, "--out", str(tmp_path / "x"), "--scale", scale])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "is not above 0" in re.sub(r"[\s│]+", " ", result.output), result.output
+
+
+def test_a_second_solve_removes_what_it_does_not_write(tmp_path: Path) -> None:
+    """rcc solve --no-baseline into an earlier result's folder left that run's
+    baseline_allocation.csv beside the new allocation."""
+    write_problem(shortage(), tmp_path / "in")
+    solve_into = ["solve", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    assert runner.invoke(app, solve_into).exit_code == 0
+    assert (tmp_path / "out" / "baseline_allocation.csv").is_file()
+    (tmp_path / "out" / "mine.csv").write_text("kept\n")
+    again = runner.invoke(app, [*solve_into, "--no-baseline"])
+    assert again.exit_code == 0, again.output
+    assert not (tmp_path / "out" / "baseline_allocation.csv").exists()
+    assert (tmp_path / "out" / "mine.csv").read_text() == "kept\n"  # not rcc solve's
+    said = " ".join(again.output.split())
+    assert "Removed baseline_allocation.csv: an earlier solve's, not written this time" in said
+
+
+def test_a_demo_without_a_plan_removes_an_earlier_demos_plan(tmp_path: Path) -> None:
+    """rcc demo --no-plan into an earlier demo's folder left that demo's plan and plan map
+    beside maps of the new allocation."""
+    out = tmp_path / "demo"
+    (out / "plan" / "final_year").mkdir(parents=True)
+    (out / "maps").mkdir()
+    for earlier in ("plan/plan_summary.json", "plan/final_year/children.csv", "maps/map-plan.html"):
+        (out / earlier).write_text("earlier\n")
+    (out / "plan" / "mine.txt").write_text("kept\n")
+    demo = ["demo", "--out", str(out), "--scale", "0.005", "--no-plan", "--time-limit", "10"]
+    result = runner.invoke(app, demo)
+    assert result.exit_code == 0, result.output
+    assert (out / "maps" / "map-flows.html").is_file()
+    assert not (out / "maps" / "map-plan.html").exists()
+    assert not (out / "plan" / "final_year").exists()
+    assert [p.name for p in (out / "plan").iterdir()] == ["mine.txt"]  # not the demo's
+    said = " ".join(result.output.split())
+    assert "maps/map-plan.html: an earlier demo's, not written this time" in said
