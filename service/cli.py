@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import textwrap
 import threading
 import time
@@ -46,18 +47,45 @@ def _positive_scale(value: float) -> float:
 
 
 def _out_folder(value: Path | None) -> Path | None:
-    """An --out folder, checked before any work: not a file, and writable where it will be
-    made (a solve took its whole time before failing on an --out that was a file)."""
+    """An --out folder, checked before any work: not a file, and made and written to once
+    (then left as it was: a solve took its whole time before failing on an --out that was a
+    file, or under /proc, where os.access says root may write)."""
     if value is None:
         return None
     if value.exists() and not value.is_dir():
         raise typer.BadParameter(f"'{value}' is a file; give a folder")
+    missing = []
     existing = value
     while not existing.exists():
+        missing.append(existing)
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
+    if not existing.is_dir():
         raise typer.BadParameter(f"cannot make or write a folder in '{existing}'")
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+        tempfile.TemporaryFile(dir=value).close()
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot make or write a folder in '{existing}' ({exc.strerror or exc})"
+        ) from None
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
     return value
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """An OSError while writing a command's files (a full disk, a folder where a file goes)
+    as one line naming the path, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise fail_with(OSError(f"cannot write{where}: {exc.strerror or exc}")) from None
 
 
 def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
@@ -301,8 +329,9 @@ def solve(
         raise fail_with(exc) from None
     _warn_detached(problem.rcc_of, directory / "rccs.csv")
     run = _solve_and_print(problem, time_limit=time_limit, threads=threads, baseline=baseline)
-    paths = write_outputs(run, out, inputs=directory)
-    stale = remove_stale(out, paths)
+    with _writing():
+        paths = write_outputs(run, out, inputs=directory)
+        stale = remove_stale(out, paths)
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
     _print_removed(stale, out, "solve")
 
@@ -375,7 +404,8 @@ def demo(
     console.rule("[bold]RCC placement sufficiency: demo on the embedded England")
     problem = synthesize(seed=seed, scale=scale, rccs=lookup)
     inputs = out / "inputs"
-    write_problem(problem, inputs)
+    with _writing():
+        write_problem(problem, inputs)
     console.print(
         f"Synthetic England (seed {seed}, scale {scale:g}): {len(problem.children):,} children, "
         f"{int(problem.placements['capacity'].sum()):,} places, {problem.las['rcc'].nunique()} "
@@ -384,15 +414,18 @@ def demo(
     )
     run = _solve_and_print(problem, time_limit=time_limit, threads=_CORES)
     results = out / "allocation"
-    write_outputs(run, results, inputs=inputs)
+    with _writing():
+        write_outputs(run, results, inputs=inputs)
     console.print(f"Allocation, indicators and summary in [bold]{results}[/]", highlight=False)
     plan_dir = out / "plan" if plan else None
     if plan_dir is not None:
         _demo_plan(problem, plan_dir, time_limit=plan_time_limit)
-    for kind, path in _demo_maps(results, out / "maps", outlines, plan_dir).items():
+    with _writing():
+        maps = _demo_maps(results, out / "maps", outlines, plan_dir)
+        stale = [] if plan_dir else _remove_demo_plan(out)  # beside this allocation: removed
+    for kind, path in maps.items():
         console.print(f"Map {kind:<12} {path}", highlight=False)
-    if plan_dir is None:  # an earlier demo's plan would sit beside this allocation
-        _print_removed(_remove_demo_plan(out), out, "demo")
+    _print_removed(stale, out, "demo")
 
 
 _PLAN_FILES = (
@@ -432,7 +465,8 @@ def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
     for table in _plan_tables(result):
         console.print(table)
     _print_plan_notes(result)
-    write_plan_outputs(result, problem, demand, folder)
+    with _writing():
+        write_plan_outputs(result, problem, demand, folder)
     console.print(
         f"Plan ({result.status.value}, proven gap {result.gap:.2%}) in [bold]{folder}[/]",
         highlight=False,
@@ -582,7 +616,8 @@ def synth(
     if file_format != "csv":  # SSDA903 output: see the `rcc import` block below
         _synth_ssda903(problem, out, file_format=file_format, year=year, seed=seed)
         return
-    paths = write_problem(problem, out)
+    with _writing():
+        paths = write_problem(problem, out)
     kids, places = problem.children, problem.placements
     needs = RichTable(title=f"Children by need (seed {seed}, scale {scale:g})")
     needs.add_column("need")
@@ -830,7 +865,8 @@ def plan(
         f"£{result.weekly_saving:,.0f} a week.",
         highlight=False,
     )
-    paths = write_plan_outputs(result, problem, demand, out)
+    with _writing():
+        paths = write_plan_outputs(result, problem, demand, out)
     console.print(
         f"Wrote {len(paths)} files to [bold]{out}[/]; check the plan at child level with "
         f"`rcc solve {out / 'final_year'}`.",
@@ -896,7 +932,8 @@ def scenario_cmd(
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
     _warn_detached(changed.rcc_of, change)
-    paths = write_problem(changed, out)
+    with _writing():
+        paths = write_problem(changed, out)
     added = int(changed.placements["capacity"].sum() - problem.placements["capacity"].sum())
     console.print(
         f"Wrote {len(paths)} files to [bold]{out}[/] ({added:+,} places); solve it with "
@@ -914,7 +951,8 @@ def _synth_ssda903(problem: Any, out: Path, *, file_format: str, year: int, seed
 
     if file_format != "ssda903":
         raise fail_with(ValueError(f"unknown --format '{file_format}'; use csv or ssda903"))
-    paths = write_ssda903(problem, out, year=year, seed=seed)
+    with _writing():
+        paths = write_ssda903(problem, out, year=year, seed=seed)
     console.print(
         f"Wrote {', '.join(p.name for p in paths)} to {out}: {len(problem.children):,} "
         f"children as a {year - 1}/{year % 100:02d} SSDA903 return. Import it with: rcc import "
@@ -1069,12 +1107,13 @@ def import_cmd(
         raise fail_with(exc) from None
     report = result.report
     write_all = report.ok or keep_going
-    paths = write_import(result, out, problem=write_all)
-    if write_all:
-        public = out / "placement_location_public.csv"
-        _public_location(result.location).to_csv(public, encoding="utf-8-sig")
-        paths.append(public)
-    stale = remove_stale(out, paths)
+    with _writing():
+        paths = write_import(result, out, problem=write_all)
+        if write_all:
+            public = out / "placement_location_public.csv"
+            _public_location(result.location).to_csv(public, encoding="utf-8-sig")
+            paths.append(public)
+        stale = remove_stale(out, paths)
     counts = RichTable(title="SSDA903 import")
     counts.add_column("")
     counts.add_column("", justify="right")
@@ -1197,7 +1236,9 @@ def map_cmd(
         m = build_map(
             kind, inputs, settings=settings, la=la, top=top, level="la" if level == "la" else "rcc"
         )
-        path = save_map(m, out or result_dir / f"map-{kind}.html", self_contained=self_contained)
+        path = out or result_dir / f"map-{kind}.html"
+        with _writing():
+            path = save_map(m, path, self_contained=self_contained)
     except (MapInputError, MapAssetsMissingError, UnknownLAError, ValueError) as e:
         raise fail_with(e) from None
     console.print(f"[green]Wrote[/] {path} ({path.stat().st_size / 1e6:.2f} MB)")
@@ -1440,7 +1481,8 @@ def rccs_propose(
         else:
             alloc = found
             console.print(_allocation_table(alloc))
-    paths = write_outputs(out, proposal, table, alloc)
+    with _writing():
+        paths = write_outputs(out, proposal, table, alloc)
     if proposal.bound is None or proposal.gap is None:
         proven = "bound none, gap none (CP-SAT found no solution of its own, so proved no bound)"
     else:
@@ -1517,7 +1559,11 @@ def _key_store() -> Any:
     from service.store import Store
 
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = f"the data folder {settings.data_dir} (RCC_DATA_DIR)"
+        raise fail_with(OSError(f"cannot make {where}: {exc.strerror or exc}")) from None
     store = Store(settings.resolved_database_url(), schema=settings.database_schema)
     store.migrate()
     return store

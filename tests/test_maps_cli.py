@@ -131,6 +131,15 @@ def test_bad_options_are_explained(result_dir: Path, args: list[str], message: s
     assert message in _flat(done.output)
 
 
+def test_an_out_that_cannot_be_written_is_one_line(result_dir: Path, tmp_path: Path) -> None:
+    """--out naming a folder ended in IsADirectoryError, a path under /proc (for root) in
+    FileNotFoundError, both with a traceback."""
+    done = _run(str(result_dir), "--out", str(tmp_path))
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit)
+    said = "".join(done.output.split())  # a long path wraps anywhere
+    assert f"Error:cannotwrite{tmp_path}:Isadirectory" in said, done.output
+
+
 def test_not_a_result_folder(tmp_path: Path) -> None:
     done = _run(str(tmp_path))
     assert done.exit_code == 1

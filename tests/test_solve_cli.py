@@ -4,6 +4,7 @@ broken rule; indicators and today's-practice baseline on hand-made cases."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -628,3 +629,59 @@ def test_a_demo_without_a_plan_removes_an_earlier_demos_plan(tmp_path: Path) -> 
     assert [p.name for p in (out / "plan").iterdir()] == ["mine.txt"]  # not the demo's
     said = " ".join(result.output.split())
     assert "maps/map-plan.html: an earlier demo's, not written this time" in said
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self").is_dir() or os.geteuid() != 0, reason="root under Linux's /proc"
+)
+@pytest.mark.parametrize(
+    "command", [["solve", "DATA"], ["synth"], ["plan", "DATA"], ["scenario", "DATA", "S"]]
+)
+def test_an_out_that_cannot_be_made_is_refused_before_any_work(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Under /proc, where os.access lets root write, rcc solve solved for its whole time, then
+    raised FileNotFoundError."""
+    write_problem(shortage(), tmp_path)
+    (tmp_path / "scenario.json").write_text("{}")
+    paths = {"DATA": str(tmp_path), "S": str(tmp_path / "scenario.json")}
+    result = runner.invoke(app, [*(paths.get(a, a) for a in command), "--out", "/proc/x/y"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    said = re.sub(r"[\s│]+", " ", result.output)
+    assert "cannot make or write a folder in '/proc'" in said, result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "taken"),
+    [
+        (["solve", "DATA"], "allocation.csv"),
+        (["synth", "--scale", "0.005"], "children.csv"),
+        (["scenario", "DATA", "S"], "placements.csv"),
+    ],
+)
+def test_a_file_that_cannot_be_written_is_one_line_naming_it(
+    tmp_path: Path, command: list[str], taken: str
+) -> None:
+    """An OSError while writing ended in a traceback after the whole solve."""
+    write_problem(shortage(), tmp_path / "in")
+    (tmp_path / "scenario.json").write_text("{}")
+    (tmp_path / "out" / taken).mkdir(parents=True)  # a folder where the file goes
+    paths = {"DATA": str(tmp_path / "in"), "S": str(tmp_path / "scenario.json")}
+    args = [*(paths.get(a, a) for a in command), "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    said = "".join(result.output.split())
+    assert f"Error:cannotwrite{tmp_path / 'out' / taken}:Isadirectory" in said, result.output
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RCC_DATA_DIR under a file (or /proc) ended rcc keys list in a traceback."""
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("RCC_DATA_DIR", str(tmp_path / "file" / "data"))
+    monkeypatch.delenv("RCC_DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["keys", "list"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    said = " ".join(result.output.split())
+    assert "cannot make the data folder" in said and "(RCC_DATA_DIR)" in said, result.output
