@@ -77,6 +77,13 @@ def _out_folder(value: Path | None) -> Path | None:
     return value
 
 
+def _file_not_folder(value: Path | None) -> Path | None:
+    """An output file's name, checked before any work: not an existing folder."""
+    if value is not None and value.is_dir():
+        raise typer.BadParameter(f"'{value}' is a folder; give a file name")
+    return value
+
+
 @contextmanager
 def _writing() -> Iterator[None]:
     """An OSError while writing a command's files (a full disk, a folder where a file goes)
@@ -130,7 +137,8 @@ def validate(
         Path | None,
         typer.Option(
             help="Also write every problem to this CSV (file,row,column,message; only the "
-            "header when there are none)"
+            "header when there are none; its folder is made)",
+            callback=_file_not_folder,
         ),
     ] = None,
 ) -> None:
@@ -143,7 +151,10 @@ def validate(
         if issues is not None:
             rows = [(i.file, i.row, i.column, i.message) for i in found]
             columns = ["file", "row", "column", "message"]
-            pd.DataFrame(rows, columns=columns).to_csv(issues, index=False, encoding="utf-8-sig")
+            table = pd.DataFrame(rows, columns=columns).astype({"row": "Int64"})  # 4, not 4.0
+            with _writing():
+                issues.parent.mkdir(parents=True, exist_ok=True)
+                table.to_csv(issues, index=False, encoding="utf-8-sig")
 
     try:
         problem = read_problem(directory)

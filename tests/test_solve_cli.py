@@ -685,3 +685,23 @@ def test_a_data_folder_that_cannot_be_made_is_one_line(
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     said = " ".join(result.output.split())
     assert "cannot make the data folder" in said and "(RCC_DATA_DIR)" in said, result.output
+
+
+def test_validate_issues_file_in_a_new_folder_with_whole_row_numbers(tmp_path: Path) -> None:
+    """--issues in a folder not yet made raised OSError, a folder IsADirectoryError; and the
+    row numbers were written as 4.0 once any issue had none."""
+    data = tmp_path / "data"
+    write_problem(shortage(), data)
+    children = pd.read_csv(data / "children.csv", dtype=str, keep_default_na=False)
+    children.loc[2, "age"] = "x"  # row 4
+    children.to_csv(data / "children.csv", index=False)
+    (data / "rccs.csv").write_text("la_code,rcc\n")  # its LAs in no RCC: no row
+    table = tmp_path / "new" / "issues.csv"
+    result = runner.invoke(app, ["validate", str(data), "--issues", str(table)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    rows = table.read_text(encoding="utf-8-sig").splitlines()
+    assert "children.csv,4,age," in "\n".join(rows), rows
+    assert any(line.startswith("rccs.csv,,la_code,") for line in rows), rows
+    folder = runner.invoke(app, ["validate", str(data), "--issues", str(tmp_path)])
+    assert folder.exit_code == 2 and "Traceback" not in folder.output
+    assert "is a folder; give a file name" in re.sub(r"[\s│]+", " ", folder.output)
