@@ -279,3 +279,27 @@ def test_compare_warns_when_plans_cover_different_years(tmp_path: Path) -> None:
     helped = " ".join(CliRunner().invoke(app, ["plan", "--help"]).output.split())
     assert "age_band 0, 1-4, 5-9, 10-15 or 16-17" in helped
     assert "weekly_running (GBP a week added" in helped and "capital (one-off GBP)" in helped
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("x\n1\n", "indicators_by_rcc.csv: none of the columns children, unplaced"),
+        ("", "indicators_by_rcc.csv: cannot read as CSV: the file is empty"),
+        ("home_rcc,unplaced\nR1,1\nR2,many\n", "indicators_by_rcc.csv row 3, column unplaced:"),
+    ],
+)
+def test_compare_names_an_indicators_file_it_cannot_use(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """A malformed indicators_by_rcc.csv ended rcc compare in 'zip() argument 2 is shorter'
+    (a traceback), an empty one in 'No columns to parse from file' naming no file."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"unplaced": 1}))
+        (tmp_path / name / "indicators_by_rcc.csv").write_text("home_rcc,unplaced\nR1,1\n")
+    (tmp_path / "b" / "indicators_by_rcc.csv").write_text(text)
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    flat = "".join(result.output.split())  # a long path wraps anywhere
+    assert "".join(f"Error: {tmp_path / 'b'}/{said}".split()) in flat, result.output
