@@ -522,8 +522,6 @@ def check(
     """Check an allocation against every rule, independently of the solver."""
     import json
 
-    import pandas as pd
-
     from optimiser.problem import read_policy, read_problem
     from optimiser.validate import check_allocation, check_indicators, reported_objective
 
@@ -550,7 +548,7 @@ def check(
                 "moved, give it with --inputs DIR)"
             )
         raise fail_with(exc) from None
-    allocation = pd.read_csv(result_dir / "allocation.csv", dtype=str, keep_default_na=False)
+    allocation = _read_result_csv(result_dir / "allocation.csv")
     absent = [c for c in ("child_id", "placement_id") if c not in allocation.columns]
     if absent:
         raise fail_with(ValueError(f"{result_dir / 'allocation.csv'}: no column {absent[0]}"))
@@ -561,12 +559,25 @@ def check(
         verdict = dataclasses.replace(verdict, errors=(reported, *verdict.errors))
     if verdict.objective == verdict.objective:  # each child once: the indicators reported
         path = result_dir / "indicators_by_la.csv"
-        by_la = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None
+        by_la = _read_result_csv(path) if path.is_file() else None
         wrong = check_indicators(problem, allocation, summary, by_la)
         verdict = dataclasses.replace(verdict, errors=verdict.errors + tuple(wrong))
     console.print(str(verdict), highlight=False)
     if not verdict.ok:
         raise typer.Exit(1)
+
+
+def _read_result_csv(path: Path) -> Any:
+    """A result folder's CSV, every cell as text; a file that cannot be read (empty, rows the
+    parser cannot split, neither UTF-8 nor Windows-1252) ends the command with one error naming
+    it, and the row where the parser says."""
+    from optimiser.textcsv import read_text_csv
+
+    try:
+        return read_text_csv(path)[0]
+    except ProblemValidationError as exc:
+        named = (str(dataclasses.replace(i, file=str(path))) for i in exc.issues)
+        raise fail_with(ValueError("; ".join(named))) from None
 
 
 # ----------------------------------------------------------------------------- rcc synth

@@ -221,6 +221,39 @@ def test_check_names_what_is_missing_or_malformed(
         assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("empty", "allocation.csv: cannot read as CSV: the file is empty"),
+        ("ragged", "allocation.csv row 5: cannot read as CSV:"),
+        ("windows", "valid: every rule holds"),  # Excel's plain CSV (Windows-1252) is read
+    ],
+)
+def test_check_names_an_allocation_it_cannot_read(
+    solved: tuple[Path, Path], tmp_path: Path, damage: str, said: str
+) -> None:
+    """An empty allocation.csv, a row longer than the header or one saved as Windows-1252
+    ended rcc check in EmptyDataError, ParserError or UnicodeDecodeError tracebacks."""
+    _, out = solved
+    bad = _copy(out, tmp_path / "bad")
+    text = (out / "allocation.csv").read_text(encoding="utf-8-sig")
+    if damage == "empty":
+        (bad / "allocation.csv").write_text("")
+    elif damage == "ragged":
+        lines = text.splitlines()
+        lines[4] += ",extra"
+        (bad / "allocation.csv").write_text("\n".join(lines) + "\n")
+    else:  # a name with an accent, as Excel saves it (no rule reads the RCC's name)
+        windows = text.replace(",North East,", ",Nörth East,").encode("cp1252")
+        assert b"N\xf6rth" in windows
+        (bad / "allocation.csv").write_bytes(windows)
+    result = runner.invoke(app, ["check", str(bad)])
+    flat = "".join(result.output.split())  # a long path wraps anywhere
+    assert "".join(said.split()) in flat, result.output
+    assert isinstance(result.exception, SystemExit) or result.exception is None
+    assert result.exit_code == (0 if damage == "windows" else 1), result.output
+
+
 def test_check_says_how_to_find_inputs_that_moved(
     solved: tuple[Path, Path], tmp_path: Path
 ) -> None:
