@@ -1549,11 +1549,24 @@ def _allocation_table(alloc: Any) -> Table:
 # --- service: `rcc serve` and `rcc keys` (owner: service) -----------------------------------
 
 
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
+def _log_level(value: str) -> str:
+    """--log-level, one of uvicorn's (any other ended rcc serve in KeyError)."""
+    if value.lower() not in _LOG_LEVELS:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(_LOG_LEVELS)}")
+    return value.lower()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
+    log_level: Annotated[
+        str,
+        typer.Option(help=f"uvicorn log level: {', '.join(_LOG_LEVELS)}", callback=_log_level),
+    ] = "info",
 ) -> None:
     """Run the HTTP API (settings from RCC_* environment variables, e.g. RCC_DATA_DIR)."""
     import uvicorn

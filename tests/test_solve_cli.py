@@ -738,3 +738,20 @@ def test_validate_issues_file_in_a_new_folder_with_whole_row_numbers(tmp_path: P
     folder = runner.invoke(app, ["validate", str(data), "--issues", str(tmp_path)])
     assert folder.exit_code == 2 and "Traceback" not in folder.output
     assert "is a folder; give a file name" in re.sub(r"[\s│]+", " ", folder.output)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--port", "99999", "Invalid value for '--port'"),
+        ("--port", "0", "Invalid value for '--port'"),
+        ("--log-level", "bogus", "'bogus' is not one of critical, error, warning, info"),
+    ],
+)
+def test_serve_refuses_a_port_or_log_level_uvicorn_cannot_use(
+    option: str, value: str, said: str
+) -> None:
+    """rcc serve --port 99999 ended in OverflowError, --log-level bogus in KeyError."""
+    result = runner.invoke(app, ["serve", option, value])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert said in re.sub(r"[\s│]+", " ", result.output)
