@@ -546,6 +546,9 @@ def check(
             exc.add_note(
                 f"(the problem folder {folder} is the one summary.json records; if it has "
                 "moved, give it with --inputs DIR)"
+                if summary.get("inputs")
+                else f"(summary.json records no problem folder, so rcc check read {folder}; "
+                "give the problem folder with --inputs DIR)"
             )
         raise fail_with(exc) from None
     allocation = _read_result_csv(result_dir / "allocation.csv")

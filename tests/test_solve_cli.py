@@ -267,6 +267,11 @@ def test_check_says_how_to_find_inputs_that_moved(
     assert lost.exit_code == 1 and "--inputs DIR" in " ".join(lost.output.split()), lost.output
     found = runner.invoke(app, ["check", str(result), "--inputs", str(data)])
     assert found.exit_code == 0, found.output
+    # a summary.json recording no folder was said to record this one
+    (result / "summary.json").write_text("{}")
+    none = " ".join(runner.invoke(app, ["check", str(result)]).output.split())
+    assert "summary.json records no problem folder, so rcc check read" in none, none
+    assert "is the one summary.json records" not in none
 
 
 def test_solve_with_a_policy_file_and_a_bad_one(solved: tuple[Path, Path], tmp_path: Path) -> None:
@@ -499,6 +504,34 @@ def test_checker_catches_each_broken_rule() -> None:
     assert "recomputed, equal to the reported one" in str(
         check_allocation(p, good, objective=600.0 + 2 * 10_000.0)
     )
+
+
+def test_checker_names_the_children_and_rows_that_break_a_rule() -> None:
+    """rcc check said '1 children are neither placed nor unplaced' or '1 pairs break the rule:
+    setting not allowed for the need' and no child or row to look at."""
+    p = problem(
+        [child("a"), child("b"), child("c", need="secure")],
+        [place("p1", capacity=1), place("teen", min_age=12)],
+    )
+    good = pd.DataFrame({"child_id": ["a", "b", "c"], "placement_id": ["p1", "", ""]})
+    strangers = pd.DataFrame({"child_id": list("vwxyz"), "placement_id": ""})
+    cases = {
+        "1 children are neither placed nor unplaced: b": good.drop(index=1),
+        "1 children appear more than once: a (row 5)": pd.concat([good, good.iloc[:1]]),
+        "5 unknown children in the allocation: v (row 5), w (row 6), x (row 7) and 2 more": (
+            pd.concat([good, strangers])  # labels 0-4 again: rows are counted, not labels
+        ),
+        "1 unknown placements used: nowhere (row 4)": good.assign(
+            placement_id=["p1", "", "nowhere"]
+        ),
+        "1 pairs break the rule: setting not allowed for the need: c (row 4)": good.assign(
+            placement_id=["p1", "", "teen"]
+        ),
+        "1 children with a wrong miles: a (row 2)": good.assign(miles=["7", "", ""]),
+    }
+    for message, table in cases.items():
+        verdict = check_allocation(p, table)
+        assert message in verdict.errors, verdict.errors
 
 
 def test_indicators_follow_the_dfe_definitions() -> None:
