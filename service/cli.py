@@ -95,6 +95,26 @@ def _writing() -> Iterator[None]:
         raise fail_with(OSError(f"cannot write{where}: {exc.strerror or exc}")) from None
 
 
+def _not_the_input(out: Path, directory: Path, writes: str) -> None:
+    """--out that is the problem folder itself: a usage error (its `writes` would go over
+    the problem's own)."""
+    if out.resolve() == directory.resolve():
+        raise typer.BadParameter(
+            f"'{out}' is the problem folder: its {writes} would be overwritten; give another "
+            "folder",
+            param_hint="'--out'",
+        )
+
+
+def _boundaries_given(boundaries: Path | None, code_column: str | None) -> None:
+    """--code-column names a column of --boundaries: alone it would be ignored."""
+    if code_column is not None and boundaries is None:
+        raise typer.BadParameter(
+            "names a column of the --boundaries file; give --boundaries too",
+            param_hint="'--code-column'",
+        )
+
+
 def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
     """Print a user-facing error (never a traceback) and return the Exit to raise."""
     notes: list[str] = getattr(exc, "__notes__", [])
@@ -333,6 +353,7 @@ def solve(
     from optimiser.problem import read_policy, read_problem
     from optimiser.run import remove_stale, write_outputs
 
+    _not_the_input(out, directory, "rccs.csv and policy.json")
     try:
         chosen = read_policy(policy) if policy else None
         problem = read_problem(directory, policy=chosen)
@@ -380,7 +401,7 @@ def demo(
         float,
         typer.Option(help="Scale of the synthetic England (above 0)", callback=_positive_scale),
     ] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic England")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic England", min=0)] = 1,
     rccs: Annotated[
         Path | None, typer.Option(help="RCC lookup CSV (la_code,rcc) instead of the proposal")
     ] = None,
@@ -411,6 +432,7 @@ def demo(
         raise fail_with(exc) from None
     if rccs is not None:
         _warn_detached(lookup, rccs)
+    _boundaries_given(boundaries, code_column)
     outlines = _read_map_boundaries(boundaries, code_column)  # before minutes of solving
     console.rule("[bold]RCC placement sufficiency: demo on the embedded England")
     problem = synthesize(seed=seed, scale=scale, rccs=lookup)
@@ -605,7 +627,9 @@ def synth(
             "--out", help="Folder to write the problem CSVs into (created).", callback=_out_folder
         ),
     ],
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives the same data.", min=0)
+    ] = 1,
     scale: Annotated[
         float,
         typer.Option(
@@ -853,10 +877,18 @@ def plan(
         )
     except (ProblemValidationError, ValueError) as exc:
         raise fail_with(exc) from None
+    horizon = int(demand["year"].nunique())
+    if forecast is not None and horizon < years:  # --years 5 (the default) of a 1-year file
+        err_console.print(
+            f"[yellow]Warning:[/] {forecast} has {horizon} year(s), fewer than --years "
+            f"{years}: planning {horizon} year(s), {demand['year'].min()}-"
+            f"{demand['year'].max()}.",
+            highlight=False,
+        )
     soonest = min(a.lead_years for a in costs.actions.values())
-    if years <= soonest:  # decided this year, open the next: nothing within the horizon
+    if horizon <= soonest:  # decided this year, open the next: nothing within the horizon
         console.print(
-            f"[yellow]Note[/]: nothing the plan decides opens within {years} year(s) (the "
+            f"[yellow]Note[/]: nothing the plan decides opens within {horizon} year(s) (the "
             f"soonest opens {soonest} year(s) after it is decided); try --years "
             f"{soonest + 1} or more.",
             highlight=False,
@@ -951,11 +983,20 @@ def scenario_cmd(
     from optimiser.problem import read_problem, write_problem
     from optimiser.scenario import apply_scenario, read_scenario
 
+    _not_the_input(out, directory, "CSVs and policy.json")
     try:
         problem = read_problem(directory)
-        changed = apply_scenario(problem, read_scenario(change), source=change.name)
+        scenario = read_scenario(change)
+        changed = apply_scenario(problem, scenario, source=change.name)
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    if scenario.growth is not None:  # a problem folder holds today's children only
+        err_console.print(
+            f"[yellow]Warning:[/] {change}: 'growth' is not applied by rcc scenario, which "
+            f"writes today's children; rcc plan {directory} --scenario {change} forecasts "
+            "with it.",
+            highlight=False,
+        )
     _warn_detached(changed.rcc_of, change)
     with _writing():
         paths = write_problem(changed, out)
@@ -1246,6 +1287,7 @@ def map_cmd(
 
     if kind not in _MAP_KINDS:
         raise fail_with(ValueError(f"--kind must be one of {', '.join(_MAP_KINDS)}, not '{kind}'"))
+    _boundaries_given(boundaries, code_column)
     if level not in ("la", "rcc"):
         raise fail_with(ValueError(f"--level must be 'la' or 'rcc', not '{level}'"))
     try:
@@ -1374,7 +1416,7 @@ def rccs_propose(
     max_miles: Annotated[
         float, typer.Option(help="Largest distance from an LA to its RCC's centre LA")
     ] = 150.0,
-    threads: Annotated[int, typer.Option(help="CP-SAT workers")] = 2,
+    threads: Annotated[int, typer.Option(help="CP-SAT workers", min=1)] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the warm start, the baseline and CP-SAT")] = 1,
     allocation: Annotated[
         bool,

@@ -788,3 +788,32 @@ def test_serve_refuses_a_port_or_log_level_uvicorn_cannot_use(
     result = runner.invoke(app, ["serve", option, value])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert said in re.sub(r"[\s│]+", " ", result.output)
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["rccs", "propose", "--threads", "0"], "Invalid value for '--threads'"),
+        (["synth", "--out", "OUT", "--seed", "-1"], "Invalid value for '--seed'"),
+        (["demo", "--out", "OUT", "--seed", "-1"], "Invalid value for '--seed'"),
+        (["map", "DATA", "--code-column", "code"], "'--code-column': names a column of the"),
+        (["demo", "--out", "OUT", "--code-column", "code"], "give --boundaries too"),
+        (["solve", "DATA", "--out", "DATA"], "is the problem folder: its rccs.csv and policy"),
+        (["scenario", "DATA", "S", "--out", "DATA"], "is the problem folder: its CSVs and"),
+    ],
+)
+def test_options_that_would_be_ignored_or_do_harm_are_usage_errors(
+    tmp_path: Path, command: list[str], said: str
+) -> None:
+    """rccs propose --threads 0 was taken (solve --threads 0 refused); synth --seed -1 said
+    'expected non-negative integer' naming no option; --code-column without --boundaries was
+    ignored; solve --out DIR and scenario --out DIR wrote over the problem folder DIR."""
+    write_problem(shortage(), tmp_path / "data")
+    (tmp_path / "scenario.json").write_text("{}")
+    paths = {"DATA": tmp_path / "data", "S": tmp_path / "scenario.json", "OUT": tmp_path / "o"}
+    before = {p.name: p.read_bytes() for p in (tmp_path / "data").iterdir()}
+    result = runner.invoke(app, [str(paths.get(a, a)) for a in command])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert said in re.sub(r"[\s│]+", " ", result.output), result.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "data").iterdir()} == before
+    assert not (tmp_path / "o").exists()
