@@ -215,11 +215,16 @@ def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     if not path.exists():
         raise BoundaryError(f"{path}: no such file")
     try:
-        return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        read = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio/GDAL raise several types for unreadable files
         raise BoundaryError(
             f"{path}: cannot read it as GeoJSON, GeoPackage or zipped Shapefile ({exc})"
         ) from exc
+    if not isinstance(read, gpd.GeoDataFrame):  # a CSV or a folder of them: a plain table
+        raise BoundaryError(
+            f"{path} has no geometry: not a boundary file (GeoJSON, GeoPackage or zipped Shapefile)"
+        )
+    return read
 
 
 def _within(bounds: Sequence[float], box: tuple[float, float, float, float]) -> bool:

@@ -150,7 +150,16 @@ class MapInputs:
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise MapInputError(f"{path}: not found (is this a folder written by `rcc solve`?)")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise MapInputError(f"{path}: the file is empty (no header row)") from None
+    except pd.errors.ParserError as exc:  # "... Expected 9 fields in line 5, saw 10"
+        said = str(exc).strip().splitlines()[0]
+        raise MapInputError(f"{path}: cannot read as CSV: {said}") from None
+    except UnicodeDecodeError as exc:
+        said = f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        raise MapInputError(f"{path}: {said}") from None
 
 
 def read_result(

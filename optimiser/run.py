@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +22,11 @@ from optimiser.presolve import Shortfall, shortfall_table, supply_shortfalls
 from optimiser.problem import Problem
 
 __all__ = [
+    "OUTPUT_FILES",
     "SUMMARY_FIELDS",
     "SolveRun",
     "indicator_tables",
+    "remove_stale",
     "run_solve",
     "write_csv",
     "write_outputs",
@@ -145,6 +147,17 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 _BY_FILES = ("la", "rcc", "need", "setting", "la_need", "rcc_need")
+OUTPUT_FILES = (
+    "allocation.csv",
+    "unplaced.csv",
+    *(f"indicators_by_{by}.csv" for by in _BY_FILES),
+    "shortfalls.csv",
+    "supply.csv",
+    "rccs.csv",
+    "baseline_allocation.csv",
+    "summary.json",
+    "policy.json",
+)
 
 
 def indicator_tables(run: SolveRun) -> dict[str, pd.DataFrame]:
@@ -197,3 +210,15 @@ def write_outputs(run: SolveRun, out: Path | str, *, inputs: Path | None = None)
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def remove_stale(folder: Path | str, written: Iterable[Path]) -> list[Path]:
+    """Remove the files of an earlier run in `folder` that this one did not write (only
+    `OUTPUT_FILES`: a --no-baseline run left the last run's baseline_allocation.csv beside its
+    own allocation); returns them."""
+    kept = {Path(p).name for p in written}
+    stale = [Path(folder) / n for n in OUTPUT_FILES if n not in kept]
+    stale = [p for p in stale if p.is_file()]
+    for path in stale:
+        path.unlink()
+    return stale

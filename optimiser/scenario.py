@@ -43,6 +43,7 @@ from optimiser.problem import (
     Policy,
     Problem,
 )
+from optimiser.textcsv import read_text_csv
 
 __all__ = [
     "SCENARIO_KEYS",
@@ -394,13 +395,31 @@ def _read_summary(folder: Path) -> tuple[str, dict[str, float]]:
 
 
 def _read_by_rcc(folder: Path) -> pd.DataFrame | None:
+    """indicators_by_rcc.csv, its indicators by RCC (None without the file); a file that
+    cannot be read, holds none of the indicators or a value that is not a number is a
+    ValueError naming it (and the row and column)."""
     path = folder / "indicators_by_rcc.csv"
     if not path.exists():
         return None
-    df = pd.read_csv(path)
+    try:
+        df, _ = read_text_csv(path)
+    except ProblemValidationError as exc:
+        raise ValueError("; ".join(str(replace(i, file=str(path))) for i in exc.issues)) from None
     key = "home_rcc" if "home_rcc" in df.columns else df.columns[0]
-    cols = [c for c in _RCC_INDICATORS if c in df.columns]
-    return df.set_index(key)[cols]
+    cols = [c for c in _RCC_INDICATORS if c in df.columns and c != key]
+    if not cols:
+        raise ValueError(
+            f"{path}: none of the columns {', '.join(_RCC_INDICATORS)}; is it the "
+            "indicators_by_rcc.csv that rcc solve writes?"
+        )
+    values = df[cols].apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
+    wrong = values.isna() & (df[cols].apply(lambda column: column.str.strip()) != "")
+    if wrong.any(axis=None):
+        row, col = next(zip(*wrong.to_numpy().nonzero(), strict=True))
+        raise ValueError(
+            f"{path} row {row + 2}, column {cols[col]}: '{df[cols[col]].iloc[row]}' is not a number"
+        )
+    return values.set_index(df[key])
 
 
 def horizon_mismatch(a: Path | str, b: Path | str) -> str | None:

@@ -29,6 +29,19 @@ __all__ = [
 
 # Pair costs are solved to 1/100 of a penny; allow that rounding per child, or 1e-6 relative.
 _PER_CHILD_TOLERANCE = 1e-4
+_NAMED = 3  # children (or placements) named in each error, then "and N more"
+
+
+def _naming(labels: list[str]) -> str:
+    """': C1 (row 2), C7 (row 8) and 3 more': the first few of what breaks a rule."""
+    more = len(labels) - _NAMED
+    return ": " + ", ".join(labels[:_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _at_rows(assignments: pd.DataFrame, positions: np.ndarray | pd.Index) -> list[str]:
+    """'C1 (row 2)' for the allocation's rows at `positions` (0-based; the header is row 1)."""
+    ids = assignments["child_id"].to_numpy()
+    return [f"{ids[i]} (row {i + 2})" for i in positions]
 
 
 @dataclass(frozen=True)
@@ -112,20 +125,25 @@ def check_allocation(
     """Check an allocation table (`child_id`, `placement_id`, "" when unplaced) against every
     rule, and the reported objective against the one recomputed from the inputs."""
     errors: list[str] = []
+    assignments = assignments.reset_index(drop=True)  # each label its row's position
     ids = assignments["child_id"]
-    dup = ids[ids.duplicated()].unique()
-    if len(dup):
-        errors.append(f"{len(dup)} children appear more than once (e.g. {dup[0]})")
-    missing = set(problem.children["child_id"]) - set(ids)
+    again = ids.duplicated()
+    if again.any():
+        named = _at_rows(assignments, again.to_numpy().nonzero()[0])
+        errors.append(f"{ids[again].nunique()} children appear more than once{_naming(named)}")
+    known = problem.children["child_id"]
+    missing = known[~known.isin(ids)].tolist()
     if missing:
-        errors.append(f"{len(missing)} children are neither placed nor unplaced")
-    unknown = set(ids) - set(problem.children["child_id"])
-    if unknown:
-        errors.append(f"{len(unknown)} unknown children in the allocation")
+        errors.append(f"{len(missing)} children are neither placed nor unplaced{_naming(missing)}")
+    unknown = ~ids.isin(known)
+    if unknown.any():
+        listed = _naming(_at_rows(assignments, unknown.to_numpy().nonzero()[0]))
+        errors.append(f"{ids[unknown].nunique()} unknown children in the allocation{listed}")
     places = assignments["placement_id"].fillna("")
-    bad_places = set(places[places != ""]) - set(problem.placements["placement_id"])
-    if bad_places:
-        errors.append(f"{len(bad_places)} unknown placements used (e.g. {sorted(bad_places)[0]})")
+    bad = (places != "") & ~places.isin(problem.placements["placement_id"])
+    if bad.any():
+        named = [f"{places[i]} (row {i + 2})" for i in bad.to_numpy().nonzero()[0]]
+        errors.append(f"{places[bad].nunique()} unknown placements used{_naming(named)}")
     if errors:
         return AllocationCheck(tuple(errors), float("nan"), objective)
 
@@ -146,9 +164,10 @@ def check_allocation(
     }
     if problem.policy.max_miles is not None:
         rules["further than max_miles"] = (df["miles"] > problem.policy.max_miles).to_numpy()
-    for rule, bad in rules.items():
-        if bad.any():
-            errors.append(f"{int(bad.sum())} pairs break the rule: {rule}")
+    for rule, broken in rules.items():
+        if broken.any():
+            named = _at_rows(assignments, df.index[broken])
+            errors.append(f"{int(broken.sum())} pairs break the rule: {rule}{_naming(named)}")
 
     errors += _derived_columns(problem, assignments, df)
     value = recompute_objective(problem, assignments)
@@ -183,29 +202,30 @@ def _derived_columns(problem: Problem, assignments: pd.DataFrame, df: pd.DataFra
     """The allocation's own columns against the inputs: each placed child's miles, out-of-LA,
     out-of-RCC and over-20-miles flags and pair cost, and no flag on an unplaced child."""
     errors: list[str] = []
-    rows = assignments.set_index("child_id")
-    placed = rows.loc[df["child_id"]]
+    placed = assignments.loc[df.index]  # `df` keeps the allocation's row labels
+    unplaced = assignments["placement_id"].fillna("") == ""
     expected = {
         "out_of_la": df["home_la"] != df["la"],
         "out_of_rcc": df["home_rcc"] != df["place_rcc"],
         "over_20_miles": df["miles"] > 20,
     }
     for column, want in expected.items():
-        if column in rows:
-            wrong = (_flags(placed[column]).to_numpy() != want.to_numpy()).sum()
-            unplaced = rows["placement_id"].fillna("") == ""
-            wrong += _flags(rows.loc[unplaced, column]).sum()
-            if wrong:
-                errors.append(f"{int(wrong)} children with a wrong {column}")
+        if column in assignments:
+            wrong = df.index[_flags(placed[column]).to_numpy() != want.to_numpy()]
+            wrong = wrong.union(assignments.index[unplaced & _flags(assignments[column])])
+            if len(wrong):
+                named = _naming(_at_rows(assignments, wrong))
+                errors.append(f"{len(wrong)} children with a wrong {column}{named}")
     for column, want, tolerance in (
         ("miles", df["miles"], 1e-6),
         ("pair_cost", _pair_costs(problem, df), _PER_CHILD_TOLERANCE),
     ):
-        if column in rows:
+        if column in assignments:
             given = pd.to_numeric(placed[column], errors="coerce").to_numpy()
-            wrong = ~(np.abs(given - want.to_numpy()) <= tolerance)
-            if wrong.any():
-                errors.append(f"{int(wrong.sum())} children with a wrong {column}")
+            wrong = df.index[~(np.abs(given - want.to_numpy()) <= tolerance)]
+            if len(wrong):
+                named = _naming(_at_rows(assignments, wrong))
+                errors.append(f"{len(wrong)} children with a wrong {column}{named}")
     return errors
 
 

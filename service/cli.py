@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import textwrap
 import threading
 import time
@@ -46,18 +47,72 @@ def _positive_scale(value: float) -> float:
 
 
 def _out_folder(value: Path | None) -> Path | None:
-    """An --out folder, checked before any work: not a file, and writable where it will be
-    made (a solve took its whole time before failing on an --out that was a file)."""
+    """An --out folder, checked before any work: not a file, and made and written to once
+    (then left as it was: a solve took its whole time before failing on an --out that was a
+    file, or under /proc, where os.access says root may write)."""
     if value is None:
         return None
     if value.exists() and not value.is_dir():
         raise typer.BadParameter(f"'{value}' is a file; give a folder")
+    missing = []
     existing = value
     while not existing.exists():
+        missing.append(existing)
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
+    if not existing.is_dir():
         raise typer.BadParameter(f"cannot make or write a folder in '{existing}'")
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+        tempfile.TemporaryFile(dir=value).close()
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot make or write a folder in '{existing}' ({exc.strerror or exc})"
+        ) from None
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
     return value
+
+
+def _file_not_folder(value: Path | None) -> Path | None:
+    """An output file's name, checked before any work: not an existing folder."""
+    if value is not None and value.is_dir():
+        raise typer.BadParameter(f"'{value}' is a folder; give a file name")
+    return value
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """An OSError while writing a command's files (a full disk, a folder where a file goes)
+    as one line naming the path, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise fail_with(OSError(f"cannot write{where}: {exc.strerror or exc}")) from None
+
+
+def _not_the_input(out: Path, directory: Path, writes: str) -> None:
+    """--out that is the problem folder itself: a usage error (its `writes` would go over
+    the problem's own)."""
+    if out.resolve() == directory.resolve():
+        raise typer.BadParameter(
+            f"'{out}' is the problem folder: its {writes} would be overwritten; give another "
+            "folder",
+            param_hint="'--out'",
+        )
+
+
+def _boundaries_given(boundaries: Path | None, code_column: str | None) -> None:
+    """--code-column names a column of --boundaries: alone it would be ignored."""
+    if code_column is not None and boundaries is None:
+        raise typer.BadParameter(
+            "names a column of the --boundaries file; give --boundaries too",
+            param_hint="'--code-column'",
+        )
 
 
 def fail_with(exc: Exception, *, code: int = 1) -> typer.Exit:
@@ -102,7 +157,8 @@ def validate(
         Path | None,
         typer.Option(
             help="Also write every problem to this CSV (file,row,column,message; only the "
-            "header when there are none)"
+            "header when there are none; its folder is made)",
+            callback=_file_not_folder,
         ),
     ] = None,
 ) -> None:
@@ -115,7 +171,10 @@ def validate(
         if issues is not None:
             rows = [(i.file, i.row, i.column, i.message) for i in found]
             columns = ["file", "row", "column", "message"]
-            pd.DataFrame(rows, columns=columns).to_csv(issues, index=False, encoding="utf-8-sig")
+            table = pd.DataFrame(rows, columns=columns).astype({"row": "Int64"})  # 4, not 4.0
+            with _writing():
+                issues.parent.mkdir(parents=True, exist_ok=True)
+                table.to_csv(issues, index=False, encoding="utf-8-sig")
 
     try:
         problem = read_problem(directory)
@@ -292,8 +351,9 @@ def solve(
 ) -> None:
     """Allocate every child optimally, compare with today's practice, write the results."""
     from optimiser.problem import read_policy, read_problem
-    from optimiser.run import write_outputs
+    from optimiser.run import remove_stale, write_outputs
 
+    _not_the_input(out, directory, "rccs.csv and policy.json")
     try:
         chosen = read_policy(policy) if policy else None
         problem = read_problem(directory, policy=chosen)
@@ -301,8 +361,18 @@ def solve(
         raise fail_with(exc) from None
     _warn_detached(problem.rcc_of, directory / "rccs.csv")
     run = _solve_and_print(problem, time_limit=time_limit, threads=threads, baseline=baseline)
-    paths = write_outputs(run, out, inputs=directory)
+    with _writing():
+        paths = write_outputs(run, out, inputs=directory)
+        stale = remove_stale(out, paths)
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
+    _print_removed(stale, out, "solve")
+
+
+def _print_removed(stale: Sequence[Path], folder: Path, command: str) -> None:
+    """Name the files of an earlier run in `folder` that were removed (not written this time)."""
+    if stale:
+        names = ", ".join(str(p.relative_to(folder)) for p in stale)
+        console.print(f"Removed {names}: an earlier {command}'s, not written this time.")
 
 
 def _embedded_lookup() -> tuple[dict[str, str], str]:
@@ -331,7 +401,7 @@ def demo(
         float,
         typer.Option(help="Scale of the synthetic England (above 0)", callback=_positive_scale),
     ] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic England")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic England", min=0)] = 1,
     rccs: Annotated[
         Path | None, typer.Option(help="RCC lookup CSV (la_code,rcc) instead of the proposal")
     ] = None,
@@ -362,11 +432,13 @@ def demo(
         raise fail_with(exc) from None
     if rccs is not None:
         _warn_detached(lookup, rccs)
+    _boundaries_given(boundaries, code_column)
     outlines = _read_map_boundaries(boundaries, code_column)  # before minutes of solving
     console.rule("[bold]RCC placement sufficiency: demo on the embedded England")
     problem = synthesize(seed=seed, scale=scale, rccs=lookup)
     inputs = out / "inputs"
-    write_problem(problem, inputs)
+    with _writing():
+        write_problem(problem, inputs)
     console.print(
         f"Synthetic England (seed {seed}, scale {scale:g}): {len(problem.children):,} children, "
         f"{int(problem.placements['capacity'].sum()):,} places, {problem.las['rcc'].nunique()} "
@@ -375,13 +447,41 @@ def demo(
     )
     run = _solve_and_print(problem, time_limit=time_limit, threads=_CORES)
     results = out / "allocation"
-    write_outputs(run, results, inputs=inputs)
+    with _writing():
+        write_outputs(run, results, inputs=inputs)
     console.print(f"Allocation, indicators and summary in [bold]{results}[/]", highlight=False)
     plan_dir = out / "plan" if plan else None
     if plan_dir is not None:
         _demo_plan(problem, plan_dir, time_limit=plan_time_limit)
-    for kind, path in _demo_maps(results, out / "maps", outlines, plan_dir).items():
+    with _writing():
+        maps = _demo_maps(results, out / "maps", outlines, plan_dir)
+        stale = [] if plan_dir else _remove_demo_plan(out)  # beside this allocation: removed
+    for kind, path in maps.items():
         console.print(f"Map {kind:<12} {path}", highlight=False)
+    _print_removed(stale, out, "demo")
+
+
+_PLAN_FILES = (
+    "plan_actions.csv",
+    "plan_by_year.csv",
+    "plan_summary.json",
+    "placements_with_plan.csv",
+    *(f"final_year/{n}" for n in ("children.csv", "placements.csv", "rccs.csv", "las.csv")),
+    "final_year/policy.json",
+)
+
+
+def _remove_demo_plan(out: Path) -> list[Path]:
+    """The plan and plan map an earlier demo wrote in `out` (what `write_plan_outputs` and
+    `write_maps` write), removed; returns them (empty folders go too)."""
+    stale = [out / "plan" / n for n in _PLAN_FILES] + [out / "maps" / "map-plan.html"]
+    stale = [p for p in stale if p.is_file()]
+    for path in stale:
+        path.unlink()
+    for folder in (out / "plan" / "final_year", out / "plan"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return stale
 
 
 def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
@@ -398,7 +498,8 @@ def _demo_plan(problem: Any, folder: Path, *, time_limit: float) -> None:
     for table in _plan_tables(result):
         console.print(table)
     _print_plan_notes(result)
-    write_plan_outputs(result, problem, demand, folder)
+    with _writing():
+        write_plan_outputs(result, problem, demand, folder)
     console.print(
         f"Plan ({result.status.value}, proven gap {result.gap:.2%}) in [bold]{folder}[/]",
         highlight=False,
@@ -443,8 +544,6 @@ def check(
     """Check an allocation against every rule, independently of the solver."""
     import json
 
-    import pandas as pd
-
     from optimiser.problem import read_policy, read_problem
     from optimiser.validate import check_allocation, check_indicators, reported_objective
 
@@ -469,9 +568,12 @@ def check(
             exc.add_note(
                 f"(the problem folder {folder} is the one summary.json records; if it has "
                 "moved, give it with --inputs DIR)"
+                if summary.get("inputs")
+                else f"(summary.json records no problem folder, so rcc check read {folder}; "
+                "give the problem folder with --inputs DIR)"
             )
         raise fail_with(exc) from None
-    allocation = pd.read_csv(result_dir / "allocation.csv", dtype=str, keep_default_na=False)
+    allocation = _read_result_csv(result_dir / "allocation.csv")
     absent = [c for c in ("child_id", "placement_id") if c not in allocation.columns]
     if absent:
         raise fail_with(ValueError(f"{result_dir / 'allocation.csv'}: no column {absent[0]}"))
@@ -482,12 +584,25 @@ def check(
         verdict = dataclasses.replace(verdict, errors=(reported, *verdict.errors))
     if verdict.objective == verdict.objective:  # each child once: the indicators reported
         path = result_dir / "indicators_by_la.csv"
-        by_la = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None
+        by_la = _read_result_csv(path) if path.is_file() else None
         wrong = check_indicators(problem, allocation, summary, by_la)
         verdict = dataclasses.replace(verdict, errors=verdict.errors + tuple(wrong))
     console.print(str(verdict), highlight=False)
     if not verdict.ok:
         raise typer.Exit(1)
+
+
+def _read_result_csv(path: Path) -> Any:
+    """A result folder's CSV, every cell as text; a file that cannot be read (empty, rows the
+    parser cannot split, neither UTF-8 nor Windows-1252) ends the command with one error naming
+    it, and the row where the parser says."""
+    from optimiser.textcsv import read_text_csv
+
+    try:
+        return read_text_csv(path)[0]
+    except ProblemValidationError as exc:
+        named = (str(dataclasses.replace(i, file=str(path))) for i in exc.issues)
+        raise fail_with(ValueError("; ".join(named))) from None
 
 
 # ----------------------------------------------------------------------------- rcc synth
@@ -512,7 +627,9 @@ def synth(
             "--out", help="Folder to write the problem CSVs into (created).", callback=_out_folder
         ),
     ],
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives the same data.", min=0)
+    ] = 1,
     scale: Annotated[
         float,
         typer.Option(
@@ -548,7 +665,8 @@ def synth(
     if file_format != "csv":  # SSDA903 output: see the `rcc import` block below
         _synth_ssda903(problem, out, file_format=file_format, year=year, seed=seed)
         return
-    paths = write_problem(problem, out)
+    with _writing():
+        paths = write_problem(problem, out)
     kids, places = problem.children, problem.placements
     needs = RichTable(title=f"Children by need (seed {seed}, scale {scale:g})")
     needs.add_column("need")
@@ -759,10 +877,18 @@ def plan(
         )
     except (ProblemValidationError, ValueError) as exc:
         raise fail_with(exc) from None
+    horizon = int(demand["year"].nunique())
+    if forecast is not None and horizon < years:  # --years 5 (the default) of a 1-year file
+        err_console.print(
+            f"[yellow]Warning:[/] {forecast} has {horizon} year(s), fewer than --years "
+            f"{years}: planning {horizon} year(s), {demand['year'].min()}-"
+            f"{demand['year'].max()}.",
+            highlight=False,
+        )
     soonest = min(a.lead_years for a in costs.actions.values())
-    if years <= soonest:  # decided this year, open the next: nothing within the horizon
+    if horizon <= soonest:  # decided this year, open the next: nothing within the horizon
         console.print(
-            f"[yellow]Note[/]: nothing the plan decides opens within {years} year(s) (the "
+            f"[yellow]Note[/]: nothing the plan decides opens within {horizon} year(s) (the "
             f"soonest opens {soonest} year(s) after it is decided); try --years "
             f"{soonest + 1} or more.",
             highlight=False,
@@ -796,7 +922,8 @@ def plan(
         f"£{result.weekly_saving:,.0f} a week.",
         highlight=False,
     )
-    paths = write_plan_outputs(result, problem, demand, out)
+    with _writing():
+        paths = write_plan_outputs(result, problem, demand, out)
     console.print(
         f"Wrote {len(paths)} files to [bold]{out}[/]; check the plan at child level with "
         f"`rcc solve {out / 'final_year'}`.",
@@ -856,13 +983,23 @@ def scenario_cmd(
     from optimiser.problem import read_problem, write_problem
     from optimiser.scenario import apply_scenario, read_scenario
 
+    _not_the_input(out, directory, "CSVs and policy.json")
     try:
         problem = read_problem(directory)
-        changed = apply_scenario(problem, read_scenario(change), source=change.name)
+        scenario = read_scenario(change)
+        changed = apply_scenario(problem, scenario, source=change.name)
     except ProblemValidationError as exc:
         raise fail_with(exc) from None
+    if scenario.growth is not None:  # a problem folder holds today's children only
+        err_console.print(
+            f"[yellow]Warning:[/] {change}: 'growth' is not applied by rcc scenario, which "
+            f"writes today's children; rcc plan {directory} --scenario {change} forecasts "
+            "with it.",
+            highlight=False,
+        )
     _warn_detached(changed.rcc_of, change)
-    paths = write_problem(changed, out)
+    with _writing():
+        paths = write_problem(changed, out)
     added = int(changed.placements["capacity"].sum() - problem.placements["capacity"].sum())
     console.print(
         f"Wrote {len(paths)} files to [bold]{out}[/] ({added:+,} places); solve it with "
@@ -880,7 +1017,8 @@ def _synth_ssda903(problem: Any, out: Path, *, file_format: str, year: int, seed
 
     if file_format != "ssda903":
         raise fail_with(ValueError(f"unknown --format '{file_format}'; use csv or ssda903"))
-    paths = write_ssda903(problem, out, year=year, seed=seed)
+    with _writing():
+        paths = write_ssda903(problem, out, year=year, seed=seed)
     console.print(
         f"Wrote {', '.join(p.name for p in paths)} to {out}: {len(problem.children):,} "
         f"children as a {year - 1}/{year % 100:02d} SSDA903 return. Import it with: rcc import "
@@ -1035,12 +1173,13 @@ def import_cmd(
         raise fail_with(exc) from None
     report = result.report
     write_all = report.ok or keep_going
-    paths = write_import(result, out, problem=write_all)
-    if write_all:
-        public = out / "placement_location_public.csv"
-        _public_location(result.location).to_csv(public, encoding="utf-8-sig")
-        paths.append(public)
-    stale = remove_stale(out, paths)
+    with _writing():
+        paths = write_import(result, out, problem=write_all)
+        if write_all:
+            public = out / "placement_location_public.csv"
+            _public_location(result.location).to_csv(public, encoding="utf-8-sig")
+            paths.append(public)
+        stale = remove_stale(out, paths)
     counts = RichTable(title="SSDA903 import")
     counts.add_column("")
     counts.add_column("", justify="right")
@@ -1148,6 +1287,7 @@ def map_cmd(
 
     if kind not in _MAP_KINDS:
         raise fail_with(ValueError(f"--kind must be one of {', '.join(_MAP_KINDS)}, not '{kind}'"))
+    _boundaries_given(boundaries, code_column)
     if level not in ("la", "rcc"):
         raise fail_with(ValueError(f"--level must be 'la' or 'rcc', not '{level}'"))
     try:
@@ -1163,7 +1303,9 @@ def map_cmd(
         m = build_map(
             kind, inputs, settings=settings, la=la, top=top, level="la" if level == "la" else "rcc"
         )
-        path = save_map(m, out or result_dir / f"map-{kind}.html", self_contained=self_contained)
+        path = out or result_dir / f"map-{kind}.html"
+        with _writing():
+            path = save_map(m, path, self_contained=self_contained)
     except (MapInputError, MapAssetsMissingError, UnknownLAError, ValueError) as e:
         raise fail_with(e) from None
     console.print(f"[green]Wrote[/] {path} ({path.stat().st_size / 1e6:.2f} MB)")
@@ -1274,7 +1416,7 @@ def rccs_propose(
     max_miles: Annotated[
         float, typer.Option(help="Largest distance from an LA to its RCC's centre LA")
     ] = 150.0,
-    threads: Annotated[int, typer.Option(help="CP-SAT workers")] = 2,
+    threads: Annotated[int, typer.Option(help="CP-SAT workers", min=1)] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the warm start, the baseline and CP-SAT")] = 1,
     allocation: Annotated[
         bool,
@@ -1406,7 +1548,8 @@ def rccs_propose(
         else:
             alloc = found
             console.print(_allocation_table(alloc))
-    paths = write_outputs(out, proposal, table, alloc)
+    with _writing():
+        paths = write_outputs(out, proposal, table, alloc)
     if proposal.bound is None or proposal.gap is None:
         proven = "bound none, gap none (CP-SAT found no solution of its own, so proved no bound)"
     else:
@@ -1451,11 +1594,24 @@ def _allocation_table(alloc: Any) -> Table:
 # --- service: `rcc serve` and `rcc keys` (owner: service) -----------------------------------
 
 
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
+def _log_level(value: str) -> str:
+    """--log-level, one of uvicorn's (any other ended rcc serve in KeyError)."""
+    if value.lower() not in _LOG_LEVELS:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(_LOG_LEVELS)}")
+    return value.lower()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
+    log_level: Annotated[
+        str,
+        typer.Option(help=f"uvicorn log level: {', '.join(_LOG_LEVELS)}", callback=_log_level),
+    ] = "info",
 ) -> None:
     """Run the HTTP API (settings from RCC_* environment variables, e.g. RCC_DATA_DIR)."""
     import uvicorn
@@ -1483,7 +1639,11 @@ def _key_store() -> Any:
     from service.store import Store
 
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = f"the data folder {settings.data_dir} (RCC_DATA_DIR)"
+        raise fail_with(OSError(f"cannot make {where}: {exc.strerror or exc}")) from None
     store = Store(settings.resolved_database_url(), schema=settings.database_schema)
     store.migrate()
     return store

@@ -288,3 +288,19 @@ def test_cli_check_prints_the_report(utla: Path, frame: gpd.GeoDataFrame, tmp_pa
     garbage.write_text("nope")
     failed = runner.invoke(app, ["geodata", "check", str(garbage)])
     assert failed.exit_code == 1 and "cannot read it" in failed.output
+
+
+def test_a_table_without_geometry_is_not_a_boundary_file(tmp_path: Path) -> None:
+    """A CSV (or a folder of them) reads as a plain DataFrame: AttributeError on .geometry
+    from rcc geodata check, rcc map --boundaries and rcc demo --boundaries."""
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    (tmp_path / "children.csv").write_text("child_id,home_la\nC1,E06000001\n")
+    for path in (tmp_path / "children.csv", tmp_path):
+        with pytest.raises(BoundaryError, match=r"has no geometry: not a boundary file"):
+            read_boundaries(path)
+    said = CliRunner().invoke(app, ["geodata", "check", str(tmp_path / "children.csv")])
+    assert said.exit_code == 1 and isinstance(said.exception, SystemExit), said.output
+    assert "children.csv has no geometry: not a boundary file" in " ".join(said.output.split())

@@ -131,6 +131,47 @@ def test_bad_options_are_explained(result_dir: Path, args: list[str], message: s
     assert message in _flat(done.output)
 
 
+def test_an_out_that_cannot_be_written_is_one_line(result_dir: Path, tmp_path: Path) -> None:
+    """--out naming a folder ended in IsADirectoryError, a path under /proc (for root) in
+    FileNotFoundError, both with a traceback."""
+    done = _run(str(result_dir), "--out", str(tmp_path))
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit)
+    said = "".join(done.output.split())  # a long path wraps anywhere
+    assert f"Error:cannotwrite{tmp_path}:Isadirectory" in said, done.output
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("empty", "allocation.csv: the file is empty (no header row)"),
+        ("ragged", "allocation.csv: cannot read as CSV: Error tokenizing data."),
+        ("windows", "allocation.csv: not UTF-8 text (byte"),
+    ],
+)
+def test_an_allocation_that_cannot_be_read_is_named(
+    result_dir: Path, tmp_path: Path, damage: str, said: str
+) -> None:
+    """'Error: No columns to parse from file', a codec or a tokenizing error named no file."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in result_dir.iterdir():
+        if f.is_file():
+            (bad / f.name).write_bytes(f.read_bytes())
+    lines = (result_dir / "allocation.csv").read_text(encoding="utf-8-sig").splitlines()
+    if damage == "empty":
+        (bad / "allocation.csv").write_text("")
+    elif damage == "ragged":
+        lines[4] += ",extra"
+        (bad / "allocation.csv").write_text("\n".join(lines) + "\n")
+    else:
+        lines[4] += "\u00e9"  # an accent in the last column, saved as Windows-1252
+        (bad / "allocation.csv").write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+    done = _run(str(bad), "--out", str(tmp_path / "m.html"))
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit), done.output
+    flat = "".join(done.output.split())  # a long path wraps anywhere
+    assert "".join(f"Error: {bad}/{said}".split()) in flat, done.output
+
+
 def test_not_a_result_folder(tmp_path: Path) -> None:
     done = _run(str(tmp_path))
     assert done.exit_code == 1

@@ -279,3 +279,58 @@ def test_compare_warns_when_plans_cover_different_years(tmp_path: Path) -> None:
     helped = " ".join(CliRunner().invoke(app, ["plan", "--help"]).output.split())
     assert "age_band 0, 1-4, 5-9, 10-15 or 16-17" in helped
     assert "weekly_running (GBP a week added" in helped and "capital (one-off GBP)" in helped
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("x\n1\n", "indicators_by_rcc.csv: none of the columns children, unplaced"),
+        ("", "indicators_by_rcc.csv: cannot read as CSV: the file is empty"),
+        ("home_rcc,unplaced\nR1,1\nR2,many\n", "indicators_by_rcc.csv row 3, column unplaced:"),
+    ],
+)
+def test_compare_names_an_indicators_file_it_cannot_use(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """A malformed indicators_by_rcc.csv ended rcc compare in 'zip() argument 2 is shorter'
+    (a traceback), an empty one in 'No columns to parse from file' naming no file."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"unplaced": 1}))
+        (tmp_path / name / "indicators_by_rcc.csv").write_text("home_rcc,unplaced\nR1,1\n")
+    (tmp_path / "b" / "indicators_by_rcc.csv").write_text(text)
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    flat = "".join(result.output.split())  # a long path wraps anywhere
+    assert "".join(f"Error: {tmp_path / 'b'}/{said}".split()) in flat, result.output
+
+
+def test_plan_warns_when_the_forecast_has_fewer_years_than_asked(tmp_path: Path) -> None:
+    """rcc plan --forecast with a one-year file and the default --years 5 planned one year
+    without a word (and the note on a horizon too short to open anything never showed)."""
+    write_problem(make_problem(), tmp_path / "problem")
+    forecast = tmp_path / "forecast.csv"
+    forecast.write_text(
+        "year,la_code,need,age_band,children\n"
+        f"2025,{A},residential,10-15,3\n2025,{C},foster,5-9,1\n"
+    )
+    args = ["plan", str(tmp_path / "problem"), "--forecast", str(forecast), "--time-limit", "20"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 0, result.output
+    said = "".join(result.output.split())  # a long path wraps anywhere
+    assert f"Warning:{forecast}has1year(s),fewerthan--years5:planning1year(s)" in said, said
+    assert "nothingtheplandecidesopenswithin1year(s)" in said
+    assert json.loads((tmp_path / "plan" / "plan_summary.json").read_text())["years"] == [2025]
+
+
+def test_rcc_scenario_says_it_does_not_apply_growth(tmp_path: Path) -> None:
+    """rcc scenario wrote the problem with a scenario.json's growth quietly left out."""
+    write_problem(make_problem(), tmp_path / "problem")
+    scenario = tmp_path / "scenario.json"
+    for growth, warned in ((None, False), (0.05, True)):
+        scenario.write_text(json.dumps({"name": "x"} | ({"growth": growth} if growth else {})))
+        args = ["scenario", str(tmp_path / "problem"), str(scenario)]
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+        assert result.exit_code == 0, result.output
+        said = " ".join(result.output.split())
+        assert ("'growth' is not applied by rcc scenario" in said) == warned, said

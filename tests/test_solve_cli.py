@@ -4,6 +4,7 @@ broken rule; indicators and today's-practice baseline on hand-made cases."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -220,6 +221,39 @@ def test_check_names_what_is_missing_or_malformed(
         assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("empty", "allocation.csv: cannot read as CSV: the file is empty"),
+        ("ragged", "allocation.csv row 5: cannot read as CSV:"),
+        ("windows", "valid: every rule holds"),  # Excel's plain CSV (Windows-1252) is read
+    ],
+)
+def test_check_names_an_allocation_it_cannot_read(
+    solved: tuple[Path, Path], tmp_path: Path, damage: str, said: str
+) -> None:
+    """An empty allocation.csv, a row longer than the header or one saved as Windows-1252
+    ended rcc check in EmptyDataError, ParserError or UnicodeDecodeError tracebacks."""
+    _, out = solved
+    bad = _copy(out, tmp_path / "bad")
+    text = (out / "allocation.csv").read_text(encoding="utf-8-sig")
+    if damage == "empty":
+        (bad / "allocation.csv").write_text("")
+    elif damage == "ragged":
+        lines = text.splitlines()
+        lines[4] += ",extra"
+        (bad / "allocation.csv").write_text("\n".join(lines) + "\n")
+    else:  # a name with an accent, as Excel saves it (no rule reads the RCC's name)
+        windows = text.replace(",North East,", ",Nörth East,").encode("cp1252")
+        assert b"N\xf6rth" in windows
+        (bad / "allocation.csv").write_bytes(windows)
+    result = runner.invoke(app, ["check", str(bad)])
+    flat = "".join(result.output.split())  # a long path wraps anywhere
+    assert "".join(said.split()) in flat, result.output
+    assert isinstance(result.exception, SystemExit) or result.exception is None
+    assert result.exit_code == (0 if damage == "windows" else 1), result.output
+
+
 def test_check_says_how_to_find_inputs_that_moved(
     solved: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -233,6 +267,11 @@ def test_check_says_how_to_find_inputs_that_moved(
     assert lost.exit_code == 1 and "--inputs DIR" in " ".join(lost.output.split()), lost.output
     found = runner.invoke(app, ["check", str(result), "--inputs", str(data)])
     assert found.exit_code == 0, found.output
+    # a summary.json recording no folder was said to record this one
+    (result / "summary.json").write_text("{}")
+    none = " ".join(runner.invoke(app, ["check", str(result)]).output.split())
+    assert "summary.json records no problem folder, so rcc check read" in none, none
+    assert "is the one summary.json records" not in none
 
 
 def test_solve_with_a_policy_file_and_a_bad_one(solved: tuple[Path, Path], tmp_path: Path) -> None:
@@ -467,6 +506,34 @@ def test_checker_catches_each_broken_rule() -> None:
     )
 
 
+def test_checker_names_the_children_and_rows_that_break_a_rule() -> None:
+    """rcc check said '1 children are neither placed nor unplaced' or '1 pairs break the rule:
+    setting not allowed for the need' and no child or row to look at."""
+    p = problem(
+        [child("a"), child("b"), child("c", need="secure")],
+        [place("p1", capacity=1), place("teen", min_age=12)],
+    )
+    good = pd.DataFrame({"child_id": ["a", "b", "c"], "placement_id": ["p1", "", ""]})
+    strangers = pd.DataFrame({"child_id": list("vwxyz"), "placement_id": ""})
+    cases = {
+        "1 children are neither placed nor unplaced: b": good.drop(index=1),
+        "1 children appear more than once: a (row 5)": pd.concat([good, good.iloc[:1]]),
+        "5 unknown children in the allocation: v (row 5), w (row 6), x (row 7) and 2 more": (
+            pd.concat([good, strangers])  # labels 0-4 again: rows are counted, not labels
+        ),
+        "1 unknown placements used: nowhere (row 4)": good.assign(
+            placement_id=["p1", "", "nowhere"]
+        ),
+        "1 pairs break the rule: setting not allowed for the need: c (row 4)": good.assign(
+            placement_id=["p1", "", "teen"]
+        ),
+        "1 children with a wrong miles: a (row 2)": good.assign(miles=["7", "", ""]),
+    }
+    for message, table in cases.items():
+        verdict = check_allocation(p, table)
+        assert message in verdict.errors, verdict.errors
+
+
 def test_indicators_follow_the_dfe_definitions() -> None:
     table = pd.DataFrame(
         {
@@ -592,3 +659,161 @@ def test_a_scale_of_no_children_is_refused_on_the_command_line(
     result = runner.invoke(app, [command, "--out", str(tmp_path / "x"), "--scale", scale])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "is not above 0" in re.sub(r"[\s│]+", " ", result.output), result.output
+
+
+def test_a_second_solve_removes_what_it_does_not_write(tmp_path: Path) -> None:
+    """rcc solve --no-baseline into an earlier result's folder left that run's
+    baseline_allocation.csv beside the new allocation."""
+    write_problem(shortage(), tmp_path / "in")
+    solve_into = ["solve", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    assert runner.invoke(app, solve_into).exit_code == 0
+    assert (tmp_path / "out" / "baseline_allocation.csv").is_file()
+    (tmp_path / "out" / "mine.csv").write_text("kept\n")
+    again = runner.invoke(app, [*solve_into, "--no-baseline"])
+    assert again.exit_code == 0, again.output
+    assert not (tmp_path / "out" / "baseline_allocation.csv").exists()
+    assert (tmp_path / "out" / "mine.csv").read_text() == "kept\n"  # not rcc solve's
+    said = " ".join(again.output.split())
+    assert "Removed baseline_allocation.csv: an earlier solve's, not written this time" in said
+
+
+def test_a_demo_without_a_plan_removes_an_earlier_demos_plan(tmp_path: Path) -> None:
+    """rcc demo --no-plan into an earlier demo's folder left that demo's plan and plan map
+    beside maps of the new allocation."""
+    out = tmp_path / "demo"
+    (out / "plan" / "final_year").mkdir(parents=True)
+    (out / "maps").mkdir()
+    for earlier in ("plan/plan_summary.json", "plan/final_year/children.csv", "maps/map-plan.html"):
+        (out / earlier).write_text("earlier\n")
+    (out / "plan" / "mine.txt").write_text("kept\n")
+    demo = ["demo", "--out", str(out), "--scale", "0.005", "--no-plan", "--time-limit", "10"]
+    result = runner.invoke(app, demo)
+    assert result.exit_code == 0, result.output
+    assert (out / "maps" / "map-flows.html").is_file()
+    assert not (out / "maps" / "map-plan.html").exists()
+    assert not (out / "plan" / "final_year").exists()
+    assert [p.name for p in (out / "plan").iterdir()] == ["mine.txt"]  # not the demo's
+    said = " ".join(result.output.split())
+    assert "maps/map-plan.html: an earlier demo's, not written this time" in said
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self").is_dir() or os.geteuid() != 0, reason="root under Linux's /proc"
+)
+@pytest.mark.parametrize(
+    "command", [["solve", "DATA"], ["synth"], ["plan", "DATA"], ["scenario", "DATA", "S"]]
+)
+def test_an_out_that_cannot_be_made_is_refused_before_any_work(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Under /proc, where os.access lets root write, rcc solve solved for its whole time, then
+    raised FileNotFoundError."""
+    write_problem(shortage(), tmp_path)
+    (tmp_path / "scenario.json").write_text("{}")
+    paths = {"DATA": str(tmp_path), "S": str(tmp_path / "scenario.json")}
+    result = runner.invoke(app, [*(paths.get(a, a) for a in command), "--out", "/proc/x/y"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    said = re.sub(r"[\s│]+", " ", result.output)
+    assert "cannot make or write a folder in '/proc'" in said, result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "taken"),
+    [
+        (["solve", "DATA"], "allocation.csv"),
+        (["synth", "--scale", "0.005"], "children.csv"),
+        (["scenario", "DATA", "S"], "placements.csv"),
+    ],
+)
+def test_a_file_that_cannot_be_written_is_one_line_naming_it(
+    tmp_path: Path, command: list[str], taken: str
+) -> None:
+    """An OSError while writing ended in a traceback after the whole solve."""
+    write_problem(shortage(), tmp_path / "in")
+    (tmp_path / "scenario.json").write_text("{}")
+    (tmp_path / "out" / taken).mkdir(parents=True)  # a folder where the file goes
+    paths = {"DATA": str(tmp_path / "in"), "S": str(tmp_path / "scenario.json")}
+    args = [*(paths.get(a, a) for a in command), "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    said = "".join(result.output.split())
+    assert f"Error:cannotwrite{tmp_path / 'out' / taken}:Isadirectory" in said, result.output
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RCC_DATA_DIR under a file (or /proc) ended rcc keys list in a traceback."""
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("RCC_DATA_DIR", str(tmp_path / "file" / "data"))
+    monkeypatch.delenv("RCC_DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["keys", "list"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    said = " ".join(result.output.split())
+    assert "cannot make the data folder" in said and "(RCC_DATA_DIR)" in said, result.output
+
+
+def test_validate_issues_file_in_a_new_folder_with_whole_row_numbers(tmp_path: Path) -> None:
+    """--issues in a folder not yet made raised OSError, a folder IsADirectoryError; and the
+    row numbers were written as 4.0 once any issue had none."""
+    data = tmp_path / "data"
+    write_problem(shortage(), data)
+    children = pd.read_csv(data / "children.csv", dtype=str, keep_default_na=False)
+    children.loc[2, "age"] = "x"  # row 4
+    children.to_csv(data / "children.csv", index=False)
+    (data / "rccs.csv").write_text("la_code,rcc\n")  # its LAs in no RCC: no row
+    table = tmp_path / "new" / "issues.csv"
+    result = runner.invoke(app, ["validate", str(data), "--issues", str(table)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    rows = table.read_text(encoding="utf-8-sig").splitlines()
+    assert "children.csv,4,age," in "\n".join(rows), rows
+    assert any(line.startswith("rccs.csv,,la_code,") for line in rows), rows
+    folder = runner.invoke(app, ["validate", str(data), "--issues", str(tmp_path)])
+    assert folder.exit_code == 2 and "Traceback" not in folder.output
+    assert "is a folder; give a file name" in re.sub(r"[\s│]+", " ", folder.output)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--port", "99999", "Invalid value for '--port'"),
+        ("--port", "0", "Invalid value for '--port'"),
+        ("--log-level", "bogus", "'bogus' is not one of critical, error, warning, info"),
+    ],
+)
+def test_serve_refuses_a_port_or_log_level_uvicorn_cannot_use(
+    option: str, value: str, said: str
+) -> None:
+    """rcc serve --port 99999 ended in OverflowError, --log-level bogus in KeyError."""
+    result = runner.invoke(app, ["serve", option, value])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert said in re.sub(r"[\s│]+", " ", result.output)
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["rccs", "propose", "--threads", "0"], "Invalid value for '--threads'"),
+        (["synth", "--out", "OUT", "--seed", "-1"], "Invalid value for '--seed'"),
+        (["demo", "--out", "OUT", "--seed", "-1"], "Invalid value for '--seed'"),
+        (["map", "DATA", "--code-column", "code"], "'--code-column': names a column of the"),
+        (["demo", "--out", "OUT", "--code-column", "code"], "give --boundaries too"),
+        (["solve", "DATA", "--out", "DATA"], "is the problem folder: its rccs.csv and policy"),
+        (["scenario", "DATA", "S", "--out", "DATA"], "is the problem folder: its CSVs and"),
+    ],
+)
+def test_options_that_would_be_ignored_or_do_harm_are_usage_errors(
+    tmp_path: Path, command: list[str], said: str
+) -> None:
+    """rccs propose --threads 0 was taken (solve --threads 0 refused); synth --seed -1 said
+    'expected non-negative integer' naming no option; --code-column without --boundaries was
+    ignored; solve --out DIR and scenario --out DIR wrote over the problem folder DIR."""
+    write_problem(shortage(), tmp_path / "data")
+    (tmp_path / "scenario.json").write_text("{}")
+    paths = {"DATA": tmp_path / "data", "S": tmp_path / "scenario.json", "OUT": tmp_path / "o"}
+    before = {p.name: p.read_bytes() for p in (tmp_path / "data").iterdir()}
+    result = runner.invoke(app, [str(paths.get(a, a)) for a in command])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert said in re.sub(r"[\s│]+", " ", result.output), result.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "data").iterdir()} == before
+    assert not (tmp_path / "o").exists()
