@@ -344,6 +344,23 @@ def test_dataset_upload_of_files_that_are_not_text_is_422(env: Env, tmp_path: Pa
     ]
 
 
+def test_dataset_upload_of_a_file_sent_twice_is_422(env: Env, tmp_path: Path) -> None:
+    """A second children part replaced the first (201 with the other's children), and
+    children with children.csv used one and dropped the other, without a word."""
+    write_problem(synthesize(seed=5, scale=0.01, sibling_groups=False), tmp_path)
+    files = list(_files(tmp_path).items())[:3]  # children, placements, rccs
+    h = env.h(env.planner)
+    for again in ("children", "children.csv"):
+        sent = [*files, (again, ("c2.csv", b"child_id,home_la,need,age,sex\n", "text/csv"))]
+        r = env.client.post("/v1/datasets", files=sent, headers=h)
+        assert r.status_code == 422, r.text
+        (issue,) = r.json()["issues"]
+        assert issue["file"] == "children.csv"
+        assert issue["message"] == f"sent 2 times (parts children, {again}); send each file once"
+    r = env.client.post("/v1/datasets", files=[*files, ("kids", files[0][1])], headers=h)
+    assert r.status_code == 422 and r.json()["issues"][0]["column"] == "kids"
+
+
 def test_dataset_needs_json_or_multipart(env: Env) -> None:
     r = env.client.post(
         "/v1/datasets", content=b"a,b", headers={**env.h(env.planner), "content-type": "text/csv"}

@@ -177,7 +177,9 @@ async def _multipart(request: Request, upload: Path) -> str:
     if boundary and not body.rstrip().endswith(f"--{boundary}--".encode()):
         text = "the upload ended before its closing boundary (cut off?): send it again"
         raise ProblemValidationError([InputIssue("request", None, None, text)])
-    form = await request.form(max_files=len(_FILES), max_fields=len(_FILES))
+    # room for each file twice, so a repeated or unknown part is named rather than counted
+    most = 2 * len(_FILES)
+    form = await request.form(max_files=most, max_fields=most)
     digest = hashlib.sha256()
     try:
         # a part is named after its file, with or without the extension
@@ -190,11 +192,18 @@ async def _multipart(request: Request, upload: Path) -> str:
                     for k in unknown
                 ]
             )
-        not_text = []
+        not_text, repeated = [], []
         for name in _FILES:
-            part = form.get(name.split(".")[0]) or form.get(name)
-            if part is None:
+            stem = name.split(".")[0]
+            parts = form.getlist(stem) + form.getlist(name)
+            if len(parts) > 1:  # one was used and the other dropped without a word
+                sent = [stem] * len(form.getlist(stem)) + [name] * len(form.getlist(name))
+                text = f"sent {len(parts)} times (parts {', '.join(sent)}); send each file once"
+                repeated.append(InputIssue(name, None, None, text))
                 continue
+            if not parts:
+                continue
+            part = parts[0]
             data = await part.read() if isinstance(part, UploadFile) else part.encode("utf-8")
             try:
                 data.decode("utf-8")
@@ -203,8 +212,8 @@ async def _multipart(request: Request, upload: Path) -> str:
                 not_text.append(InputIssue(name, None, None, message))
             (upload / name).write_bytes(data)
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-        if not_text:
-            raise ProblemValidationError(not_text)
+        if repeated or not_text:
+            raise ProblemValidationError(repeated + not_text)
     finally:
         await form.close()
     missing = [n for n in _FILES[:3] if not (upload / n).exists()]
