@@ -46,8 +46,8 @@ class SyntheticSpec(BaseModel):
 
 
 class DatasetIn(BaseModel):
-    """A dataset as JSON: either `synthetic`, or the rows of children.csv and placements.csv
-    with an RCC lookup (LA code -> RCC name) and optional policy."""
+    """A dataset as JSON: either `synthetic` alone, or the rows of children.csv and
+    placements.csv with an RCC lookup (LA code -> RCC name) and optional policy."""
 
     model_config = ConfigDict(
         extra="forbid",

@@ -223,6 +223,19 @@ def test_dataset_json_rows_report_every_issue(env: Env) -> None:
     assert r.status_code == 422, r.text
 
 
+def test_dataset_synthetic_with_rows_is_refused(env: Env) -> None:
+    """Rows, an RCC lookup or a policy sent with `synthetic` were dropped without a word,
+    even invalid ones (a synthetic England makes its own)."""
+    body = {"synthetic": {"seed": 1, "scale": 0.005}, "rccs": {GM: ""}, "policy": {"x": 1}}
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    assert [(i["file"], i["column"]) for i in r.json()["issues"]] == [
+        ("request", "rccs"),
+        ("request", "policy"),
+    ]
+    assert "cannot be combined with 'synthetic'" in r.json()["issues"][0]["message"]
+
+
 FOSTER_HOME = {
     "placement_id": "P1",
     "setting": "foster_inhouse",

@@ -151,6 +151,17 @@ def _rows_to_folder(body: DatasetIn, upload: Path) -> None:
         (upload / "policy.json").write_text(json.dumps(body.policy), encoding="utf-8")
 
 
+def _check_synthetic(body: DatasetIn) -> None:
+    """A synthetic England makes its own rows, RCC lookup and policy: rows or a policy sent
+    with it were dropped without a word (even invalid ones)."""
+    given = [
+        k for k in ("children", "placements", "rccs", "policy") if getattr(body, k) is not None
+    ]
+    if body.synthetic is not None and given:
+        text = "cannot be combined with 'synthetic' (it makes its own rows, RCCs and policy)"
+        raise ProblemValidationError([InputIssue("request", None, k, text) for k in given])
+
+
 def _as_items(exc: ProblemValidationError) -> ProblemValidationError:
     """Issues of JSON rows named by their place in the request (`children[0]`), not by the row
     of a CSV the user never sent."""
@@ -263,6 +274,7 @@ async def create_dataset(
                 body = DatasetIn.model_validate_json(raw)
             except ValidationError as exc:
                 raise _pydantic_422(exc) from None
+            _check_synthetic(body)
             request_hash = hashlib.sha256(
                 json.dumps(body.model_dump(), sort_keys=True).encode()
             ).hexdigest()
