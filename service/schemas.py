@@ -94,9 +94,10 @@ class DatasetOut(BaseModel):
     id: str
     created_at: float
     source: dict[str, Any]
-    children: int
-    placements: int
-    places: int
+    # null for council keys: exact counts, some small (they read the suppressed indicators)
+    children: int | None
+    placements: int | None
+    places: int | None
     las: int
     rccs: int
     warnings: list[str] = Field(

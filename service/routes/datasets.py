@@ -346,15 +346,18 @@ def _pydantic_422(exc: ValidationError) -> ProblemValidationError:
 @router.get(
     "/datasets/{dataset_id}",
     response_model=DatasetOut,
-    summary="A dataset's counts and source",
+    summary="A dataset's counts and source (council keys: no counts of children or places)",
     responses={404: {"description": "No such dataset"}},
 )
 def get_dataset(
     dataset_id: str,
     request: Request,
-    _who: Annotated[Principal, Depends(require_reader)],
+    who: Annotated[Principal, Depends(require_reader)],
 ) -> DatasetOut:
     ds = request.app.state.service.store.get_dataset(dataset_id)
     if ds is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dataset '{dataset_id}'")
-    return _out(ds)
+    out = _out(ds)
+    if who.suppressed:  # exact small counts, as the scenario's summary (councils read the
+        out.children = out.placements = out.places = None  # suppressed indicators instead)
+    return out
