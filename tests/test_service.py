@@ -353,12 +353,16 @@ def test_dataset_upload_of_files_that_are_not_text_is_422(env: Env, tmp_path: Pa
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
     files["policy"] = ("policy.png", png, "image/png")
     files["rccs"] = ("rccs.csv", b"la_code,rcc\nE08000003,\xff\n", "text/csv")
+    kids = (tmp_path / "children.csv").read_bytes()
+    at = kids.index(b"foster", kids.index(b"\n", kids.index(b"\n") + 1))  # in row 3
+    files["children"] = ("children.csv", kids[:at] + b"fost\xe9r" + kids[at + 6 :], "text/csv")
     r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
     assert r.status_code == 422
-    assert [(i["file"], i["message"]) for i in r.json()["issues"]] == [
-        ("rccs.csv", "not UTF-8 text (byte 22 is 0xff)"),
-        ("policy.json", "not UTF-8 text (byte 0 is 0x89)"),
-    ]
+    issues = r.json()["issues"]
+    # the reader's row and fix (as `rcc validate`), which the API's own check pre-empted
+    assert [(i["file"], i["row"]) for i in issues[:2]] == [("children.csv", 3), ("rccs.csv", 2)]
+    assert all("save it as 'CSV UTF-8 (comma delimited)'" in i["message"] for i in issues[:2])
+    assert issues[2]["message"] == "not UTF-8 text (byte 0); save it as UTF-8"
 
 
 def test_dataset_upload_of_a_file_sent_twice_is_422(env: Env, tmp_path: Path) -> None:

@@ -203,7 +203,7 @@ async def _multipart(request: Request, upload: Path) -> str:
                     for k in unknown
                 ]
             )
-        not_text, repeated = [], []
+        repeated = []
         for name in _FILES:
             stem = name.split(".")[0]
             parts = form.getlist(stem) + form.getlist(name)
@@ -215,16 +215,12 @@ async def _multipart(request: Request, upload: Path) -> str:
             if not parts:
                 continue
             part = parts[0]
+            # (text that is not UTF-8 is left to the reader: it names the row, and the fix)
             data = await part.read() if isinstance(part, UploadFile) else part.encode("utf-8")
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                message = f"not UTF-8 text (byte {exc.start:,} is {data[exc.start]:#04x})"
-                not_text.append(InputIssue(name, None, None, message))
             (upload / name).write_bytes(data)
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-        if repeated or not_text:
-            raise ProblemValidationError(repeated + not_text)
+        if repeated:
+            raise ProblemValidationError(repeated)
     finally:
         await form.close()
     missing = [n for n in _FILES[:3] if not (upload / n).exists()]
