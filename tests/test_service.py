@@ -363,6 +363,12 @@ def test_dataset_upload_of_files_that_are_not_text_is_422(env: Env, tmp_path: Pa
     assert [(i["file"], i["row"]) for i in issues[:2]] == [("children.csv", 3), ("rccs.csv", 2)]
     assert all("save it as 'CSV UTF-8 (comma delimited)'" in i["message"] for i in issues[:2])
     assert issues[2]["message"] == "not UTF-8 text (byte 0); save it as UTF-8"
+    # named as sent, not by its path in the server's temporary folder
+    assert issues[2]["file"] == "policy.json"
+    files["policy"] = ("policy.json", b"{out_of_la: 1}", "application/json")
+    r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert r.json()["issues"][2]["file"] == "policy.json"
+    assert str(env.client.app.state.service.settings.data_dir) not in r.text  # type: ignore[attr-defined]
 
 
 def test_dataset_upload_of_a_file_sent_twice_is_422(env: Env, tmp_path: Path) -> None:

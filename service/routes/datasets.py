@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,6 +163,18 @@ def _check_synthetic(body: DatasetIn) -> None:
         raise ProblemValidationError([InputIssue("request", None, k, text) for k in given])
 
 
+def _as_sent(exc: ProblemValidationError, upload: Path) -> ProblemValidationError:
+    """Issues naming a file by the name it was sent as, not by its path in the server's
+    temporary folder (as a policy.json that is not JSON was named)."""
+    folder = f"{upload}/"
+    return ProblemValidationError(
+        [
+            replace(i, file=i.file.removeprefix(folder), message=i.message.replace(folder, ""))
+            for i in exc.issues
+        ]
+    )
+
+
 def _as_items(exc: ProblemValidationError) -> ProblemValidationError:
     """Issues of JSON rows named by their place in the request (`children[0]`), not by the row
     of a CSV the user never sent."""
@@ -297,6 +310,7 @@ async def create_dataset(
                 try:
                     counts = await run_in_threadpool(_from_folder, upload, folder, settings)
                 except ProblemValidationError as exc:
+                    exc = _as_sent(exc, upload)
                     raise (_as_items(exc) if body is not None else exc) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
