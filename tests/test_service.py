@@ -281,6 +281,16 @@ def test_dataset_json_rows_accepted(env: Env) -> None:
     assert council == {**out, "children": None, "placements": None, "places": None}
 
 
+def test_dataset_json_rows_may_have_no_placements(env: Env) -> None:
+    """`"placements": []` was "cannot read as CSV: No columns to parse from file", while a
+    placements.csv of a header alone was accepted."""
+    child = {"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}
+    body = {"children": [child], "placements": [], "rccs": {GM: "GM"}}
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 201, r.text
+    assert (r.json()["children"], r.json()["placements"], r.json()["places"]) == (1, 0, 0)
+
+
 def test_dataset_warns_of_an_rcc_in_pieces(env: Env) -> None:
     """A lookup whose RCC is in two pieces is allowed, with a warning naming the detached LA,
     when the dataset is made and whenever it is read (the synthetic England's has none)."""

@@ -142,8 +142,14 @@ def _rows_to_folder(body: DatasetIn, upload: Path) -> None:
                 for k in missing
             ]
         )
-    for name, rows in (("children.csv", body.children), ("placements.csv", body.placements)):
-        frame = pd.DataFrame.from_records(rows or [])
+    from optimiser.problem import CHILD_COLUMNS, PLACEMENT_COLUMNS
+
+    for name, rows, columns in (
+        ("children.csv", body.children, CHILD_COLUMNS),
+        ("placements.csv", body.placements, PLACEMENT_COLUMNS),
+    ):
+        # no rows ([]) is a header alone, as in a CSV: no header was "no columns to parse"
+        frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=columns)
         frame = frame.astype(object).where(frame.notna(), "")
         frame.to_csv(upload / name, index=False)
     rccs = pd.DataFrame({"la_code": list(body.rccs or {}), "rcc": list((body.rccs or {}).values())})
