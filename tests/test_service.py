@@ -721,17 +721,28 @@ def test_scenario_with_changes_and_compare(env: Env) -> None:
     assert bad.status_code == 422
 
 
-def test_impossible_change_fails_with_reason(env: Env) -> None:
+def test_changes_the_dataset_cannot_take_are_refused_at_once(env: Env) -> None:
+    """Removing more places than an LA has, or an RCC for an LA outside the dataset's lookup,
+    was accepted (202) and failed later as a job, counting toward the key's job limit."""
+    remove = {"la_code": GM, "setting": "secure", "places": 500}
     body = {
         "dataset_id": env.dataset_id,
-        "changes": {"remove_capacity": [{"la_code": GM, "setting": "secure", "places": 500}]},
+        "changes": {"remove_capacity": [remove], "rccs": {"E99": "Nowhere"}},
     }
     r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
-    done = wait_done(env.client, r.json()["id"], env.planner)
-    assert done["state"] == "failed"
-    assert "remove_capacity.places" in done["reason"] and "cannot remove 500" in done["reason"]
-    ind = env.client.get(f"/v1/scenarios/{done['id']}/indicators", headers=env.h(env.planner))
-    assert ind.status_code == 409 and "failed" in ind.json()["detail"]
+    assert r.status_code == 422, r.text
+    text = {i["column"]: i["message"] for i in r.json()["issues"]}
+    assert text["rccs"] == "'E99' is not an LA of the problem"
+    del body["changes"]["rccs"]
+    r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    (issue,) = r.json()["issues"]
+    assert (issue["file"], issue["row"], issue["column"]) == (
+        "changes",
+        1,
+        "remove_capacity.places",
+    )
+    assert "cannot remove 500" in issue["message"]
 
 
 def test_idempotent_posts(env: Env) -> None:
@@ -911,8 +922,10 @@ def test_job_over_the_wall_time_limit_fails(tmp_path: Path) -> None:
             "/v1/scenarios", json={"dataset_id": ds.json()["id"]}, headers=e.h(e.planner)
         )
         done = wait_done(client, sc.json()["id"], e.planner)
+        ind = client.get(f"/v1/scenarios/{done['id']}/indicators", headers=e.h(e.planner))
     assert done["state"] == "failed"
     assert "job time limit of 0.3 s" in done["reason"]
+    assert ind.status_code == 409 and "failed" in ind.json()["detail"]
 
 
 def test_logs_carry_ids_and_states_never_child_rows(

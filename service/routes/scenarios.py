@@ -8,7 +8,7 @@ import json
 import re
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
@@ -21,9 +21,12 @@ from optimiser.errors import InputIssue, ProblemValidationError
 from service.auth import Principal, require_planner, require_reader
 from service.cache import Body, BodyCache
 from service.mapfiles import draw_map, map_path
-from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
+from service.schemas import ErrorOut, RccSpec, ScenarioIn, ScenarioOut
 from service.store import Dataset, Scenario, Store
 from service.views import PUBLISHED_TABLES, compare, suppress_tables, suppressed_view
+
+if TYPE_CHECKING:
+    from optimiser.scenario import Scenario as Changes
 
 router = APIRouter(tags=["scenarios"])
 
@@ -92,7 +95,8 @@ def _growth_issue(value: Any, source: str, *, planned: bool) -> InputIssue | Non
 
 
 def _check_request(body: ScenarioIn, request: Request) -> None:
-    """Everything checkable without reading the dataset: 422 listing every issue."""
+    """Everything checkable before the job runs (the dataset's LAs and placements, not its
+    children): 422 listing every issue."""
     from optimiser.problem import Policy
     from optimiser.scenario import scenario_from_json
 
@@ -114,9 +118,12 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
                 issues.append(issue)
                 changes.pop("growth")
         try:
-            scenario_from_json(changes, source="changes")
+            scenario = scenario_from_json(changes, source="changes")
         except ProblemValidationError as exc:
             issues.extend(exc.issues)
+        else:
+            if dataset is not None:
+                issues.extend(_change_issues(dataset, scenario, body.rccs))
     if body.plan is not None:
         from optimiser.costs import parse_money
 
@@ -148,6 +155,26 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
             )
     if issues:
         raise ProblemValidationError(issues)
+
+
+def _change_issues(dataset: Dataset, changes: Changes, rccs: RccSpec | None) -> list[InputIssue]:
+    """What applying the changes to the dataset refuses (an LA not in its RCC lookup, more
+    places removed than it has): a 422 now, not a job that fails later. Cheap: the changes
+    touch only the placements and the LAs, so the children are not read."""
+    from optimiser.problem import Problem, las_frame, read_rccs
+    from optimiser.scenario import apply_scenario
+    from service.jobs import lookup_for
+
+    folder = Path(dataset.folder)
+    lookup = lookup_for(rccs.model_dump() if rccs else None) or read_rccs(folder / "rccs.csv")
+    placements = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
+    placements = placements.astype({"capacity": "int64", "weekly_cost": "float64"})
+    problem = Problem(children=pd.DataFrame(), placements=placements, las=las_frame(lookup))
+    try:
+        apply_scenario(problem, changes, source="changes")
+    except ProblemValidationError as exc:
+        return exc.issues
+    return []
 
 
 def _bad_query(column: str, message: str) -> ProblemValidationError:
