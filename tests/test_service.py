@@ -217,10 +217,39 @@ def test_dataset_json_rows_report_every_issue(env: Env) -> None:
     assert ("children[1]", None, "home_la") in found
     assert ("children[1]", None, "need") in found
     assert ("children[1]", None, "age") in found
-    # and nothing coerced: true is not the age 1
-    body["children"] = [{**body["children"][0], "age": True}]
+    # and nothing coerced: true is not the age 1; one issue naming the cell (it was three,
+    # children.1.age.str, .int and .float)
+    body["children"] = [body["children"][0], {**body["children"][0], "age": True}]
     r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
     assert r.status_code == 422, r.text
+    assert r.json()["issues"] == [
+        {
+            "file": "children[1]",
+            "row": None,
+            "column": "age",
+            "message": "must be text, a number or null, not true",
+        }
+    ]
+
+
+def test_dataset_json_row_issues_name_what_was_sent(env: Env) -> None:
+    """They cited 'rccs.csv row 3' for a key of the JSON lookup, 'first seen in row 2' for
+    children[0], and 'children.csv in 2 rows (4-5)' for children[2] and [3]."""
+    child = {"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}
+    body = {
+        "children": [child, child, {**child, "child_id": "C3", "home_la": OTHER}],
+        "placements": [FOSTER_HOME],
+        "rccs": {GM: "GM", "E99": "Nowhere"},
+        "policy": {"out_of_la": -1},
+    }
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    found = {(i["file"], i["column"]): i["message"] for i in r.json()["issues"]}
+    assert "'E99' is not one of the 153" in found[("rccs", "E99")]
+    assert found[("policy", "out_of_la")] == "must be a number >= 0, got -1"
+    assert found[("children[1]", "child_id")] == "duplicate id 'C1' (first seen in children[0])"
+    assert "used by children[2]: add it to one" in found[("rccs", None)]
+    assert ".csv" not in r.text
 
 
 def test_dataset_synthetic_with_rows_is_refused(env: Env) -> None:
@@ -1041,3 +1070,12 @@ def test_an_upload_cut_off_before_its_end_is_named(env: Env) -> None:
     )
     assert r.status_code == 422
     assert "ended before its closing boundary" in r.json()["issues"][0]["message"]
+    # without a boundary: Starlette's 400 {"detail"} with no issues, unlike every other
+    r = env.client.post(
+        "/v1/datasets",
+        content=body,
+        headers={**env.h(env.planner), "content-type": "multipart/form-data"},
+    )
+    assert r.status_code == 422
+    ErrorOut.model_validate(r.json(), strict=True)
+    assert "Missing boundary" in r.json()["issues"][0]["message"]

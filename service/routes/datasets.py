@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import replace
@@ -17,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optimiser.errors import InputIssue, ProblemValidationError
 from service.auth import Principal, require_planner, require_reader
@@ -181,16 +183,34 @@ def _as_sent(exc: ProblemValidationError, upload: Path) -> ProblemValidationErro
     )
 
 
-def _as_items(exc: ProblemValidationError) -> ProblemValidationError:
-    """Issues of JSON rows named by their place in the request (`children[0]`), not by the row
-    of a CSV the user never sent."""
+_SEEN = re.compile(r"first seen in row (\d+)")
+_USED_BY = re.compile(r"\b(children|placements)\.csv in \d+ rows? \(([^)]*)\)")
+
+
+def _item_words(text: str, stem: str) -> str:
+    """Rows named in a message as the JSON items they are: 'first seen in row 2' as
+    'children[0]', 'children.csv in 2 rows (4-5)' as 'children[2]-[3]'."""
+    text = _SEEN.sub(lambda m: f"first seen in {stem}[{int(m[1]) - 2}]", text)
+    item = functools.partial(re.sub, r"\d+", lambda n: f"[{int(n[0]) - 2}]")
+    return _USED_BY.sub(lambda m: m[1] + item(m[2]), text)
+
+
+def _as_items(exc: ProblemValidationError, body: DatasetIn) -> ProblemValidationError:
+    """Issues of JSON rows named by what was sent: `children[0]`, the RCC lookup's LA code and
+    `policy`, not a row of a CSV file the user never sent."""
+    codes = list(body.rccs or {})
     named = []
     for i in exc.issues:
-        stem = i.file.removesuffix(".csv")
+        stem = i.file.removesuffix(".csv").removesuffix(".json")
+        message = _item_words(i.message, stem)
         if stem in ("children", "placements") and i.row is not None and i.row > 1:
-            i = InputIssue(f"{stem}[{i.row - 2}]", None, i.column, i.message)
-        elif stem in ("children", "placements") and i.row == 1:  # a key (the header's column)
-            i = InputIssue(stem, None, i.column, i.message)
+            i = InputIssue(f"{stem}[{i.row - 2}]", None, i.column, message)
+        elif stem == "rccs" and i.row is not None and i.row > 1:  # the lookup's row-th key
+            i = InputIssue(stem, None, codes[i.row - 2], message)
+        elif stem == "rccs":  # la_code, rcc: columns of a file the lookup was written as
+            i = InputIssue(stem, None, None, message)
+        else:  # a key of children or placements (the header's column), or the policy
+            i = InputIssue(stem, None, i.column, message)
         named.append(i)
     return ProblemValidationError(named)
 
@@ -209,7 +229,11 @@ async def _multipart(request: Request, upload: Path) -> str:
         raise ProblemValidationError([InputIssue("request", None, None, text)])
     # room for each file twice, so a repeated or unknown part is named rather than counted
     most = 2 * len(_FILES)
-    form = await request.form(max_files=most, max_fields=most)
+    try:
+        form = await request.form(max_files=most, max_fields=most)
+    except StarletteHTTPException as exc:  # its 400 for a body it cannot parse (no boundary)
+        text = f"cannot read the multipart/form-data body: {exc.detail}"
+        raise ProblemValidationError([InputIssue("request", None, None, text)]) from None
     digest = hashlib.sha256()
     try:
         # a part is named after its file, with or without the extension
@@ -317,7 +341,7 @@ async def create_dataset(
                     counts = await run_in_threadpool(_from_folder, upload, folder, settings)
                 except ProblemValidationError as exc:
                     exc = _as_sent(exc, upload)
-                    raise (_as_items(exc) if body is not None else exc) from None
+                    raise (_as_items(exc, body) if body is not None else exc) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -351,12 +375,19 @@ def _same(earlier: Dataset, request_hash: str) -> DatasetOut:
 
 
 def _pydantic_422(exc: ValidationError) -> ProblemValidationError:
-    return ProblemValidationError(
-        [
-            InputIssue("request", None, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
-            for e in exc.errors()
-        ]
-    )
+    issues: list[InputIssue] = []
+    cells = set()
+    for e in exc.errors():
+        loc = e["loc"]
+        if len(loc) == 4 and loc[0] in ("children", "placements") and isinstance(loc[1], int):
+            # a cell none of text, number or null: one issue, not one per type it is not
+            if loc[:3] not in cells:
+                cells.add(loc[:3])
+                text = f"must be text, a number or null, not {json.dumps(e['input'])}"
+                issues.append(InputIssue(f"{loc[0]}[{loc[1]}]", None, str(loc[2]), text))
+            continue
+        issues.append(InputIssue("request", None, ".".join(str(p) for p in loc) or None, e["msg"]))
+    return ProblemValidationError(issues)
 
 
 @router.get(
