@@ -432,6 +432,13 @@ def test_dataset_needs_json_or_multipart(env: Env) -> None:
         "/v1/datasets", content=b"a,b", headers={**env.h(env.planner), "content-type": "text/csv"}
     )
     assert r.status_code == 415
+    # media types are case-insensitive: Application/JSON was a 415
+    body = b'{"synthetic": {"seed": 1, "scale": 0.003}}'
+    kind = "Application/JSON; charset=UTF-8"
+    r = env.client.post(
+        "/v1/datasets", content=body, headers={**env.h(env.planner), "content-type": kind}
+    )
+    assert r.status_code == 201, r.text
 
 
 def test_unknown_dataset_is_404(env: Env) -> None:

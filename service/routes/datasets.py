@@ -298,16 +298,17 @@ async def create_dataset(
     state = request.app.state.service
     settings: Settings = state.settings
     store: Store = state.store
-    content_type = request.headers.get("content-type", "")
+    # a media type is case-insensitive (Application/JSON); its parameters follow a ';'
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     dataset_id = new_id("ds")
     folder = settings.data_dir / "datasets" / dataset_id
     with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
         upload = Path(tmp)
-        if content_type.startswith("multipart/form-data"):
+        if media_type == "multipart/form-data":
             request_hash = await _multipart(request, upload)
             source: dict[str, Any] = {"kind": "upload"}
             body = None
-        elif content_type.startswith("application/json"):
+        elif media_type == "application/json":
             raw = await request.body()
             try:
                 body = DatasetIn.model_validate_json(raw)
