@@ -755,6 +755,10 @@ def test_scenario_with_changes_and_compare(env: Env) -> None:
     assert "warnings" not in cmp
     bad = env.client.get(f"/v1/scenarios/compare?ids={env.scenario_id}", headers=env.h(env.planner))
     assert bad.status_code == 422
+    # the same scenario twice: a 200 whose columns overwrote each other
+    twice = f"/v1/scenarios/compare?ids={env.scenario_id},{env.scenario_id}"
+    bad = env.client.get(twice, headers=env.h(env.planner))
+    assert bad.status_code == 422 and "repeated" in bad.json()["issues"][0]["message"]
 
 
 def test_changes_the_dataset_cannot_take_are_refused_at_once(env: Env) -> None:

@@ -296,6 +296,9 @@ def compare_scenarios(
     names = [i.strip() for i in ids.split(",") if i.strip()]
     if len(names) < 2 or len(names) > 10:
         raise _bad_query("ids", "give 2 to 10 scenario ids")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:  # its columns would overwrite each other
+        raise _bad_query("ids", f"give each scenario once ({', '.join(repeated)} repeated)")
     tables, datasets = [], []
     for sid in names:
         datasets.append(_done(request, sid).dataset_id)
