@@ -122,7 +122,7 @@ class PlanSpec(BaseModel):
     """A sufficiency plan after the allocation (`rcc plan`): forecast demand and choose new
     homes, foster carers and secure beds within a capital budget."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     years: int = Field(5, ge=1, le=MAX_YEARS, description="Horizon in years")
     growth: str | float = Field(
@@ -139,6 +139,7 @@ class ScenarioIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,  # 1e400 is no time limit, nor a growth rate
         json_schema_extra={
             "examples": [
                 {"dataset_id": "ds_0123456789abcdef"},

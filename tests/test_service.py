@@ -814,6 +814,20 @@ def test_growth_needs_a_plan_and_is_never_a_file(env: Env) -> None:
     budget = {"dataset_id": env.dataset_id, "plan": {"capital_budget": "lots"}}
     r = env.client.post("/v1/scenarios", json=budget, headers=h)
     assert r.status_code == 422 and r.json()["issues"][0]["column"] == "capital_budget"
+    # numbers too large for a float were accepted as infinite: 1e400 as no budget at all
+    budget = {"dataset_id": env.dataset_id, "plan": {"capital_budget": "1e400"}}
+    r = env.client.post("/v1/scenarios", json=budget, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["issues"][0]["message"].startswith("'1e400' is not a finite amount")
+    huge = b'{"dataset_id": "%s", "time_limit": 1e400, "plan": {"growth": 1e400}}'
+    r = env.client.post(
+        "/v1/scenarios",
+        content=huge % env.dataset_id.encode(),
+        headers={**h, "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    columns = {i["column"] for i in r.json()["issues"]}
+    assert {"body.time_limit", "body.plan.growth.float"} <= columns
 
 
 def test_scenario_with_a_plan(env: Env) -> None:
