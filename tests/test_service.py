@@ -141,7 +141,13 @@ def test_council_cannot_create_or_read_child_rows(env: Env, role: str) -> None:
     for path in ("allocation", "unplaced", "cancel"):
         method = env.client.post if path == "cancel" else env.client.get
         assert method(f"/v1/scenarios/{sid}/{path}", headers=env.h(key)).status_code == 403
-    assert env.client.get(f"/v1/scenarios/{sid}", headers=env.h(key)).json()["summary"] is None
+    out = env.client.get(f"/v1/scenarios/{sid}", headers=env.h(key)).json()
+    assert out["summary"] is None
+    # it linked to the allocation and unplaced children, which answer a council key 403
+    # (and a bound key to the out-of-area map, not its own flows)
+    assert set(out["links"]) == {"self", "dataset", "indicators", "map"}
+    for link in out["links"].values():
+        assert env.client.get(link, headers=env.h(key)).status_code == 200, link
 
 
 def test_admin_may_do_what_planners_do(env: Env) -> None:
@@ -170,6 +176,25 @@ def test_reference_data(env: Env) -> None:
     assert presets["presets"]["default"]["rccs"] == 10
     assert presets["presets"]["regions"]["rccs"] == 9
     assert GM in presets["pathfinders"]["North West: Greater Manchester"]
+
+
+def test_openapi_lists_the_answers_a_route_gives(env: Env) -> None:
+    """No 403 was listed on the routes for planner and admin keys only, nor 415 on POST
+    /datasets."""
+    spec = env.client.get("/openapi.json").json()
+    planner_only = {
+        ("post", "/v1/datasets"),
+        ("post", "/v1/scenarios"),
+        ("get", "/v1/scenarios/compare"),
+        ("post", "/v1/scenarios/{scenario_id}/cancel"),
+        ("get", "/v1/scenarios/{scenario_id}/allocation"),
+        ("get", "/v1/scenarios/{scenario_id}/unplaced"),
+        ("get", "/v1/scenarios/{scenario_id}/plan"),
+    }
+    for method, path in planner_only:
+        assert "403" in spec["paths"][path][method]["responses"], (method, path)
+    assert "403" not in spec["paths"]["/v1/datasets/{dataset_id}"]["get"]["responses"]
+    assert "415" in spec["paths"]["/v1/datasets"]["post"]["responses"]
 
 
 def test_openapi_has_examples_for_every_request_body(env: Env) -> None:
@@ -842,6 +867,11 @@ def test_scenario_with_a_plan(env: Env) -> None:
     page = env.client.get(done["links"]["plan_map"], headers=env.h(env.planner))
     assert page.status_code == 200 and "leaflet" in page.text.lower()
     assert env.client.get(done["links"]["plan"], headers=env.h(env.council)).status_code == 403
+    for key in (env.council, env.council_any):  # a council's links are to what it may read
+        links = env.client.get(done["links"]["self"], headers=env.h(key)).json()["links"]
+        assert "plan" not in links and ("plan_map" in links) == (key == env.council_any)
+        for link in links.values():
+            assert env.client.get(link, headers=env.h(key)).status_code == 200, link
     base = env.client.get(f"/v1/scenarios/{env.scenario_id}/maps/plan", headers=env.h(env.planner))
     assert base.status_code == 409
 

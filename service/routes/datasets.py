@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optimiser.errors import InputIssue, ProblemValidationError
-from service.auth import Principal, require_planner, require_reader
+from service.auth import PLANNER_ONLY, Principal, require_planner, require_reader
 from service.schemas import DatasetIn, DatasetOut, ErrorOut
 from service.settings import Settings
 from service.store import Dataset, Store, new_id
@@ -281,8 +281,10 @@ async def _multipart(request: Request, upload: Path) -> str:
     summary="Upload a problem (CSV files or JSON rows) or make a synthetic England",
     openapi_extra=_OPENAPI_BODY,
     responses={
+        **PLANNER_ONLY,
         409: {"description": "Idempotency-Key reused with a different body"},
         413: {"description": "Upload or dataset too large", "model": ErrorOut},
+        415: {"description": "Neither application/json nor multipart/form-data"},
         422: {
             "description": "Invalid inputs, each issue with file, row, column",
             "model": ErrorOut,

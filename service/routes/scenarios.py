@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from maps import read_result
 from optimiser.errors import InputIssue, ProblemValidationError
-from service.auth import Principal, require_planner, require_reader
+from service.auth import PLANNER_ONLY, Principal, require_planner, require_reader
 from service.cache import Body, BodyCache
 from service.mapfiles import draw_map, map_path
 from service.schemas import ErrorOut, RccSpec, ScenarioIn, ScenarioOut
@@ -68,6 +68,9 @@ def _out(sc: Scenario) -> ScenarioOut:
         links=links,
     )
 
+
+# links of a scenario to routes for planner and admin keys only
+_PLANNER_LINKS = ("cancel", "allocation", "unplaced", "plan")
 
 _RATE = re.compile(r"^-?\d+(\.\d+)?%?$")
 
@@ -203,6 +206,7 @@ def _dataset_las(dataset: Dataset) -> set[str]:
     response_model=ScenarioOut,
     summary="Run an allocation for a dataset with an RCC lookup, policy and capacity changes",
     responses={
+        **PLANNER_ONLY,
         409: {"description": "Idempotency-Key reused with a different body"},
         422: {"description": "Invalid request, each issue named", "model": ErrorOut},
         429: {"description": "Too many queued or running jobs for this key"},
@@ -290,7 +294,11 @@ async def _finished(request: Request, scenario_id: str) -> Scenario:
 @router.get(
     "/scenarios/compare",
     summary="Indicator differences between scenarios (each against the first)",
-    responses={404: {"description": "No such scenario"}, 409: {"description": "Not done"}},
+    responses={
+        **PLANNER_ONLY,
+        404: {"description": "No such scenario"},
+        409: {"description": "Not done"},
+    },
 )
 def compare_scenarios(
     request: Request,
@@ -327,6 +335,11 @@ def get_scenario(
     out = _out(_scenario(request, scenario_id))
     if who.suppressed:  # councils read indicators and maps, not the run's national summary
         out.summary = None
+    if who.role == "council":  # nor links to what answers them 403
+        drop = (*_PLANNER_LINKS, "plan_map") if who.la else _PLANNER_LINKS
+        out.links = {k: v for k, v in out.links.items() if k not in drop}
+        if who.la and "map" in out.links:  # a bound key's map: the flows of its own children
+            out.links["map"] = f"/v1/scenarios/{out.id}/maps/flows"
     return out
 
 
@@ -334,7 +347,11 @@ def get_scenario(
     "/scenarios/{scenario_id}/cancel",
     response_model=ScenarioOut,
     summary="Cancel a queued or running scenario",
-    responses={404: {"description": "No such scenario"}, 409: {"description": "Finished"}},
+    responses={
+        **PLANNER_ONLY,
+        404: {"description": "No such scenario"},
+        409: {"description": "Finished"},
+    },
 )
 def cancel_scenario(
     scenario_id: str, request: Request, who: Annotated[Principal, Depends(require_planner)]
@@ -478,6 +495,7 @@ def _table_response(path: Path, *, fmt: str, page: int, size: int, name: str) ->
     summary="The allocation, one row per child (CSV stream, or paginated JSON)",
     response_class=StreamingResponse,
     responses={
+        **PLANNER_ONLY,
         200: {"content": {"text/csv": {}, "application/json": {}}},
         404: {"description": "No such scenario"},
         409: {"description": "Not done"},
@@ -502,6 +520,7 @@ def get_allocation(
     summary="Children left unplaced (the sufficiency gap), with the reason",
     response_class=StreamingResponse,
     responses={
+        **PLANNER_ONLY,
         200: {"content": {"text/csv": {}, "application/json": {}}},
         404: {"description": "No such scenario"},
         409: {"description": "Not done"},
@@ -524,7 +543,11 @@ def get_unplaced(
 @router.get(
     "/scenarios/{scenario_id}/plan",
     summary="The sufficiency plan's summary and actions (new homes, carers, secure beds)",
-    responses={404: {"description": "No such scenario"}, 409: {"description": "No plan"}},
+    responses={
+        **PLANNER_ONLY,
+        404: {"description": "No such scenario"},
+        409: {"description": "No plan"},
+    },
 )
 def get_plan(
     scenario_id: str, request: Request, _who: Annotated[Principal, Depends(require_planner)]
