@@ -452,6 +452,23 @@ def test_dataset_upload_of_a_file_sent_twice_is_422(env: Env, tmp_path: Path) ->
     assert r.status_code == 422 and r.json()["issues"][0]["column"] == "kids"
 
 
+def test_dataset_upload_of_a_zip_is_named(env: Env, tmp_path: Path) -> None:
+    """A zip of the CSV files sent as a part was 'not UTF-8 text (byte 10 is 0x80)'."""
+    import zipfile
+
+    write_problem(synthesize(seed=5, scale=0.01, sibling_groups=False), tmp_path)
+    with zipfile.ZipFile(tmp_path / "all.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("children.csv", "placements.csv", "rccs.csv"):
+            zf.write(tmp_path / name, name)
+    files = _files(tmp_path)
+    files["children"] = ("all.zip", (tmp_path / "all.zip").read_bytes(), "application/zip")
+    r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    (issue,) = r.json()["issues"]
+    assert issue["file"] == "children.csv"
+    assert issue["message"].startswith("is a zip archive or an Excel workbook")
+
+
 def test_dataset_needs_json_or_multipart(env: Env) -> None:
     r = env.client.post(
         "/v1/datasets", content=b"a,b", headers={**env.h(env.planner), "content-type": "text/csv"}

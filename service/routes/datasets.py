@@ -29,6 +29,11 @@ from service.store import Dataset, Store, new_id
 router = APIRouter(tags=["datasets"])
 
 _FILES = ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json")
+_ARCHIVES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # a zip (and so .xlsx), and .xls
+_ARCHIVE_TEXT = (
+    "is a zip archive or an Excel workbook, not the file itself: send each CSV file as its "
+    "own part (from Excel, save as 'CSV UTF-8')"
+)
 _CSV_EXAMPLE = "child_id,home_la,need,age,sex\nC1,E08000003,foster,9,F\n"
 
 _OPENAPI_BODY: dict[str, Any] = {
@@ -246,7 +251,7 @@ async def _multipart(request: Request, upload: Path) -> str:
                     for k in unknown
                 ]
             )
-        repeated = []
+        repeated, archive = [], []
         for name in _FILES:
             stem = name.split(".")[0]
             parts = form.getlist(stem) + form.getlist(name)
@@ -260,10 +265,13 @@ async def _multipart(request: Request, upload: Path) -> str:
             part = parts[0]
             # (text that is not UTF-8 is left to the reader: it names the row, and the fix)
             data = await part.read() if isinstance(part, UploadFile) else part.encode("utf-8")
+            if data.startswith(_ARCHIVES):  # the reader would say "not UTF-8 text"
+                archive.append(InputIssue(name, None, None, _ARCHIVE_TEXT))
+                continue
             (upload / name).write_bytes(data)
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-        if repeated:
-            raise ProblemValidationError(repeated)
+        if repeated or archive:
+            raise ProblemValidationError(repeated + archive)
     finally:
         await form.close()
     missing = [n for n in _FILES[:3] if not (upload / n).exists()]
