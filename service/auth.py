@@ -4,14 +4,26 @@ always suppressed) and admin."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from service.store import Store
 
-__all__ = ["Principal", "get_principal", "require_planner", "require_reader", "require_store"]
+__all__ = [
+    "PLANNER_ONLY",
+    "Principal",
+    "get_principal",
+    "require_planner",
+    "require_reader",
+    "require_store",
+]
+
+# the OpenAPI answer of every route for planner and admin keys only (`require_planner`)
+PLANNER_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"description": "A council key: this needs a planner or admin key"}
+}
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",

@@ -46,8 +46,8 @@ class SyntheticSpec(BaseModel):
 
 
 class DatasetIn(BaseModel):
-    """A dataset as JSON: either `synthetic`, or the rows of children.csv and placements.csv
-    with an RCC lookup (LA code -> RCC name) and optional policy."""
+    """A dataset as JSON: either `synthetic` alone, or the rows of children.csv and
+    placements.csv with an RCC lookup (LA code -> RCC name) and optional policy."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -94,9 +94,10 @@ class DatasetOut(BaseModel):
     id: str
     created_at: float
     source: dict[str, Any]
-    children: int
-    placements: int
-    places: int
+    # null for council keys: exact counts, some small (they read the suppressed indicators)
+    children: int | None
+    placements: int | None
+    places: int | None
     las: int
     rccs: int
     warnings: list[str] = Field(
@@ -121,7 +122,7 @@ class PlanSpec(BaseModel):
     """A sufficiency plan after the allocation (`rcc plan`): forecast demand and choose new
     homes, foster carers and secure beds within a capital budget."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     years: int = Field(5, ge=1, le=MAX_YEARS, description="Horizon in years")
     growth: str | float = Field(
@@ -138,6 +139,7 @@ class ScenarioIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,  # 1e400 is no time limit, nor a growth rate
         json_schema_extra={
             "examples": [
                 {"dataset_id": "ds_0123456789abcdef"},

@@ -141,7 +141,13 @@ def test_council_cannot_create_or_read_child_rows(env: Env, role: str) -> None:
     for path in ("allocation", "unplaced", "cancel"):
         method = env.client.post if path == "cancel" else env.client.get
         assert method(f"/v1/scenarios/{sid}/{path}", headers=env.h(key)).status_code == 403
-    assert env.client.get(f"/v1/scenarios/{sid}", headers=env.h(key)).json()["summary"] is None
+    out = env.client.get(f"/v1/scenarios/{sid}", headers=env.h(key)).json()
+    assert out["summary"] is None
+    # it linked to the allocation and unplaced children, which answer a council key 403
+    # (and a bound key to the out-of-area map, not its own flows)
+    assert set(out["links"]) == {"self", "dataset", "indicators", "map"}
+    for link in out["links"].values():
+        assert env.client.get(link, headers=env.h(key)).status_code == 200, link
 
 
 def test_admin_may_do_what_planners_do(env: Env) -> None:
@@ -170,6 +176,25 @@ def test_reference_data(env: Env) -> None:
     assert presets["presets"]["default"]["rccs"] == 10
     assert presets["presets"]["regions"]["rccs"] == 9
     assert GM in presets["pathfinders"]["North West: Greater Manchester"]
+
+
+def test_openapi_lists_the_answers_a_route_gives(env: Env) -> None:
+    """No 403 was listed on the routes for planner and admin keys only, nor 415 on POST
+    /datasets."""
+    spec = env.client.get("/openapi.json").json()
+    planner_only = {
+        ("post", "/v1/datasets"),
+        ("post", "/v1/scenarios"),
+        ("get", "/v1/scenarios/compare"),
+        ("post", "/v1/scenarios/{scenario_id}/cancel"),
+        ("get", "/v1/scenarios/{scenario_id}/allocation"),
+        ("get", "/v1/scenarios/{scenario_id}/unplaced"),
+        ("get", "/v1/scenarios/{scenario_id}/plan"),
+    }
+    for method, path in planner_only:
+        assert "403" in spec["paths"][path][method]["responses"], (method, path)
+    assert "403" not in spec["paths"]["/v1/datasets/{dataset_id}"]["get"]["responses"]
+    assert "415" in spec["paths"]["/v1/datasets"]["post"]["responses"]
 
 
 def test_openapi_has_examples_for_every_request_body(env: Env) -> None:
@@ -217,10 +242,52 @@ def test_dataset_json_rows_report_every_issue(env: Env) -> None:
     assert ("children[1]", None, "home_la") in found
     assert ("children[1]", None, "need") in found
     assert ("children[1]", None, "age") in found
-    # and nothing coerced: true is not the age 1
-    body["children"] = [{**body["children"][0], "age": True}]
+    # and nothing coerced: true is not the age 1; one issue naming the cell (it was three,
+    # children.1.age.str, .int and .float)
+    body["children"] = [body["children"][0], {**body["children"][0], "age": True}]
     r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
     assert r.status_code == 422, r.text
+    assert r.json()["issues"] == [
+        {
+            "file": "children[1]",
+            "row": None,
+            "column": "age",
+            "message": "must be text, a number or null, not true",
+        }
+    ]
+
+
+def test_dataset_json_row_issues_name_what_was_sent(env: Env) -> None:
+    """They cited 'rccs.csv row 3' for a key of the JSON lookup, 'first seen in row 2' for
+    children[0], and 'children.csv in 2 rows (4-5)' for children[2] and [3]."""
+    child = {"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}
+    body = {
+        "children": [child, child, {**child, "child_id": "C3", "home_la": OTHER}],
+        "placements": [FOSTER_HOME],
+        "rccs": {GM: "GM", "E99": "Nowhere"},
+        "policy": {"out_of_la": -1},
+    }
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    found = {(i["file"], i["column"]): i["message"] for i in r.json()["issues"]}
+    assert "'E99' is not one of the 153" in found[("rccs", "E99")]
+    assert found[("policy", "out_of_la")] == "must be a number >= 0, got -1"
+    assert found[("children[1]", "child_id")] == "duplicate id 'C1' (first seen in children[0])"
+    assert "used by children[2]: add it to one" in found[("rccs", None)]
+    assert ".csv" not in r.text
+
+
+def test_dataset_synthetic_with_rows_is_refused(env: Env) -> None:
+    """Rows, an RCC lookup or a policy sent with `synthetic` were dropped without a word,
+    even invalid ones (a synthetic England makes its own)."""
+    body = {"synthetic": {"seed": 1, "scale": 0.005}, "rccs": {GM: ""}, "policy": {"x": 1}}
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    assert [(i["file"], i["column"]) for i in r.json()["issues"]] == [
+        ("request", "rccs"),
+        ("request", "policy"),
+    ]
+    assert "cannot be combined with 'synthetic'" in r.json()["issues"][0]["message"]
 
 
 FOSTER_HOME = {
@@ -261,7 +328,21 @@ def test_dataset_json_rows_accepted(env: Env) -> None:
     assert r.status_code == 201, r.text
     out = r.json()
     assert (out["children"], out["placements"], out["places"], out["rccs"]) == (1, 1, 2, 1)
-    assert env.client.get(out["links"]["self"], headers=env.h(env.council)).json() == out
+    assert env.client.get(out["links"]["self"], headers=env.h(env.admin)).json() == out
+    # a council key read the exact 1 child the indicators show as "c": no counts of people
+    # or places for councils, as the scenario's summary
+    council = env.client.get(out["links"]["self"], headers=env.h(env.council)).json()
+    assert council == {**out, "children": None, "placements": None, "places": None}
+
+
+def test_dataset_json_rows_may_have_no_placements(env: Env) -> None:
+    """`"placements": []` was "cannot read as CSV: No columns to parse from file", while a
+    placements.csv of a header alone was accepted."""
+    child = {"child_id": "C1", "home_la": GM, "need": "foster", "age": 9, "sex": "F"}
+    body = {"children": [child], "placements": [], "rccs": {GM: "GM"}}
+    r = env.client.post("/v1/datasets", json=body, headers=env.h(env.planner))
+    assert r.status_code == 201, r.text
+    assert (r.json()["children"], r.json()["placements"], r.json()["places"]) == (1, 0, 0)
 
 
 def test_dataset_warns_of_an_rcc_in_pieces(env: Env) -> None:
@@ -336,12 +417,56 @@ def test_dataset_upload_of_files_that_are_not_text_is_422(env: Env, tmp_path: Pa
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
     files["policy"] = ("policy.png", png, "image/png")
     files["rccs"] = ("rccs.csv", b"la_code,rcc\nE08000003,\xff\n", "text/csv")
+    kids = (tmp_path / "children.csv").read_bytes()
+    at = kids.index(b"foster", kids.index(b"\n", kids.index(b"\n") + 1))  # in row 3
+    files["children"] = ("children.csv", kids[:at] + b"fost\xe9r" + kids[at + 6 :], "text/csv")
     r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
     assert r.status_code == 422
-    assert [(i["file"], i["message"]) for i in r.json()["issues"]] == [
-        ("rccs.csv", "not UTF-8 text (byte 22 is 0xff)"),
-        ("policy.json", "not UTF-8 text (byte 0 is 0x89)"),
-    ]
+    issues = r.json()["issues"]
+    # the reader's row and fix (as `rcc validate`), which the API's own check pre-empted
+    assert [(i["file"], i["row"]) for i in issues[:2]] == [("children.csv", 3), ("rccs.csv", 2)]
+    assert all("save it as 'CSV UTF-8 (comma delimited)'" in i["message"] for i in issues[:2])
+    assert issues[2]["message"] == "not UTF-8 text (byte 0); save it as UTF-8"
+    # named as sent, not by its path in the server's temporary folder
+    assert issues[2]["file"] == "policy.json"
+    files["policy"] = ("policy.json", b"{out_of_la: 1}", "application/json")
+    r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert r.json()["issues"][2]["file"] == "policy.json"
+    assert str(env.client.app.state.service.settings.data_dir) not in r.text  # type: ignore[attr-defined]
+
+
+def test_dataset_upload_of_a_file_sent_twice_is_422(env: Env, tmp_path: Path) -> None:
+    """A second children part replaced the first (201 with the other's children), and
+    children with children.csv used one and dropped the other, without a word."""
+    write_problem(synthesize(seed=5, scale=0.01, sibling_groups=False), tmp_path)
+    files = list(_files(tmp_path).items())[:3]  # children, placements, rccs
+    h = env.h(env.planner)
+    for again in ("children", "children.csv"):
+        sent = [*files, (again, ("c2.csv", b"child_id,home_la,need,age,sex\n", "text/csv"))]
+        r = env.client.post("/v1/datasets", files=sent, headers=h)
+        assert r.status_code == 422, r.text
+        (issue,) = r.json()["issues"]
+        assert issue["file"] == "children.csv"
+        assert issue["message"] == f"sent 2 times (parts children, {again}); send each file once"
+    r = env.client.post("/v1/datasets", files=[*files, ("kids", files[0][1])], headers=h)
+    assert r.status_code == 422 and r.json()["issues"][0]["column"] == "kids"
+
+
+def test_dataset_upload_of_a_zip_is_named(env: Env, tmp_path: Path) -> None:
+    """A zip of the CSV files sent as a part was 'not UTF-8 text (byte 10 is 0x80)'."""
+    import zipfile
+
+    write_problem(synthesize(seed=5, scale=0.01, sibling_groups=False), tmp_path)
+    with zipfile.ZipFile(tmp_path / "all.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("children.csv", "placements.csv", "rccs.csv"):
+            zf.write(tmp_path / name, name)
+    files = _files(tmp_path)
+    files["children"] = ("all.zip", (tmp_path / "all.zip").read_bytes(), "application/zip")
+    r = env.client.post("/v1/datasets", files=files, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    (issue,) = r.json()["issues"]
+    assert issue["file"] == "children.csv"
+    assert issue["message"].startswith("is a zip archive or an Excel workbook")
 
 
 def test_dataset_needs_json_or_multipart(env: Env) -> None:
@@ -349,6 +474,13 @@ def test_dataset_needs_json_or_multipart(env: Env) -> None:
         "/v1/datasets", content=b"a,b", headers={**env.h(env.planner), "content-type": "text/csv"}
     )
     assert r.status_code == 415
+    # media types are case-insensitive: Application/JSON was a 415
+    body = b'{"synthetic": {"seed": 1, "scale": 0.003}}'
+    kind = "Application/JSON; charset=UTF-8"
+    r = env.client.post(
+        "/v1/datasets", content=body, headers={**env.h(env.planner), "content-type": kind}
+    )
+    assert r.status_code == 201, r.text
 
 
 def test_unknown_dataset_is_404(env: Env) -> None:
@@ -665,19 +797,34 @@ def test_scenario_with_changes_and_compare(env: Env) -> None:
     assert "warnings" not in cmp
     bad = env.client.get(f"/v1/scenarios/compare?ids={env.scenario_id}", headers=env.h(env.planner))
     assert bad.status_code == 422
+    # the same scenario twice: a 200 whose columns overwrote each other
+    twice = f"/v1/scenarios/compare?ids={env.scenario_id},{env.scenario_id}"
+    bad = env.client.get(twice, headers=env.h(env.planner))
+    assert bad.status_code == 422 and "repeated" in bad.json()["issues"][0]["message"]
 
 
-def test_impossible_change_fails_with_reason(env: Env) -> None:
+def test_changes_the_dataset_cannot_take_are_refused_at_once(env: Env) -> None:
+    """Removing more places than an LA has, or an RCC for an LA outside the dataset's lookup,
+    was accepted (202) and failed later as a job, counting toward the key's job limit."""
+    remove = {"la_code": GM, "setting": "secure", "places": 500}
     body = {
         "dataset_id": env.dataset_id,
-        "changes": {"remove_capacity": [{"la_code": GM, "setting": "secure", "places": 500}]},
+        "changes": {"remove_capacity": [remove], "rccs": {"E99": "Nowhere"}},
     }
     r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
-    done = wait_done(env.client, r.json()["id"], env.planner)
-    assert done["state"] == "failed"
-    assert "remove_capacity.places" in done["reason"] and "cannot remove 500" in done["reason"]
-    ind = env.client.get(f"/v1/scenarios/{done['id']}/indicators", headers=env.h(env.planner))
-    assert ind.status_code == 409 and "failed" in ind.json()["detail"]
+    assert r.status_code == 422, r.text
+    text = {i["column"]: i["message"] for i in r.json()["issues"]}
+    assert text["rccs"] == "'E99' is not an LA of the problem"
+    del body["changes"]["rccs"]
+    r = env.client.post("/v1/scenarios", json=body, headers=env.h(env.planner))
+    assert r.status_code == 422, r.text
+    (issue,) = r.json()["issues"]
+    assert (issue["file"], issue["row"], issue["column"]) == (
+        "changes",
+        1,
+        "remove_capacity.places",
+    )
+    assert "cannot remove 500" in issue["message"]
 
 
 def test_idempotent_posts(env: Env) -> None:
@@ -709,6 +856,20 @@ def test_growth_needs_a_plan_and_is_never_a_file(env: Env) -> None:
     budget = {"dataset_id": env.dataset_id, "plan": {"capital_budget": "lots"}}
     r = env.client.post("/v1/scenarios", json=budget, headers=h)
     assert r.status_code == 422 and r.json()["issues"][0]["column"] == "capital_budget"
+    # numbers too large for a float were accepted as infinite: 1e400 as no budget at all
+    budget = {"dataset_id": env.dataset_id, "plan": {"capital_budget": "1e400"}}
+    r = env.client.post("/v1/scenarios", json=budget, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["issues"][0]["message"].startswith("'1e400' is not a finite amount")
+    huge = b'{"dataset_id": "%s", "time_limit": 1e400, "plan": {"growth": 1e400}}'
+    r = env.client.post(
+        "/v1/scenarios",
+        content=huge % env.dataset_id.encode(),
+        headers={**h, "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    columns = {i["column"] for i in r.json()["issues"]}
+    assert {"body.time_limit", "body.plan.growth.float"} <= columns
 
 
 def test_scenario_with_a_plan(env: Env) -> None:
@@ -723,6 +884,11 @@ def test_scenario_with_a_plan(env: Env) -> None:
     page = env.client.get(done["links"]["plan_map"], headers=env.h(env.planner))
     assert page.status_code == 200 and "leaflet" in page.text.lower()
     assert env.client.get(done["links"]["plan"], headers=env.h(env.council)).status_code == 403
+    for key in (env.council, env.council_any):  # a council's links are to what it may read
+        links = env.client.get(done["links"]["self"], headers=env.h(key)).json()["links"]
+        assert "plan" not in links and ("plan_map" in links) == (key == env.council_any)
+        for link in links.values():
+            assert env.client.get(link, headers=env.h(key)).status_code == 200, link
     base = env.client.get(f"/v1/scenarios/{env.scenario_id}/maps/plan", headers=env.h(env.planner))
     assert base.status_code == 409
 
@@ -857,8 +1023,10 @@ def test_job_over_the_wall_time_limit_fails(tmp_path: Path) -> None:
             "/v1/scenarios", json={"dataset_id": ds.json()["id"]}, headers=e.h(e.planner)
         )
         done = wait_done(client, sc.json()["id"], e.planner)
+        ind = client.get(f"/v1/scenarios/{done['id']}/indicators", headers=e.h(e.planner))
     assert done["state"] == "failed"
     assert "job time limit of 0.3 s" in done["reason"]
+    assert ind.status_code == 409 and "failed" in ind.json()["detail"]
 
 
 def test_logs_carry_ids_and_states_never_child_rows(
@@ -974,3 +1142,12 @@ def test_an_upload_cut_off_before_its_end_is_named(env: Env) -> None:
     )
     assert r.status_code == 422
     assert "ended before its closing boundary" in r.json()["issues"][0]["message"]
+    # without a boundary: Starlette's 400 {"detail"} with no issues, unlike every other
+    r = env.client.post(
+        "/v1/datasets",
+        content=body,
+        headers={**env.h(env.planner), "content-type": "multipart/form-data"},
+    )
+    assert r.status_code == 422
+    ErrorOut.model_validate(r.json(), strict=True)
+    assert "Missing boundary" in r.json()["issues"][0]["message"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,9 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from optimiser.errors import InputIssue, ProblemValidationError
-from service.auth import Principal, require_planner, require_reader
+from service.auth import PLANNER_ONLY, Principal, require_planner, require_reader
 from service.schemas import DatasetIn, DatasetOut, ErrorOut
 from service.settings import Settings
 from service.store import Dataset, Store, new_id
@@ -26,6 +29,11 @@ from service.store import Dataset, Store, new_id
 router = APIRouter(tags=["datasets"])
 
 _FILES = ("children.csv", "placements.csv", "rccs.csv", "las.csv", "policy.json")
+_ARCHIVES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # a zip (and so .xlsx), and .xls
+_ARCHIVE_TEXT = (
+    "is a zip archive or an Excel workbook, not the file itself: send each CSV file as its "
+    "own part (from Excel, save as 'CSV UTF-8')"
+)
 _CSV_EXAMPLE = "child_id,home_la,need,age,sex\nC1,E08000003,foster,9,F\n"
 
 _OPENAPI_BODY: dict[str, Any] = {
@@ -141,8 +149,14 @@ def _rows_to_folder(body: DatasetIn, upload: Path) -> None:
                 for k in missing
             ]
         )
-    for name, rows in (("children.csv", body.children), ("placements.csv", body.placements)):
-        frame = pd.DataFrame.from_records(rows or [])
+    from optimiser.problem import CHILD_COLUMNS, PLACEMENT_COLUMNS
+
+    for name, rows, columns in (
+        ("children.csv", body.children, CHILD_COLUMNS),
+        ("placements.csv", body.placements, PLACEMENT_COLUMNS),
+    ):
+        # no rows ([]) is a header alone, as in a CSV: no header was "no columns to parse"
+        frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=columns)
         frame = frame.astype(object).where(frame.notna(), "")
         frame.to_csv(upload / name, index=False)
     rccs = pd.DataFrame({"la_code": list(body.rccs or {}), "rcc": list((body.rccs or {}).values())})
@@ -151,16 +165,57 @@ def _rows_to_folder(body: DatasetIn, upload: Path) -> None:
         (upload / "policy.json").write_text(json.dumps(body.policy), encoding="utf-8")
 
 
-def _as_items(exc: ProblemValidationError) -> ProblemValidationError:
-    """Issues of JSON rows named by their place in the request (`children[0]`), not by the row
-    of a CSV the user never sent."""
+def _check_synthetic(body: DatasetIn) -> None:
+    """A synthetic England makes its own rows, RCC lookup and policy: rows or a policy sent
+    with it were dropped without a word (even invalid ones)."""
+    given = [
+        k for k in ("children", "placements", "rccs", "policy") if getattr(body, k) is not None
+    ]
+    if body.synthetic is not None and given:
+        text = "cannot be combined with 'synthetic' (it makes its own rows, RCCs and policy)"
+        raise ProblemValidationError([InputIssue("request", None, k, text) for k in given])
+
+
+def _as_sent(exc: ProblemValidationError, upload: Path) -> ProblemValidationError:
+    """Issues naming a file by the name it was sent as, not by its path in the server's
+    temporary folder (as a policy.json that is not JSON was named)."""
+    folder = f"{upload}/"
+    return ProblemValidationError(
+        [
+            replace(i, file=i.file.removeprefix(folder), message=i.message.replace(folder, ""))
+            for i in exc.issues
+        ]
+    )
+
+
+_SEEN = re.compile(r"first seen in row (\d+)")
+_USED_BY = re.compile(r"\b(children|placements)\.csv in \d+ rows? \(([^)]*)\)")
+
+
+def _item_words(text: str, stem: str) -> str:
+    """Rows named in a message as the JSON items they are: 'first seen in row 2' as
+    'children[0]', 'children.csv in 2 rows (4-5)' as 'children[2]-[3]'."""
+    text = _SEEN.sub(lambda m: f"first seen in {stem}[{int(m[1]) - 2}]", text)
+    item = functools.partial(re.sub, r"\d+", lambda n: f"[{int(n[0]) - 2}]")
+    return _USED_BY.sub(lambda m: m[1] + item(m[2]), text)
+
+
+def _as_items(exc: ProblemValidationError, body: DatasetIn) -> ProblemValidationError:
+    """Issues of JSON rows named by what was sent: `children[0]`, the RCC lookup's LA code and
+    `policy`, not a row of a CSV file the user never sent."""
+    codes = list(body.rccs or {})
     named = []
     for i in exc.issues:
-        stem = i.file.removesuffix(".csv")
+        stem = i.file.removesuffix(".csv").removesuffix(".json")
+        message = _item_words(i.message, stem)
         if stem in ("children", "placements") and i.row is not None and i.row > 1:
-            i = InputIssue(f"{stem}[{i.row - 2}]", None, i.column, i.message)
-        elif stem in ("children", "placements") and i.row == 1:  # a key (the header's column)
-            i = InputIssue(stem, None, i.column, i.message)
+            i = InputIssue(f"{stem}[{i.row - 2}]", None, i.column, message)
+        elif stem == "rccs" and i.row is not None and i.row > 1:  # the lookup's row-th key
+            i = InputIssue(stem, None, codes[i.row - 2], message)
+        elif stem == "rccs":  # la_code, rcc: columns of a file the lookup was written as
+            i = InputIssue(stem, None, None, message)
+        else:  # a key of children or placements (the header's column), or the policy
+            i = InputIssue(stem, None, i.column, message)
         named.append(i)
     return ProblemValidationError(named)
 
@@ -177,7 +232,13 @@ async def _multipart(request: Request, upload: Path) -> str:
     if boundary and not body.rstrip().endswith(f"--{boundary}--".encode()):
         text = "the upload ended before its closing boundary (cut off?): send it again"
         raise ProblemValidationError([InputIssue("request", None, None, text)])
-    form = await request.form(max_files=len(_FILES), max_fields=len(_FILES))
+    # room for each file twice, so a repeated or unknown part is named rather than counted
+    most = 2 * len(_FILES)
+    try:
+        form = await request.form(max_files=most, max_fields=most)
+    except StarletteHTTPException as exc:  # its 400 for a body it cannot parse (no boundary)
+        text = f"cannot read the multipart/form-data body: {exc.detail}"
+        raise ProblemValidationError([InputIssue("request", None, None, text)]) from None
     digest = hashlib.sha256()
     try:
         # a part is named after its file, with or without the extension
@@ -190,21 +251,27 @@ async def _multipart(request: Request, upload: Path) -> str:
                     for k in unknown
                 ]
             )
-        not_text = []
+        repeated, archive = [], []
         for name in _FILES:
-            part = form.get(name.split(".")[0]) or form.get(name)
-            if part is None:
+            stem = name.split(".")[0]
+            parts = form.getlist(stem) + form.getlist(name)
+            if len(parts) > 1:  # one was used and the other dropped without a word
+                sent = [stem] * len(form.getlist(stem)) + [name] * len(form.getlist(name))
+                text = f"sent {len(parts)} times (parts {', '.join(sent)}); send each file once"
+                repeated.append(InputIssue(name, None, None, text))
                 continue
+            if not parts:
+                continue
+            part = parts[0]
+            # (text that is not UTF-8 is left to the reader: it names the row, and the fix)
             data = await part.read() if isinstance(part, UploadFile) else part.encode("utf-8")
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                message = f"not UTF-8 text (byte {exc.start:,} is {data[exc.start]:#04x})"
-                not_text.append(InputIssue(name, None, None, message))
+            if data.startswith(_ARCHIVES):  # the reader would say "not UTF-8 text"
+                archive.append(InputIssue(name, None, None, _ARCHIVE_TEXT))
+                continue
             (upload / name).write_bytes(data)
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-        if not_text:
-            raise ProblemValidationError(not_text)
+        if repeated or archive:
+            raise ProblemValidationError(repeated + archive)
     finally:
         await form.close()
     missing = [n for n in _FILES[:3] if not (upload / n).exists()]
@@ -222,8 +289,10 @@ async def _multipart(request: Request, upload: Path) -> str:
     summary="Upload a problem (CSV files or JSON rows) or make a synthetic England",
     openapi_extra=_OPENAPI_BODY,
     responses={
+        **PLANNER_ONLY,
         409: {"description": "Idempotency-Key reused with a different body"},
         413: {"description": "Upload or dataset too large", "model": ErrorOut},
+        415: {"description": "Neither application/json nor multipart/form-data"},
         422: {
             "description": "Invalid inputs, each issue with file, row, column",
             "model": ErrorOut,
@@ -239,21 +308,23 @@ async def create_dataset(
     state = request.app.state.service
     settings: Settings = state.settings
     store: Store = state.store
-    content_type = request.headers.get("content-type", "")
+    # a media type is case-insensitive (Application/JSON); its parameters follow a ';'
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     dataset_id = new_id("ds")
     folder = settings.data_dir / "datasets" / dataset_id
     with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
         upload = Path(tmp)
-        if content_type.startswith("multipart/form-data"):
+        if media_type == "multipart/form-data":
             request_hash = await _multipart(request, upload)
             source: dict[str, Any] = {"kind": "upload"}
             body = None
-        elif content_type.startswith("application/json"):
+        elif media_type == "application/json":
             raw = await request.body()
             try:
                 body = DatasetIn.model_validate_json(raw)
             except ValidationError as exc:
                 raise _pydantic_422(exc) from None
+            _check_synthetic(body)
             request_hash = hashlib.sha256(
                 json.dumps(body.model_dump(), sort_keys=True).encode()
             ).hexdigest()
@@ -280,7 +351,8 @@ async def create_dataset(
                 try:
                     counts = await run_in_threadpool(_from_folder, upload, folder, settings)
                 except ProblemValidationError as exc:
-                    raise (_as_items(exc) if body is not None else exc) from None
+                    exc = _as_sent(exc, upload)
+                    raise (_as_items(exc, body) if body is not None else exc) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -314,26 +386,36 @@ def _same(earlier: Dataset, request_hash: str) -> DatasetOut:
 
 
 def _pydantic_422(exc: ValidationError) -> ProblemValidationError:
-    return ProblemValidationError(
-        [
-            InputIssue("request", None, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
-            for e in exc.errors()
-        ]
-    )
+    issues: list[InputIssue] = []
+    cells = set()
+    for e in exc.errors():
+        loc = e["loc"]
+        if len(loc) == 4 and loc[0] in ("children", "placements") and isinstance(loc[1], int):
+            # a cell none of text, number or null: one issue, not one per type it is not
+            if loc[:3] not in cells:
+                cells.add(loc[:3])
+                text = f"must be text, a number or null, not {json.dumps(e['input'])}"
+                issues.append(InputIssue(f"{loc[0]}[{loc[1]}]", None, str(loc[2]), text))
+            continue
+        issues.append(InputIssue("request", None, ".".join(str(p) for p in loc) or None, e["msg"]))
+    return ProblemValidationError(issues)
 
 
 @router.get(
     "/datasets/{dataset_id}",
     response_model=DatasetOut,
-    summary="A dataset's counts and source",
+    summary="A dataset's counts and source (council keys: no counts of children or places)",
     responses={404: {"description": "No such dataset"}},
 )
 def get_dataset(
     dataset_id: str,
     request: Request,
-    _who: Annotated[Principal, Depends(require_reader)],
+    who: Annotated[Principal, Depends(require_reader)],
 ) -> DatasetOut:
     ds = request.app.state.service.store.get_dataset(dataset_id)
     if ds is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dataset '{dataset_id}'")
-    return _out(ds)
+    out = _out(ds)
+    if who.suppressed:  # exact small counts, as the scenario's summary (councils read the
+        out.children = out.placements = out.places = None  # suppressed indicators instead)
+    return out

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
@@ -18,12 +19,15 @@ from sqlalchemy.exc import IntegrityError
 
 from maps import read_result
 from optimiser.errors import InputIssue, ProblemValidationError
-from service.auth import Principal, require_planner, require_reader
+from service.auth import PLANNER_ONLY, Principal, require_planner, require_reader
 from service.cache import Body, BodyCache
 from service.mapfiles import draw_map, map_path
-from service.schemas import ErrorOut, ScenarioIn, ScenarioOut
+from service.schemas import ErrorOut, RccSpec, ScenarioIn, ScenarioOut
 from service.store import Dataset, Scenario, Store
 from service.views import PUBLISHED_TABLES, compare, suppress_tables, suppressed_view
+
+if TYPE_CHECKING:
+    from optimiser.scenario import Scenario as Changes
 
 router = APIRouter(tags=["scenarios"])
 
@@ -65,6 +69,9 @@ def _out(sc: Scenario) -> ScenarioOut:
     )
 
 
+# links of a scenario to routes for planner and admin keys only
+_PLANNER_LINKS = ("cancel", "allocation", "unplaced", "plan")
+
 _RATE = re.compile(r"^-?\d+(\.\d+)?%?$")
 
 
@@ -92,7 +99,8 @@ def _growth_issue(value: Any, source: str, *, planned: bool) -> InputIssue | Non
 
 
 def _check_request(body: ScenarioIn, request: Request) -> None:
-    """Everything checkable without reading the dataset: 422 listing every issue."""
+    """Everything checkable before the job runs (the dataset's LAs and placements, not its
+    children): 422 listing every issue."""
     from optimiser.problem import Policy
     from optimiser.scenario import scenario_from_json
 
@@ -114,9 +122,12 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
                 issues.append(issue)
                 changes.pop("growth")
         try:
-            scenario_from_json(changes, source="changes")
+            scenario = scenario_from_json(changes, source="changes")
         except ProblemValidationError as exc:
             issues.extend(exc.issues)
+        else:
+            if dataset is not None:
+                issues.extend(_change_issues(dataset, scenario, body.rccs))
     if body.plan is not None:
         from optimiser.costs import parse_money
 
@@ -124,9 +135,13 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
         if issue is not None:
             issues.append(issue)
         try:
-            parse_money(body.plan.capital_budget)
+            budget = parse_money(body.plan.capital_budget)
         except ValueError as exc:
             issues.append(InputIssue("plan", None, "capital_budget", str(exc)))
+        else:
+            if budget is not None and not math.isfinite(budget):  # '1e400' read as no budget
+                text = f"'{body.plan.capital_budget}' is not a finite amount: use e.g. 50m or none"
+                issues.append(InputIssue("plan", None, "capital_budget", text))
     if body.rccs is not None:
         ref = state.reference
         if body.rccs.lookup is not None:
@@ -150,6 +165,26 @@ def _check_request(body: ScenarioIn, request: Request) -> None:
         raise ProblemValidationError(issues)
 
 
+def _change_issues(dataset: Dataset, changes: Changes, rccs: RccSpec | None) -> list[InputIssue]:
+    """What applying the changes to the dataset refuses (an LA not in its RCC lookup, more
+    places removed than it has): a 422 now, not a job that fails later. Cheap: the changes
+    touch only the placements and the LAs, so the children are not read."""
+    from optimiser.problem import Problem, las_frame, read_rccs
+    from optimiser.scenario import apply_scenario
+    from service.jobs import lookup_for
+
+    folder = Path(dataset.folder)
+    lookup = lookup_for(rccs.model_dump() if rccs else None) or read_rccs(folder / "rccs.csv")
+    placements = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
+    placements = placements.astype({"capacity": "int64", "weekly_cost": "float64"})
+    problem = Problem(children=pd.DataFrame(), placements=placements, las=las_frame(lookup))
+    try:
+        apply_scenario(problem, changes, source="changes")
+    except ProblemValidationError as exc:
+        return exc.issues
+    return []
+
+
 def _bad_query(column: str, message: str) -> ProblemValidationError:
     """A 422 for a query parameter, in the shape of every 422 (detail and issues)."""
     return ProblemValidationError([InputIssue("request", None, f"query.{column}", message)])
@@ -171,6 +206,7 @@ def _dataset_las(dataset: Dataset) -> set[str]:
     response_model=ScenarioOut,
     summary="Run an allocation for a dataset with an RCC lookup, policy and capacity changes",
     responses={
+        **PLANNER_ONLY,
         409: {"description": "Idempotency-Key reused with a different body"},
         422: {"description": "Invalid request, each issue named", "model": ErrorOut},
         429: {"description": "Too many queued or running jobs for this key"},
@@ -258,7 +294,11 @@ async def _finished(request: Request, scenario_id: str) -> Scenario:
 @router.get(
     "/scenarios/compare",
     summary="Indicator differences between scenarios (each against the first)",
-    responses={404: {"description": "No such scenario"}, 409: {"description": "Not done"}},
+    responses={
+        **PLANNER_ONLY,
+        404: {"description": "No such scenario"},
+        409: {"description": "Not done"},
+    },
 )
 def compare_scenarios(
     request: Request,
@@ -269,6 +309,9 @@ def compare_scenarios(
     names = [i.strip() for i in ids.split(",") if i.strip()]
     if len(names) < 2 or len(names) > 10:
         raise _bad_query("ids", "give 2 to 10 scenario ids")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:  # its columns would overwrite each other
+        raise _bad_query("ids", f"give each scenario once ({', '.join(repeated)} repeated)")
     tables, datasets = [], []
     for sid in names:
         datasets.append(_done(request, sid).dataset_id)
@@ -292,6 +335,11 @@ def get_scenario(
     out = _out(_scenario(request, scenario_id))
     if who.suppressed:  # councils read indicators and maps, not the run's national summary
         out.summary = None
+    if who.role == "council":  # nor links to what answers them 403
+        drop = (*_PLANNER_LINKS, "plan_map") if who.la else _PLANNER_LINKS
+        out.links = {k: v for k, v in out.links.items() if k not in drop}
+        if who.la and "map" in out.links:  # a bound key's map: the flows of its own children
+            out.links["map"] = f"/v1/scenarios/{out.id}/maps/flows"
     return out
 
 
@@ -299,7 +347,11 @@ def get_scenario(
     "/scenarios/{scenario_id}/cancel",
     response_model=ScenarioOut,
     summary="Cancel a queued or running scenario",
-    responses={404: {"description": "No such scenario"}, 409: {"description": "Finished"}},
+    responses={
+        **PLANNER_ONLY,
+        404: {"description": "No such scenario"},
+        409: {"description": "Finished"},
+    },
 )
 def cancel_scenario(
     scenario_id: str, request: Request, who: Annotated[Principal, Depends(require_planner)]
@@ -443,6 +495,7 @@ def _table_response(path: Path, *, fmt: str, page: int, size: int, name: str) ->
     summary="The allocation, one row per child (CSV stream, or paginated JSON)",
     response_class=StreamingResponse,
     responses={
+        **PLANNER_ONLY,
         200: {"content": {"text/csv": {}, "application/json": {}}},
         404: {"description": "No such scenario"},
         409: {"description": "Not done"},
@@ -467,6 +520,7 @@ def get_allocation(
     summary="Children left unplaced (the sufficiency gap), with the reason",
     response_class=StreamingResponse,
     responses={
+        **PLANNER_ONLY,
         200: {"content": {"text/csv": {}, "application/json": {}}},
         404: {"description": "No such scenario"},
         409: {"description": "Not done"},
@@ -489,7 +543,11 @@ def get_unplaced(
 @router.get(
     "/scenarios/{scenario_id}/plan",
     summary="The sufficiency plan's summary and actions (new homes, carers, secure beds)",
-    responses={404: {"description": "No such scenario"}, 409: {"description": "No plan"}},
+    responses={
+        **PLANNER_ONLY,
+        404: {"description": "No such scenario"},
+        409: {"description": "No plan"},
+    },
 )
 def get_plan(
     scenario_id: str, request: Request, _who: Annotated[Principal, Depends(require_planner)]
