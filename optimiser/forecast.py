@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geodata.england import load_england
 from optimiser.costs import (
     CARE_REVIEW_BASE_CLA,
     CARE_REVIEW_BASE_YEAR,
@@ -137,6 +138,7 @@ def read_growth_rates(path: Path) -> dict[str, float]:
     _require(df, ("la_code", "rate"), path.name, issues)
     if issues:
         raise ProblemValidationError(issues)
+    england = load_england()
     rate = pd.to_numeric(df["rate"], errors="coerce")
     rows = [int(i) + 2 for i in df.index]  # spreadsheet rows (header row 1, blank lines out)
     for row, code, value, raw in zip(rows, df["la_code"], rate, df["rate"], strict=True):
@@ -144,6 +146,8 @@ def read_growth_rates(path: Path) -> dict[str, float]:
             issues.append(InputIssue(path.name, row, "rate", f"'{raw}' is not a rate in (-1, 1]"))
         if code == "":
             issues.append(InputIssue(path.name, row, "la_code", "LA code is empty"))
+        elif code not in england:
+            issues.append(InputIssue(path.name, row, "la_code", england.unknown_code_message(code)))
     dup = df["la_code"].duplicated()
     for row in (r for r, twice in zip(rows, dup, strict=True) if twice):
         issues.append(InputIssue(path.name, row, "la_code", "LA listed twice"))
@@ -181,7 +185,9 @@ def forecast_demand(
     base = base_demand(problem)
     unknown = sorted(set(growth.la_rates) - set(problem.las["code"]))
     if unknown:
-        raise ValueError(f"growth rates name LAs not in the problem: {', '.join(unknown[:5])}")
+        raise ValueError(
+            f"growth rates ({growth.name}) name LAs not in the problem: {', '.join(unknown[:5])}"
+        )
     frames = []
     for t in range(1, years + 1):
         factor = (1 + growth.rate_of(base["la_code"])) ** t

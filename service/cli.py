@@ -1614,7 +1614,10 @@ def serve(
     ] = "info",
 ) -> None:
     """Run the HTTP API (settings from RCC_* environment variables, e.g. RCC_DATA_DIR)."""
+    import copy
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from service.app import create_app
     from service.settings import Settings
@@ -1624,7 +1627,15 @@ def serve(
         f"Serving on http://{host}:{port}/docs with data in {settings.data_dir.resolve()}",
         highlight=False,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    # the service's own loggers (rcc.*: job started, failed, done; ids and states only) beside
+    # uvicorn's, at the same level: without a handler their lines were dropped
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["rcc"] = {
+        "handlers": ["default"],
+        "level": log_level.upper(),
+        "propagate": False,
+    }
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, log_config=config)
 
 
 keys_app = typer.Typer(

@@ -372,13 +372,17 @@ def test_read_forecast_refuses_ages_a_need_does_not_cover(tmp_path: Path) -> Non
 def test_forecast_files_number_rows_past_blank_lines(tmp_path: Path) -> None:
     """Blank lines were dropped before numbering: each error named a row above its own."""
     path = tmp_path / "rates.csv"
-    path.write_text("la_code,rate\n\nE06000001,lots\n\nE06000002,0.1\nE06000002,0.1\n")
+    path.write_text(
+        "la_code,rate\n\nE06000001,lots\n\nE06000002,0.1\nE06000002,0.1\ne06000003,0.01\n"
+    )
     with pytest.raises(ProblemValidationError) as info:
         parse_growth(str(path))
-    assert [str(i) for i in info.value.issues] == [
-        "rates.csv row 3, column rate: 'lots' is not a rate in (-1, 1]",
-        "rates.csv row 6, column la_code: LA listed twice",
+    assert sorted(str(i)[:45] for i in info.value.issues) == [
+        "rates.csv row 3, column rate: 'lots' is not a",
+        "rates.csv row 6, column la_code: LA listed tw",
+        "rates.csv row 7, column la_code: 'e06000003' ",
     ]
+    assert "Did you mean E06000003 (Redcar and Cleveland)" in str(info.value)
     text = "year,la_code,need,age_band,children\n\n2025,E06000001,foster,0,1\n\n"
     with pytest.raises(ProblemValidationError, match=r"forecast.csv row 5, column la_code: 'E9"):
         read_forecast(write(tmp_path, text + "2025,E99999999,foster,0,1\n"), problem=PROBLEM)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,7 +35,9 @@ def free_port() -> int:
 class Server:
     """`rcc serve` in a subprocess with its own data folder."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, log_level: str = "warning") -> None:
+        self.log_level = log_level
+        self.log = data_dir.parent / "server.log"
         self.env = {
             **os.environ,
             "RCC_DATA_DIR": str(data_dir),
@@ -52,16 +55,17 @@ class Server:
         return done.stdout
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(self.port), "--log-level", "warning"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*CLI, "serve", "--port", str(self.port), "--log-level", self.log_level],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         end = time.monotonic() + 60
         while time.monotonic() < end:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                err = self.log.read_text(errors="replace")
                 raise AssertionError(f"server exited early: {err[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
@@ -78,8 +82,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process is not None and self.process.stderr:
-            self.process.stderr.close()
         self.process = None
 
 
@@ -181,6 +183,9 @@ def _running(pid: int) -> bool:
 
 
 def test_restart_requeues_the_interrupted_job(server: Server, tmp_path: Path) -> None:
+    """... and the service's log says so (its own lines were dropped: no handler), naming
+    jobs and states only, never a key or a child."""
+    server.log_level = "info"
     key = server.cli("keys", "create", "--role", "planner").strip().splitlines()[-1]
     problem_dir = tmp_path / "problem"
     write_problem(synthesize(seed=4, scale=0.02, sibling_groups=False), problem_dir)
@@ -213,3 +218,8 @@ def test_restart_requeues_the_interrupted_job(server: Server, tmp_path: Path) ->
     assert first["attempts"] == 2  # interrupted once, then re-queued and run again
     assert second["state"] == "done" and second["attempts"] == 1
     assert first["summary"]["children"] == second["summary"]["children"]
+    log = server.log.read_text()
+    assert "service ready" in log and "restart: 1 job(s) re-queued" in log
+    assert len(re.findall(r"job \S+ started \(attempt 2\)", log)) == 1
+    assert len(re.findall(r"job \S+ done", log)) == 2
+    assert key not in log and not re.search(r"\bC\d{7}\b", log)
