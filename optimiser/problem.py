@@ -92,6 +92,15 @@ MAX_CAPACITY = 10_000
 # opens a CSV the ids and names are written to
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+
+def formula_message(value: str) -> str:
+    """Why an id or name starting with one of FORMULA_STARTS is refused."""
+    return (
+        f"'{value}' starts with {value[:1]!r}: a spreadsheet would run it as a formula; "
+        "ids and names must start with a letter or digit"
+    )
+
+
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id",
     "home_la",
@@ -452,10 +461,7 @@ class _Checker:
         self.flag(
             risky,
             column,
-            lambda v: (
-                f"'{v}' starts with {v[:1]!r}: a spreadsheet would run it as a formula; "
-                "ids and names must start with a letter or digit"
-            ),
+            formula_message,
         )
 
     def one_of(self, column: str, allowed: tuple[str, ...], what: str) -> None:

@@ -36,12 +36,14 @@ from geodata.england import load_england
 from optimiser.errors import InputIssue, ProblemValidationError, read_json
 from optimiser.forecast import Growth, parse_growth
 from optimiser.problem import (
+    FORMULA_STARTS,
     MAX_CAPACITY,
     MAX_WEEKLY_COST,
     PLACEMENT_SEXES,
     SETTINGS,
     Policy,
     Problem,
+    formula_message,
 )
 from optimiser.textcsv import read_text_csv
 
@@ -131,6 +133,10 @@ def _check_items(
                 issues.add(i, col, f"must be a whole age 0-17, got {value!r}")
             elif kind == "sexes" and value not in PLACEMENT_SEXES:
                 issues.add(i, col, f"must be one of {list(PLACEMENT_SEXES)}, got {value!r}")
+            elif kind == "id" and not (isinstance(value, str) and value.strip()):
+                issues.add(i, col, f"must be a non-empty text id, got {value!r}")
+            elif kind == "id" and value.startswith(FORMULA_STARTS):
+                issues.add(i, col, formula_message(value))
         ages = [item.get("min_age", 0), item.get("max_age", 17)]
         if all(_number(a) for a in ages) and ages[0] > ages[1]:
             issues.add(i, f"{key}.min_age", f"min_age {ages[0]} is above max_age {ages[1]}")
@@ -193,6 +199,8 @@ def scenario_from_json(data: Any, *, source: str = "scenario.json") -> Scenario:
             issues.add(None, "rccs", "must map LA codes to non-empty RCC names")
         else:
             rccs = dict(raw)
+            for name in (v for v in rccs.values() if v.startswith(FORMULA_STARTS)):
+                issues.add(None, "rccs", formula_message(name))
     name = data.get("name", "scenario")
     if not isinstance(name, str):
         issues.add(None, "name", "must be a string")

@@ -106,6 +106,21 @@ def test_scenario_errors_name_item_and_key(tmp_path: Path) -> None:
     assert "column colour: unknown key" in text
 
 
+def test_scenario_ids_and_rcc_names_a_spreadsheet_would_run_are_refused() -> None:
+    """They reach the result CSVs as the inputs' do, which are refused the same way."""
+    item = {"setting": "secure", "weekly_cost": 1, "places": 1, "la_code": A}
+    data = {
+        "add_capacity": [{**item, "placement_id": '=HYPERLINK("x")'}, {**item, "placement_id": 7}],
+        "rccs": {A: "@North"},
+    }
+    with pytest.raises(ProblemValidationError) as info:
+        scenario_from_json(data)
+    text = str(info.value)
+    assert "row 1, column add_capacity.placement_id: '=HYPERLINK(\"x\")' starts with '='" in text
+    assert "row 2, column add_capacity.placement_id: must be a non-empty text id, got 7" in text
+    assert "column rccs: '@North' starts with '@': a spreadsheet would run it" in text
+
+
 def test_scenario_values_are_checked_when_read_not_when_applied() -> None:
     """An unknown LA, min_age above max_age or an overflowing number of places was found only
     when applied (after the other errors were fixed), 10.7 was cut to 10 and 1e20 overflowed."""
