@@ -28,11 +28,13 @@ from geodata.england import load_england
 from optimiser.errors import InputIssue, ProblemValidationError
 from optimiser.ofsted import OfstedProviders, la_resolver, normalise_urn, resolve_las
 from optimiser.problem import (
+    FORMULA_STARTS,
     MAX_AGE,
     MIN_AGE,
     NEED_AGES,
     Policy,
     Problem,
+    formula_message,
     las_frame,
     validate_problem_frames,
 )
@@ -509,6 +511,8 @@ def _load(
         df["_la"] = _file_la(df, la, issues)
         df["CHILD"] = df["CHILD"].str.replace(r"^(\d+)\.0$", r"\1", regex=True)
         issues.add(df, df["CHILD"] == "", "CHILD", "CHILD (the child's id) is empty")
+        risky = df["CHILD"].str.startswith(FORMULA_STARTS)
+        issues.add(df, risky, "CHILD", formula_message)
         frames.append(df)
     if not frames:
         return pd.DataFrame(columns=[*required, "_file", "_row", "_year", "_la", "_error"])

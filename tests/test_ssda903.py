@@ -201,6 +201,22 @@ def test_a_return_whose_every_child_has_an_error_is_reported_not_raised(tmp_path
     assert result.report.counts["placement units from today's placements"] == 0
 
 
+def test_a_child_id_a_spreadsheet_would_run_is_named_in_the_903_file(tmp_path: Path) -> None:
+    """It was refused later, as children.csv row 2, a file the import never wrote."""
+    (tmp_path / "header.csv").write_text("CHILD,SEX,DOB\n=C01,1,01/01/2012\nC02,1,01/01/2012\n")
+    episodes = "CHILD,DECOM,LS,PLACE,PLACE_PROVIDER\n=C01,01/06/2022,C2,U4,PR1\n"
+    (tmp_path / "episodes.csv").write_text(episodes + "C02,01/06/2022,C2,U4,PR1\n")
+    result = import_903(
+        tmp_path / "header.csv", tmp_path / "episodes.csv", year=2024, la="Hartlepool"
+    )
+    found = {str(e) for e in result.report.errors}
+    assert any(
+        e.startswith("header.csv row 2, column CHILD: '=C01' starts with '='") for e in found
+    )
+    assert any(e.startswith("episodes.csv row 2, column CHILD: '=C01'") for e in found)
+    assert set(result.problem.children["child_id"]) == {"C02"}  # type: ignore[union-attr]
+
+
 def test_without_a_lookup_columns_are_used_else_unknown(tmp_path: Path) -> None:
     episodes = tmp_path / "episodes.csv"
     episodes.write_text(
