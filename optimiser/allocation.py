@@ -513,6 +513,9 @@ _EXACT_PAIRS = 100_000
 # candidate pairs (0.05 of England: 66,549; at 0.1, 161,555 took 7 s to bound and more than
 # the 22 s it had to dive)
 _MASTER_PAIRS = 100_000
+# its column generation rounds (4-6 from 0.01 to 0.1 of England) and dive steps (20 at 0.03,
+# 40 at 0.05), at most
+_MASTER_ROUNDS, _DIVE_STEPS = 20, 100
 _EXACT_CELLS = 25_000_000  # children x placements looked at for them (a few seconds)
 _EXACT_SECONDS = 30.0
 
@@ -765,7 +768,7 @@ class _Master:
 
     fixing: _Fixing
     pairs: tuple[IntArray, IntArray, IntArray]  # child, placement, cost (integer units)
-    # the groups a dive through the LP keeps together, and where (None: out of time)
+    # the groups a dive through the LP keeps together, and where (None: out of time or steps)
     chosen: dict[int, int] | None
 
 
@@ -776,7 +779,7 @@ def _sibling_master(
     start: tuple[_Fixing, dict[int, list[IntArray]]],
     arcs: tuple[IntArray, IntArray],
     *,
-    seconds: float,
+    seconds: float | None,
     threads: int,
     say: Progress,
 ) -> _Master | None:
@@ -790,15 +793,20 @@ def _sibling_master(
     bound there (`_sibling_bound`, valid for any w >= 0); pairs and kept-together plans of
     negative reduced cost join the LP, until the bound reaches the LP's value (then it is the
     relaxation's optimum: at 0.01 of England GBP 934,406.35, where the flow's prices gave
-    933,691.20 and HiGHS, on the whole MIP for 60 s, 933,232.84), nothing joins, or time runs
-    out. Returns the best bound found, with its fixing, and the LP's columns; None above
-    _MASTER_PAIRS candidate pairs, or when the LP is not solved in time."""
+    933,691.20 and HiGHS, on the whole MIP for 60 s, 933,232.84), nothing joins, or half of
+    `seconds` has gone (None: no limit but _MASTER_ROUNDS). Then a dive fixes groups whole
+    (at most _DIVE_STEPS times) for an allocation. Returns the best bound found, with its
+    fixing, the LP's pairs and the groups the dive keeps together; None above _MASTER_PAIRS
+    candidate pairs, or when the LP is not solved in time."""
     import ortools.linear_solver.pywraplp as pywraplp
 
     ci, pi = arcs
-    if len(ci) > _MASTER_PAIRS or seconds <= 0:
+    if len(ci) > _MASTER_PAIRS or (seconds is not None and seconds <= 0):
         return None
-    deadline = time.perf_counter() + seconds
+    # without a time limit, only counts limit the rounds (the same inputs, the same result)
+    now = time.perf_counter()
+    deadline = math.inf if seconds is None else now + seconds
+    half = math.inf if seconds is None else now + seconds / 2  # for the bound
     pol = model.problem.policy
     sizes = np.bincount(model.c_group[model.c_group >= 0])
     member = (model.c_group >= 0) & (sizes[np.maximum(model.c_group, 0)] > 1)
@@ -860,7 +868,8 @@ def _sibling_master(
     add_plans(plans)
 
     def solve_lp() -> bool:
-        lp.SetTimeLimit(max(1, int((deadline - time.perf_counter()) * 1000)))
+        if deadline < math.inf:
+            lp.SetTimeLimit(max(1, int((deadline - time.perf_counter()) * 1000)))
         return bool(lp.Solve() == pywraplp.Solver.OPTIMAL)
 
     def generate() -> tuple[_Fixing, int]:
@@ -884,7 +893,9 @@ def _sibling_master(
 
     if not solve_lp():
         return None
-    while time.perf_counter() < deadline - seconds / 2:  # half the time for the bound
+    for _ in range(_MASTER_ROUNDS):
+        if time.perf_counter() >= half:
+            break
         value = lp.Objective().Value()
         found, added = generate()
         best = max(best, found, key=lambda f: f.bound)
@@ -899,7 +910,9 @@ def _sibling_master(
     options += [(var, p, len(kept[g])) for (g, p), var in together.items()]
     room = model.p_cap.copy()  # less the groups fixed in them
     solved = solve_lp()  # with the columns that joined last
-    while solved and deadline > time.perf_counter():
+    for _ in range(_DIVE_STEPS):
+        if not solved or time.perf_counter() >= deadline:
+            break
         held = [(var.solution_value(), var, p, k) for var, p, k in options if var.lb() < 1]
         held = [item for item in held if 1e-6 < item[0] < 1 - 1e-6]
         if not held:
@@ -925,7 +938,7 @@ def _sibling_master(
             solved = solve_lp()
     lp_ci, lp_pi, lp_cost = (np.concatenate(parts) for parts in zip(*in_lp, strict=True))
     values = np.array([var.solution_value() for var, _, _ in options]) if solved else [0.5]
-    if np.abs(values - np.round(values)).max(initial=0) > 1e-6:  # out of time on the way
+    if np.abs(values - np.round(values)).max(initial=0) > 1e-6:  # stopped on the way
         return _Master(best, (lp_ci, lp_pi, lp_cost), None)
     say(f"sibling groups: a dive through the relaxation to {lp.Objective().Value():,.2f}")
     chosen = {g: p for (g, p), var in together.items() if var.solution_value() > 0.5}
@@ -1421,7 +1434,8 @@ def solve(
         if objective - bound > 1e-9 * max(abs(objective), 1.0):
             master = _sibling_master(
                 model, blocks, groups, (fixing, shared), nearby,
-                seconds=left() * 3 / 4, threads=threads, say=say,
+                seconds=None if time_limit is None else left() * 3 / 4,
+                threads=threads, say=say,
             )  # fmt: skip
             if master is not None:
                 solver += "; with sibling groups, their linear relaxation in GLOP"
