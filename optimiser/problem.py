@@ -11,7 +11,7 @@ import difflib
 import json
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ __all__ = [
     "read_policy",
     "read_problem",
     "read_rccs",
+    "remove_stale",
     "validate_problem_frames",
     "write_problem",
 ]
@@ -764,6 +765,19 @@ def read_problem(
 
 
 # ----------------------------------------------------------------------------- writing
+
+
+def remove_stale(folder: Path | str, names: Iterable[str], written: Iterable[Path]) -> list[Path]:
+    """Remove the files of `names` in `folder` that this run did not write (`written`): an
+    earlier run's, which would pass for this one's (a --no-baseline solve left the last run's
+    baseline_allocation.csv; a failed re-import, a problem that still validates); returns
+    them."""
+    kept = {Path(p).name for p in written}
+    stale = [Path(folder) / n for n in names if n not in kept]
+    stale = [p for p in stale if p.is_file()]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def write_problem(problem: Problem, directory: Path | str) -> list[Path]:

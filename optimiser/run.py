@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,6 @@ __all__ = [
     "SUMMARY_FIELDS",
     "SolveRun",
     "indicator_tables",
-    "remove_stale",
     "run_solve",
     "write_csv",
     "write_outputs",
@@ -210,15 +209,3 @@ def write_outputs(run: SolveRun, out: Path | str, *, inputs: Path | None = None)
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         paths.append(path)
     return paths
-
-
-def remove_stale(folder: Path | str, written: Iterable[Path]) -> list[Path]:
-    """Remove the files of an earlier run in `folder` that this one did not write (only
-    `OUTPUT_FILES`: a --no-baseline run left the last run's baseline_allocation.csv beside its
-    own allocation); returns them."""
-    kept = {Path(p).name for p in written}
-    stale = [Path(folder) / n for n in OUTPUT_FILES if n not in kept]
-    stale = [p for p in stale if p.is_file()]
-    for path in stale:
-        path.unlink()
-    return stale

@@ -65,7 +65,6 @@ __all__ = [
     "placement_location_table",
     "read_postcodes",
     "read_return",
-    "remove_stale",
     "write_import",
     "write_ssda903",
 ]
@@ -1633,17 +1632,6 @@ IMPORT_FILES = (
     "placement_location_public.csv",
     "ofsted_supply.csv",
 )
-
-
-def remove_stale(directory: Path | str, written: Iterable[Path]) -> list[Path]:
-    """Remove the files of an earlier import in `directory` that this one did not write (only
-    `IMPORT_FILES`), so a failed re-import leaves no problem that still validates; returns them."""
-    kept = {Path(p).name for p in written}
-    stale = [Path(directory) / n for n in IMPORT_FILES if n not in kept]
-    stale = [p for p in stale if p.is_file()]
-    for path in stale:
-        path.unlink()
-    return stale
 
 
 # ----------------------------------------------------------------------------- fake returns

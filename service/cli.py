@@ -350,8 +350,8 @@ def solve(
     ] = True,
 ) -> None:
     """Allocate every child optimally, compare with today's practice, write the results."""
-    from optimiser.problem import read_policy, read_problem
-    from optimiser.run import remove_stale, write_outputs
+    from optimiser.problem import read_policy, read_problem, remove_stale
+    from optimiser.run import OUTPUT_FILES, write_outputs
 
     _not_the_input(out, directory, "rccs.csv and policy.json")
     try:
@@ -363,7 +363,7 @@ def solve(
     run = _solve_and_print(problem, time_limit=time_limit, threads=threads, baseline=baseline)
     with _writing():
         paths = write_outputs(run, out, inputs=directory)
-        stale = remove_stale(out, paths)
+        stale = remove_stale(out, OUTPUT_FILES, paths)
     console.print(f"Wrote {len(paths)} files to [bold]{out}[/]", highlight=False)
     _print_removed(stale, out, "solve")
 
@@ -1144,8 +1144,8 @@ def import_cmd(
     from rich.table import Table as RichTable
 
     from optimiser.ofsted import read_ofsted_providers
-    from optimiser.problem import read_rccs
-    from optimiser.ssda903 import import_903, read_postcodes, remove_stale, write_import
+    from optimiser.problem import read_rccs, remove_stale
+    from optimiser.ssda903 import IMPORT_FILES, import_903, read_postcodes, write_import
 
     try:
         at = datetime.strptime(census_date, "%d/%m/%Y").date() if census_date else None
@@ -1179,7 +1179,7 @@ def import_cmd(
             public = out / "placement_location_public.csv"
             _public_location(result.location).to_csv(public, encoding="utf-8-sig")
             paths.append(public)
-        stale = remove_stale(out, paths)
+        stale = remove_stale(out, IMPORT_FILES, paths)
     counts = RichTable(title="SSDA903 import")
     counts.add_column("")
     counts.add_column("", justify="right")
