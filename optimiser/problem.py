@@ -459,11 +459,7 @@ class _Checker:
         if column not in self.df:
             return
         risky = self.df[column].astype(str).str[:1].isin(FORMULA_STARTS)
-        self.flag(
-            risky,
-            column,
-            formula_message,
-        )
+        self.flag(risky, column, formula_message)
 
     def one_of(self, column: str, allowed: tuple[str, ...], what: str) -> None:
         bad = ~self.df[column].isin(allowed)
