@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := optimiser geodata service maps
 
-.PHONY: demo test bench install install-dev map-assets
+.PHONY: demo test bench install install-dev map-assets api-assets
 
 # Leaflet for self-contained (offline) maps: the npm package, fetched at install time into a
 # gitignored folder that maps/assets.py reads (never committed).
@@ -17,6 +17,19 @@ $(LEAFLET_DIR)/.version-$(LEAFLET_VERSION):
 	rm -f $(LEAFLET_DIR)/leaflet-$(LEAFLET_VERSION).tgz
 	touch $@
 map-assets: $(LEAFLET_DIR)/.version-$(LEAFLET_VERSION)
+
+# Swagger UI for the service's /docs page, offline likewise (service/app.py reads it)
+SWAGGER_VERSION := 5.32.2
+SWAGGER_DIR := service/assets/vendor/swagger-ui
+$(SWAGGER_DIR)/.version-$(SWAGGER_VERSION):
+	rm -rf $(SWAGGER_DIR) && mkdir -p $(SWAGGER_DIR)
+	cd $(SWAGGER_DIR) && npm pack --silent swagger-ui-dist@$(SWAGGER_VERSION) >/dev/null
+	tar -xzf $(SWAGGER_DIR)/swagger-ui-dist-$(SWAGGER_VERSION).tgz -C $(SWAGGER_DIR) \
+		--strip-components=1 package/swagger-ui-bundle.js package/swagger-ui.css \
+		package/favicon-32x32.png package/LICENSE
+	rm -f $(SWAGGER_DIR)/swagger-ui-dist-$(SWAGGER_VERSION).tgz
+	touch $@
+api-assets: $(SWAGGER_DIR)/.version-$(SWAGGER_VERSION)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +46,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-demo: $(VENV)/.installed map-assets
+demo: $(VENV)/.installed map-assets api-assets
 	$(BIN)/rcc demo
 
-test: $(VENV)/.installed-dev map-assets
+test: $(VENV)/.installed-dev map-assets api-assets
 	$(BIN)/ruff check $(PACKAGES) tests
 	$(BIN)/ruff format --check $(PACKAGES) tests
 	$(BIN)/mypy $(PACKAGES)

@@ -3,17 +3,21 @@ reference data (loaded once in the lifespan) to the versioned routes under /v1."
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimiser.errors import InputIssue, ProblemValidationError
@@ -165,6 +169,31 @@ def _document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# Swagger UI for /docs, served by the service itself so the page works offline (FastAPI's
+# default loads it from a CDN): the npm package, fetched by `make api-assets` into a
+# gitignored folder (never committed)
+SWAGGER_UI = Path(__file__).resolve().parent / "assets" / "vendor" / "swagger-ui"
+_SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+
+
+def _docs_page(app: FastAPI, title: str) -> None:
+    """GET /docs: Swagger UI from SWAGGER_UI when installed, else (with a warning in the log)
+    from the CDN FastAPI uses, which needs the internet."""
+    page = functools.partial(get_swagger_ui_html, openapi_url=app.openapi_url or "", title=title)
+    if all((SWAGGER_UI / name).is_file() for name in _SWAGGER_FILES):
+        app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI), name="docs-assets")
+        js, css, icon = (f"/docs/assets/{name}" for name in _SWAGGER_FILES)
+        page = functools.partial(
+            page, swagger_js_url=js, swagger_css_url=css, swagger_favicon_url=icon
+        )
+    else:
+        log.warning("Swagger UI is not installed (make api-assets): /docs loads it from a CDN")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return page()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service for these settings (default: read from RCC_* environment variables)."""
     from service.routes import datasets, reference, scenarios
@@ -187,12 +216,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner.stop()
             store.dispose()
 
+    title = "RCC placement sufficiency service"
     app = FastAPI(
-        title="RCC placement sufficiency service",
+        title=title,
         version="1",
         summary="Capacity scenarios for planners; out-of-area maps and indicators for councils.",
         lifespan=lifespan,
         responses={401: {"description": "Missing or unknown API key"}},
+        docs_url=None,  # `_docs_page`, which works offline
+        redoc_url=None,  # (ReDoc would load from a CDN too)
     )
     app.add_exception_handler(ProblemValidationError, _validation_error)
     app.add_exception_handler(RequestValidationError, _request_error)
@@ -208,6 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UploadLimit, limit=settings.upload_limit)
 
     _document(app)
+    _docs_page(app, title)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, Any]:

@@ -8,10 +8,13 @@ import json
 import os
 import select
 import shutil
+import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,13 +43,22 @@ class PageReport:
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     png: bytes = b""
-    drawn_paths: int = 0
+    value: Any = None  # of the expression evaluated once it loaded
+
+    @property
+    def drawn_paths(self) -> int:
+        return int(self.value or 0)
+
+
+_PATHS = "document.querySelectorAll('path.leaflet-interactive, path').length"
 
 
 class Chromium:
     """Chromium driven over the DevTools protocol on a pipe (fds 3 and 4), no extra packages."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, loopback: bool = False) -> None:
+        """`loopback`: this machine's addresses are reached directly (a page of a local
+        server); every other request, and by default those too, goes to a closed port."""
         self._profile = tempfile.mkdtemp(prefix="rcc-chromium-")
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
@@ -62,7 +74,7 @@ class Chromium:
             "--no-first-run",
             "--no-default-browser-check",
             "--proxy-server=127.0.0.1:9",  # any request that escapes goes to a closed port
-            "--proxy-bypass-list=<-loopback>",
+            *([] if loopback else ["--proxy-bypass-list=<-loopback>"]),
             "--window-size=1200,900",
             "--remote-debugging-pipe",
             f"--user-data-dir={self._profile}",
@@ -147,9 +159,11 @@ class Chromium:
         while (msg := self._read(max(0.0, deadline - time.monotonic()))) is not None:
             self.events.append(msg)
 
-    def load(self, path: Path) -> PageReport:
-        """Open the file in a fresh tab with the network emulated offline; collect errors,
-        outgoing requests and a screenshot."""
+    def load(self, path: Path | str, *, expression: str = _PATHS) -> PageReport:
+        """Open the file (or, as text, a URL of this machine) in a fresh tab with the network
+        emulated offline (for a URL, any address but this machine's goes to a closed port);
+        collect errors, outgoing requests, a screenshot and the value of `expression`."""
+        url = path if isinstance(path, str) else path.resolve().as_uri()
         self.events = []
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
@@ -157,18 +171,16 @@ class Chromium:
         ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session=session)
-        self.call(
-            "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-            session=session,
-        )
-        self.call("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
-        assert self.wait_for("Page.loadEventFired", 30), f"{path.name} never finished loading"
+        if isinstance(path, Path):
+            conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+            self.call(
+                "Network.emulateNetworkConditions", {"offline": True, **conditions}, session=session
+            )
+        self.call("Page.navigate", {"url": url}, session=session)
+        assert self.wait_for("Page.loadEventFired", 30), f"{url} never finished loading"
         self.drain(0.8)  # let Leaflet draw
-        paths = self.call(
-            "Runtime.evaluate",
-            {"expression": "document.querySelectorAll('path.leaflet-interactive, path').length"},
-            session=session,
+        value = self.call(  # (an expression may be a promise: its value, once settled)
+            "Runtime.evaluate", {"expression": expression, "awaitPromise": True}, session=session
         )
         # a quarter-scale shot of the whole viewport: enough to see a map, quick to decode
         clip = {"x": 0, "y": 0, "width": 1200, "height": 900, "scale": 0.25}
@@ -176,7 +188,7 @@ class Chromium:
         self.drain(0.2)
         self.call("Target.closeTarget", {"targetId": target})
         report = PageReport(png=base64.b64decode(shot["data"]))
-        report.drawn_paths = int(paths.get("result", {}).get("value", 0))
+        report.value = value.get("result", {}).get("value")
         for e in self.events:
             method, params = e.get("method"), e.get("params", {})
             if method == "Runtime.exceptionThrown":
@@ -190,9 +202,9 @@ class Chromium:
                 entry = params["entry"]
                 report.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}")
             elif method == "Network.requestWillBeSent":
-                url = params["request"]["url"]
-                if not url.startswith(("file:", "data:", "about:")):
-                    report.requests.append(url)
+                asked = params["request"]["url"]
+                if not asked.startswith(("file:", "data:", "about:", "http://127.0.0.1:")):
+                    report.requests.append(asked)
         return report
 
     def close(self) -> None:
@@ -341,3 +353,49 @@ def test_real_boundaries_map_loads_offline(
     assert report.errors == [] and report.requests == []
     assert report.drawn_paths > 153
     assert distinct_colours(report.png) > 8
+
+
+def test_the_api_docs_page_renders_offline(tmp_path: Path) -> None:
+    """Swagger UI came from cdn.jsdelivr.net: offline, /docs was a blank page."""
+    from service.app import SWAGGER_UI
+
+    if not (SWAGGER_UI / "swagger-ui-bundle.js").is_file():
+        pytest.skip("Swagger UI is not installed: make api-assets")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RCC_DATA_DIR": str(tmp_path / "data")}
+    cli = [sys.executable, "-c", "from service.cli import main; main()"]
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    browser = Chromium(CHROMIUM or "chromium", loopback=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        # the title Swagger UI draws once it has read /openapi.json (within 20 s)
+        title = """new Promise(done => {
+            const start = Date.now();
+            (function look() {
+                const shown = document.querySelector('.swagger-ui .info .title');
+                if (shown || Date.now() - start > 20000) done(shown ? shown.textContent : '');
+                else setTimeout(look, 100);
+            })();
+        })"""
+        report = browser.load(f"{url}/docs", expression=title)
+        assert report.errors == [], report.errors
+        assert report.requests == [], f"the page asked the internet for {report.requests}"
+        assert "RCC placement sufficiency service" in report.value
+    finally:
+        browser.close()
+        server.terminate()
+        server.wait(timeout=20)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -15,7 +17,8 @@ import pytest
 from maps import read_result
 from optimiser.problem import read_problem, write_problem
 from optimiser.synthetic import synthesize
-from service.app import create_app
+from service import app as service_app
+from service.app import SWAGGER_UI, create_app
 from service.auth import Principal, get_principal
 from service.schemas import ErrorOut
 from service.settings import Settings
@@ -195,6 +198,31 @@ def test_openapi_lists_the_answers_a_route_gives(env: Env) -> None:
         assert "403" in spec["paths"][path][method]["responses"], (method, path)
     assert "403" not in spec["paths"]["/v1/datasets/{dataset_id}"]["get"]["responses"]
     assert "415" in spec["paths"]["/v1/datasets"]["post"]["responses"]
+
+
+def test_the_docs_page_needs_no_internet(env: Env) -> None:
+    """/docs loaded Swagger UI from cdn.jsdelivr.net: a blank page offline."""
+    if not (SWAGGER_UI / "swagger-ui-bundle.js").is_file():
+        pytest.skip("Swagger UI is not installed: make api-assets")
+    page = env.client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert "/docs/assets/swagger-ui-bundle.js" in sources, sources
+    assert all(not url.startswith(("http:", "https:", "//")) for url in sources), sources
+    script = env.client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert env.client.get("/docs/assets/swagger-ui.css").status_code == 200
+
+
+def test_without_swagger_ui_installed_the_docs_page_says_so_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(service_app, "SWAGGER_UI", tmp_path / "none")
+    with caplog.at_level(logging.WARNING, logger="rcc"):
+        app = create_app(Settings(data_dir=tmp_path / "data"))
+    assert "Swagger UI is not installed (make api-assets)" in caplog.text
+    with TestClient(app) as client:
+        assert "cdn.jsdelivr.net" in client.get("/docs").text
 
 
 def test_openapi_has_examples_for_every_request_body(env: Env) -> None:
