@@ -12,6 +12,7 @@ the action creates, used or not, from the year it opens to the end of the horizo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -211,4 +212,6 @@ def parse_money(text: str | float | None) -> float | None:
         raise ValueError(f"'{text}' is not an amount: use e.g. 50m, 1.2bn, 500k or none") from None
     if value < 0 or value != value:
         raise ValueError(f"'{text}' must be an amount >= 0")
+    if value == math.inf:  # '1e400' read as no limit at all
+        raise ValueError(f"'{text}' is too large an amount: give none for no limit")
     return value

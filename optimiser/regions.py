@@ -1442,7 +1442,8 @@ def read_lock_csv(path: Path, *, england: England | None = None) -> tuple[Lock, 
     groups: dict[str, list[str]] = {}
     first: dict[str, int] = {}  # RCC name -> its first row
     seen: dict[str, int] = {}
-    for row, (code, rcc) in enumerate(zip(frame["la_code"], frame["rcc"], strict=True), start=2):
+    rows = frame.index + 2  # spreadsheet rows, blank lines counted (read_csv_table's index)
+    for row, code, rcc in zip(rows, frame["la_code"], frame["rcc"], strict=True):
         norm = code.upper()
         if norm not in eng:
             issues.append(InputIssue(name, row, "la_code", eng.unknown_code_message(code)))

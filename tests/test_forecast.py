@@ -310,7 +310,7 @@ def test_rcc_plan_names_the_forecast_with_no_children_and_refuses_an_empty_budge
     tmp_path: Path,
 ) -> None:
     """A forecast of zero children was reported as 'children.csv has no rows', and
-    `--capital-budget ""` silently meant no limit."""
+    `--capital-budget ""` (or "1e400") silently meant no limit."""
     from typer.testing import CliRunner
 
     from optimiser.problem import write_problem
@@ -326,6 +326,9 @@ def test_rcc_plan_names_the_forecast_with_no_children_and_refuses_an_empty_budge
     empty = CliRunner().invoke(app, [*args, "--capital-budget", ""])
     assert empty.exit_code == 1
     assert "an empty amount" in " ".join(empty.output.split())
+    huge = CliRunner().invoke(app, [*args, "--capital-budget", "1e400"])  # (inf: no limit)
+    assert huge.exit_code == 1
+    assert "'1e400' is too large an amount" in " ".join(huge.output.split())
 
 
 def test_rcc_plan_reports_running_out_of_memory_without_a_traceback(

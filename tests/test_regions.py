@@ -353,6 +353,9 @@ def test_read_lock_csv_names_row_and_column(tmp_path: Path) -> None:
     path.write_text("la_code,rcc\nE08000001,Bolton pair\ne08000002,Bolton pair\n")
     (lock,) = read_lock_csv(path)
     assert lock == Lock("Bolton pair", ("E08000001", "E08000002"))
+    path.write_text("la_code,rcc\n\nE08000001,Bolton pair\n\nE0800XXXX,Bolton pair\n")
+    with pytest.raises(ProblemValidationError, match=r"locks.csv row 5, column la_code"):
+        read_lock_csv(path)  # (row 3 before: the blank lines were not counted)
 
 
 def test_read_lock_csv_names_file_and_row_of_unreadable_rows(tmp_path: Path) -> None:
