@@ -474,10 +474,10 @@ _PLAN_FILES = (
 def _remove_demo_plan(out: Path) -> list[Path]:
     """The plan and plan map an earlier demo wrote in `out` (what `write_plan_outputs` and
     `write_maps` write), removed; returns them (empty folders go too)."""
-    stale = [out / "plan" / n for n in _PLAN_FILES] + [out / "maps" / "map-plan.html"]
-    stale = [p for p in stale if p.is_file()]
-    for path in stale:
-        path.unlink()
+    from optimiser.problem import remove_stale
+
+    names = [f"plan/{n}" for n in _PLAN_FILES] + ["maps/map-plan.html"]
+    stale = remove_stale(out, names, written=())
     for folder in (out / "plan" / "final_year", out / "plan"):
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
