@@ -767,7 +767,7 @@ class _Master:
     """The sibling groups' relaxation: its best bound, and its columns."""
 
     fixing: _Fixing
-    pairs: tuple[IntArray, IntArray, IntArray]  # child, placement, cost (integer units)
+    pairs: tuple[IntArray, IntArray]  # its candidate pairs: child, placement
     # the groups a dive through the LP keeps together, and where (None: out of time or steps)
     chosen: dict[int, int] | None
 
@@ -936,13 +936,13 @@ def _sibling_master(
             solved = solve_lp()
         if solved and generate()[1]:  # with the columns its new prices bring
             solved = solve_lp()
-    lp_ci, lp_pi, lp_cost = (np.concatenate(parts) for parts in zip(*in_lp, strict=True))
+    lp_pairs = (np.concatenate([c for c, _, _ in in_lp]), np.concatenate([p for _, p, _ in in_lp]))
     values = np.array([var.solution_value() for var, _, _ in options]) if solved else [0.5]
     if np.abs(values - np.round(values)).max(initial=0) > 1e-6:  # stopped on the way
-        return _Master(best, (lp_ci, lp_pi, lp_cost), None)
+        return _Master(best, lp_pairs, None)
     say(f"sibling groups: a dive through the relaxation to {lp.Objective().Value():,.2f}")
     chosen = {g: p for (g, p), var in together.items() if var.solution_value() > 0.5}
-    return _Master(best, (lp_ci, lp_pi, lp_cost), chosen)
+    return _Master(best, lp_pairs, chosen)
 
 
 def _pair_hash(ci: IntArray, pi: IntArray) -> IntArray:
@@ -1453,7 +1453,7 @@ def solve(
                     dived = _together_first(model, nearby, shared, unplaced, dived)
                     if assignment_objective(model, dived) < objective:
                         assigned, objective = dived, assignment_objective(model, dived)
-                say(f"sibling groups: {objective:,.2f} from the relaxation's columns")
+                say(f"sibling groups: {objective:,.2f} after a dive through the relaxation")
         if objective - bound > 1e-9 * max(abs(objective), 1.0):
             exact = _exact_siblings(model, assigned, fixing, seconds=left(), say=say)
             if exact is not None:
