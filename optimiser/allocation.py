@@ -922,7 +922,8 @@ def _sibling_master(
         for value, var, p, k in held:
             if (value > 0.5 or not fix) and (p < 0 or room[p] >= k):
                 fix.append(var)
-                room[p] -= k if p >= 0 else 0
+                if p >= 0:
+                    room[p] -= k
         if not fix:  # the one held most has no room left: never, then
             held[0][1].SetBounds(0.0, 0.0)
         for var in fix:
@@ -937,8 +938,10 @@ def _sibling_master(
         if solved and generate()[1]:  # with the columns its new prices bring
             solved = solve_lp()
     lp_pairs = (np.concatenate([c for c, _, _ in in_lp]), np.concatenate([p for _, p, _ in in_lp]))
-    values = np.array([var.solution_value() for var, _, _ in options]) if solved else [0.5]
-    if np.abs(values - np.round(values)).max(initial=0) > 1e-6:  # stopped on the way
+    decided = solved and all(
+        abs(var.solution_value() - round(var.solution_value())) <= 1e-6 for var, _, _ in options
+    )
+    if not decided:  # stopped on the way
         return _Master(best, lp_pairs, None)
     say(f"sibling groups: a dive through the relaxation to {lp.Objective().Value():,.2f}")
     chosen = {g: p for (g, p), var in together.items() if var.solution_value() > 0.5}
@@ -1075,10 +1078,8 @@ def _exact_siblings(
     for k, (c, p) in enumerate(zip(ci.tolist(), pi.tolist(), strict=True)):
         by_child[c].append(k)
         by_place[p].append(k)
-    placed = []
     for ks in by_child:
-        placed.append(mip.Sum([x[k] for k in ks]))
-        mip.Add(placed[-1] <= 1)
+        mip.Add(mip.Sum([x[k] for k in ks]) <= 1)
     for p, ks in enumerate(by_place):
         if len(ks) > model.p_cap[p]:
             mip.Add(mip.Sum([x[k] for k in ks]) <= int(model.p_cap[p]))
