@@ -26,14 +26,15 @@ flow's prices; groups are then reserved their cheapest placement with room for a
 the reservations, and that feasible allocation is the upper bound; the gap is reported. (A
 CP-SAT repair of the groups still split, tried after the reservations, improved 3 of 222
 splits on synthetic England at 0.25 and none on Greater Manchester, at 2-9 s: removed.)
-Where the candidates are few enough (_MASTER_PAIRS: a region, up to about 0.05 of England),
+Where the candidates are few enough (_MASTER_PAIRS: a region, up to about 0.1 of England),
 the linear relaxation with each group kept together or apart as a whole is solved by column
 generation (`_sibling_master`): a much stronger bound, and a dive through it gives a better
-allocation. A problem with at most _EXACT_PAIRS pairs that could improve on the allocation,
-by their reduced costs at that bound, is then solved exactly by SCIP and reported optimal.
-At 0.01 of England (574 children): optimal at GBP 934,697.61 in 2-3 s, the optimum SCIP
-proves over every pair in 130-150 s; before, the gap stayed 0.35% (bound 933,691.20,
-allocation 936,989.76). At 0.03 the gap falls from 0.91% to 0.34%, at 0.05 to 0.25%.
+allocation. Local moves then gather the groups still split (`_consolidate`). A problem with at
+most _EXACT_PAIRS pairs that could improve on the allocation, by their reduced costs at that
+bound, is then solved exactly by SCIP and reported optimal. At 0.01 of England (574 children):
+optimal at GBP 934,697.61 in 3-6 s, the optimum SCIP proves over every pair in 130-150 s;
+before, the gap stayed 0.35% (bound 933,691.20, allocation 936,989.76). At 0.03 the gap falls
+from 0.91% to 0.22%, at 0.05 (seed 3) from 0.52% to 0.16%, at 0.1 from 0.51% to 0.10%.
 """
 
 from __future__ import annotations
@@ -510,12 +511,12 @@ _SIBLING_CG_GAP = 5e-5
 # time limit): the reservations' bound alone left a gap of 5.6% on three children
 _EXACT_PAIRS = 100_000
 # The sibling groups' linear relaxation (`_sibling_master`) is solved from at most this many
-# candidate pairs (0.05 of England: 66,549; at 0.1, 161,555 took 7 s to bound and more than
-# the 22 s it had to dive)
-_MASTER_PAIRS = 100_000
-# its column generation rounds (4-6 from 0.01 to 0.1 of England) and dive steps (20 at 0.03,
-# 40 at 0.05), at most
-_MASTER_ROUNDS, _DIVE_STEPS = 20, 100
+# candidate pairs (0.05 of England: 66,549, 4.4 s in all; 0.1: 161,555, 22 s; at 0.2 the
+# first LP alone, over some 300,000, took 22 s and the whole 55 s)
+_MASTER_PAIRS = 200_000
+# its column generation rounds (4-6 from 0.01 to 0.1 of England) and dive steps (1-9 there),
+# at most
+_MASTER_ROUNDS, _DIVE_STEPS = 20, 30
 _EXACT_CELLS = 25_000_000  # children x placements looked at for them (a few seconds)
 _EXACT_SECONDS = 30.0
 
@@ -762,6 +763,79 @@ def _around(
     return np.where(held, fixed, flow.assigned)
 
 
+def _consolidate(model: PairModel, assigned: IntArray, *, passes: int = 10) -> IntArray:
+    """Gather split sibling groups by local moves: a member alone in its placement joins one
+    that another member uses, into a free place there or in exchange with a child there in no
+    sibling group who may take the member's place. In each split group the move that lowers
+    the objective most (sibling_split per placement no longer used, against the pairs' costs)
+    is made, while one does; a move changes no other group."""
+    split = round(model.problem.policy.sibling_split * COST_SCALE)
+    assigned = assigned.copy()
+    sizes = np.bincount(model.c_group[model.c_group >= 0])
+    in_group = (model.c_group >= 0) & (sizes[np.maximum(model.c_group, 0)] > 1)
+    load = np.bincount(assigned[assigned >= 0], minlength=model.n_placements)
+    occupants: dict[int, list[int]] = {}
+    for child in np.flatnonzero(assigned >= 0).tolist():
+        occupants.setdefault(int(assigned[child]), []).append(child)
+    members = {int(g): np.flatnonzero(model.c_group == g) for g in np.flatnonzero(sizes > 1)}
+
+    def price(ci: IntArray, pi: IntArray) -> IntArray:  # -1 where not eligible
+        pc = model.costs(ci, pi)
+        return np.where(pc.eligible, model.scaled(pc.total), -1)
+
+    for _ in range(passes):
+        moved = False
+        for g in sorted(_split_groups(model, assigned) & members.keys()):
+            while True:
+                kids = members[g][assigned[members[g]] >= 0]
+                where = assigned[kids]
+                used, count = np.unique(where, return_counts=True)
+                # (member, its placement, the placement it joins, the child exchanged or -1)
+                moves = np.array(
+                    [
+                        (c, a, b, d)
+                        for c, a in zip(kids.tolist(), where.tolist(), strict=True)
+                        if count[np.searchsorted(used, a)] == 1
+                        for b in used.tolist()
+                        if b != a
+                        for d in ([-1] if load[b] < model.p_cap[b] else [])
+                        + [d for d in occupants[b] if not in_group[d]]
+                    ],
+                    np.int64,
+                ).reshape(-1, 4)
+                if not len(moves):
+                    break
+                c, a, b, d = moves.T
+                n, gets = len(moves), d >= 0
+                k = int(gets.sum())
+                cost = price(
+                    np.r_[c, c, d[gets], d[gets]], np.r_[b, a, a[gets], b[gets]]
+                )  # member to b, member at a, exchanged child to a, exchanged child at b
+                delta = cost[:n] - cost[n : 2 * n] - split
+                ok = cost[:n] >= 0
+                delta[gets] += cost[2 * n : 2 * n + k] - cost[2 * n + k :]
+                ok[gets] &= cost[2 * n : 2 * n + k] >= 0
+                delta = np.where(ok, delta, 1)
+                best = int(np.argmin(delta))
+                if delta[best] >= 0:
+                    break
+                mc, ma, mb, md = (int(v) for v in moves[best])
+                assigned[mc] = mb
+                occupants[ma].remove(mc)
+                occupants[mb].append(mc)
+                if md >= 0:
+                    assigned[md] = ma
+                    occupants[mb].remove(md)
+                    occupants[ma].append(md)
+                else:
+                    load[ma] -= 1
+                    load[mb] += 1
+                moved = True
+        if not moved:
+            break
+    return assigned
+
+
 @dataclass(frozen=True)
 class _Master:
     """The sibling groups' relaxation: its best bound, and its columns."""
@@ -902,44 +976,55 @@ def _sibling_master(
         say(f"sibling groups: relaxation {value:,.2f}, bound {best.bound:,.2f}")
         if best.bound >= value - 1e-6 * abs(value) or not added or not solve_lp():
             break
+
     # a dive to an allocation: the options the LP holds above 1/2 (a group kept together in
     # a placement, or kept apart) are fixed, most held first while their placements have
     # room for them, or else the one it holds most, and the LP solved again with the columns
     # its new prices bring, until every group is decided
-    options = [(var, -1, 0) for var in apart.values()]
-    options += [(var, p, len(kept[g])) for (g, p), var in together.items()]
+    def options() -> list[tuple[Any, int, int, int]]:  # (var, group, placement or -1, size)
+        return [(var, g, p, len(kept[g])) for (g, p), var in together.items()] + [
+            (var, g, -1, 0) for g, var in apart.items()
+        ]
+
     room = model.p_cap.copy()  # less the groups fixed in them
     solved = solve_lp()  # with the columns that joined last
     for _ in range(_DIVE_STEPS):
         if not solved or time.perf_counter() >= deadline:
             break
-        held = [(var.solution_value(), var, p, k) for var, p, k in options if var.lb() < 1]
+        held = [(var.solution_value(), var, g, p, k) for var, g, p, k in options() if var.lb() < 1]
         held = [item for item in held if 1e-6 < item[0] < 1 - 1e-6]
         if not held:
             break
         held.sort(key=lambda item: -item[0])
-        fix: list[Any] = []
-        for value, var, p, k in held:
-            if (value > 0.5 or not fix) and (p < 0 or room[p] >= k):
-                fix.append(var)
+        fix: list[tuple[Any, int, int]] = []
+        taken: set[int] = set()  # one option per group (two held at 1/2 each cannot both be)
+        for value, var, g, p, k in held:
+            if (value > 0.5 - 1e-6 or not fix) and g not in taken and (p < 0 or room[p] >= k):
+                fix.append((var, p, k))
+                taken.add(g)
                 if p >= 0:
                     room[p] -= k
         if not fix:  # the one held most has no room left: never, then
             held[0][1].SetBounds(0.0, 0.0)
-        for var in fix:
+        for var, _, _ in fix:
             var.SetLb(1.0)
         solved = solve_lp()
         if not solved:  # no room for them all: the one held most alone, or never
-            for var in fix[1:]:
+            undone = fix[1:]
+            for var, _, _ in undone:
                 var.SetLb(0.0)
             if not solve_lp():
-                fix[0].SetBounds(0.0, 0.0)
+                fix[0][0].SetBounds(0.0, 0.0)
+                undone = fix
+            for _, p, k in undone:
+                if p >= 0:
+                    room[p] += k
             solved = solve_lp()
         if solved and generate()[1]:  # with the columns its new prices bring
             solved = solve_lp()
     lp_pairs = (np.concatenate([c for c, _, _ in in_lp]), np.concatenate([p for _, p, _ in in_lp]))
     decided = solved and all(
-        abs(var.solution_value() - round(var.solution_value())) <= 1e-6 for var, _, _ in options
+        abs(var.solution_value() - round(var.solution_value())) <= 1e-6 for var, *_ in options()
     )
     if not decided:  # stopped on the way
         return _Master(best, lp_pairs, None)
@@ -1423,6 +1508,7 @@ def solve(
         nearby = (np.r_[ci[near], wide.child], np.r_[pi[near], wide.place])
         if shared:
             assigned = _together_first(model, nearby, shared, unplaced, assigned)
+        assigned = _consolidate(model, assigned)
         objective = assignment_objective(model, assigned)
 
         def left() -> float:  # for the relaxation (3/4) and the exact MIP
@@ -1452,6 +1538,7 @@ def solve(
                     )  # fmt: skip
                     dived = _around(model, nearby, fixed, unplaced, assigned)
                     dived = _together_first(model, nearby, shared, unplaced, dived)
+                    dived = _consolidate(model, dived)
                     if assignment_objective(model, dived) < objective:
                         assigned, objective = dived, assignment_objective(model, dived)
                 say(f"sibling groups: {objective:,.2f} after a dive through the relaxation")

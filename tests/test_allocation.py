@@ -19,6 +19,7 @@ from optimiser.allocation import (
     CELL,
     SolveStatus,
     _canonical,
+    _consolidate,
     _Groups,
     _nearest_children,
     _price,
@@ -555,6 +556,26 @@ def test_a_child_the_sibling_reservations_push_out_gets_a_free_place() -> None:
     arcs = (np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 0]))
     got = _together_first(model, arcs, {group: [np.array([0, 0])]}, 1_000_000_000, assigned)
     assert got.tolist() == [0, 0, 1]  # the siblings together in P1, c in P2's free place
+
+
+@pytest.mark.parametrize("x_may_move", [True, False])
+def test_a_split_group_is_gathered_by_moves_and_exchanges(x_may_move: bool) -> None:
+    # a, b, c siblings over three placements (two splits, GBP 800); x, in no group, shares P1
+    kids = [child(k, sibling_group="G1") for k in "abc"] + [child("x", sex="M")]
+    single = {"weekly_cost": 500.0, "sexes": "any" if x_may_move else "F"}
+    places = [
+        place("P1", capacity=3, weekly_cost=600.0),
+        place("P2", **single),
+        place("P3", **single),
+    ]
+    model = PairModel.from_problem(problem(kids, places, sibling_split=400.0))
+    got = _consolidate(model, np.array([0, 1, 2, 0]))
+    if x_may_move:
+        # b takes x's place in P1, x b's in P2: 600 + 500 - 500 - 600 - 400 = -400 (better
+        # than b into P1's free place: 600 - 500 - 400 = -300); then c into that free place
+        assert got.tolist() == [0, 0, 0, 1]
+    else:  # b into P1's free place; P1 is then full, and x may not leave it for c
+        assert got.tolist() == [0, 0, 2, 0]
 
 
 def test_every_optimum_of_equally_cheap_places_gives_one_allocation() -> None:
