@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pandas as pd
+import typer
 from typer.testing import CliRunner
 
 from service.cli import app
@@ -84,3 +87,21 @@ def test_synth_rejects_zero_scale_and_explains_options(tmp_path: Path) -> None:
     assert helped.exit_code == 0
     for option in ("--out", "--seed", "--scale", "--no-siblings"):
         assert option in helped.output
+
+
+def test_no_flag_is_shown_as_taking_a_value() -> None:
+    """Every command's help, sub-commands' too: typer 0.29 printed "<bool>" beside each flag
+    (`--no-siblings <bool>`), as if it took a value; it is pinned below that."""
+
+    def paths(command: click.Command, prefix: list[str]) -> Iterator[list[str]]:
+        yield prefix
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from paths(sub, [*prefix, name])
+
+    checked = 0
+    for path in paths(typer.main.get_command(app), []):
+        helped = runner.invoke(app, [*path, "--help"])
+        assert helped.exit_code == 0, path
+        assert "<bool>" not in helped.output, path
+        checked += 1
+    assert checked > 10  # every command was reached

@@ -285,7 +285,7 @@ def test_solve_with_a_policy_file_and_a_bad_one(solved: tuple[Path, Path], tmp_p
     placed = allocation[allocation["placement_id"] != ""]
     assert (placed["miles"].astype(float) <= 10).all()
     late = runner.invoke(app, ["solve", str(data), "--time-limit", "-5"])
-    assert late.exit_code == 2 and "greater than or equal to 0" in " ".join(late.output.split())
+    assert late.exit_code == 2 and "-5.0 is not in the range x>=0" in " ".join(late.output.split())
     (tmp_path / "bad.json").write_text('{"max_miles": "far"}')
     result = runner.invoke(app, ["solve", str(data), "--policy", str(tmp_path / "bad.json")])
     assert result.exit_code == 1 and "max_miles" in result.output
