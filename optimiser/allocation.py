@@ -5,8 +5,8 @@ exactly as a min-cost flow over a restricted set of candidate pairs (`optimiser.
 first rounds, while prices still move by pounds, an auction solves it to within GBP 0.05 per
 child; from there on warm-started shortest paths re-route the children that gain new pairs;
 OR-Tools' `SimpleMinCostFlow` solves the aggregated problem below, and any flow from scratch
-without a tolerance, as for sibling groups), then *prove* that no pair left out could improve
-it: the flow's potentials are dual prices (u_c for each child, w_p >= 0 for each placement), and
+without a tolerance), then *prove* that no pair left out could improve it: the flow's
+potentials are dual prices (u_c for each child, w_p >= 0 for each placement), and
 `optimiser.pricing` checks, for children and placements grouped by LA, need or setting and 5 km
 grid cell, with spatial lower bounds and exactly where the bounds cannot decide, that every
 eligible pair has non-negative reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are
@@ -754,7 +754,13 @@ def _around(
     held = fixed >= 0
     room = model.p_cap - np.bincount(fixed[held], minlength=model.n_placements)
     keep = ~held[ci]
-    flow = Flow.solve(room, unplaced, *_priced_pairs(model, ci[keep], pi[keep]), model.n_children)
+    # within a tolerance by the auction, then exactly (scale 1: 1.2 s against OR-Tools' 3.0 s
+    # from nothing over the same 1.35 M pairs, the same cost)
+    flow = Flow.solve(
+        room, unplaced, *_priced_pairs(model, ci[keep], pi[keep]), model.n_children,
+        tolerance=round(_COARSE * COST_SCALE),
+    )  # fmt: skip
+    flow.tighten()
     pushed = np.flatnonzero(~held & (flow.assigned < 0) & (assigned >= 0))
     if len(pushed):
         now = np.where(held, fixed, flow.assigned)
