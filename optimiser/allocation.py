@@ -1011,6 +1011,8 @@ def _sibling_master(
         held = [item for item in held if 1e-6 < item[0] < 1 - 1e-6]
         if not held:
             break
+        undecided = len({g for _, _, g, _, _ in held})
+        say(f"sibling groups: a dive through the relaxation, undecided groups: {undecided:,}")
         held.sort(key=lambda item: -item[0])
         fix: list[tuple[Any, int, int]] = []
         taken: set[int] = set()  # one option per group (two held at 1/2 each cannot both be)
