@@ -952,8 +952,9 @@ def _sibling_master(
                     added += 1
         return added
 
-    add_pairs(*_priced_pairs(model, ci, pi))
+    n_pairs = add_pairs(*_priced_pairs(model, ci, pi))
     best, plans = start
+    say(f"sibling groups: their linear relaxation over {n_pairs:,} pairs (GLOP)")
     add_plans(plans)
 
     def solve_lp() -> bool:
