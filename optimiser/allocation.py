@@ -26,7 +26,7 @@ flow's prices; groups are then reserved their cheapest placement with room for a
 the reservations, and that feasible allocation is the upper bound; the gap is reported. (A
 CP-SAT repair of the groups still split, tried after the reservations, improved 3 of 222
 splits on synthetic England at 0.25 and none on Greater Manchester, at 2-9 s: removed.)
-Where the candidates are few enough (_MASTER_PAIRS: a region, up to about 0.1 of England),
+Where the candidates are few enough (_MASTER_PAIRS: a region, up to about 0.2 of England),
 the linear relaxation with each group kept together or apart as a whole is solved by column
 generation (`_sibling_master`): a much stronger bound, and a dive through it gives a better
 allocation. Local moves then gather the groups still split (`_consolidate`). A problem with at
@@ -511,12 +511,13 @@ _SIBLING_CG_GAP = 5e-5
 # time limit): the reservations' bound alone left a gap of 5.6% on three children
 _EXACT_PAIRS = 100_000
 # The sibling groups' linear relaxation (`_sibling_master`) is solved from at most this many
-# candidate pairs (0.05 of England: 66,549, 4.4 s in all; 0.1: 161,555, 22 s; at 0.2 the
-# first LP alone, over some 300,000, took 22 s and the whole 55 s)
-_MASTER_PAIRS = 200_000
-# its column generation rounds (4-6 from 0.01 to 0.1 of England) and dive steps (1-9 there),
-# at most
+# starting pairs (0.05 of England: 30,304, 6 s in all; 0.1: 67,966, 22 s; 0.2: 123,275, 37 s)
+_MASTER_PAIRS = 150_000
+# its column generation rounds (4-6 from 0.01 to 0.2 of England) and dive steps (1-9 there),
+# at most; the rounds stop once the bound is within _MASTER_GAP of the LP's value (at 0.2,
+# ten more rounds closed GBP 30 of 17.6 M)
 _MASTER_ROUNDS, _DIVE_STEPS = 20, 30
+_MASTER_GAP = 1e-5
 _CHUNK = 256  # blocks whose lower bounds to every placement group are computed at once
 _EXACT_CELLS = 25_000_000  # children x placements looked at for them (a few seconds)
 _EXACT_SECONDS = 30.0
@@ -778,6 +779,18 @@ def _around(
     return np.where(held, fixed, flow.assigned)
 
 
+def _sibling_members(model: PairModel) -> tuple[np.ndarray, dict[int, IntArray]]:
+    """Which children are in a sibling group of two or more, and each such group's children."""
+    order = np.argsort(model.c_group, kind="stable")
+    order = order[model.c_group[order] >= 0]
+    cuts = np.flatnonzero(np.diff(model.c_group[order])) + 1
+    kept = {int(model.c_group[k[0]]): k for k in np.split(order, cuts) if len(k) > 1}
+    member = np.zeros(model.n_children, bool)
+    for kids in kept.values():
+        member[kids] = True
+    return member, kept
+
+
 def _consolidate(model: PairModel, assigned: IntArray) -> IntArray:
     """Gather split sibling groups by local moves: a member alone in its placement joins one
     that another member uses, into a free place there or in exchange with a child there in no
@@ -787,13 +800,11 @@ def _consolidate(model: PairModel, assigned: IntArray) -> IntArray:
     other group."""
     split = round(model.problem.policy.sibling_split * COST_SCALE)
     assigned = assigned.copy()
-    sizes = np.bincount(model.c_group[model.c_group >= 0])
-    in_group = (model.c_group >= 0) & (sizes[np.maximum(model.c_group, 0)] > 1)
+    in_group, members = _sibling_members(model)
     load = np.bincount(assigned[assigned >= 0], minlength=model.n_placements)
     occupants: dict[int, list[int]] = {}
     for child in np.flatnonzero(assigned >= 0).tolist():
         occupants.setdefault(int(assigned[child]), []).append(child)
-    members = {int(g): np.flatnonzero(model.c_group == g) for g in np.flatnonzero(sizes > 1)}
 
     def price(ci: IntArray, pi: IntArray) -> IntArray:  # -1 where not eligible
         pc = model.costs(ci, pi)
@@ -857,7 +868,7 @@ class _Master:
 
     fixing: _Fixing
     pairs: tuple[IntArray, IntArray]  # its candidate pairs: child, placement
-    # the groups a dive through the LP keeps together, and where (None: out of time or steps)
+    # the groups a dive through the LP keeps together, and where (None: no LP solved in time)
     chosen: dict[int, int] | None
 
 
@@ -897,9 +908,7 @@ def _sibling_master(
     deadline = math.inf if seconds is None else now + seconds
     half = math.inf if seconds is None else now + seconds / 2  # for the bound
     pol = model.problem.policy
-    sizes = np.bincount(model.c_group[model.c_group >= 0])
-    member = (model.c_group >= 0) & (sizes[np.maximum(model.c_group, 0)] > 1)
-    kept = {int(g): np.flatnonzero(model.c_group == g) for g in np.flatnonzero(sizes > 1)}
+    member, kept = _sibling_members(model)
     lp = pywraplp.Solver.CreateSolver("GLOP")
     # without presolve GLOP starts each solve from the last basis as columns join
     lp.SetSolverSpecificParametersAsString("use_preprocessing: false")
@@ -990,7 +999,7 @@ def _sibling_master(
         found, added = generate()
         best = max(best, found, key=lambda f: f.bound)
         say(f"sibling groups: relaxation {value:,.2f}, bound {best.bound:,.2f}")
-        if best.bound >= value - 1e-6 * abs(value) or not added or not solve_lp():
+        if best.bound >= value - _MASTER_GAP * abs(value) or not added or not solve_lp():
             break
 
     # a dive to an allocation: the options the LP holds at 1/2 or more (a group kept together
@@ -1003,8 +1012,18 @@ def _sibling_master(
             (var, g, -1, 0) for g, var in apart.items()
         ]
 
+    def state() -> tuple[dict[int, int], set[int], float]:
+        """The groups the LP's solution keeps together (held at 1: it has room for them all),
+        the groups it leaves undecided, and its value."""
+        return (
+            {g: p for (g, p), var in together.items() if var.solution_value() > 1 - 1e-6},
+            {g for var, g, _, _ in options() if 1e-6 < var.solution_value() < 1 - 1e-6},
+            lp.Objective().Value(),
+        )
+
     room = model.p_cap.copy()  # less the groups fixed in them
     solved = solve_lp()  # with the columns that joined last
+    last = state() if solved else None  # of the last LP solved
     for _ in range(_DIVE_STEPS):
         if not solved or time.perf_counter() >= deadline:
             break
@@ -1041,14 +1060,16 @@ def _sibling_master(
             solved = solve_lp()
         if solved and generate()[1]:  # with the columns its new prices bring
             solved = solve_lp()
+        if solved:
+            last = state()
     lp_pairs = (np.concatenate([c for c, _, _ in in_lp]), np.concatenate([p for _, p, _ in in_lp]))
-    decided = solved and all(
-        abs(var.solution_value() - round(var.solution_value())) <= 1e-6 for var, *_ in options()
-    )
-    if not decided:  # stopped on the way
+    if last is None:
         return _Master(best, lp_pairs, None)
-    say(f"sibling groups: a dive through the relaxation to {lp.Objective().Value():,.2f}")
-    chosen = {g: p for (g, p), var in together.items() if var.solution_value() > 0.5}
+    chosen, left, value = last
+    if left:  # out of steps or time: those groups are left to the reservations
+        say(f"sibling groups: a dive through the relaxation, left undecided: {len(left):,}")
+    else:
+        say(f"sibling groups: a dive through the relaxation to {value:,.2f}")
     return _Master(best, lp_pairs, chosen)
 
 
@@ -1538,8 +1559,17 @@ def solve(
             )
 
         if objective - bound > 1e-9 * max(abs(objective), 1.0):
+            # from the siblings' pairs near the prices and the other children's pairs within a
+            # sibling split of them (column generation brings any other it needs): at 0.1 of
+            # England 67,966 pairs instead of 161,555, the same gap in two thirds of the time
+            siblings_near = _sibling_members(model)[0][nearby[0]]
             master = _sibling_master(
-                model, blocks, groups, (fixing, shared), nearby,
+                model, blocks, groups, (fixing, shared),
+                distinct_pairs(
+                    np.r_[ci[near], nearby[0][siblings_near]],
+                    np.r_[pi[near], nearby[1][siblings_near]],
+                    model.n_children, model.n_placements,
+                ),
                 seconds=None if time_limit is None else left() * 3 / 4,
                 threads=threads, say=say,
             )  # fmt: skip
