@@ -612,6 +612,21 @@ def test_with_sibling_groups_the_same_inputs_give_the_same_allocation() -> None:
         pd.testing.assert_frame_equal(run.assignments, first)
 
 
+def test_a_dive_stopped_before_it_decides_still_keeps_its_groups_together() -> None:
+    """With no step of the dive, the groups the relaxation's first LP holds at 1 are reserved
+    and the others left to the reservations: a valid allocation, which the exact MIP then
+    proves optimal as without the limit."""
+    p = synthesize(seed=2, scale=0.008)
+    full = solve(p)
+    lines: list[str] = []
+    with mock.patch("optimiser.allocation._DIVE_STEPS", 0):
+        stopped = solve(p, progress=lines.append)
+    assert any("dive through the relaxation, left undecided" in line for line in lines), lines
+    assert check_allocation(p, stopped.assignments, objective=stopped.objective).ok
+    assert stopped.status is full.status is SolveStatus.OPTIMAL
+    assert stopped.objective == pytest.approx(full.objective, rel=1e-9)
+
+
 @pytest.mark.parametrize("empty", ["children", "placements"])
 def test_no_children_or_no_placements_is_solved_not_raised(empty: str) -> None:
     """A header-only children.csv or placements.csv validates: the solve must not crash
