@@ -511,7 +511,8 @@ _SIBLING_CG_GAP = 5e-5
 # time limit): the reservations' bound alone left a gap of 5.6% on three children
 _EXACT_PAIRS = 100_000
 # The sibling groups' linear relaxation (`_sibling_master`) is solved from at most this many
-# starting pairs (0.05 of England: 30,304, 6 s in all; 0.1: 67,966, 22 s; 0.2: 123,275, 37 s)
+# starting pairs (0.05 of England: 30,304, 4-6 s in all; 0.1: 67,966, 17-24 s; 0.2: 123,275,
+# 37-46 s)
 _MASTER_PAIRS = 150_000
 # its column generation rounds (4-6 from 0.01 to 0.2 of England) and dive steps (1-9 there),
 # at most; the rounds stop once the bound is within _MASTER_GAP of the LP's value (at 0.2,
@@ -1561,7 +1562,7 @@ def solve(
         if objective - bound > 1e-9 * max(abs(objective), 1.0):
             # from the siblings' pairs near the prices and the other children's pairs within a
             # sibling split of them (column generation brings any other it needs): at 0.1 of
-            # England 67,966 pairs instead of 161,555, the same gap in two thirds of the time
+            # England 67,966 pairs instead of 161,555, about the same gap (0.10%) in 2/3 the time
             siblings_near = _sibling_members(model)[0][nearby[0]]
             master = _sibling_master(
                 model, blocks, groups, (fixing, shared),
