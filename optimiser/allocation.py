@@ -628,29 +628,23 @@ def _sibling_bound(
     block_of = np.empty(model.n_children, np.int64)
     for b, members in enumerate(blocks.members):
         block_of[members] = b
-    in_group = model.c_group >= 0
-    total = float(m[~in_group].sum())
+    member, kept = _sibling_members(model)  # a group of one is a child alone
+    total = float(m[~member].sum())
     slack = np.zeros(model.n_children)
     shared: dict[int, list[IntArray]] = {}
-    order = np.argsort(model.c_group, kind="stable")
-    order = order[model.c_group[order] >= 0]
-    cuts = np.flatnonzero(np.diff(model.c_group[order])) + 1
-    sibling_groups = np.split(order, cuts) if len(order) else []
     # for each group, the placement groups whose bound for its first member is below m + split,
     # from the bounds of up to _CHUNK blocks at a time (one block per call took 1.7 s at scale 1)
-    firsts = np.array([kids[0] for kids in sibling_groups], np.int64)
+    firsts = np.array([kids[0] for kids in kept.values()], np.int64)
     rows, row_of = np.unique(block_of[firsts], return_inverse=True)
     near_of: list[IntArray] = [firsts[:0]] * len(firsts)
     for start in range(0, len(rows), _CHUNK):
         lb = _lower_bounds(model, blocks, groups, floor, rows[start : start + _CHUNK])
         for i in np.flatnonzero((row_of >= start) & (row_of < start + _CHUNK)).tolist():
             near_of[i] = np.flatnonzero(lb[row_of[i] - start] < m[firsts[i]] + split)
-    for kids, near in zip(sibling_groups, near_of, strict=True):
-        g = int(model.c_group[kids[0]])
+    for (g, kids), near in zip(kept.items(), near_of, strict=True):
         alone = float(m[kids].sum())
-        options = [alone + (split if len(kids) > 1 else 0.0)]
-        options.append(float((alone + unplaced - m[kids]).min()))
-        if len(kids) > 1 and len(near):
+        options = [alone + split, float((alone + unplaced - m[kids]).min())]
+        if len(near):
             places = np.concatenate([groups.members[q] for q in near])
             pc = model.costs(kids[:, None], places[None, :])
             value = np.where(pc.eligible, pc.total + wf[places], np.inf)
@@ -932,10 +926,8 @@ def _sibling_master(
         for g, kids in kept.items()
     }
     pairs: set[int] = set()
-    # each child's least cost + w over its pairs in the LP (at the last prices w)
-    in_lp: list[tuple[IntArray, IntArray, IntArray]] = []
+    in_lp: list[tuple[IntArray, IntArray, IntArray]] = []  # the pairs added, with their costs
     together: dict[tuple[int, int], Any] = {}
-    x: list[Any] = []  # the pairs' variables, in the order of in_lp
 
     def add_pairs(ci: IntArray, pi: IntArray, cost: IntArray) -> int:
         keys = ci * model.n_placements + pi
@@ -944,7 +936,7 @@ def _sibling_master(
         pairs.update(keys[new].tolist())
         in_lp.append((ci, pi, cost))
         for c, p, k in zip(ci.tolist(), pi.tolist(), (cost / COST_SCALE).tolist(), strict=True):
-            x.append(column(k, [(child_row[c], 1.0), (place_row[p], 1.0)]))
+            column(k, [(child_row[c], 1.0), (place_row[p], 1.0)])
         return len(ci)
 
     def add_plans(plans: dict[int, list[IntArray]]) -> int:
@@ -1210,9 +1202,9 @@ def _exact_siblings(
         if len(ks) > model.p_cap[p]:
             mip.Add(mip.Sum([x[k] for k in ks]) <= int(model.p_cap[p]))
     extra = []
-    for g in np.unique(model.c_group[model.c_group >= 0]).tolist():
+    for kids in _sibling_members(model)[1].values():  # a group of one is never split
         uses: dict[int, Any] = {}
-        for c in np.flatnonzero(model.c_group == g).tolist():
+        for c in kids.tolist():
             for k in by_child[c]:
                 y = uses.setdefault(int(pi[k]), mip.BoolVar(""))
                 mip.Add(x[k] <= y)
