@@ -176,6 +176,29 @@ def test_pairs_added_exactly_to_a_flow_within_a_tolerance(
     assert_proven(flow, ci, pi, cost)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_network_simplex_from_a_coarse_auction_with_ties(seed: int) -> None:
+    """`tighten` (network simplex) from an auction stopped far from the optimum, on a problem
+    full of ties (many children and places alike: degenerate pivots, where a simplex without
+    strongly feasible trees can cycle), with full, partly full, empty and placeless
+    placements and unplaced children: the LP's optimum, with duals that prove it."""
+    rng = np.random.default_rng(seed + 900)
+    n_c, n_p = int(rng.integers(20, 60)), int(rng.integers(3, 12))
+    cap = rng.integers(0, 5, n_p)
+    pairs = np.argwhere(rng.random((n_c, n_p)) < 0.6)
+    ci, pi = pairs[:, 0], pairs[:, 1]
+    cost = rng.choice([100, 100, 200, 250], len(pairs)) + 50 * (pi % 2)
+    flow = Flow.solve(cap, UNPLACED, ci, pi, cost, n_c, tolerance=400)
+    flow.tighten()
+    assert flow.tolerance == 0
+    assert flow.cost == pytest.approx(lp_optimum(ci, pi, cost, cap, n_c), abs=1e-6)
+    assert_proven(flow, ci, pi, cost)
+    # the slots hold exactly the children assigned, each once
+    held = flow.slot_child[flow.slot_child >= 0]
+    assert sorted(held) == sorted(np.flatnonzero(flow.assigned >= 0))
+    assert (np.bincount(flow.assigned[flow.assigned >= 0], minlength=n_p) == flow.load).all()
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_an_exact_flow_loosened_then_tightened(seed: int) -> None:
     """An exact flow loosened to a tolerance takes new pairs by the auction, then ends at
@@ -346,7 +369,7 @@ def test_warm_up_compiles_every_loop() -> None:
         "flow.warm_up()\n"
         "loops = ['_augment_all', '_potentials', '_auction_state', '_unhappy', '_forward',"
         " '_free_priced', '_reverse', '_least_potentials', '_kept', '_merge', '_order_by_child',"
-        " 'group_by']\n"
+        " 'group_by', '_basis', '_simplex']\n"
         "print([name for name in loops if not getattr(flow, name).signatures])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
