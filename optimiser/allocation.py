@@ -1,23 +1,23 @@
 """Allocate every child to an eligible placement, or report them unplaced, at least cost.
 
 The model (DESIGN.md section 4) without sibling groups is a transportation problem. We solve it
-exactly as a min-cost flow over a restricted set of candidate pairs (`optimiser.flow`: in the
-first rounds, while prices still move by pounds, an auction solves it to within GBP 0.05 per
-child; from there on warm-started shortest paths re-route the children that gain new pairs;
-OR-Tools' `SimpleMinCostFlow` solves the aggregated problem below, and any flow from scratch
-without a tolerance), then *prove* that no pair left out could improve it: the flow's
-potentials are dual prices (u_c for each child, w_p >= 0 for each placement), and
+exactly as a min-cost flow over a restricted set of candidate pairs (`optimiser.flow`: in the first
+rounds, while prices still move by pounds, an auction solves it to within GBP 0.05 per child; then
+network simplex makes it exact, and from there on warm-started shortest paths re-route the children
+that gain new pairs; OR-Tools' `SimpleMinCostFlow` solves the aggregated problem below, and any
+flow from scratch without a tolerance), then *prove* that no pair left out could improve it: the
+flow's potentials are dual prices (u_c for each child, w_p >= 0 for each placement), and
 `optimiser.pricing` checks, for children and placements grouped by LA, need or setting and 5 km
 grid cell, with spatial lower bounds and exactly where the bounds cannot decide, that every
-eligible pair has non-negative reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are
-added and the flow re-optimised (column generation). When the check passes the flow is optimal
-over **all** eligible pairs; in any case sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p
-is a valid lower bound (Lagrangian dual), reported as `bound`. The first candidates come from
-the aggregated transportation problem (LA blocks of children to LA groups of placements) and its
-dual prices, and from each placement's cheapest children of its own LA (its rivals, without
-which the first prices are far off); children left unplaced by a restricted flow first get
-pairs to free places, so prices stay meaningful. Of equally cheap optima, the one with the
-fewest miles (then a fixed order of pairs) is returned, whichever the flow reached.
+eligible pair has non-negative reduced cost cost(c,p) + w_p - u_c >= 0. Pairs that fail are added
+and the flow re-optimised (column generation). When the check passes the flow is optimal over
+**all** eligible pairs; in any case sum_c min(U, min_p cost(c,p) + w_p) - sum_p cap_p w_p is a
+valid lower bound (Lagrangian dual), reported as `bound`. The first candidates come from the
+aggregated transportation problem (LA blocks of children to LA groups of placements) and its dual
+prices, and from each placement's cheapest children of its own LA (its rivals, without which the
+first prices are far off); children left unplaced by a restricted flow first get pairs to free
+places, so prices stay meaningful. Of equally cheap optima, the one with the fewest miles (then a
+fixed order of pairs) is returned, whichever the flow reached.
 
 Sibling groups add sibling_split x (distinct placements used by a group - 1). The flow
 relaxation without that term is a proven lower bound, raised by a Lagrangian bound with the
@@ -1520,7 +1520,10 @@ def solve(
     objective = flow.cost / COST_SCALE
     if proven:
         bound = objective
-    solver = "auction and warm-started shortest paths, OR-Tools SimpleMinCostFlow, dual pricing"
+    solver = (
+        "auction, network simplex and warm-started shortest paths, OR-Tools SimpleMinCostFlow, "
+        "dual pricing"
+    )
     if siblings and pricing is not None:
         fixing, shared = _sibling_bound(model, blocks, groups, pricing, problem.policy.unplaced)
         bound = max(bound, fixing.bound)

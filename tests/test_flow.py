@@ -1,6 +1,6 @@
 """The allocation's flow (optimiser/flow.py): optimal over its pairs, from scratch and after
 pairs are added (warm-started shortest paths or a fresh solve), with dual prices that prove it;
-and within a tolerance (the auction), then exactly.
+and within a tolerance (the auction), then exactly (network simplex).
 Checked against an LP of the same transportation problem (GLOP through OR-Tools)."""
 
 from __future__ import annotations
