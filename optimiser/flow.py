@@ -1295,9 +1295,10 @@ class Flow:
 
     def tighten(self) -> None:
         """The optimum over the current candidates, from an assignment within `tolerance`, by
-        network simplex (`_network_simplex`). Its potentials are nearly the optimum's, so many
-        pairs are nearly as cheap as the children's own: shortest paths from each child with a
-        cheaper option search wide there, where the simplex's pivots stay local."""
+        network simplex (`_network_simplex`). The auction's potentials are nearly the
+        optimum's, so many pairs are nearly as cheap as the children's own: shortest paths from
+        each child with a cheaper option search wide there, where the simplex's pivots stay
+        local."""
         if not self.tolerance:
             return
         self.tolerance, self.price = 0, None
