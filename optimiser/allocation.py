@@ -34,7 +34,7 @@ most _EXACT_PAIRS pairs that could improve on the allocation, by their reduced c
 bound, is then solved exactly by SCIP and reported optimal. At 0.01 of England (574 children):
 optimal at GBP 934,697.61 in 3-6 s, the optimum SCIP proves over every pair in 130-150 s;
 before, the gap stayed 0.35% (bound 933,691.20, allocation 936,989.76). At 0.03 the gap falls
-from 0.91% to 0.22%, at 0.05 (seed 3) from 0.52% to 0.16%, at 0.1 from 0.51% to 0.10%.
+from 0.91% to 0.22%, at 0.05 (seed 3) from 0.52% to 0.16%, at 0.1 from 0.51% to 0.11%.
 """
 
 from __future__ import annotations
