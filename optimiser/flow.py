@@ -877,12 +877,22 @@ def _least_potentials(
     phi: IntArray,
 ) -> tuple[IntArray, int]:
     """The potentials `_potentials` finds, given potentials `phi` already valid for the flow
-    (every residual arc's reduced cost >= 0): one Dijkstra over reduced costs from the virtual
-    node instead of label-correcting. Returns them and the number of arcs `phi` left negative
-    (0 unless it was not valid; the potentials are then wrong)."""
+    (every residual arc's reduced cost >= 0) but perhaps at placements with no place: one
+    Dijkstra over reduced costs from the virtual node instead of label-correcting. Returns
+    them and the number of arcs `phi` left negative (0 unless it was not valid; the potentials
+    are then wrong)."""
     n_p = len(cap)
     t_node = n_c + n_p
     n_nodes = t_node + 1
+    # no arc leaves a placement with no place: priced at least as high as every child, no
+    # pair into it has a negative reduced cost
+    phi = phi.copy()
+    top = phi[t_node]
+    for c in range(n_c):
+        top = max(top, phi[c])
+    for p in range(n_p):
+        if cap[p] == 0:
+            phi[n_c + p] = top
     root = np.min(phi)
     dist = phi - root  # the virtual node's arcs, in reduced costs
     done = np.zeros(n_nodes, np.bool_)
@@ -1288,7 +1298,6 @@ class Flow:
         phi[:n_c] += self.assigned_cost
         room = self.cap > 0
         phi[n_c:-1][room] = np.minimum.reduceat(self.price, self.slot_ptr[:-1][room])
-        phi[n_c:-1][~room] = phi[:n_c].max(initial=0)  # no arc leaves them
         self.pi[:], bad = _least_potentials(*(*graph, phi))
         if bad:
             self.pi[:] = _potentials(*graph)
@@ -1335,7 +1344,6 @@ class Flow:
         _simplex(network, cap, flow, state, (parent, pred, up), pot)
         used = flow[: len(ci)] > 0
         self._seat(ci[used], pi[used], cost[used])
-        pot[n_c:-1][self.cap == 0] = pot[:n_c].max(initial=pot[-1])  # its pairs priced out
         self.pi[:], bad = _least_potentials(*self._graph(0, pot))
         if bad:
             raise RuntimeError(f"network simplex potentials invalid on {bad} arcs")
