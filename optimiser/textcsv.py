@@ -77,6 +77,8 @@ def multiline_issues(file: str, frame: pd.DataFrame) -> list[InputIssue]:
     ]
     if not len(frame) or issues:
         return issues
+    if not any(re.search(r"[\r\n]", "".join(map(str, frame[c].to_numpy()))) for c in frame):
+        return issues  # no break in any value (one join a column, not a count a cell)
     cells = frame.apply(lambda s: s.str.count(r"\r\n|\r|\n"))
     breaks = cells.sum(axis=1).to_numpy()
     first = 2 + np.arange(len(frame)) + np.cumsum(breaks) - breaks  # each row's first line
