@@ -1462,7 +1462,7 @@ def solve(
         # 976 improving pairs of the complete check's 961,956 (with the cost's fall as a sign,
         # 22-23 rounds against 26-27, each of three runs 7 s quicker; scales 1 and 2 too)
         nearly = pricing is not None and len(pricing.child) < model.n_children // 50
-        settling = last_cost < 2**62 and last_cost - flow.cost < _SETTLING * flow.cost
+        settling = last_cost - flow.cost < _SETTLING * flow.cost
         budget = 10**12 if nearly or settling or not flow.tolerance else 600
         while True:  # widen the check until it finds improving pairs or is complete
             pricing = _price(
