@@ -484,16 +484,29 @@ class _Pricing:
 # all those within GBP 200 38-43 s, 4 36-37 s)
 _KEEP_BEST = 8
 _KEEP_WITHIN = 200.0
-# The first rounds solve each restricted problem only to within _COARSE GBP per child, by the
-# auction (prices still move by pounds there, and an exact solve costs 2-3 s at scale 1), until
-# fewer than _TIGHTEN_SHARE of the children gain pairs or the cost falls by less than _STALL of
-# itself in a round; then exactly. Scale 1, one process each, alternating: 18.6 and 19.0 s
-# against 27.5 and 29.3 s exact throughout (the same optimum); a tolerance of GBP 1 or 4 took
-# 19.6-24 s (its prices strayed further, and more exact rounds followed), 0.01-0.1 17-21 s.
+# The first rounds solve each restricted problem only to within a tolerance per child (down to
+# _COARSE GBP, see _FIRST_TOLERANCE), by the auction (prices still move by pounds there, and an
+# exact solve costs 2-3 s at scale 1), until fewer than _TIGHTEN_SHARE of the children gain
+# pairs or the cost falls by less than _STALL of itself in a round; then exactly. Scale 1,
+# one process each, alternating: 18.6 and 19.0 s against 27.5 and 29.3 s exact throughout (the
+# same optimum); a fixed tolerance of GBP 1 or 4 took 19.6-24 s (its prices strayed further, and
+# more exact rounds followed), 0.01-0.1 17-21 s.
 _COARSE = 0.05
 _TIGHTEN_SHARE = 0.1
 _STALL = 5e-5
 _SETTLING = 1e-3
+# The first auction solves only to within _FIRST_TOLERANCE GBP per child, and each next one to
+# within a _FALL_SHARE of the cost's fall per child in the round before (a power of 4, the
+# auction's epsilon step, times _COARSE, never more than the last, never less than _COARSE):
+# what the children may lose to the tolerance stays a small part of what a round gains, and
+# the first rounds skip the auction's finest phases. Alternated in one hour, `rcc synth` seed 1:
+# scale 1 5.92-7.14 s against 6.99-7.76 s, scale 2 19.32-20.94 s against 21.36-22.18 s (three
+# each; the same optima); a first tolerance of GBP 12.8 was slower at scale 5 (134.9 s against
+# 112.9 s), and a tolerance from the gap to the bound (often stale) slower at scale 2. Not with
+# sibling groups: their allocation starts from the flow where its rounds stop, and a coarser
+# start left wider gaps (0.03 of England 0.236% against 0.214%, 0.1 0.112% against 0.110%).
+_FIRST_TOLERANCE = 3.2
+_FALL_SHARE = 0.25
 # Starting pairs per placement, its own LA's cheapest children (national solve at scale 1, one
 # process each: 8 per placement 17.6-19.1 s, 16: 20.0-20.6 s, 32: 20.0 s, none 22.9-23.0 s)
 _PER_PLACEMENT = 8
@@ -523,6 +536,14 @@ _MASTER_GAP = 1e-5
 _CHUNK = 256  # blocks whose lower bounds to every placement group are computed at once
 _EXACT_CELLS = 25_000_000  # children x placements looked at for them (a few seconds)
 _EXACT_SECONDS = 30.0
+
+
+def _next_tolerance(tolerance: int, fall: int, n_children: int) -> int:
+    """The auction's tolerance after a round whose cost fell by `fall` (see _FALL_SHARE)."""
+    chosen = round(_COARSE * COST_SCALE)
+    while chosen * 4 <= min(_FALL_SHARE * fall / n_children, tolerance):
+        chosen *= 4
+    return chosen
 
 
 def _price(
@@ -1425,9 +1446,10 @@ def solve(
     if threads > 1 and model.n_children and not siblings:
         north = np.median(model.c_n)
         halves = (model.c_n > north, model.p_n > north)
+    first = _COARSE if siblings else _FIRST_TOLERANCE  # see _FIRST_TOLERANCE
     flow = Flow.solve(
         model.p_cap, unplaced, ci, pi, cost, model.n_children,
-        tolerance=round(_COARSE * COST_SCALE), halves=halves,
+        tolerance=round(first * COST_SCALE), halves=halves,
     )  # fmt: skip
     fresh = time.perf_counter() - fresh
     # with sibling groups, time left for their bound and reservations (about two exact solves,
@@ -1488,9 +1510,10 @@ def solve(
         exactly = False  # from here on the flow is solved exactly
         gaining = int(np.count_nonzero(np.bincount(pricing.child, minlength=model.n_children)))
         if flow.tolerance:
-            stalled = last_cost - flow.cost < _STALL * flow.cost
+            fall = last_cost - flow.cost
             last_cost = flow.cost
-            exactly = gaining < _TIGHTEN_SHARE * model.n_children or stalled
+            exactly = gaining < _TIGHTEN_SHARE * model.n_children or fall < _STALL * flow.cost
+            flow.tolerance = _next_tolerance(flow.tolerance, fall, model.n_children)
             if exactly and not len(pricing.child):
                 flow.tighten()  # the optimum over the pairs so far, then exact rounds
                 say(f"round {rounds}: optimal over its pairs, cost {flow.cost / COST_SCALE:,.2f}")

@@ -16,12 +16,15 @@ from ortools.linear_solver import pywraplp
 
 from optimiser import flow as flow_module
 from optimiser.allocation import (
+    _COARSE,
+    _FIRST_TOLERANCE,
     CELL,
     SolveStatus,
     _canonical,
     _consolidate,
     _Groups,
     _nearest_children,
+    _next_tolerance,
     _price,
     _priced_pairs,
     _together_first,
@@ -518,6 +521,18 @@ def test_optimal_on_a_synthetic_england_as_an_independent_lp_finds(
     assert check_allocation(p, result.assignments, objective=result.objective).ok
     assert result.status is SolveStatus.OPTIMAL and result.stats["rounds"] > 1
     assert result.objective == pytest.approx(lp_optimum(p), rel=1e-6)
+
+
+def test_the_auctions_tolerance_follows_the_fall_in_cost() -> None:
+    """The next tolerance is _COARSE times a power of 4, at most a quarter of the last round's
+    fall in cost per child, never above the last one and never below _COARSE."""
+    fine, first, n = round(_COARSE * COST_SCALE), round(_FIRST_TOLERANCE * COST_SCALE), 1_000
+    assert first == 64 * fine
+    assert _next_tolerance(first, 2**62, n) == first  # after the first round: no fall known
+    assert _next_tolerance(first, n * COST_SCALE, n) == 4 * fine  # GBP 1 a child: 0.25 -> 0.2
+    assert _next_tolerance(first, 16 * n * COST_SCALE, n) == first  # GBP 16 a child: 4 -> 3.2
+    assert _next_tolerance(4 * fine, 16 * n * COST_SCALE, n) == 4 * fine  # never up again
+    assert _next_tolerance(first, 0, n) == _next_tolerance(first, -n, n) == fine
 
 
 @pytest.mark.parametrize("siblings", [False, True])
