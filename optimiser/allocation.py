@@ -500,11 +500,12 @@ _SETTLING = 1e-3
 # auction's epsilon step, times _COARSE, never more than the last, never less than _COARSE):
 # what the children may lose to the tolerance stays a small part of what a round gains, and
 # the first rounds skip the auction's finest phases. Alternated in one hour, `rcc synth` seed 1:
-# scale 1 5.92-7.14 s against 6.99-7.76 s, scale 2 19.32-20.94 s against 21.36-22.18 s (three
-# each; the same optima); a first tolerance of GBP 12.8 was slower at scale 5 (134.9 s against
-# 112.9 s), and a tolerance from the gap to the bound (often stale) slower at scale 2. Not with
-# sibling groups: their allocation starts from the flow where its rounds stop, and a coarser
-# start left wider gaps (0.03 of England 0.236% against 0.214%, 0.1 0.112% against 0.110%).
+# scale 1 5.83-7.07 s against 6.67-7.57 s, scale 2 17.69-19.17 s against 22.02-24.35 s (three
+# each), scale 5 112.5-129.4 s against 119.4-141.7 s (the same optima); a first tolerance of GBP
+# 12.8 was slower at scale 5 (134.9 s), and one from the gap to the bound (often stale) slower at
+# scale 2. Not with sibling groups: their allocation starts from the flow where its rounds
+# stop, and a coarser start left wider gaps (0.03 of England 0.236% against 0.214%, 0.1 0.112%
+# against 0.110%).
 _FIRST_TOLERANCE = 3.2
 _FALL_SHARE = 0.25
 # Starting pairs per placement, its own LA's cheapest children (national solve at scale 1, one
