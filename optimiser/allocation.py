@@ -1485,8 +1485,8 @@ def solve(
         # 976 improving pairs of the complete check's 961,956 (with the cost's fall as a sign,
         # 22-23 rounds against 26-27, each of three runs 7 s quicker; scales 1 and 2 too)
         nearly = pricing is not None and len(pricing.child) < model.n_children // 50
-        settling = last_cost - flow.cost < _SETTLING * flow.cost
-        budget = 10**12 if nearly or settling or not flow.tolerance else 600
+        fall = last_cost - flow.cost  # since the last round within a tolerance
+        budget = 10**12 if nearly or fall < _SETTLING * flow.cost or not flow.tolerance else 600
         while True:  # widen the check until it finds improving pairs or is complete
             pricing = _price(
                 model,
@@ -1511,7 +1511,6 @@ def solve(
         exactly = False  # from here on the flow is solved exactly
         gaining = int(np.count_nonzero(np.bincount(pricing.child, minlength=model.n_children)))
         if flow.tolerance:
-            fall = last_cost - flow.cost
             last_cost = flow.cost
             exactly = gaining < _TIGHTEN_SHARE * model.n_children or fall < _STALL * flow.cost
             flow.tolerance = _next_tolerance(flow.tolerance, fall, model.n_children)
